@@ -1,0 +1,378 @@
+//! The conversation actor: single writer of one conversation's log and state.
+//!
+//! Every change is an append to the engine's log followed by [`ConversationActor::apply`], which
+//! folds the event into the state, publishes it to the hub, updates the summary and (re)arms the
+//! conversation's timers. Handlers that append use `AtomicResponse`, so the actor handles nothing
+//! else until the append has returned: events are applied in log order, and the state a handler
+//! validated against is the state its append applies to.
+
+mod handlers;
+
+pub use handlers::*;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+
+use super::timers::{Schedule, TimerTarget};
+use crate::domain::conversation::{ConversationState, Status, TimerKind};
+use crate::domain::org::OrgConfig;
+use crate::engine::{Appended, ConversationSummary, EngineError, Fence, LogSlice, NewEvent};
+use crate::hub::EventDelivery;
+use crate::ids::ConvKey;
+use crate::protocol::{AuthorRole, CommandError, EventKind, LogEvent};
+use crate::runtime::Rt;
+
+/// How long a finished (or unknown) conversation's actor stays in memory without traffic.
+const PASSIVATE_AFTER: Duration = Duration::from_secs(30);
+/// Summaries of busy conversations are written at most this often (status changes: at once).
+const SUMMARY_FLUSH: Duration = Duration::from_secs(1);
+/// Log pages read while rebuilding.
+const LOAD_PAGE: usize = 1000;
+
+pub type Reply<T> = AtomicResponse<ConversationActor, Result<T, CommandError>>;
+
+pub(crate) fn reply<T: 'static>(result: Result<T, CommandError>) -> Reply<T> {
+    AtomicResponse::new(Box::pin(fut::ready(result)))
+}
+
+pub fn engine_error(e: EngineError) -> CommandError {
+    match e {
+        EngineError::Fenced { .. } => {
+            CommandError::unavailable("this conversation moved to another node; retry")
+        }
+        EngineError::Unavailable(m) => CommandError::unavailable(m),
+        EngineError::Other(m) => CommandError::internal(m),
+    }
+}
+
+enum Load {
+    Loading,
+    /// The log has events (or the conversation was just created here).
+    Exists,
+    /// No log: the id is unknown (or not yet created).
+    Missing,
+    Failed(String),
+}
+
+pub struct ConversationActor {
+    pub(crate) rt: Rt,
+    pub(crate) key: ConvKey,
+    pub(crate) state: ConversationState,
+    load: Load,
+    pub(crate) epoch: Arc<str>,
+    pub(crate) fence: Fence,
+    /// Client message dedup keys → seq, so a retry is answered even after the chat ended.
+    pub(crate) dedup: HashMap<String, u64>,
+    /// Earliest wake-up asked of the timer supervisor, per kind.
+    armed: HashMap<TimerKind, DateTime<Utc>>,
+    /// An assignment offer is out (status `assigning`); live state, not logged.
+    pub(crate) offered: bool,
+    /// Highest read receipt logged for (the customer, the agents).
+    pub(crate) last_read: (u64, u64),
+    summary_dirty: bool,
+    /// Whether a summary was ever written by this activation (the first one goes out at once).
+    summary_written: bool,
+    summary_flush: Option<SpawnHandle>,
+    passivation: Option<SpawnHandle>,
+    /// The status last counted in the metrics gauge.
+    counted: Option<Status>,
+}
+
+impl ConversationActor {
+    pub fn new(rt: Rt, key: ConvKey) -> Self {
+        Self {
+            rt,
+            key,
+            state: ConversationState::default(),
+            load: Load::Loading,
+            epoch: Arc::from(""),
+            fence: Fence { epoch: 1 },
+            dedup: HashMap::new(),
+            armed: HashMap::new(),
+            offered: false,
+            last_read: (0, 0),
+            summary_dirty: false,
+            summary_written: false,
+            summary_flush: None,
+            passivation: None,
+            counted: None,
+        }
+    }
+
+    pub(crate) fn org(&self) -> Option<Arc<OrgConfig>> {
+        self.rt.orgs.get(&self.key.org)
+    }
+
+    /// The status as clients see it: `waiting` with an offer out is `assigning`.
+    pub(crate) fn status(&self) -> Status {
+        if self.state.status == Status::Waiting && self.offered {
+            Status::Assigning
+        } else {
+            self.state.status
+        }
+    }
+
+    /// Refuses commands until the log is loaded, and for conversations that do not exist.
+    pub(crate) fn ready(&self) -> Result<(), CommandError> {
+        match &self.load {
+            Load::Exists => Ok(()),
+            Load::Missing => Err(CommandError::not_found("conversation")),
+            Load::Loading => Err(CommandError::unavailable("conversation is loading; retry")),
+            Load::Failed(m) => Err(CommandError::unavailable(m.clone())),
+        }
+    }
+
+    pub(crate) fn exists(&self) -> bool {
+        matches!(self.load, Load::Exists)
+    }
+
+    pub(crate) fn mark_created(&mut self) {
+        self.load = Load::Exists;
+    }
+
+    /// Appends events; on success applies each new one. Duplicates are returned, not applied.
+    pub(crate) fn append(
+        &mut self,
+        events: Vec<NewEvent>,
+    ) -> impl ActorFuture<Self, Output = Result<Vec<Appended>, CommandError>> {
+        self.rt
+            .engine
+            .append(&self.key, self.fence, events)
+            .into_actor(self)
+            .map(|res, act, ctx| match res {
+                Ok(appended) => {
+                    if let Some(first) = appended.first() {
+                        act.epoch = first.epoch.clone();
+                    }
+                    for a in &appended {
+                        if !a.duplicate {
+                            act.apply(&a.event, ctx);
+                        }
+                    }
+                    Ok(appended)
+                }
+                Err(EngineError::Fenced { ours }) => {
+                    tracing::warn!(conversation = %act.key.id, ours, "Fenced; stopping this activation.");
+                    ctx.stop();
+                    Err(engine_error(EngineError::Fenced { ours }))
+                }
+                Err(e) => Err(engine_error(e)),
+            })
+    }
+
+    /// Folds one event into the state and tells everyone who needs to know.
+    fn apply(&mut self, event: &Arc<LogEvent>, ctx: &mut Context<Self>) {
+        let before = self.status();
+        let prev_public = self.state.last_public_seq;
+        self.state.apply(event);
+        if let EventKind::Message { client_msg_id, .. } = &event.kind {
+            self.dedup.insert(dedup_key(&event.author.role, event.author.id.as_deref(), client_msg_id), event.seq);
+        }
+        let delivery = EventDelivery::new(&self.key.id, &self.epoch, event, prev_public);
+        self.rt.hub.publish(&self.key, Arc::new(delivery));
+        if self.status() != before || !self.summary_written {
+            self.write_summary_now();
+        } else {
+            self.summary_dirty = true;
+            self.schedule_summary_flush(ctx);
+        }
+        self.recount();
+        self.arm_timers();
+        self.schedule_passivation(ctx);
+    }
+
+    /// Keeps the node's conversations-by-state gauge in step.
+    pub(crate) fn recount(&mut self) {
+        let now = self.exists().then(|| self.status());
+        self.rt.metrics.transition(self.counted, now);
+        self.counted = now;
+    }
+
+    pub(crate) fn summary(&self) -> Option<ConversationSummary> {
+        let s = &self.state;
+        Some(ConversationSummary {
+            id: self.key.id.clone(),
+            org: self.key.org.clone(),
+            status: self.status(),
+            customer: s.customer.clone()?,
+            customer_name: s.customer_name.clone(),
+            customer_email: s.customer_email.clone(),
+            queue: s.queue.clone(),
+            reason: s.reason.clone(),
+            case_id: s.case_id.clone(),
+            channel: s.channel.clone(),
+            owner: s.owner.clone(),
+            agents: s.agents.clone(),
+            created_at: s.created_at?,
+            ended_at: s.ended_at,
+            last_seq: s.last_seq,
+            messages: s.messages,
+            disposition: s.disposition.clone(),
+            survey_rating: s.survey,
+        })
+    }
+
+    pub(crate) fn write_summary_now(&mut self) {
+        self.summary_dirty = false;
+        self.summary_written = true;
+        if let Some(summary) = self.summary() {
+            let fut = self.rt.engine.put_summary(summary);
+            let conversation = self.key.id.clone();
+            actix::spawn(async move {
+                if let Err(err) = fut.await {
+                    tracing::warn!(%conversation, %err, "Could not write the conversation summary.");
+                }
+            });
+        }
+    }
+
+    fn schedule_summary_flush(&mut self, ctx: &mut Context<Self>) {
+        if self.summary_flush.is_some() {
+            return;
+        }
+        self.summary_flush = Some(ctx.run_later(SUMMARY_FLUSH, |act, _| {
+            act.summary_flush = None;
+            if act.summary_dirty {
+                act.write_summary_now();
+            }
+        }));
+    }
+
+    /// Asks the timer supervisor for the earliest deadline of each kind, if it is earlier than
+    /// what is already asked for. A later deadline needs no message: the early wake-up re-checks.
+    pub(crate) fn arm_timers(&mut self) {
+        let Some(org) = self.org() else { return };
+        let Some(timers) = self.rt.timers() else { return };
+        for kind in TimerKind::ALL {
+            let Some(at) = self.state.deadline(kind, &org.settings) else { continue };
+            if self.armed.get(&kind).is_some_and(|armed| *armed <= at) {
+                continue;
+            }
+            self.armed.insert(kind, at);
+            timers.do_send(Schedule {
+                target: TimerTarget::Conversation(self.key.clone(), kind),
+                at,
+            });
+        }
+    }
+
+    /// A wake-up arrived: is the timer really due? Re-arms it when it moved later.
+    pub(crate) fn timer_due(&mut self, kind: TimerKind) -> bool {
+        self.armed.remove(&kind);
+        let Some(org) = self.org() else { return false };
+        match self.state.deadline(kind, &org.settings) {
+            Some(at) if at <= Utc::now() + chrono::Duration::milliseconds(5) => true,
+            Some(_) => {
+                self.arm_timers();
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Finished and unknown conversations leave memory after a quiet period.
+    pub(crate) fn schedule_passivation(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.passivation.take() {
+            ctx.cancel_future(h);
+        }
+        let idle = match self.load {
+            Load::Missing | Load::Failed(_) => true,
+            Load::Exists => self.state.status == Status::Done,
+            Load::Loading => false,
+        };
+        if idle {
+            self.passivation = Some(ctx.run_later(PASSIVATE_AFTER, |act, ctx| {
+                act.passivation = None;
+                ctx.stop();
+            }));
+        }
+    }
+}
+
+pub(crate) fn dedup_key(role: &AuthorRole, author: Option<&str>, client_msg_id: &str) -> String {
+    let r = match role {
+        AuthorRole::Customer => "c",
+        AuthorRole::Agent => "a",
+        AuthorRole::System => "s",
+    };
+    format!("{r}:{}:{client_msg_id}", author.unwrap_or(""))
+}
+
+/// Reads the whole log, page by page.
+async fn load_log(rt: Rt, key: ConvKey) -> Result<Option<(Arc<str>, Vec<Arc<LogEvent>>)>, EngineError> {
+    let mut events = Vec::new();
+    let mut epoch: Option<Arc<str>> = None;
+    loop {
+        let after = events.last().map_or(0, |e: &Arc<LogEvent>| e.seq);
+        let Some(LogSlice { epoch: e, events: page, last_seq }) =
+            rt.engine.read_log(&key, after, LOAD_PAGE).await?
+        else {
+            return Ok(epoch.map(|e| (e, events)));
+        };
+        epoch = Some(e);
+        let done = page.is_empty() || page.last().is_some_and(|l| l.seq >= last_seq);
+        events.extend(page);
+        if done {
+            return Ok(epoch.map(|e| (e, events)));
+        }
+    }
+}
+
+impl Actor for ConversationActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+        let fut = load_log(self.rt.clone(), self.key.clone());
+        ctx.wait(fut.into_actor(self).map(|res, act, ctx| {
+            match res {
+                Ok(Some((epoch, events))) if !events.is_empty() => {
+                    act.epoch = epoch;
+                    act.state = ConversationState::from_log(events.iter().map(|e| e.as_ref()));
+                    for e in &events {
+                        match &e.kind {
+                            EventKind::Message { client_msg_id, .. } => {
+                                act.dedup.insert(dedup_key(&e.author.role, e.author.id.as_deref(), client_msg_id), e.seq);
+                            }
+                            EventKind::Read { up_to } if e.author.role == AuthorRole::Customer => {
+                                act.last_read.0 = act.last_read.0.max(*up_to);
+                            }
+                            EventKind::Read { up_to } => act.last_read.1 = act.last_read.1.max(*up_to),
+                            _ => {}
+                        }
+                    }
+                    act.load = Load::Exists;
+                    act.recount();
+                    act.arm_timers();
+                    act.after_rebuild();
+                    tracing::debug!(conversation = %act.key.id, seq = act.state.last_seq, "Conversation rebuilt from its log.");
+                }
+                Ok(_) => act.load = Load::Missing,
+                Err(e) => {
+                    tracing::warn!(conversation = %act.key.id, %e, "Could not load the conversation log.");
+                    act.load = Load::Failed(e.to_string());
+                }
+            }
+            act.schedule_passivation(ctx);
+        }));
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        if std::thread::panicking() {
+            // Unwinding from a handler's panic: the next lookup starts a fresh activation,
+            // which rebuilds from the log.
+            crate::metrics::Metrics::inc(&self.rt.metrics.actor_restarts);
+            tracing::error!(conversation = %self.key.id, "Conversation actor panicked; it will be rebuilt from its log.");
+        }
+        self.rt.forget_conversation(&self.key, &ctx.address());
+        if self.summary_dirty {
+            self.write_summary_now();
+        }
+        self.rt.metrics.transition(self.counted, None);
+        self.counted = None;
+    }
+}

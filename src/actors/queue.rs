@@ -1,0 +1,376 @@
+//! The queue actor: single writer of one queue's waiting list and routing.
+//!
+//! Waiting conversations are ordered by priority, then original enqueue time; an offer that is
+//! rejected or expires puts the conversation back in its place (DESIGN invariant 5). The queue
+//! keeps an advisory view of its agents, chooses with [`crate::routing::choose_agent`], and asks
+//! the chosen agent's actor to reserve a slot; the agent actor has the last word on capacity.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+
+use super::agent::{Announce, Rescind, Reserve};
+use super::conversation::OfferChanged;
+use crate::domain::conversation::Status;
+use crate::engine::ConversationFilter;
+use crate::ids::{AgentId, AgentKey, ConvKey, ConversationId, QueueKey};
+use crate::protocol::{CommandError, Signal};
+use crate::routing::{choose_agent, AgentView, WaitEstimator};
+use crate::runtime::Rt;
+
+/// Place in line: higher priority first, then earlier enqueue time, then id (total order).
+type Place = (Reverse<i32>, DateTime<Utc>, ConversationId);
+
+struct Entry {
+    place: Place,
+    customer_name: String,
+    offered_to: Option<AgentId>,
+    /// Agents who rejected or let this conversation's offer expire, and when. They are not
+    /// offered it again for one offer-expiry period, so it goes to the next agent first.
+    declined: HashMap<AgentId, Instant>,
+}
+
+pub struct QueueActor {
+    rt: Rt,
+    key: QueueKey,
+    line: BTreeSet<Place>,
+    entries: HashMap<ConversationId, Entry>,
+    agents: HashMap<AgentId, AgentView>,
+    estimator: WaitEstimator,
+    /// Last position told to each customer, to send only changes.
+    told: HashMap<ConversationId, usize>,
+    positions_pending: Option<SpawnHandle>,
+}
+
+impl QueueActor {
+    pub fn new(rt: Rt, key: QueueKey) -> Self {
+        Self {
+            rt,
+            key,
+            line: BTreeSet::new(),
+            entries: HashMap::new(),
+            agents: HashMap::new(),
+            estimator: WaitEstimator::default(),
+            told: HashMap::new(),
+            positions_pending: None,
+        }
+    }
+
+    fn conv_key(&self, id: &ConversationId) -> ConvKey {
+        ConvKey { org: self.key.org.clone(), id: id.clone() }
+    }
+
+    fn agent_key(&self, id: &AgentId) -> AgentKey {
+        AgentKey { org: self.key.org.clone(), id: id.clone() }
+    }
+
+    /// How long a decliner is skipped for a conversation: one offer-expiry period.
+    fn cooldown(&self) -> Duration {
+        let ms = self.rt.orgs.get(&self.key.org).map_or(30_000, |o| o.settings.offer_expiry_ms);
+        Duration::from_millis(ms)
+    }
+
+    fn anyone_available(&self) -> bool {
+        self.agents.values().any(|a| a.eligible && a.free > 0)
+    }
+
+    fn insert(&mut self, conversation: ConversationId, priority: i32, at: DateTime<Utc>, customer_name: String) {
+        if self.entries.contains_key(&conversation) {
+            return;
+        }
+        let place = (Reverse(priority), at, conversation.clone());
+        self.line.insert(place.clone());
+        self.entries.insert(
+            conversation,
+            Entry { place, customer_name, offered_to: None, declined: HashMap::new() },
+        );
+    }
+
+    fn remove(&mut self, conversation: &ConversationId) -> Option<Entry> {
+        let entry = self.entries.remove(conversation)?;
+        self.line.remove(&entry.place);
+        self.told.remove(conversation);
+        Some(entry)
+    }
+
+    /// Offers waiting conversations, in order, to the best agents with room.
+    fn dispatch(&mut self, ctx: &mut Context<Self>) {
+        if !self.anyone_available() {
+            return;
+        }
+        let cooldown = self.cooldown();
+        let mut offers = Vec::new();
+        for place in &self.line {
+            let Some(entry) = self.entries.get(&place.2) else { continue };
+            if entry.offered_to.is_some() {
+                continue;
+            }
+            let recent: HashSet<AgentId> = entry
+                .declined
+                .iter()
+                .filter(|(_, at)| at.elapsed() < cooldown)
+                .map(|(a, _)| a.clone())
+                .collect();
+            let Some(agent) = choose_agent(self.agents.iter(), &recent).cloned() else { continue };
+            if let Some(view) = self.agents.get_mut(&agent) {
+                // Optimistic: the agent's own update will correct this either way.
+                view.free = view.free.saturating_sub(1);
+                view.ready_since = Utc::now();
+            }
+            offers.push((place.2.clone(), agent));
+            if !self.anyone_available() {
+                break;
+            }
+        }
+        for (conversation, agent) in offers {
+            let Some(entry) = self.entries.get_mut(&conversation) else { continue };
+            entry.offered_to = Some(agent.clone());
+            let reserve = Reserve {
+                conversation: conversation.clone(),
+                queue: self.key.id.clone(),
+                customer_name: entry.customer_name.clone(),
+            };
+            let addr = self.rt.agent(&self.agent_key(&agent));
+            ctx.spawn(addr.send(reserve).into_actor(self).map(move |res, act, ctx| {
+                let ok = matches!(res, Ok(Ok(())));
+                match act.entries.get_mut(&conversation) {
+                    Some(entry) if entry.offered_to.as_ref() == Some(&agent) => {
+                        if ok {
+                            act.rt.conversation(&act.conv_key(&conversation)).do_send(OfferChanged { offered: true });
+                        } else {
+                            entry.offered_to = None;
+                            if let Some(v) = act.agents.get_mut(&agent) {
+                                v.free = 0;
+                            }
+                            act.dispatch(ctx);
+                        }
+                    }
+                    _ if ok => {
+                        // The conversation left the queue while the offer was being made.
+                        act.rt.agent(&act.agent_key(&agent)).do_send(Rescind { conversation });
+                    }
+                    _ => {}
+                }
+            }));
+        }
+    }
+
+    /// Sends changed queue positions to waiting customers, at most once per interval.
+    fn positions_changed(&mut self, ctx: &mut Context<Self>) {
+        if self.positions_pending.is_some() {
+            return;
+        }
+        let every = Duration::from_millis(self.rt.settings.limits.position_update_ms);
+        self.positions_pending = Some(ctx.run_later(every, |act, _| {
+            act.positions_pending = None;
+            for (i, place) in act.line.iter().enumerate() {
+                let position = i + 1;
+                if act.told.get(&place.2) == Some(&position) {
+                    continue;
+                }
+                act.told.insert(place.2.clone(), position);
+                let signal = Signal::Position {
+                    conversation: place.2.clone(),
+                    position,
+                    eta_secs: act.estimator.eta_secs(position),
+                };
+                act.rt.hub.signal_conversation(&act.conv_key(&place.2), true, true, &signal);
+            }
+        }));
+    }
+}
+
+impl Actor for QueueActor {
+    type Context = Context<Self>;
+
+    /// Rebuilds the line from the conversations waiting in this queue and asks active agents to
+    /// announce themselves, so that a restarted queue routes again.
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(4096);
+        let filter = ConversationFilter {
+            status: Some(Status::Waiting),
+            queues: Some(vec![self.key.id.clone()]),
+            limit: self.rt.settings.limits.max_queue_len,
+            ..Default::default()
+        };
+        let fut = self.rt.engine.find_conversations(&self.key.org, filter);
+        ctx.wait(fut.into_actor(self).map(|res, act, ctx| {
+            if let Ok(found) = res {
+                for s in found {
+                    act.insert(s.id, 0, s.created_at, s.customer_name);
+                }
+            }
+            for (key, addr) in act.rt.active_agents() {
+                if key.org == act.key.org {
+                    addr.do_send(Announce);
+                }
+            }
+            act.positions_changed(ctx);
+        }));
+    }
+}
+
+/// Room left in the queue before a new chat is created.
+#[derive(Message)]
+#[rtype(result = "Result<(), CommandError>")]
+pub struct Admit;
+
+impl Handler<Admit> for QueueActor {
+    type Result = Result<(), CommandError>;
+
+    fn handle(&mut self, _: Admit, _: &mut Self::Context) -> Self::Result {
+        if self.entries.len() >= self.rt.settings.limits.max_queue_len {
+            return Err(CommandError::unavailable("the queue is full; try again later"));
+        }
+        Ok(())
+    }
+}
+
+/// A conversation joins the line (idempotent).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Enqueue {
+    pub conversation: ConversationId,
+    pub priority: i32,
+    pub enqueued_at: DateTime<Utc>,
+    pub customer_name: String,
+}
+
+impl Handler<Enqueue> for QueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) {
+        let conversation = msg.conversation.clone();
+        self.insert(msg.conversation, msg.priority, msg.enqueued_at, msg.customer_name);
+        if !self.anyone_available() {
+            if let Some(org) = self.rt.orgs.get(&self.key.org) {
+                let signal = Signal::AllBusy {
+                    conversation: conversation.clone(),
+                    message: org.settings.messages.all_busy.clone(),
+                };
+                self.rt.hub.signal_conversation(&self.conv_key(&conversation), true, false, &signal);
+            }
+        }
+        self.dispatch(ctx);
+        self.positions_changed(ctx);
+    }
+}
+
+/// A conversation leaves the line without being assigned (ended, auto-completed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Dequeue {
+    pub conversation: ConversationId,
+}
+
+impl Handler<Dequeue> for QueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Dequeue, ctx: &mut Self::Context) {
+        if let Some(entry) = self.remove(&msg.conversation) {
+            if let Some(agent) = entry.offered_to {
+                self.rt.agent(&self.agent_key(&agent)).do_send(Rescind { conversation: msg.conversation });
+            }
+            self.positions_changed(ctx);
+        }
+    }
+}
+
+/// An agent's availability for this queue.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct AgentUpdate {
+    pub agent: AgentId,
+    pub eligible: bool,
+    pub free: u32,
+    pub ready_since: DateTime<Utc>,
+}
+
+impl Handler<AgentUpdate> for QueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AgentUpdate, ctx: &mut Self::Context) {
+        let view = AgentView { eligible: msg.eligible, free: msg.free, ready_since: msg.ready_since };
+        if msg.eligible || msg.free > 0 {
+            self.agents.insert(msg.agent, view);
+        } else {
+            self.agents.remove(&msg.agent);
+        }
+        self.dispatch(ctx);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferOutcome {
+    Accepted,
+    Rejected,
+    Expired,
+    /// Withdrawn without the agent's decision (agent offline, conversation gone).
+    Rescinded,
+}
+
+/// From the agent actor: how an offer ended.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OfferResolved {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+    pub outcome: OfferOutcome,
+}
+
+impl Handler<OfferResolved> for QueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: OfferResolved, ctx: &mut Self::Context) {
+        if msg.outcome == OfferOutcome::Accepted {
+            if self.remove(&msg.conversation).is_some() {
+                self.estimator.record_assignment(Utc::now());
+                self.positions_changed(ctx);
+            }
+            return;
+        }
+        let Some(entry) = self.entries.get_mut(&msg.conversation) else { return };
+        if entry.offered_to.as_ref() != Some(&msg.agent) {
+            return;
+        }
+        entry.offered_to = None;
+        if matches!(msg.outcome, OfferOutcome::Rejected | OfferOutcome::Expired) {
+            entry.declined.insert(msg.agent, Instant::now());
+            // When the cooldown is over, the decliner may be offered it again.
+            ctx.run_later(self.cooldown() + Duration::from_millis(10), |act, ctx| act.dispatch(ctx));
+        }
+        self.rt.conversation(&self.conv_key(&msg.conversation)).do_send(OfferChanged { offered: false });
+        self.dispatch(ctx);
+    }
+}
+
+/// For REST: the queue's live state.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueueStats {
+    pub waiting: usize,
+    pub offered: usize,
+    pub agents_available: usize,
+    pub free_slots: u32,
+    pub eta_next_secs: Option<u64>,
+}
+
+#[derive(Message)]
+#[rtype(result = "QueueStats")]
+pub struct GetStats;
+
+impl Handler<GetStats> for QueueActor {
+    type Result = MessageResult<GetStats>;
+
+    fn handle(&mut self, _: GetStats, _: &mut Self::Context) -> Self::Result {
+        MessageResult(QueueStats {
+            waiting: self.entries.len(),
+            offered: self.entries.values().filter(|e| e.offered_to.is_some()).count(),
+            agents_available: self.agents.values().filter(|a| a.eligible).count(),
+            free_slots: self.agents.values().filter(|a| a.eligible).map(|a| a.free).sum(),
+            eta_next_secs: self.estimator.eta_secs(1),
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! Conversation queries (by id, by customer, by case id), transcripts, and surveys.
+//!
+//! Agents see the conversations of their own queues; supervisors and admins see their whole org
+//! (seed 001's inbox access control). Another org's conversation is simply not found.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, ApiResult, Authed};
+use crate::auth::Staff;
+use crate::domain::conversation::Status;
+use crate::engine::{ConversationFilter, ConversationSummary, LogSlice};
+use crate::ids::{AgentId, ConvKey, ConversationId, CustomerId};
+use crate::protocol::CommandError;
+use crate::runtime::Rt;
+
+pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
+    cfg.route("/v1/conversations", web::get().to(list))
+        .route("/v1/conversations/{id}", web::get().to(get_one))
+        .route("/v1/conversations/{id}/transcript", web::get().to(transcript))
+        .route("/v1/surveys", web::get().to(surveys));
+    if fault_injection {
+        cfg.route("/v1/debug/conversations/{id}/panic", web::post().to(panic_actor));
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    customer: Option<CustomerId>,
+    #[serde(default)]
+    case_id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    agent: Option<AgentId>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+fn visible(staff: &Staff, s: &ConversationSummary) -> bool {
+    staff.sees_all_queues()
+        || s.agents.contains(&staff.id)
+        || s.queue.as_ref().is_some_and(|q| staff.queues.contains(q))
+}
+
+async fn list(rt: web::Data<Rt>, who: Authed, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+    let q = q.into_inner();
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| ApiError(CommandError::bad_request(format!("unknown status {s:?}"))))?),
+    };
+    let filter = ConversationFilter {
+        customer: q.customer,
+        case_id: q.case_id,
+        status,
+        agent: q.agent,
+        queues: None,
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let found = rt
+        .engine
+        .find_conversations(&who.0.org, filter)
+        .await
+        .map_err(|e| ApiError(crate::actors::conversation::engine_error(e)))?;
+    let rows: Vec<_> = found.into_iter().filter(|s| visible(&who.0, s)).collect();
+    Ok(HttpResponse::Ok().json(json!({ "conversations": rows })))
+}
+
+async fn find(rt: &Rt, staff: &Staff, raw: &str) -> Result<(ConvKey, ConversationSummary), ApiError> {
+    let id = ConversationId::parse(raw).map_err(|e| ApiError(CommandError::bad_request(format!("conversation: {e}"))))?;
+    let key = ConvKey { org: staff.org.clone(), id };
+    let summary = rt
+        .engine
+        .summary(&key)
+        .await
+        .map_err(|e| ApiError(crate::actors::conversation::engine_error(e)))?
+        .filter(|s| visible(staff, s))
+        .ok_or_else(|| ApiError(CommandError::not_found("conversation")))?;
+    Ok((key, summary))
+}
+
+async fn get_one(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let (_, summary) = find(&rt, &who.0, &path).await?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
+/// The whole log as JSON, agent-only events included (this is an agent API).
+async fn transcript(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let (key, summary) = find(&rt, &who.0, &path).await?;
+    let mut events = Vec::new();
+    let mut epoch = String::new();
+    loop {
+        let after = events.last().map_or(0, |e: &std::sync::Arc<crate::protocol::LogEvent>| e.seq);
+        let Some(LogSlice { epoch: e, events: page, last_seq }) = rt
+            .engine
+            .read_log(&key, after, 1000)
+            .await
+            .map_err(|e| ApiError(crate::actors::conversation::engine_error(e)))?
+        else {
+            break;
+        };
+        epoch = e.to_string();
+        let done = page.is_empty() || page.last().is_some_and(|l| l.seq >= last_seq);
+        events.extend(page);
+        if done {
+            break;
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "conversation": summary,
+        "epoch": epoch,
+        "events": events.iter().map(|e| e.as_ref()).collect::<Vec<_>>(),
+    })))
+}
+
+/// Seed 000's survey API: every stored NPS answer of the org.
+async fn surveys(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
+    let staff = who.supervisor()?;
+    let data = rt
+        .engine
+        .surveys(&staff.org)
+        .await
+        .map_err(|e| ApiError(crate::actors::conversation::engine_error(e)))?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+async fn panic_actor(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let staff = who.admin()?;
+    let id = ConversationId::parse(&path).map_err(|e| ApiError(CommandError::bad_request(e.to_string())))?;
+    let key = ConvKey { org: staff.org.clone(), id };
+    rt.conversation(&key).do_send(crate::actors::conversation::Crash);
+    Ok(HttpResponse::Accepted().json(json!({ "crashing": key.id })))
+}

@@ -1,0 +1,121 @@
+//! Unauthenticated routes: health, metrics, and what a website widget needs before a customer
+//! has a token (widget settings, reasons, the pre-chat form).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, ApiResult};
+use crate::domain::reasons;
+use crate::domain::text;
+use crate::ids::{CustomerId, OrgId};
+use crate::protocol::{CommandError, ErrorCode};
+use crate::runtime::Rt;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
+        .route("/v1/orgs/{org}/widget", web::get().to(widget))
+        .route("/v1/orgs/{org}/reasons", web::get().to(reason_page))
+        .route("/v1/orgs/{org}/visitors", web::post().to(visitor));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+async fn readyz(rt: web::Data<Rt>) -> HttpResponse {
+    match rt.engine.check_ready().await {
+        Ok(()) => HttpResponse::Ok().json(json!({ "ready": true, "engine": rt.engine.kind(), "node": rt.node_id })),
+        Err(e) => HttpResponse::ServiceUnavailable().json(json!({
+            "ready": false, "engine": rt.engine.kind(), "node": rt.node_id, "error": e.to_string()
+        })),
+    }
+}
+
+async fn metrics(rt: web::Data<Rt>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(rt.metrics.render())
+}
+
+fn org_id(raw: &str) -> Result<OrgId, ApiError> {
+    OrgId::parse(raw).map_err(|e| ApiError(CommandError::bad_request(format!("org: {e}"))))
+}
+
+fn org_config(rt: &Rt, raw: &str) -> Result<std::sync::Arc<crate::domain::org::OrgConfig>, ApiError> {
+    rt.orgs
+        .get(&org_id(raw)?)
+        .filter(|o| o.settings.enabled)
+        .ok_or_else(|| ApiError(CommandError::not_found("org")))
+}
+
+/// What the widget shows before the chat starts: whether the org is open now, its messages,
+/// the first page of reasons and whether choosing one is mandatory.
+async fn widget(rt: web::Data<Rt>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let org = org_config(&rt, &path)?;
+    let page = reasons::page(&org.reasons, 1);
+    Ok(HttpResponse::Ok().json(json!({
+        "org": org.id,
+        "name": org.settings.name,
+        "open_now": org.hours.is_open("chat", chrono::Utc::now()),
+        "messages": {
+            "outside_hours": org.settings.messages.outside_hours,
+            "all_busy": org.settings.messages.all_busy,
+        },
+        "prechat_fields": ["first_name", "last_name", "email"],
+        "reason_required": !org.reasons.is_empty(),
+        "reasons": page,
+        "survey_enabled": org.settings.survey_enabled,
+    })))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    #[serde(default = "first_page")]
+    page: usize,
+}
+
+fn first_page() -> usize {
+    1
+}
+
+async fn reason_page(rt: web::Data<Rt>, path: web::Path<String>, q: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let org = org_config(&rt, &path)?;
+    Ok(HttpResponse::Ok().json(reasons::page(&org.reasons, q.page)))
+}
+
+#[derive(Deserialize)]
+struct PreChat {
+    first_name: String,
+    last_name: String,
+    email: String,
+}
+
+/// The pre-chat form: validates it and returns a signed, expiring visitor token.
+async fn visitor(
+    rt: web::Data<Rt>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Json<PreChat>,
+) -> ApiResult<HttpResponse> {
+    let org = org_config(&rt, &path)?;
+    let origin = req.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !org.settings.origin_allowed(origin) {
+        return Err(CommandError::forbidden("this origin may not open chats for the org").into());
+    }
+    let first = text::person_name(&form.first_name, "first_name")?;
+    let last = text::person_name(&form.last_name, "last_name")?;
+    let email = text::email(&form.email)?;
+    if org.blocklist.iter().any(|b| b.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&email))) {
+        return Err(CommandError::new(ErrorCode::Blocked, "you cannot start a chat").into());
+    }
+    let customer = CustomerId::generate();
+    let (token, exp) = rt.auth.mint_visitor(org.id.clone(), customer.clone(), format!("{first} {last}"), Some(email))?;
+    Ok(HttpResponse::Created().json(json!({
+        "token": token,
+        "customer": customer,
+        "expires_at": exp,
+    })))
+}

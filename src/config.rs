@@ -1,0 +1,169 @@
+//! Configuration: `config/default.toml` → `config/{SWITCHBOARD_ENVIRONMENT}.toml` → `SWITCHBOARD__*`
+//! environment variables (`SWITCHBOARD__SERVER__PORT=9000`). Configuration is data passed into
+//! [`crate::startup::Application::build`]; nothing below reads the environment itself.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A secret that never prints.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub engine: EngineSettings,
+    pub auth: AuthSettings,
+    pub limits: Limits,
+    pub demo: DemoSettings,
+    /// Test hooks; off in every shipped config.
+    #[serde(default)]
+    pub testing: TestingSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// Empty: a random id per process.
+    #[serde(default)]
+    pub node_id: String,
+    /// Worker threads for HTTP/websocket I/O. 0: one per core.
+    #[serde(default)]
+    pub workers: usize,
+    /// Arbiters (threads) that host conversation/agent/queue actors. 0: one per core.
+    #[serde(default)]
+    pub actor_threads: usize,
+    /// How long a draining node waits for clients to leave before exiting.
+    pub drain_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    Memory,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EngineSettings {
+    pub kind: EngineKind,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// HS256 secret for agent/admin JWTs and the visitor tokens this server issues.
+    pub jwt_secret: Secret,
+    pub issuer: String,
+    pub audience: String,
+    pub visitor_token_ttl_secs: u64,
+    /// Lifetime of tokens minted by the `token` subcommand.
+    pub dev_token_ttl_secs: u64,
+}
+
+/// Bounds on everything a client can send (DESIGN invariant 8).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Limits {
+    /// Largest websocket text frame accepted; larger frames get `too_large`.
+    pub max_frame_bytes: usize,
+    /// Largest chat message, in characters.
+    pub max_message_chars: usize,
+    /// Largest internal note / transfer note / survey comment, in characters.
+    pub max_note_chars: usize,
+    pub max_client_msg_id_len: usize,
+    /// Frames queued to one connection before it is treated as a slow consumer and closed.
+    pub send_buffer: usize,
+    /// Per-connection token bucket: sustained frames per second and burst.
+    pub rate_per_sec: u32,
+    pub rate_burst: u32,
+    /// Rate-limit violations in a row after which the connection is closed.
+    pub max_rate_violations: u32,
+    /// A connection that sends no `hello` within this time is closed.
+    pub hello_timeout_ms: u64,
+    /// Server → client websocket ping interval; no pong for twice this long closes the socket.
+    pub heartbeat_ms: u64,
+    /// Most conversations waiting in one queue; further starts get `unavailable`.
+    pub max_queue_len: usize,
+    /// Queue positions are sent to waiting customers at most this often.
+    pub position_update_ms: u64,
+    /// Most websocket connections one node accepts.
+    pub max_connections: usize,
+    /// Largest REST body.
+    pub max_body_bytes: usize,
+}
+
+impl Limits {
+    pub fn hello_timeout(&self) -> Duration {
+        Duration::from_millis(self.hello_timeout_ms)
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DemoSettings {
+    /// Load the demo org (`config/demo-org.json`, embedded) when it does not exist yet.
+    pub enabled: bool,
+    /// A JSON file with an array of org documents to load at start-up (orgs that already exist
+    /// are left alone). Used by tests and for provisioning a fresh deployment.
+    #[serde(default)]
+    pub seed_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TestingSettings {
+    /// Enables `POST /v1/debug/conversations/{id}/panic`, used to prove actors restart.
+    #[serde(default)]
+    pub fault_injection: bool,
+}
+
+/// Loads settings from `config_dir`, the environment file named by `SWITCHBOARD_ENVIRONMENT`
+/// (default `local`, which may be absent), and `SWITCHBOARD__` variables.
+pub fn load(config_dir: &Path) -> Result<Settings, config::ConfigError> {
+    let environment =
+        std::env::var("SWITCHBOARD_ENVIRONMENT").unwrap_or_else(|_| "local".to_string());
+    config::Config::builder()
+        .add_source(config::File::from(config_dir.join("default.toml")).required(true))
+        .add_source(config::File::from(config_dir.join(format!("{environment}.toml"))).required(false))
+        .add_source(
+            config::Environment::with_prefix("SWITCHBOARD")
+                .prefix_separator("__")
+                .separator("__"),
+        )
+        .build()?
+        .try_deserialize()
+}
+
+/// The settings in `config/default.toml`, compiled in: the base for tests and for running the
+/// binary from any directory.
+pub fn embedded_defaults() -> Result<Settings, config::ConfigError> {
+    config::Config::builder()
+        .add_source(config::File::from_str(
+            include_str!("../config/default.toml"),
+            config::FileFormat::Toml,
+        ))
+        .build()?
+        .try_deserialize()
+}

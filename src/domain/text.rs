@@ -1,0 +1,139 @@
+//! Parse-don't-validate constructors for text that comes from clients.
+
+use crate::protocol::CommandError;
+
+/// Rejects text that is empty, too long, or holds control characters other than tab and newlines.
+/// Text is otherwise stored exactly as sent (never trimmed, never rendered as HTML).
+pub fn chat_text(text: &str, max_chars: usize, what: &str) -> Result<String, CommandError> {
+    if text.trim().is_empty() {
+        return Err(CommandError::bad_request(format!("{what} is empty")));
+    }
+    let chars = text.chars().count();
+    if chars > max_chars {
+        return Err(CommandError::new(
+            crate::protocol::ErrorCode::TooLarge,
+            format!("{what} has {chars} characters; the limit is {max_chars}"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(CommandError::bad_request(format!(
+            "{what} contains control characters"
+        )));
+    }
+    Ok(text.to_string())
+}
+
+/// An optional note: absent or empty means none.
+pub fn optional_text(
+    text: Option<&str>,
+    max_chars: usize,
+    what: &str,
+) -> Result<Option<String>, CommandError> {
+    match text {
+        None => Ok(None),
+        Some(t) if t.trim().is_empty() => Ok(None),
+        Some(t) => chat_text(t, max_chars, what).map(Some),
+    }
+}
+
+/// A client message id: 1..=max printable ASCII characters.
+pub fn client_msg_id(id: &str, max_len: usize) -> Result<(), CommandError> {
+    if id.is_empty() || id.len() > max_len || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(CommandError::bad_request(format!(
+            "client_msg_id must be 1 to {max_len} printable ASCII characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A person's name from the pre-chat form.
+pub fn person_name(name: &str, what: &str) -> Result<String, CommandError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(CommandError::bad_request(format!("{what} is required")));
+    }
+    chat_text(trimmed, 100, what)
+}
+
+/// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces.
+/// Deliverability is not our business; catching typos like a missing `@` is.
+pub fn email(email: &str) -> Result<String, CommandError> {
+    let e = email.trim();
+    let bad = || CommandError::bad_request("email is not a valid address");
+    if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (local, domain) = e.split_once('@').ok_or_else(bad)?;
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
+        return Err(bad());
+    }
+    Ok(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<T>(result: Result<T, CommandError>, ok: bool, input: &str) {
+        assert_eq!(result.is_ok(), ok, "input {input:?}");
+    }
+
+    #[test]
+    fn chat_text_rules() {
+        let cases = [
+            ("hello", true),
+            ("  spaced  ", true),
+            ("<script>alert(1)</script>", true),
+            ("line\nbreak\ttab", true),
+            ("", false),
+            ("   ", false),
+            ("nul\u{0}", false),
+            ("bell\u{7}", false),
+            ("😀 emoji", true),
+        ];
+        for (input, ok) in cases {
+            check(chat_text(input, 40, "text"), ok, input);
+        }
+        let err = chat_text(&"x".repeat(21), 20, "text").expect_err("too long");
+        assert_eq!(err.code, crate::protocol::ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn email_rules() {
+        let cases = [
+            ("ada@example.com", true),
+            (" ada@example.com ", true),
+            ("ada.example.com", false),
+            ("@example.com", false),
+            ("ada@example", false),
+            ("ada@@example.com", false),
+            ("a da@example.com", false),
+            ("ada@.com", false),
+        ];
+        for (input, ok) in cases {
+            check(email(input), ok, input);
+        }
+    }
+
+    #[test]
+    fn client_msg_id_rules() {
+        let cases = [
+            ("m-1", true),
+            ("", false),
+            ("has space", false),
+            ("ü", false),
+        ];
+        for (input, ok) in cases {
+            check(client_msg_id(input, 64), ok, input);
+        }
+        check(client_msg_id(&"x".repeat(65), 64), false, "65 x");
+    }
+}

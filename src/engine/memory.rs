@@ -1,0 +1,221 @@
+//! The memory engine: everything in this process's memory. The embedded default — `cargo run`
+//! needs nothing else — and the reference behaviour the Redis engine is tested against.
+//!
+//! Logs live in sharded maps so that appends to different conversations from different actor
+//! threads rarely contend. Nothing survives a restart; each process start is a new log epoch.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use chrono::Utc;
+use parking_lot::Mutex;
+
+use super::*;
+
+const SHARDS: usize = 64;
+
+#[derive(Default)]
+struct ConvLog {
+    events: Vec<Arc<LogEvent>>,
+    /// dedup key → seq of the event it produced.
+    dedup: HashMap<String, u64>,
+}
+
+/// See the module docs.
+pub struct MemoryEngine {
+    epoch: Arc<str>,
+    /// A `parking_lot::Mutex` per shard, not a Tokio one: no await happens while it is held.
+    logs: Vec<Mutex<HashMap<ConvKey, ConvLog>>>,
+    summaries: Mutex<HashMap<OrgId, HashMap<ConversationId, ConversationSummary>>>,
+    surveys: Mutex<HashMap<OrgId, Vec<SurveyRecord>>>,
+    orgs: Mutex<HashMap<OrgId, Arc<OrgConfig>>>,
+}
+
+impl Default for MemoryEngine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryEngine {
+    pub fn new() -> Self {
+        let raw = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            epoch: Arc::from(format!("m{}", &raw[..12])),
+            logs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            summaries: Mutex::new(HashMap::new()),
+            surveys: Mutex::new(HashMap::new()),
+            orgs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn shard(&self, conv: &ConvKey) -> &Mutex<HashMap<ConvKey, ConvLog>> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        conv.hash(&mut h);
+        // The modulo keeps the index in range, so indexing cannot panic.
+        &self.logs[(h.finish() as usize) % SHARDS]
+    }
+
+    /// Appends synchronously; the trait method wraps this in a ready future.
+    pub fn append_now(&self, conv: &ConvKey, events: Vec<NewEvent>) -> Vec<Appended> {
+        let mut shard = self.shard(conv).lock();
+        let log = shard.entry(conv.clone()).or_default();
+        let now = Utc::now();
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            if let Some(key) = &e.dedup_key {
+                if let Some(&seq) = log.dedup.get(key) {
+                    // seq n is stored at index n - 1; seqs start at 1.
+                    if let Some(existing) = log.events.get((seq - 1) as usize) {
+                        out.push(Appended {
+                            event: existing.clone(),
+                            epoch: self.epoch.clone(),
+                            duplicate: true,
+                        });
+                        continue;
+                    }
+                }
+            }
+            let seq = log.events.len() as u64 + 1;
+            let event = Arc::new(LogEvent {
+                seq,
+                at: now,
+                visibility: e.kind.visibility(),
+                author: e.author,
+                kind: e.kind,
+            });
+            if let Some(key) = e.dedup_key {
+                log.dedup.insert(key, seq);
+            }
+            log.events.push(event.clone());
+            out.push(Appended {
+                event,
+                epoch: self.epoch.clone(),
+                duplicate: false,
+            });
+        }
+        out
+    }
+
+    pub fn read_now(&self, conv: &ConvKey, after_seq: u64, limit: usize) -> Option<LogSlice> {
+        let shard = self.shard(conv).lock();
+        let log = shard.get(conv)?;
+        let start = (after_seq as usize).min(log.events.len());
+        let end = start.saturating_add(limit).min(log.events.len());
+        Some(LogSlice {
+            epoch: self.epoch.clone(),
+            events: log.events[start..end].to_vec(),
+            last_seq: log.events.len() as u64,
+        })
+    }
+}
+
+fn ready<T: Send + 'static>(v: T) -> EngineFuture<T> {
+    Box::pin(std::future::ready(Ok(v)))
+}
+
+impl Engine for MemoryEngine {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn append(&self, conv: &ConvKey, _fence: Fence, events: Vec<NewEvent>) -> EngineFuture<Vec<Appended>> {
+        ready(self.append_now(conv, events))
+    }
+
+    fn read_log(&self, conv: &ConvKey, after_seq: u64, limit: usize) -> EngineFuture<Option<LogSlice>> {
+        ready(self.read_now(conv, after_seq, limit))
+    }
+
+    fn put_summary(&self, summary: ConversationSummary) -> EngineFuture<()> {
+        self.summaries
+            .lock()
+            .entry(summary.org.clone())
+            .or_default()
+            .insert(summary.id.clone(), summary);
+        ready(())
+    }
+
+    fn summary(&self, conv: &ConvKey) -> EngineFuture<Option<ConversationSummary>> {
+        let found = self
+            .summaries
+            .lock()
+            .get(&conv.org)
+            .and_then(|m| m.get(&conv.id))
+            .cloned();
+        ready(found)
+    }
+
+    fn find_conversations(&self, org: &OrgId, filter: ConversationFilter) -> EngineFuture<Vec<ConversationSummary>> {
+        let mut found: Vec<ConversationSummary> = self
+            .summaries
+            .lock()
+            .get(org)
+            .map(|m| m.values().filter(|s| filter.matches(s)).cloned().collect())
+            .unwrap_or_default();
+        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        found.truncate(filter.limit.max(1));
+        ready(found)
+    }
+
+    fn put_survey(&self, survey: SurveyRecord) -> EngineFuture<()> {
+        self.surveys.lock().entry(survey.org.clone()).or_default().push(survey);
+        ready(())
+    }
+
+    fn surveys(&self, org: &OrgId) -> EngineFuture<Vec<SurveyRecord>> {
+        ready(self.surveys.lock().get(org).cloned().unwrap_or_default())
+    }
+
+    fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()> {
+        self.orgs.lock().insert(org.id.clone(), org);
+        ready(())
+    }
+
+    fn load_orgs(&self) -> EngineFuture<Vec<Arc<OrgConfig>>> {
+        ready(self.orgs.lock().values().cloned().collect())
+    }
+
+    fn check_ready(&self) -> EngineFuture<()> {
+        ready(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::AuthorRole;
+
+    fn key() -> ConvKey {
+        ConvKey {
+            org: OrgId::parse("o").expect("id"),
+            id: ConversationId::parse("c").expect("id"),
+        }
+    }
+
+    fn msg(text: &str, dedup: Option<&str>) -> NewEvent {
+        NewEvent {
+            author: Author { role: AuthorRole::Customer, id: Some("v".into()), name: None },
+            kind: EventKind::Message { text: text.into(), client_msg_id: dedup.unwrap_or("x").into() },
+            dedup_key: dedup.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn seqs_are_consecutive_and_duplicates_return_the_original() {
+        let e = MemoryEngine::new();
+        let k = key();
+        let a = e.append_now(&k, vec![msg("one", Some("m1")), msg("two", Some("m2"))]);
+        assert_eq!(a.iter().map(|x| x.event.seq).collect::<Vec<_>>(), vec![1, 2]);
+        let again = e.append_now(&k, vec![msg("one (retry)", Some("m1")), msg("three", None)]);
+        assert!(again[0].duplicate);
+        assert_eq!(again[0].event.seq, 1);
+        assert!(matches!(&again[0].event.kind, EventKind::Message { text, .. } if text == "one"));
+        assert_eq!(again[1].event.seq, 3);
+        let slice = e.read_now(&k, 1, 10).expect("log exists");
+        assert_eq!(slice.events.iter().map(|x| x.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(slice.last_seq, 3);
+        assert!(e.read_now(&k, 99, 10).expect("log exists").events.is_empty());
+    }
+}

@@ -1,0 +1,253 @@
+//! Command dispatch: each client command becomes a typed message to the actor that owns the
+//! state it touches. Input is validated here, once, before any actor sees it.
+
+use actix::{MailboxError, Message};
+use serde_json::{json, Value};
+
+use super::session::{Follow, Session};
+use crate::actors::agent::{AnswerOffer, AnswerTransfer as AgentAnswerTransfer, SetPresence};
+use crate::actors::conversation::{
+    message_text, Continue, Create, End, MarkRead, Note, Post, RequestTransfer, Survey, TransferToQueue, Typing,
+    WrapUp,
+};
+use crate::actors::queue::Admit;
+use crate::auth::{Customer, Principal, Staff};
+use crate::domain::reasons;
+use crate::domain::text;
+use crate::engine::ConversationFilter;
+use crate::hub::Audience;
+use crate::ids::{AgentKey, ConversationId, QueueId, QueueKey, ReasonId};
+use crate::protocol::client::Command;
+use crate::protocol::{CommandError, ErrorCode};
+
+/// Most bytes of `context` a customer may attach to a conversation.
+const MAX_CONTEXT_BYTES: usize = 4096;
+
+fn mailbox(_: MailboxError) -> CommandError {
+    CommandError::unavailable("the actor restarted; retry")
+}
+
+/// Flattens an actor reply.
+fn flat<T>(r: Result<Result<T, CommandError>, MailboxError>) -> Result<T, CommandError> {
+    r.map_err(mailbox)?
+}
+
+impl Session {
+    fn customer(&self) -> Result<Customer, CommandError> {
+        match &self.principal {
+            Principal::Customer(c) => Ok(c.clone()),
+            Principal::Staff(_) => Err(CommandError::forbidden("this command is for customers")),
+        }
+    }
+
+    fn staff(&self) -> Result<Staff, CommandError> {
+        match &self.principal {
+            Principal::Staff(s) => Ok(s.clone()),
+            Principal::Customer(_) => Err(CommandError::forbidden("this command is for agents")),
+        }
+    }
+
+    fn agent_key(&self) -> Result<AgentKey, CommandError> {
+        let s = self.staff()?;
+        Ok(AgentKey { org: s.org, id: s.id })
+    }
+
+    async fn to_conversation<M>(&self, id: &ConversationId, msg: M) -> Result<M::Result, CommandError>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        crate::actors::conversation::ConversationActor: actix::Handler<M>,
+    {
+        self.rt.conversation(&self.conv_key(id)).send(msg).await.map_err(mailbox)
+    }
+
+    /// Runs one command; `Ok(Some(data))` goes into the ack.
+    pub(super) async fn command(&mut self, command: Command) -> Result<Option<Value>, CommandError> {
+        let limits = self.rt.settings.limits.clone();
+        match command {
+            Command::Hello { .. } => Err(CommandError::conflict("already signed in")),
+            Command::Ping => Ok(None),
+            Command::Start { reason, queue, case_id, channel, context } => {
+                self.start(reason, queue, case_id, channel, context).await.map(Some)
+            }
+            Command::Send { conversation, client_msg_id, text } => {
+                text::client_msg_id(&client_msg_id, limits.max_client_msg_id_len)?;
+                let text = message_text(&text, &limits)?;
+                let post = Post { who: self.who.clone(), client_msg_id, text };
+                let (seq, duplicate) = self.to_conversation(&conversation, post).await??;
+                Ok(Some(json!({ "seq": seq, "duplicate": duplicate })))
+            }
+            Command::Typing { conversation, on } => {
+                self.to_conversation(&conversation, Typing { who: self.who.clone(), on }).await??;
+                Ok(None)
+            }
+            Command::Read { conversation, seq } => {
+                self.to_conversation(&conversation, MarkRead { who: self.who.clone(), seq }).await??;
+                Ok(None)
+            }
+            Command::Continue { conversation } => {
+                let customer = self.customer()?.id;
+                self.to_conversation(&conversation, Continue { customer }).await??;
+                Ok(None)
+            }
+            Command::End { conversation } => {
+                let seq = self.to_conversation(&conversation, End { who: self.who.clone() }).await??;
+                Ok(Some(json!({ "seq": seq })))
+            }
+            Command::Survey { conversation, rating, comment } => {
+                let customer = self.customer()?.id;
+                let comment = text::optional_text(comment.as_deref(), limits.max_note_chars, "comment")?;
+                self.to_conversation(&conversation, Survey { customer, rating, comment }).await??;
+                Ok(None)
+            }
+            Command::Resume { conversation, last_seq, epoch } => {
+                match self.follow_from(&conversation, last_seq, epoch.as_deref()).await {
+                    Ok(v) => match v.get("error").and_then(Value::as_str) {
+                        Some("not_found") => Err(CommandError::not_found("conversation")),
+                        Some(_) => Err(CommandError::unavailable("could not resume; retry")),
+                        None => Ok(Some(v)),
+                    },
+                    Err(_) => Err(CommandError::unavailable("could not resume; retry")),
+                }
+            }
+            Command::Status { presence } => {
+                let key = self.agent_key()?;
+                flat(self.rt.agent(&key).send(SetPresence(presence)).await)?;
+                Ok(None)
+            }
+            Command::Accept { conversation } => self.answer_offer(conversation, true).await,
+            Command::Reject { conversation } => self.answer_offer(conversation, false).await,
+            Command::Transfer { conversation, to_agent, to_queue, note } => {
+                let staff = self.staff()?;
+                let note = text::optional_text(note.as_deref(), limits.max_note_chars, "note")?;
+                let seq = match (to_agent, to_queue) {
+                    (Some(to), None) => {
+                        let msg = RequestTransfer { from: staff.id, to, note };
+                        self.to_conversation(&conversation, msg).await??
+                    }
+                    (None, Some(queue)) => {
+                        let msg = TransferToQueue { from: staff.id, queue, note };
+                        self.to_conversation(&conversation, msg).await??
+                    }
+                    _ => return Err(CommandError::bad_request("give exactly one of to_agent and to_queue")),
+                };
+                Ok(Some(json!({ "seq": seq })))
+            }
+            Command::TransferAccept { conversation } => self.answer_transfer(conversation, true).await,
+            Command::TransferReject { conversation } => self.answer_transfer(conversation, false).await,
+            Command::Note { conversation, text: body } => {
+                self.staff()?;
+                let body = text::chat_text(&body, limits.max_note_chars, "note")?;
+                let seq = self.to_conversation(&conversation, Note { who: self.who.clone(), text: body }).await??;
+                Ok(Some(json!({ "seq": seq })))
+            }
+            Command::WrapUp { conversation, disposition, note } => {
+                self.staff()?;
+                let note = text::optional_text(note.as_deref(), limits.max_note_chars, "note")?;
+                let msg = WrapUp { who: self.who.clone(), disposition, note };
+                let seq = self.to_conversation(&conversation, msg).await??;
+                Ok(Some(json!({ "seq": seq })))
+            }
+        }
+    }
+
+    async fn answer_offer(&mut self, conversation: ConversationId, accept: bool) -> Result<Option<Value>, CommandError> {
+        let key = self.agent_key()?;
+        flat(self.rt.agent(&key).send(AnswerOffer { conversation, accept }).await)?;
+        Ok(None)
+    }
+
+    async fn answer_transfer(&mut self, conversation: ConversationId, accept: bool) -> Result<Option<Value>, CommandError> {
+        let key = self.agent_key()?;
+        flat(self.rt.agent(&key).send(AgentAnswerTransfer { conversation, accept }).await)?;
+        Ok(None)
+    }
+
+    /// The customer's `start`: checks the org's rules in the order a customer meets them, then
+    /// creates the conversation and follows it.
+    async fn start(
+        &mut self,
+        reason: Option<ReasonId>,
+        queue: Option<QueueId>,
+        case_id: Option<String>,
+        channel: Option<String>,
+        context: serde_json::Map<String, Value>,
+    ) -> Result<Value, CommandError> {
+        let customer = self.customer()?;
+        let org = self.rt.orgs.get(&customer.org).ok_or_else(|| CommandError::not_found("org"))?;
+        if !org.settings.enabled {
+            return Err(CommandError::forbidden("chat is not enabled for this org"));
+        }
+        if org.is_blocked(&customer.id, customer.email.as_deref()) {
+            return Err(CommandError::new(ErrorCode::Blocked, "you cannot start a chat"));
+        }
+        let channel = channel.unwrap_or_else(|| "chat".to_string());
+        if channel.is_empty() || channel.len() > 32 || !channel.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(CommandError::bad_request("channel must be 1 to 32 letters, digits or '_'"));
+        }
+        if !org.hours.is_open(&channel, chrono::Utc::now()) {
+            return Err(CommandError::new(ErrorCode::OutsideHours, org.settings.messages.outside_hours.clone()));
+        }
+        let chosen = reasons::check_selection(&org.reasons, reason.as_ref()).map_err(|e| match e {
+            reasons::ReasonError::SelectionRequired => {
+                CommandError::new(ErrorCode::ReasonRequired, "choose a reason for your chat")
+            }
+            other => CommandError::bad_request(other.to_string()),
+        })?;
+        if let Some(c) = &case_id {
+            if c.is_empty() || c.len() > 64 || c.chars().any(char::is_control) {
+                return Err(CommandError::bad_request("case_id must be 1 to 64 characters"));
+            }
+        }
+        if serde_json::to_string(&context).map_or(usize::MAX, |s| s.len()) > MAX_CONTEXT_BYTES {
+            return Err(CommandError::new(ErrorCode::TooLarge, format!("context is limited to {MAX_CONTEXT_BYTES} bytes")));
+        }
+        // One open conversation per customer: a second start returns the first.
+        let filter = ConversationFilter { customer: Some(customer.id.clone()), limit: 20, ..Default::default() };
+        let existing = self
+            .rt
+            .engine
+            .find_conversations(&customer.org, filter)
+            .await
+            .map_err(crate::actors::conversation::engine_error)?
+            .into_iter()
+            .find(|s| s.status.is_open());
+        if let Some(open) = existing {
+            if !self.follows.contains_key(&open.id) {
+                let _ = self.follow_from(&open.id, 0, None).await;
+            }
+            return Ok(serde_json::json!({ "conversation": open.id, "existing": true }));
+        }
+        let queue_id = match queue {
+            Some(q) if org.queue(&q).is_some() => q,
+            Some(_) => return Err(CommandError::not_found("queue")),
+            None => org.queue_for(chosen).ok_or_else(|| CommandError::unavailable("no queue is configured"))?,
+        };
+        let priority = org.queue(&queue_id).map_or(0, |q| q.priority);
+        let qkey = QueueKey { org: customer.org.clone(), id: queue_id.clone() };
+        flat(self.rt.queue(&qkey).send(Admit).await)?;
+
+        let id = ConversationId::generate();
+        let key = self.conv_key(&id);
+        // Follow before creating so that nothing said about the new conversation is missed.
+        self.rt.hub.follow(&key, self.handle.clone());
+        self.follows.insert(id.clone(), Follow { audience: Audience::Customer, last: 0 });
+        let create = Create {
+            customer: customer.clone(),
+            queue: queue_id,
+            priority,
+            reason: chosen.map(|r| r.id.clone()),
+            case_id,
+            channel,
+            context,
+        };
+        match self.to_conversation(&id, create).await.and_then(|r| r) {
+            Ok(_) => Ok(json!({ "conversation": id })),
+            Err(e) => {
+                self.follows.remove(&id);
+                self.rt.hub.unfollow(&key, self.handle.id);
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The websocket gateway (`/v1/ws`): translates frames to typed actor messages and back.
+//!
+//! **Architecture Invariant:** a session holds no business state. It knows who is connected,
+//! which conversations it follows and the last seq it delivered for each — nothing an actor
+//! would need after the socket closes.
+
+mod commands;
+mod limiter;
+mod session;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::metrics::Metrics;
+use crate::runtime::Rt;
+
+pub use limiter::TokenBucket;
+
+/// Close codes the server uses (RFC 6455 §7.4 and the registered range).
+pub mod close_codes {
+    /// Policy violation: auth failure, no hello in time, repeated abuse.
+    pub const POLICY: u16 = 1008;
+    /// The server is restarting or draining: reconnect (to another node) and resume.
+    pub const RESTART: u16 = 1012;
+    /// Slow consumer: reconnect and resume from your last seq.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// `GET /v1/ws`: the websocket upgrade.
+pub async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    rt: web::Data<Rt>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let rt = rt.get_ref().clone();
+    let m = &rt.metrics;
+    let open = m
+        .connections_opened
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(m.connections_closed.load(std::sync::atomic::Ordering::Relaxed));
+    if open as usize >= rt.settings.limits.max_connections {
+        return Ok(crate::api::error_response(&crate::protocol::CommandError::unavailable(
+            "this node holds as many connections as it may; try another",
+        )));
+    }
+    let origin = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (response, ws, stream) = actix_ws::handle(&req, body)?;
+    Metrics::inc(&rt.metrics.connections_opened);
+    actix_web::rt::spawn(async move {
+        session::run(rt.clone(), ws, stream, origin).await;
+        Metrics::inc(&rt.metrics.connections_closed);
+    });
+    Ok(response)
+}

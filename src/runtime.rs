@@ -1,0 +1,71 @@
+//! The runtime: everything the actors, the gateway and the REST API share on one node.
+
+use std::sync::{Arc, OnceLock};
+
+use actix::Addr;
+
+use crate::actors::directory::Directory;
+use crate::actors::timers::TimerWheel;
+use crate::auth::Authenticator;
+use crate::config::Settings;
+use crate::engine::SharedEngine;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::orgs::Orgs;
+
+pub struct Runtime {
+    pub settings: Settings,
+    pub node_id: String,
+    pub engine: SharedEngine,
+    pub orgs: Orgs,
+    pub auth: Authenticator,
+    pub hub: Hub,
+    pub metrics: Metrics,
+    pub directory: Directory,
+    /// The node's timer supervisor; set once at start-up, before any actor runs.
+    timers: OnceLock<Addr<TimerWheel>>,
+    /// Flips to `true` when the node drains; every session watches it.
+    draining: tokio::sync::watch::Sender<bool>,
+}
+
+impl Runtime {
+    pub fn new(settings: Settings, engine: SharedEngine, directory: Directory) -> Self {
+        let node_id = if settings.server.node_id.is_empty() {
+            format!("n{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+        } else {
+            settings.server.node_id.clone()
+        };
+        Self {
+            auth: Authenticator::new(&settings.auth),
+            orgs: Orgs::new(engine.clone()),
+            settings,
+            node_id,
+            engine,
+            hub: Hub::new(),
+            metrics: Metrics::default(),
+            directory,
+            timers: OnceLock::new(),
+            draining: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    /// Tells every session to send its client away with a reconnect hint.
+    pub fn begin_drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    pub fn drain_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.draining.subscribe()
+    }
+
+    pub fn set_timers(&self, addr: Addr<TimerWheel>) {
+        let _ = self.timers.set(addr);
+    }
+
+    /// The timer supervisor. Start-up sets it before serving, so it is always there afterwards.
+    pub fn timers(&self) -> Option<&Addr<TimerWheel>> {
+        self.timers.get()
+    }
+}
+
+pub type Rt = Arc<Runtime>;

@@ -1,0 +1,139 @@
+//! Building and running one node: engine, actors, HTTP server. `main` and the tests use the same
+//! entry points (`Application::build`, `run_until_stopped`).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Arbiter};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+
+use crate::actors::directory::Directory;
+use crate::actors::timers::TimerWheel;
+use crate::config::{EngineKind, Settings};
+use crate::domain::org::OrgConfig;
+use crate::engine::memory::MemoryEngine;
+use crate::engine::SharedEngine;
+use crate::runtime::{Rt, Runtime};
+
+/// The demo org shipped in `config/demo-org.json`, compiled in.
+pub const DEMO_ORGS: &str = include_str!("../config/demo-org.json");
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    rt: Rt,
+}
+
+fn threads(configured: usize) -> usize {
+    if configured > 0 {
+        configured
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+/// Loads org documents from JSON (an array), skipping orgs that already exist.
+pub async fn seed_orgs(rt: &Runtime, json: &str) -> anyhow::Result<usize> {
+    let orgs: Vec<OrgConfig> = serde_json::from_str(json).context("org seed data is not valid JSON")?;
+    let mut added = 0;
+    for org in orgs {
+        if rt.orgs.get(&org.id).is_none() {
+            let id = org.id.clone();
+            rt.orgs
+                .put(org)
+                .await
+                .map_err(|e| anyhow::anyhow!("org {id}: {}", e.message))?;
+            added += 1;
+        }
+    }
+    Ok(added)
+}
+
+impl Application {
+    /// Builds the node. Must run inside an actix `System`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let engine: SharedEngine = match settings.engine.kind {
+            EngineKind::Memory => Arc::new(MemoryEngine::new()),
+        };
+        let arbiters = (0..threads(settings.server.actor_threads))
+            .map(|_| Arbiter::new().handle())
+            .collect();
+        let rt: Rt = Arc::new(Runtime::new(settings.clone(), engine, Directory::new(arbiters)));
+        let timers_rt = rt.clone();
+        let timers = TimerWheel::start_in_arbiter(&Arbiter::new().handle(), move |_| TimerWheel::new(timers_rt));
+        rt.set_timers(timers);
+
+        rt.orgs.load().await.map_err(|e| anyhow::anyhow!(e.message))?;
+        if settings.demo.enabled {
+            seed_orgs(&rt, DEMO_ORGS).await?;
+        }
+        if let Some(path) = &settings.demo.seed_file {
+            let json = std::fs::read_to_string(path).with_context(|| format!("reading seed file {path}"))?;
+            seed_orgs(&rt, &json).await?;
+        }
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let app_rt = rt.clone();
+        let limits = settings.limits.clone();
+        let fault_injection = settings.testing.fault_injection;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(app_rt.clone()))
+                .app_data(crate::api::json_config(limits.max_body_bytes))
+                .app_data(crate::api::path_config())
+                .app_data(crate::api::query_config())
+                .route("/v1/ws", web::get().to(crate::gateway::upgrade))
+                .configure(|cfg| crate::api::routes(cfg, fault_injection))
+                .default_service(web::to(|| async {
+                    crate::api::error_response(&crate::protocol::CommandError::not_found("route"))
+                }))
+        })
+        .workers(threads(settings.server.workers))
+        .disable_signals()
+        .shutdown_timeout(settings.server.drain_timeout_ms.div_ceil(1000))
+        .listen(listener)?
+        .run();
+        tracing::info!(port, node = %rt.node_id, engine = rt.engine.kind(), "Switchboard is listening.");
+        Ok(Self { port, server, rt })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn runtime(&self) -> Rt {
+        self.rt.clone()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until `shutdown` resolves, then drains: new connections are refused, connected
+    /// clients are told to reconnect, and the server stops within the drain timeout.
+    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let rt = self.rt.clone();
+        let drain = Duration::from_millis(rt.settings.server.drain_timeout_ms);
+        let server = self.server;
+        tokio::pin!(server);
+        tokio::select! {
+            res = &mut server => return res,
+            () = shutdown => {}
+        }
+        tracing::info!("Draining: telling clients to reconnect.");
+        rt.begin_drain();
+        let stop = handle.stop(true);
+        let _ = tokio::time::timeout(drain, async {
+            stop.await;
+            let _ = (&mut server).await;
+        })
+        .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,331 @@
+//! The test harness: `spawn_app` starts a real node on a free port with test orgs; `Client`
+//! speaks the real websocket protocol. Every wait has a timeout.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use switchboard::auth::Role;
+use switchboard::ids::{AgentId, OrgId, QueueId};
+use switchboard::runtime::Rt;
+use switchboard::startup::Application;
+
+/// How long any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub port: u16,
+    pub rt: Rt,
+}
+
+/// The test org document; tests patch it with `tweak`.
+pub fn test_org(id: &str) -> Value {
+    json!({
+        "id": id,
+        "settings": {
+            "name": format!("Org {id}"),
+            "default_queue": "general",
+            "customer_token_secret": "cust-secret",
+        },
+        "queues": [
+            { "id": "general", "name": "General" },
+            { "id": "billing", "name": "Billing" }
+        ],
+        "dispositions": [ { "code": "resolved", "label": "Resolved" } ]
+    })
+}
+
+/// Starts a node with orgs `t1` and `t2`; `tweak` edits the org documents before start.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Vec<Value>)) -> TestApp {
+    let mut orgs = vec![test_org("t1"), test_org("t2")];
+    tweak(&mut orgs);
+    let seed = std::env::temp_dir().join(format!("sb-seed-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&seed, serde_json::to_string(&orgs).expect("json")).expect("write seed");
+    let mut settings = switchboard::config::embedded_defaults().expect("defaults");
+    settings.server.port = 0;
+    settings.server.workers = 1;
+    settings.server.actor_threads = 2;
+    settings.demo.enabled = false;
+    settings.demo.seed_file = Some(seed.to_string_lossy().into_owned());
+    settings.limits.position_update_ms = 20;
+    settings.testing.fault_injection = true;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            match Application::build(settings).await {
+                Ok(app) => {
+                    let _ = tx.send(Ok((app.port(), app.runtime())));
+                    let _ = app.run_until_stopped(std::future::pending()).await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                }
+            }
+        })
+    });
+    let (port, rt) = rx
+        .recv_timeout(WAIT)
+        .expect("server did not start in time")
+        .expect("server failed to start");
+    TestApp { port, rt }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Sets `settings.<key> = value` on org `index`.
+pub fn set(orgs: &mut [Value], index: usize, key: &str, value: Value) {
+    orgs[index]["settings"][key] = value;
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn staff_token(&self, org: &str, id: &str, roles: &[Role], queues: &[&str]) -> String {
+        self.rt
+            .auth
+            .mint_staff(
+                OrgId::parse(org).expect("org"),
+                AgentId::parse(id).expect("id"),
+                Some(format!("Agent {id}")),
+                roles.to_vec(),
+                queues.iter().map(|q| QueueId::parse(q).expect("queue")).collect(),
+                3600,
+            )
+            .expect("mint")
+    }
+
+    pub fn admin_token(&self, org: &str) -> String {
+        self.staff_token(org, "admin", &[Role::Agent, Role::Supervisor, Role::Admin], &[])
+    }
+
+    pub async fn http(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        self.http_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn http_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let client = awc::Client::builder().timeout(WAIT).finish();
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut resp = match body {
+            Some(b) => req.send_json(&b).await,
+            None => req.send().await,
+        }
+        .expect("http request");
+        let status = resp.status().as_u16();
+        let bytes = resp.body().limit(16 << 20).await.expect("body");
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, json)
+    }
+
+    /// A visitor token through the pre-chat form.
+    pub async fn visitor_token(&self, org: &str, first: &str) -> String {
+        let (status, body) = self
+            .http(
+                "POST",
+                &format!("/v1/orgs/{org}/visitors"),
+                None,
+                Some(json!({ "first_name": first, "last_name": "Tester", "email": format!("{first}@example.com") })),
+            )
+            .await;
+        assert_eq!(status, 201, "pre-chat form: {body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn connect(&self, token: &str) -> Client {
+        let mut c = Client::open(self.port).await;
+        let reply = c.request(json!({ "type": "hello", "token": token })).await;
+        assert_eq!(reply["type"], "ack", "hello refused: {reply}");
+        c.hello = reply["data"].clone();
+        c
+    }
+
+    /// A signed-in agent of org `t1` in the given queues, set available.
+    pub async fn agent(&self, id: &str, queues: &[&str]) -> Client {
+        let token = self.staff_token("t1", id, &[Role::Agent], queues);
+        let mut c = self.connect(&token).await;
+        c.ok(json!({ "type": "status", "presence": "available" })).await;
+        c
+    }
+
+    /// A visitor of org `t1` who started a chat; returns the client and the conversation id.
+    pub async fn customer_chat(&self, name: &str) -> (Client, String) {
+        let token = self.visitor_token("t1", name).await;
+        let mut c = self.connect(&token).await;
+        let data = c.ok(json!({ "type": "start" })).await;
+        let conv = data["conversation"].as_str().expect("conversation id").to_string();
+        (c, conv)
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    /// Frames read while waiting for something else.
+    pub inbox: VecDeque<Value>,
+    pub hello: Value,
+    pub closed: Option<(u16, String)>,
+}
+
+impl Client {
+    pub async fn open(port: u16) -> Client {
+        Self::open_with(port, None).await
+    }
+
+    pub async fn open_with(port: u16, origin: Option<&str>) -> Client {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://127.0.0.1:{port}/v1/ws").into_client_request().expect("request");
+        if let Some(o) = origin {
+            req.headers_mut().insert("Origin", o.parse().expect("header"));
+        }
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+            .await
+            .expect("connect timed out")
+            .expect("connect");
+        Client { ws, next_id: 0, inbox: VecDeque::new(), hello: Value::Null, closed: None }
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.expect("send");
+    }
+
+    /// Reads one frame from the socket (not the inbox). `None` when the socket closed.
+    async fn read(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no frame within {WAIT:?}; inbox: {:?}", self.inbox));
+            match msg {
+                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(&t).expect("server sent JSON")),
+                Some(Ok(Message::Close(frame))) => {
+                    self.closed = Some(frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string())));
+                    return None;
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => {
+                    if self.closed.is_none() {
+                        self.closed = Some((1006, String::new()));
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Sends a command with a fresh id and returns its `ack` or `error`.
+    pub async fn request(&mut self, mut cmd: Value) -> Value {
+        self.next_id += 1;
+        let id = format!("r{}", self.next_id);
+        cmd["id"] = json!(id);
+        self.send_raw(&cmd.to_string()).await;
+        self.wait_for(&format!("reply to {cmd}"), |f| f["id"] == json!(id) && (f["type"] == "ack" || f["type"] == "error"))
+            .await
+    }
+
+    /// Sends a command that must succeed; returns the ack's data.
+    pub async fn ok(&mut self, cmd: Value) -> Value {
+        let reply = self.request(cmd.clone()).await;
+        assert_eq!(reply["type"], "ack", "{cmd} failed: {reply}");
+        reply["data"].clone()
+    }
+
+    /// Sends a command that must fail with `code`; returns the error frame.
+    pub async fn err(&mut self, cmd: Value, code: &str) -> Value {
+        let reply = self.request(cmd.clone()).await;
+        assert_eq!(reply["type"], "error", "{cmd} should fail with {code}: {reply}");
+        assert_eq!(reply["code"], code, "{cmd}: {reply}");
+        reply
+    }
+
+    /// The first frame (buffered or new) matching `pred`; others stay buffered in order.
+    pub async fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.inbox.iter().position(&pred) {
+            return self.inbox.remove(i).expect("index is in range");
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if tokio::time::Instant::now() > deadline {
+                panic!("timed out waiting for {what}; inbox: {:?}", self.inbox);
+            }
+            match self.read().await {
+                Some(f) if pred(&f) => return f,
+                Some(f) => self.inbox.push_back(f),
+                None => panic!("socket closed ({:?}) while waiting for {what}; inbox: {:?}", self.closed, self.inbox),
+            }
+        }
+    }
+
+    pub async fn signal(&mut self, kind: &str) -> Value {
+        self.wait_for(&format!("signal {kind}"), |f| f["type"] == "signal" && f["signal"] == kind).await
+    }
+
+    /// The next log event of this kind in the conversation.
+    pub async fn event(&mut self, conv: &str, kind: &str) -> Value {
+        self.wait_for(&format!("{kind} event in {conv}"), |f| {
+            f["type"] == "event" && f["conversation"] == conv && f["event"]["kind"] == kind
+        })
+        .await
+    }
+
+    /// A round trip through the server: everything the server queued for this client before
+    /// answering is in the inbox afterwards.
+    pub async fn barrier(&mut self) {
+        self.ok(json!({ "type": "ping" })).await;
+    }
+
+    /// Buffered frames matching `pred` (after a barrier, this is all of them so far).
+    pub fn buffered(&self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        self.inbox.iter().filter(|f| pred(f)).cloned().collect()
+    }
+
+    /// Waits until the server closes the socket; returns the close code.
+    pub async fn closed_code(&mut self) -> u16 {
+        while self.closed.is_none() {
+            if let Some(f) = self.read().await {
+                self.inbox.push_back(f);
+            }
+        }
+        self.closed.as_ref().map_or(0, |c| c.0)
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+/// Accepts the next offer the agent gets; returns the conversation id.
+pub async fn accept_next(agent: &mut Client) -> String {
+    let offer = agent.signal("offer").await;
+    let conv = offer["conversation"].as_str().expect("conversation").to_string();
+    agent.ok(json!({ "type": "accept", "conversation": conv })).await;
+    conv
+}
+
+pub fn is_event(f: &Value, conv: &str) -> bool {
+    f["type"] == "event" && f["conversation"] == conv
+}
