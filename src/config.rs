@@ -146,7 +146,9 @@ pub fn load(config_dir: &Path) -> Result<Settings, config::ConfigError> {
         std::env::var("SWITCHBOARD_ENVIRONMENT").unwrap_or_else(|_| "local".to_string());
     config::Config::builder()
         .add_source(config::File::from(config_dir.join("default.toml")).required(true))
-        .add_source(config::File::from(config_dir.join(format!("{environment}.toml"))).required(false))
+        .add_source(
+            config::File::from(config_dir.join(format!("{environment}.toml"))).required(false),
+        )
         .add_source(
             config::Environment::with_prefix("SWITCHBOARD")
                 .prefix_separator("__")

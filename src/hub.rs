@@ -42,7 +42,12 @@ pub struct EventDelivery {
 }
 
 impl EventDelivery {
-    pub fn new(conversation: &ConversationId, epoch: &str, event: &LogEvent, prev_public: u64) -> Self {
+    pub fn new(
+        conversation: &ConversationId,
+        epoch: &str,
+        event: &LogEvent,
+        prev_public: u64,
+    ) -> Self {
         let agent_frame = ServerFrame::Event {
             conversation,
             seq: event.seq,
@@ -114,8 +119,18 @@ impl SessionHandle {
         let overflowed = Arc::new(AtomicBool::new(false));
         let kick = Arc::new(Notify::new());
         (
-            Self { id, audience, tx, overflowed: overflowed.clone(), kick: kick.clone() },
-            SessionInbox { rx, overflowed, kick },
+            Self {
+                id,
+                audience,
+                tx,
+                overflowed: overflowed.clone(),
+                kick: kick.clone(),
+            },
+            SessionInbox {
+                rx,
+                overflowed,
+                kick,
+            },
         )
     }
 
@@ -191,7 +206,10 @@ impl Hub {
     }
 
     pub fn followers(&self, key: &ConvKey) -> usize {
-        self.conversations[shard_of(key)].read().get(key).map_or(0, Vec::len)
+        self.conversations[shard_of(key)]
+            .read()
+            .get(key)
+            .map_or(0, Vec::len)
     }
 
     /// Delivers a logged event to every follower allowed to see it.
@@ -206,7 +224,13 @@ impl Hub {
     }
 
     /// Delivers a live signal to the followers of a conversation in the given audiences.
-    pub fn signal_conversation(&self, key: &ConvKey, to_customer: bool, to_agents: bool, signal: &Signal) {
+    pub fn signal_conversation(
+        &self,
+        key: &ConvKey,
+        to_customer: bool,
+        to_agents: bool,
+        signal: &Signal,
+    ) {
         let map = self.conversations[shard_of(key)].read();
         let Some(subs) = map.get(key) else { return };
         let text = ByteString::from(ServerFrame::Signal(signal).to_json());
@@ -231,7 +255,9 @@ impl Hub {
     /// Removes a session; returns how many sessions the agent still has.
     pub fn detach_agent(&self, key: &AgentKey, session: SessionId) -> usize {
         let mut map = self.agents.write();
-        let Some(subs) = map.get_mut(key) else { return 0 };
+        let Some(subs) = map.get_mut(key) else {
+            return 0;
+        };
         subs.retain(|s| s.id != session && !s.is_closed());
         let left = subs.len();
         if left == 0 {

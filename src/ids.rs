@@ -144,9 +144,16 @@ mod tests {
             ("ü", Err(IdError::BadCharacter)),
         ];
         for (input, expected) in cases {
-            assert_eq!(OrgId::parse(input).map(|_| ()), *expected, "input {input:?}");
+            assert_eq!(
+                OrgId::parse(input).map(|_| ()),
+                *expected,
+                "input {input:?}"
+            );
         }
-        assert_eq!(OrgId::parse(&"x".repeat(65)).map(|_| ()), Err(IdError::TooLong));
+        assert_eq!(
+            OrgId::parse(&"x".repeat(65)).map(|_| ()),
+            Err(IdError::TooLong)
+        );
     }
 
     #[test]

@@ -64,14 +64,28 @@ fn main() -> anyhow::Result<()> {
     let settings = settings(&cli.config)?;
     match cli.command.unwrap_or(Cmd::Serve) {
         Cmd::Serve => serve(settings),
-        Cmd::Token { kind, org, id, name, queues, email } => {
+        Cmd::Token {
+            kind,
+            org,
+            id,
+            name,
+            queues,
+            email,
+        } => {
             let org = OrgId::parse(&org).context("org")?;
             let token = match kind {
                 Kind::Customer => {
                     let secret = customer_secret(&org)?;
                     let id = CustomerId::parse(&id).context("id")?;
                     let name = name.unwrap_or_else(|| id.to_string());
-                    Authenticator::mint_customer_with(&secret, org, id, name, email, settings.auth.dev_token_ttl_secs)
+                    Authenticator::mint_customer_with(
+                        &secret,
+                        org,
+                        id,
+                        name,
+                        email,
+                        settings.auth.dev_token_ttl_secs,
+                    )
                 }
                 staff => {
                     let roles = match staff {
@@ -103,7 +117,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn customer_secret(org: &OrgId) -> anyhow::Result<String> {
-    let orgs: Vec<switchboard::domain::org::OrgConfig> = serde_json::from_str(switchboard::startup::DEMO_ORGS)?;
+    let orgs: Vec<switchboard::domain::org::OrgConfig> =
+        serde_json::from_str(switchboard::startup::DEMO_ORGS)?;
     orgs.into_iter()
         .find(|o| &o.id == org)
         .and_then(|o| o.settings.customer_token_secret)

@@ -59,17 +59,52 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let counters = [
-            ("switchboard_connections_opened_total", "Websocket connections accepted.", get(&self.connections_opened)),
-            ("switchboard_connections_closed_total", "Websocket connections closed.", get(&self.connections_closed)),
-            ("switchboard_conversations_started_total", "Conversations created.", get(&self.conversations_started)),
-            ("switchboard_messages_total", "Chat messages appended to logs.", get(&self.messages)),
-            ("switchboard_messages_duplicate_total", "Retried sends answered from the log.", get(&self.messages_duplicate)),
-            ("switchboard_transfers_requested_total", "Agent-to-agent transfer requests.", get(&self.transfers_requested)),
-            ("switchboard_actor_restarts_total", "Actors reactivated after dying.", get(&self.actor_restarts)),
-            ("switchboard_slow_consumers_total", "Connections closed because their send buffer filled.", get(&self.slow_consumers)),
+            (
+                "switchboard_connections_opened_total",
+                "Websocket connections accepted.",
+                get(&self.connections_opened),
+            ),
+            (
+                "switchboard_connections_closed_total",
+                "Websocket connections closed.",
+                get(&self.connections_closed),
+            ),
+            (
+                "switchboard_conversations_started_total",
+                "Conversations created.",
+                get(&self.conversations_started),
+            ),
+            (
+                "switchboard_messages_total",
+                "Chat messages appended to logs.",
+                get(&self.messages),
+            ),
+            (
+                "switchboard_messages_duplicate_total",
+                "Retried sends answered from the log.",
+                get(&self.messages_duplicate),
+            ),
+            (
+                "switchboard_transfers_requested_total",
+                "Agent-to-agent transfer requests.",
+                get(&self.transfers_requested),
+            ),
+            (
+                "switchboard_actor_restarts_total",
+                "Actors reactivated after dying.",
+                get(&self.actor_restarts),
+            ),
+            (
+                "switchboard_slow_consumers_total",
+                "Connections closed because their send buffer filled.",
+                get(&self.slow_consumers),
+            ),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         }
         let _ = writeln!(out, "# HELP switchboard_offers_total Assignment offers by outcome.\n# TYPE switchboard_offers_total counter");
         for (outcome, v) in [
@@ -84,12 +119,20 @@ impl Metrics {
         let _ = writeln!(out, "# HELP switchboard_conversations Conversations held by this node, by state.\n# TYPE switchboard_conversations gauge");
         for s in Status::ALL {
             let v = self.by_status[status_index(s)].load(Ordering::Relaxed);
-            let _ = writeln!(out, "switchboard_conversations{{state=\"{}\"}} {v}", s.as_str());
+            let _ = writeln!(
+                out,
+                "switchboard_conversations{{state=\"{}\"}} {v}",
+                s.as_str()
+            );
         }
         let _ = writeln!(out, "# HELP switchboard_errors_total Errors returned to clients, by code.\n# TYPE switchboard_errors_total counter");
         for (i, code) in ErrorCode::ALL.iter().enumerate() {
             let v = self.errors[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "switchboard_errors_total{{code=\"{}\"}} {v}", code.as_str());
+            let _ = writeln!(
+                out,
+                "switchboard_errors_total{{code=\"{}\"}} {v}",
+                code.as_str()
+            );
         }
         let open = get(&self.connections_opened).saturating_sub(get(&self.connections_closed));
         let _ = writeln!(out, "# HELP switchboard_connections Open websocket connections.\n# TYPE switchboard_connections gauge\nswitchboard_connections {open}");

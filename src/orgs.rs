@@ -67,7 +67,9 @@ impl Orgs {
         change: impl FnOnce(&mut OrgConfig) -> Result<T, CommandError>,
     ) -> Result<T, CommandError> {
         let _guard = self.write.lock().await;
-        let current = self.get(org).ok_or_else(|| CommandError::not_found("org"))?;
+        let current = self
+            .get(org)
+            .ok_or_else(|| CommandError::not_found("org"))?;
         let mut next = (*current).clone();
         let out = change(&mut next)?;
         next.validate()?;

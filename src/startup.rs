@@ -37,7 +37,8 @@ fn threads(configured: usize) -> usize {
 
 /// Loads org documents from JSON (an array), skipping orgs that already exist.
 pub async fn seed_orgs(rt: &Runtime, json: &str) -> anyhow::Result<usize> {
-    let orgs: Vec<OrgConfig> = serde_json::from_str(json).context("org seed data is not valid JSON")?;
+    let orgs: Vec<OrgConfig> =
+        serde_json::from_str(json).context("org seed data is not valid JSON")?;
     let mut added = 0;
     for org in orgs {
         if rt.orgs.get(&org.id).is_none() {
@@ -61,22 +62,34 @@ impl Application {
         let arbiters = (0..threads(settings.server.actor_threads))
             .map(|_| Arbiter::new().handle())
             .collect();
-        let rt: Rt = Arc::new(Runtime::new(settings.clone(), engine, Directory::new(arbiters)));
+        let rt: Rt = Arc::new(Runtime::new(
+            settings.clone(),
+            engine,
+            Directory::new(arbiters),
+        ));
         let timers_rt = rt.clone();
-        let timers = TimerWheel::start_in_arbiter(&Arbiter::new().handle(), move |_| TimerWheel::new(timers_rt));
+        let timers = TimerWheel::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+            TimerWheel::new(timers_rt)
+        });
         rt.set_timers(timers);
 
-        rt.orgs.load().await.map_err(|e| anyhow::anyhow!(e.message))?;
+        rt.orgs
+            .load()
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
         if settings.demo.enabled {
             seed_orgs(&rt, DEMO_ORGS).await?;
         }
         if let Some(path) = &settings.demo.seed_file {
-            let json = std::fs::read_to_string(path).with_context(|| format!("reading seed file {path}"))?;
+            let json = std::fs::read_to_string(path)
+                .with_context(|| format!("reading seed file {path}"))?;
             seed_orgs(&rt, &json).await?;
         }
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
+            .with_context(|| {
+                format!("binding {}:{}", settings.server.host, settings.server.port)
+            })?;
         let port = listener.local_addr()?.port();
         let app_rt = rt.clone();
         let limits = settings.limits.clone();
@@ -116,7 +129,10 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then drains: new connections are refused, connected
     /// clients are told to reconnect, and the server stops within the drain timeout.
-    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let handle = self.server.handle();
         let rt = self.rt.clone();
         let drain = Duration::from_millis(rt.settings.server.drain_timeout_ms);

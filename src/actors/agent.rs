@@ -124,7 +124,10 @@ impl AgentActor {
 
     fn cancel_offer_timer(&self, conversation: &ConversationId) {
         if let Some(t) = self.rt.timers() {
-            t.do_send(Cancel(TimerTarget::Offer(self.key.clone(), conversation.clone())));
+            t.do_send(Cancel(TimerTarget::Offer(
+                self.key.clone(),
+                conversation.clone(),
+            )));
         }
     }
 
@@ -133,11 +136,13 @@ impl AgentActor {
         for (conversation, offer) in self.offers.drain().collect::<Vec<_>>() {
             self.cancel_offer_timer(&conversation);
             Metrics::inc(&self.rt.metrics.offers_rescinded);
-            self.rt.queue(&self.queue_key(&offer.queue)).do_send(OfferResolved {
-                conversation,
-                agent: self.key.id.clone(),
-                outcome: OfferOutcome::Rescinded,
-            });
+            self.rt
+                .queue(&self.queue_key(&offer.queue))
+                .do_send(OfferResolved {
+                    conversation,
+                    agent: self.key.id.clone(),
+                    outcome: OfferOutcome::Rescinded,
+                });
         }
     }
 
@@ -157,12 +162,16 @@ impl AgentActor {
                     expires_in_ms: left(o.expires_at),
                     customer_name: o.customer_name.clone(),
                 })
-                .chain(self.transfers_in.iter().map(|(c, t)| Signal::TransferOffer {
-                    conversation: c.clone(),
-                    from: t.from.clone(),
-                    expires_in_ms: left(t.expires_at),
-                    note: t.note.clone(),
-                }))
+                .chain(
+                    self.transfers_in
+                        .iter()
+                        .map(|(c, t)| Signal::TransferOffer {
+                            conversation: c.clone(),
+                            from: t.from.clone(),
+                            expires_in_ms: left(t.expires_at),
+                            note: t.note.clone(),
+                        }),
+                )
                 .collect(),
         }
     }
@@ -192,7 +201,9 @@ impl Actor for AgentActor {
                     .map(|s| s.id)
                     .collect();
             }
-            Err(err) => tracing::warn!(agent = %act.key.id, %err, "Could not rebuild the agent's chats."),
+            Err(err) => {
+                tracing::warn!(agent = %act.key.id, %err, "Could not rebuild the agent's chats.")
+            }
         }));
     }
 }
@@ -299,16 +310,21 @@ impl Handler<Reserve> for AgentActor {
         }
         if self.free() == 0 {
             self.publish();
-            return Err(CommandError::new(ErrorCode::Capacity, "agent is at capacity"));
+            return Err(CommandError::new(
+                ErrorCode::Capacity,
+                "agent is at capacity",
+            ));
         }
-        if self.offers.contains_key(&msg.conversation) || self.assigned.contains(&msg.conversation) {
+        if self.offers.contains_key(&msg.conversation) || self.assigned.contains(&msg.conversation)
+        {
             return Err(CommandError::conflict("already offered to this agent"));
         }
         let Some(org) = self.rt.orgs.get(&self.key.org) else {
             return Err(CommandError::not_found("org"));
         };
         let expiry_ms = org.settings.offer_expiry_ms;
-        let expires_at = Utc::now() + chrono::Duration::milliseconds(i64::try_from(expiry_ms).unwrap_or(i64::MAX));
+        let expires_at = Utc::now()
+            + chrono::Duration::milliseconds(i64::try_from(expiry_ms).unwrap_or(i64::MAX));
         if let Some(t) = self.rt.timers() {
             t.do_send(Schedule {
                 target: TimerTarget::Offer(self.key.clone(), msg.conversation.clone()),
@@ -361,11 +377,13 @@ impl Handler<AnswerOffer> for AgentActor {
             self.offers.remove(&conversation);
             self.cancel_offer_timer(&conversation);
             Metrics::inc(&self.rt.metrics.offers_rejected);
-            self.rt.queue(&self.queue_key(&offer.queue)).do_send(OfferResolved {
-                conversation,
-                agent: self.key.id.clone(),
-                outcome: OfferOutcome::Rejected,
-            });
+            self.rt
+                .queue(&self.queue_key(&offer.queue))
+                .do_send(OfferResolved {
+                    conversation,
+                    agent: self.key.id.clone(),
+                    outcome: OfferOutcome::Rejected,
+                });
             self.publish();
             return AtomicResponse::new(Box::pin(fut::ready(Ok(()))));
         }
@@ -382,7 +400,11 @@ impl Handler<AnswerOffer> for AgentActor {
             .map(move |res, act, _| {
                 let result = match res {
                     Ok(r) => r,
-                    Err(_) => return Err(CommandError::unavailable("the conversation did not answer; retry")),
+                    Err(_) => {
+                        return Err(CommandError::unavailable(
+                            "the conversation did not answer; retry",
+                        ))
+                    }
                 };
                 act.offers.remove(&conversation);
                 act.cancel_offer_timer(&conversation);
@@ -390,16 +412,20 @@ impl Handler<AnswerOffer> for AgentActor {
                     Ok(()) => {
                         act.assigned.insert(conversation.clone());
                         Metrics::inc(&act.rt.metrics.offers_accepted);
-                        act.rt.hub.control_agent(&act.key, Control::Follow(conversation.clone()));
+                        act.rt
+                            .hub
+                            .control_agent(&act.key, Control::Follow(conversation.clone()));
                         OfferOutcome::Accepted
                     }
                     Err(_) => OfferOutcome::Rescinded,
                 };
-                act.rt.queue(&act.queue_key(&offer.queue)).do_send(OfferResolved {
-                    conversation,
-                    agent: act.key.id.clone(),
-                    outcome,
-                });
+                act.rt
+                    .queue(&act.queue_key(&offer.queue))
+                    .do_send(OfferResolved {
+                        conversation,
+                        agent: act.key.id.clone(),
+                        outcome,
+                    });
                 act.publish();
                 result
             });
@@ -418,7 +444,9 @@ impl Handler<OfferTimeout> for AgentActor {
     type Result = ();
 
     fn handle(&mut self, msg: OfferTimeout, _: &mut Self::Context) {
-        let Some(offer) = self.offers.get(&msg.conversation) else { return };
+        let Some(offer) = self.offers.get(&msg.conversation) else {
+            return;
+        };
         if offer.expires_at > Utc::now() + chrono::Duration::milliseconds(5) {
             return;
         }
@@ -428,13 +456,18 @@ impl Handler<OfferTimeout> for AgentActor {
         tracing::debug!(agent = %self.key.id, conversation = %msg.conversation, "Offer expired.");
         self.rt.hub.signal_agent(
             &self.key,
-            &Signal::OfferEnded { conversation: msg.conversation.clone(), outcome: "expired" },
+            &Signal::OfferEnded {
+                conversation: msg.conversation.clone(),
+                outcome: "expired",
+            },
         );
-        self.rt.queue(&self.queue_key(&queue)).do_send(OfferResolved {
-            conversation: msg.conversation,
-            agent: self.key.id.clone(),
-            outcome: OfferOutcome::Expired,
-        });
+        self.rt
+            .queue(&self.queue_key(&queue))
+            .do_send(OfferResolved {
+                conversation: msg.conversation,
+                agent: self.key.id.clone(),
+                outcome: OfferOutcome::Expired,
+            });
         self.publish();
     }
 }
@@ -455,7 +488,10 @@ impl Handler<Rescind> for AgentActor {
             Metrics::inc(&self.rt.metrics.offers_rescinded);
             self.rt.hub.signal_agent(
                 &self.key,
-                &Signal::OfferEnded { conversation: msg.conversation, outcome: "rescinded" },
+                &Signal::OfferEnded {
+                    conversation: msg.conversation,
+                    outcome: "rescinded",
+                },
             );
             self.publish();
         }
@@ -479,11 +515,18 @@ impl Handler<ReserveTransfer> for AgentActor {
         if self.sessions == 0 || self.presence == Presence::Offline {
             return Err(CommandError::unavailable("the agent is offline"));
         }
-        if self.transfers_in.contains_key(&msg.conversation) || self.assigned.contains(&msg.conversation) {
-            return Err(CommandError::conflict("the agent already has this conversation"));
+        if self.transfers_in.contains_key(&msg.conversation)
+            || self.assigned.contains(&msg.conversation)
+        {
+            return Err(CommandError::conflict(
+                "the agent already has this conversation",
+            ));
         }
         if self.free() == 0 {
-            return Err(CommandError::new(ErrorCode::Capacity, "the agent is at capacity"));
+            return Err(CommandError::new(
+                ErrorCode::Capacity,
+                "the agent is at capacity",
+            ));
         }
         let expires_in_ms = (msg.expires_at - Utc::now()).num_milliseconds().max(0) as u64;
         self.rt.hub.signal_agent(
@@ -497,7 +540,11 @@ impl Handler<ReserveTransfer> for AgentActor {
         );
         self.transfers_in.insert(
             msg.conversation,
-            TransferIn { from: msg.from, note: msg.note, expires_at: msg.expires_at },
+            TransferIn {
+                from: msg.from,
+                note: msg.note,
+                expires_at: msg.expires_at,
+            },
         );
         self.publish();
         Ok(())
@@ -517,12 +564,19 @@ impl Handler<AnswerTransfer> for AgentActor {
 
     fn handle(&mut self, msg: AnswerTransfer, _: &mut Self::Context) -> Self::Result {
         if !self.transfers_in.contains_key(&msg.conversation) {
-            let e = CommandError::new(ErrorCode::Expired, "the transfer request expired or was cancelled");
+            let e = CommandError::new(
+                ErrorCode::Expired,
+                "the transfer request expired or was cancelled",
+            );
             return AtomicResponse::new(Box::pin(fut::ready(Err(e))));
         }
         let conversation = msg.conversation.clone();
         let accept = msg.accept;
-        let answer = ConvAnswerTransfer { agent: self.key.id.clone(), name: self.name.clone(), accept };
+        let answer = ConvAnswerTransfer {
+            agent: self.key.id.clone(),
+            name: self.name.clone(),
+            accept,
+        };
         let fut = self
             .rt
             .conversation(&self.conv_key(&conversation))
@@ -532,12 +586,18 @@ impl Handler<AnswerTransfer> for AgentActor {
             .map(move |res, act, _| {
                 let result = match res {
                     Ok(r) => r,
-                    Err(_) => return Err(CommandError::unavailable("the conversation did not answer; retry")),
+                    Err(_) => {
+                        return Err(CommandError::unavailable(
+                            "the conversation did not answer; retry",
+                        ))
+                    }
                 };
                 act.transfers_in.remove(&conversation);
                 if result.is_ok() && accept {
                     act.assigned.insert(conversation.clone());
-                    act.rt.hub.control_agent(&act.key, Control::Follow(conversation));
+                    act.rt
+                        .hub
+                        .control_agent(&act.key, Control::Follow(conversation));
                 }
                 act.publish();
                 result
@@ -561,7 +621,10 @@ impl Handler<TransferClosed> for AgentActor {
         if self.transfers_in.remove(&msg.conversation).is_some() {
             self.rt.hub.signal_agent(
                 &self.key,
-                &Signal::TransferEnded { conversation: msg.conversation, outcome: msg.outcome },
+                &Signal::TransferEnded {
+                    conversation: msg.conversation,
+                    outcome: msg.outcome,
+                },
             );
             self.publish();
         }

@@ -36,7 +36,10 @@ fn hash_of<K: Hash>(k: &K) -> usize {
 impl Directory {
     /// `arbiters` must not be empty.
     pub fn new(arbiters: Vec<ArbiterHandle>) -> Self {
-        assert!(!arbiters.is_empty(), "the directory needs at least one arbiter");
+        assert!(
+            !arbiters.is_empty(),
+            "the directory needs at least one arbiter"
+        );
         Self {
             arbiters,
             conversations: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),

@@ -60,16 +60,26 @@ impl QueueActor {
     }
 
     fn conv_key(&self, id: &ConversationId) -> ConvKey {
-        ConvKey { org: self.key.org.clone(), id: id.clone() }
+        ConvKey {
+            org: self.key.org.clone(),
+            id: id.clone(),
+        }
     }
 
     fn agent_key(&self, id: &AgentId) -> AgentKey {
-        AgentKey { org: self.key.org.clone(), id: id.clone() }
+        AgentKey {
+            org: self.key.org.clone(),
+            id: id.clone(),
+        }
     }
 
     /// How long a decliner is skipped for a conversation: one offer-expiry period.
     fn cooldown(&self) -> Duration {
-        let ms = self.rt.orgs.get(&self.key.org).map_or(30_000, |o| o.settings.offer_expiry_ms);
+        let ms = self
+            .rt
+            .orgs
+            .get(&self.key.org)
+            .map_or(30_000, |o| o.settings.offer_expiry_ms);
         Duration::from_millis(ms)
     }
 
@@ -77,7 +87,13 @@ impl QueueActor {
         self.agents.values().any(|a| a.eligible && a.free > 0)
     }
 
-    fn insert(&mut self, conversation: ConversationId, priority: i32, at: DateTime<Utc>, customer_name: String) {
+    fn insert(
+        &mut self,
+        conversation: ConversationId,
+        priority: i32,
+        at: DateTime<Utc>,
+        customer_name: String,
+    ) {
         if self.entries.contains_key(&conversation) {
             return;
         }
@@ -85,7 +101,12 @@ impl QueueActor {
         self.line.insert(place.clone());
         self.entries.insert(
             conversation,
-            Entry { place, customer_name, offered_to: None, declined: HashMap::new() },
+            Entry {
+                place,
+                customer_name,
+                offered_to: None,
+                declined: HashMap::new(),
+            },
         );
     }
 
@@ -104,7 +125,9 @@ impl QueueActor {
         let cooldown = self.cooldown();
         let mut offers = Vec::new();
         for place in &self.line {
-            let Some(entry) = self.entries.get(&place.2) else { continue };
+            let Some(entry) = self.entries.get(&place.2) else {
+                continue;
+            };
             if entry.offered_to.is_some() {
                 continue;
             }
@@ -114,7 +137,9 @@ impl QueueActor {
                 .filter(|(_, at)| at.elapsed() < cooldown)
                 .map(|(a, _)| a.clone())
                 .collect();
-            let Some(agent) = choose_agent(self.agents.iter(), &recent).cloned() else { continue };
+            let Some(agent) = choose_agent(self.agents.iter(), &recent).cloned() else {
+                continue;
+            };
             if let Some(view) = self.agents.get_mut(&agent) {
                 // Optimistic: the agent's own update will correct this either way.
                 view.free = view.free.saturating_sub(1);
@@ -126,7 +151,9 @@ impl QueueActor {
             }
         }
         for (conversation, agent) in offers {
-            let Some(entry) = self.entries.get_mut(&conversation) else { continue };
+            let Some(entry) = self.entries.get_mut(&conversation) else {
+                continue;
+            };
             entry.offered_to = Some(agent.clone());
             let reserve = Reserve {
                 conversation: conversation.clone(),
@@ -134,27 +161,35 @@ impl QueueActor {
                 customer_name: entry.customer_name.clone(),
             };
             let addr = self.rt.agent(&self.agent_key(&agent));
-            ctx.spawn(addr.send(reserve).into_actor(self).map(move |res, act, ctx| {
-                let ok = matches!(res, Ok(Ok(())));
-                match act.entries.get_mut(&conversation) {
-                    Some(entry) if entry.offered_to.as_ref() == Some(&agent) => {
-                        if ok {
-                            act.rt.conversation(&act.conv_key(&conversation)).do_send(OfferChanged { offered: true });
-                        } else {
-                            entry.offered_to = None;
-                            if let Some(v) = act.agents.get_mut(&agent) {
-                                v.free = 0;
+            ctx.spawn(
+                addr.send(reserve)
+                    .into_actor(self)
+                    .map(move |res, act, ctx| {
+                        let ok = matches!(res, Ok(Ok(())));
+                        match act.entries.get_mut(&conversation) {
+                            Some(entry) if entry.offered_to.as_ref() == Some(&agent) => {
+                                if ok {
+                                    act.rt
+                                        .conversation(&act.conv_key(&conversation))
+                                        .do_send(OfferChanged { offered: true });
+                                } else {
+                                    entry.offered_to = None;
+                                    if let Some(v) = act.agents.get_mut(&agent) {
+                                        v.free = 0;
+                                    }
+                                    act.dispatch(ctx);
+                                }
                             }
-                            act.dispatch(ctx);
+                            _ if ok => {
+                                // The conversation left the queue while the offer was being made.
+                                act.rt
+                                    .agent(&act.agent_key(&agent))
+                                    .do_send(Rescind { conversation });
+                            }
+                            _ => {}
                         }
-                    }
-                    _ if ok => {
-                        // The conversation left the queue while the offer was being made.
-                        act.rt.agent(&act.agent_key(&agent)).do_send(Rescind { conversation });
-                    }
-                    _ => {}
-                }
-            }));
+                    }),
+            );
         }
     }
 
@@ -177,7 +212,9 @@ impl QueueActor {
                     position,
                     eta_secs: act.estimator.eta_secs(position),
                 };
-                act.rt.hub.signal_conversation(&act.conv_key(&place.2), true, true, &signal);
+                act.rt
+                    .hub
+                    .signal_conversation(&act.conv_key(&place.2), true, true, &signal);
             }
         }));
     }
@@ -223,7 +260,9 @@ impl Handler<Admit> for QueueActor {
 
     fn handle(&mut self, _: Admit, _: &mut Self::Context) -> Self::Result {
         if self.entries.len() >= self.rt.settings.limits.max_queue_len {
-            return Err(CommandError::unavailable("the queue is full; try again later"));
+            return Err(CommandError::unavailable(
+                "the queue is full; try again later",
+            ));
         }
         Ok(())
     }
@@ -244,14 +283,24 @@ impl Handler<Enqueue> for QueueActor {
 
     fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) {
         let conversation = msg.conversation.clone();
-        self.insert(msg.conversation, msg.priority, msg.enqueued_at, msg.customer_name);
+        self.insert(
+            msg.conversation,
+            msg.priority,
+            msg.enqueued_at,
+            msg.customer_name,
+        );
         if !self.anyone_available() {
             if let Some(org) = self.rt.orgs.get(&self.key.org) {
                 let signal = Signal::AllBusy {
                     conversation: conversation.clone(),
                     message: org.settings.messages.all_busy.clone(),
                 };
-                self.rt.hub.signal_conversation(&self.conv_key(&conversation), true, false, &signal);
+                self.rt.hub.signal_conversation(
+                    &self.conv_key(&conversation),
+                    true,
+                    false,
+                    &signal,
+                );
             }
         }
         self.dispatch(ctx);
@@ -272,7 +321,9 @@ impl Handler<Dequeue> for QueueActor {
     fn handle(&mut self, msg: Dequeue, ctx: &mut Self::Context) {
         if let Some(entry) = self.remove(&msg.conversation) {
             if let Some(agent) = entry.offered_to {
-                self.rt.agent(&self.agent_key(&agent)).do_send(Rescind { conversation: msg.conversation });
+                self.rt.agent(&self.agent_key(&agent)).do_send(Rescind {
+                    conversation: msg.conversation,
+                });
             }
             self.positions_changed(ctx);
         }
@@ -293,7 +344,11 @@ impl Handler<AgentUpdate> for QueueActor {
     type Result = ();
 
     fn handle(&mut self, msg: AgentUpdate, ctx: &mut Self::Context) {
-        let view = AgentView { eligible: msg.eligible, free: msg.free, ready_since: msg.ready_since };
+        let view = AgentView {
+            eligible: msg.eligible,
+            free: msg.free,
+            ready_since: msg.ready_since,
+        };
         if msg.eligible || msg.free > 0 {
             self.agents.insert(msg.agent, view);
         } else {
@@ -332,7 +387,9 @@ impl Handler<OfferResolved> for QueueActor {
             }
             return;
         }
-        let Some(entry) = self.entries.get_mut(&msg.conversation) else { return };
+        let Some(entry) = self.entries.get_mut(&msg.conversation) else {
+            return;
+        };
         if entry.offered_to.as_ref() != Some(&msg.agent) {
             return;
         }
@@ -340,9 +397,13 @@ impl Handler<OfferResolved> for QueueActor {
         if matches!(msg.outcome, OfferOutcome::Rejected | OfferOutcome::Expired) {
             entry.declined.insert(msg.agent, Instant::now());
             // When the cooldown is over, the decliner may be offered it again.
-            ctx.run_later(self.cooldown() + Duration::from_millis(10), |act, ctx| act.dispatch(ctx));
+            ctx.run_later(self.cooldown() + Duration::from_millis(10), |act, ctx| {
+                act.dispatch(ctx)
+            });
         }
-        self.rt.conversation(&self.conv_key(&msg.conversation)).do_send(OfferChanged { offered: false });
+        self.rt
+            .conversation(&self.conv_key(&msg.conversation))
+            .do_send(OfferChanged { offered: false });
         self.dispatch(ctx);
     }
 }
@@ -367,9 +428,18 @@ impl Handler<GetStats> for QueueActor {
     fn handle(&mut self, _: GetStats, _: &mut Self::Context) -> Self::Result {
         MessageResult(QueueStats {
             waiting: self.entries.len(),
-            offered: self.entries.values().filter(|e| e.offered_to.is_some()).count(),
+            offered: self
+                .entries
+                .values()
+                .filter(|e| e.offered_to.is_some())
+                .count(),
             agents_available: self.agents.values().filter(|a| a.eligible).count(),
-            free_slots: self.agents.values().filter(|a| a.eligible).map(|a| a.free).sum(),
+            free_slots: self
+                .agents
+                .values()
+                .filter(|a| a.eligible)
+                .map(|a| a.free)
+                .sum(),
             eta_next_secs: self.estimator.eta_secs(1),
         })
     }

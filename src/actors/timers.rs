@@ -103,7 +103,9 @@ impl TimerWheel {
             if key.0 > now {
                 break;
             }
-            let Some(target) = self.by_time.remove(&key) else { break };
+            let Some(target) = self.by_time.remove(&key) else {
+                break;
+            };
             self.by_target.remove(&target);
             self.deliver(target);
         }

@@ -34,14 +34,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/hours/save", web::post().to(save_hours))
         .route("/v1/dispositions", web::get().to(list_dispositions))
         .route("/v1/dispositions/{code}", web::put().to(put_disposition))
-        .route("/v1/dispositions/{code}", web::delete().to(delete_disposition))
+        .route(
+            "/v1/dispositions/{code}",
+            web::delete().to(delete_disposition),
+        )
         .route("/v1/blocklist", web::get().to(list_blocklist))
         .route("/v1/blocklist", web::post().to(add_block))
         .route("/v1/blocklist", web::delete().to(remove_block));
 }
 
 fn org(rt: &Rt, id: &OrgId) -> Result<std::sync::Arc<crate::domain::org::OrgConfig>, ApiError> {
-    rt.orgs.get(id).ok_or_else(|| ApiError(CommandError::not_found("org")))
+    rt.orgs
+        .get(id)
+        .ok_or_else(|| ApiError(CommandError::not_found("org")))
 }
 
 fn parse<T>(r: Result<T, crate::ids::IdError>, what: &str) -> Result<T, ApiError> {
@@ -55,7 +60,11 @@ async fn get_settings(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse>
     Ok(HttpResponse::Ok().json(json!({ "settings": s, "customer_token_secret_set": has_secret })))
 }
 
-async fn put_settings(rt: web::Data<Rt>, who: Authed, body: web::Json<OrgSettings>) -> ApiResult<HttpResponse> {
+async fn put_settings(
+    rt: web::Data<Rt>,
+    who: Authed,
+    body: web::Json<OrgSettings>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let mut next = body.into_inner();
     rt.orgs
@@ -72,11 +81,19 @@ async fn put_settings(rt: web::Data<Rt>, who: Authed, body: web::Json<OrgSetting
 
 async fn list_queues(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
     let o = org(&rt, &who.0.org)?;
-    let visible: Vec<&QueueConfig> = o.queues.iter().filter(|q| who.0.can_see_queue(&q.id)).collect();
+    let visible: Vec<&QueueConfig> = o
+        .queues
+        .iter()
+        .filter(|q| who.0.can_see_queue(&q.id))
+        .collect();
     Ok(HttpResponse::Ok().json(json!({ "queues": visible })))
 }
 
-async fn create_queue(rt: web::Data<Rt>, who: Authed, body: web::Json<QueueConfig>) -> ApiResult<HttpResponse> {
+async fn create_queue(
+    rt: web::Data<Rt>,
+    who: Authed,
+    body: web::Json<QueueConfig>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let q = body.into_inner();
     let created = q.clone();
@@ -92,7 +109,11 @@ async fn create_queue(rt: web::Data<Rt>, who: Authed, body: web::Json<QueueConfi
     Ok(HttpResponse::Created().json(created))
 }
 
-async fn get_queue(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn get_queue(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = parse(QueueId::parse(&path), "queue")?;
     let o = org(&rt, &who.0.org)?;
     let q = o
@@ -100,14 +121,22 @@ async fn get_queue(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> A
         .filter(|q| who.0.can_see_queue(&q.id))
         .ok_or_else(|| ApiError(CommandError::not_found("queue")))?;
     let stats = rt
-        .queue(&QueueKey { org: who.0.org.clone(), id })
+        .queue(&QueueKey {
+            org: who.0.org.clone(),
+            id,
+        })
         .send(GetStats)
         .await
         .map_err(|_| ApiError(CommandError::unavailable("queue actor unavailable")))?;
     Ok(HttpResponse::Ok().json(json!({ "queue": q, "stats": stats })))
 }
 
-async fn put_queue(rt: web::Data<Rt>, who: Authed, path: web::Path<String>, body: web::Json<QueueConfig>) -> ApiResult<HttpResponse> {
+async fn put_queue(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<QueueConfig>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let id = parse(QueueId::parse(&path), "queue")?;
     let mut q = body.into_inner();
@@ -125,7 +154,11 @@ async fn put_queue(rt: web::Data<Rt>, who: Authed, path: web::Path<String>, body
     Ok(HttpResponse::Ok().json(stored))
 }
 
-async fn delete_queue(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn delete_queue(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let id = parse(QueueId::parse(&path), "queue")?;
     rt.orgs
@@ -165,11 +198,21 @@ struct AgentBody {
     queues: Vec<QueueId>,
 }
 
-async fn put_agent(rt: web::Data<Rt>, who: Authed, path: web::Path<String>, body: web::Json<AgentBody>) -> ApiResult<HttpResponse> {
+async fn put_agent(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<AgentBody>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let id = parse(AgentId::parse(&path), "agent")?;
     let b = body.into_inner();
-    let profile = AgentProfile { id: id.clone(), name: b.name, max_chats: b.max_chats, queues: b.queues };
+    let profile = AgentProfile {
+        id: id.clone(),
+        name: b.name,
+        max_chats: b.max_chats,
+        queues: b.queues,
+    };
     let stored = profile.clone();
     rt.orgs
         .update(&staff.org, |o| {
@@ -181,13 +224,20 @@ async fn put_agent(rt: web::Data<Rt>, who: Authed, path: web::Path<String>, body
         })
         .await?;
     // Capacity changes take effect at once for a signed-in agent.
-    if let Some(addr) = rt.agent_if_active(&AgentKey { org: staff.org.clone(), id }) {
+    if let Some(addr) = rt.agent_if_active(&AgentKey {
+        org: staff.org.clone(),
+        id,
+    }) {
         addr.do_send(crate::actors::agent::Announce);
     }
     Ok(HttpResponse::Ok().json(stored))
 }
 
-async fn delete_agent(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn delete_agent(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let id = parse(AgentId::parse(&path), "agent")?;
     rt.orgs
@@ -222,11 +272,22 @@ struct ReasonBody {
     queue: Option<QueueId>,
 }
 
-async fn put_reason(rt: web::Data<Rt>, who: Authed, path: web::Path<String>, body: web::Json<ReasonBody>) -> ApiResult<HttpResponse> {
+async fn put_reason(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<ReasonBody>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let id = parse(ReasonId::parse(&path), "reason")?;
     let b = body.into_inner();
-    let reason = Reason { id: id.clone(), name: b.name, description: b.description, sequence: b.sequence, queue: b.queue };
+    let reason = Reason {
+        id: id.clone(),
+        name: b.name,
+        description: b.description,
+        sequence: b.sequence,
+        queue: b.queue,
+    };
     let stored = reason.clone();
     rt.orgs
         .update(&staff.org, |o| {
@@ -240,7 +301,11 @@ async fn put_reason(rt: web::Data<Rt>, who: Authed, path: web::Path<String>, bod
     Ok(HttpResponse::Ok().json(stored))
 }
 
-async fn delete_reason(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn delete_reason(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let id = parse(ReasonId::parse(&path), "reason")?;
     rt.orgs
@@ -265,27 +330,40 @@ async fn get_hours(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
 }
 
 /// Seed 000's `hoursOfOperation/import`: replaces the whole profile.
-async fn import_hours(rt: web::Data<Rt>, who: Authed, body: web::Json<HoursProfile>) -> ApiResult<HttpResponse> {
+async fn import_hours(
+    rt: web::Data<Rt>,
+    who: Authed,
+    body: web::Json<HoursProfile>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let profile = body.into_inner();
-    profile.validate().map_err(|e| ApiError(CommandError::bad_request(e.to_string())))?;
+    profile
+        .validate()
+        .map_err(|e| ApiError(CommandError::bad_request(e.to_string())))?;
     let stored = profile.clone();
-    rt.orgs.update(&staff.org, |o| {
-        o.hours = profile;
-        Ok(())
-    })
-    .await?;
+    rt.orgs
+        .update(&staff.org, |o| {
+            o.hours = profile;
+            Ok(())
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(stored))
 }
 
 /// Seed 000's `hoursOfOperation/save`: upserts one (channel, weekday) entry.
-async fn save_hours(rt: web::Data<Rt>, who: Authed, body: web::Json<DayHours>) -> ApiResult<HttpResponse> {
+async fn save_hours(
+    rt: web::Data<Rt>,
+    who: Authed,
+    body: web::Json<DayHours>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let day = body.into_inner();
     let stored = rt
         .orgs
         .update(&staff.org, |o| {
-            o.hours.save_day(day).map_err(|e| CommandError::bad_request(e.to_string()))?;
+            o.hours
+                .save_day(day)
+                .map_err(|e| CommandError::bad_request(e.to_string()))?;
             Ok(o.hours.clone())
         })
         .await?;
@@ -294,7 +372,9 @@ async fn save_hours(rt: web::Data<Rt>, who: Authed, body: web::Json<DayHours>) -
 
 async fn list_dispositions(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
     let o = org(&rt, &who.0.org)?;
-    Ok(HttpResponse::Ok().json(json!({ "dispositions": o.dispositions, "required": o.settings.disposition_required })))
+    Ok(HttpResponse::Ok().json(
+        json!({ "dispositions": o.dispositions, "required": o.settings.disposition_required }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -302,10 +382,18 @@ struct DispositionBody {
     label: String,
 }
 
-async fn put_disposition(rt: web::Data<Rt>, who: Authed, path: web::Path<String>, body: web::Json<DispositionBody>) -> ApiResult<HttpResponse> {
+async fn put_disposition(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+    body: web::Json<DispositionBody>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let code = path.into_inner();
-    let d = Disposition { code: code.clone(), label: body.into_inner().label };
+    let d = Disposition {
+        code: code.clone(),
+        label: body.into_inner().label,
+    };
     let stored = d.clone();
     rt.orgs
         .update(&staff.org, |o| {
@@ -319,7 +407,11 @@ async fn put_disposition(rt: web::Data<Rt>, who: Authed, path: web::Path<String>
     Ok(HttpResponse::Ok().json(stored))
 }
 
-async fn delete_disposition(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn delete_disposition(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let code = path.into_inner();
     rt.orgs
@@ -351,17 +443,30 @@ struct BlockBody {
 }
 
 /// Seed 001's visitor blocklist: blocks future chats from a customer or email, org-wide.
-async fn add_block(rt: web::Data<Rt>, who: Authed, body: web::Json<BlockBody>) -> ApiResult<HttpResponse> {
+async fn add_block(
+    rt: web::Data<Rt>,
+    who: Authed,
+    body: web::Json<BlockBody>,
+) -> ApiResult<HttpResponse> {
     let staff = who.supervisor()?;
     let b = body.into_inner();
-    let email = b.email.map(|e| crate::domain::text::email(&e)).transpose()?;
-    let entry = BlockEntry { customer: b.customer, email, reason: b.reason, at: chrono::Utc::now() };
+    let email = b
+        .email
+        .map(|e| crate::domain::text::email(&e))
+        .transpose()?;
+    let entry = BlockEntry {
+        customer: b.customer,
+        email,
+        reason: b.reason,
+        at: chrono::Utc::now(),
+    };
     let stored = entry.clone();
-    rt.orgs.update(&staff.org, |o| {
-        o.blocklist.push(entry);
-        Ok(())
-    })
-    .await?;
+    rt.orgs
+        .update(&staff.org, |o| {
+            o.blocklist.push(entry);
+            Ok(())
+        })
+        .await?;
     Ok(HttpResponse::Created().json(stored))
 }
 
@@ -373,7 +478,11 @@ struct Unblock {
     email: Option<String>,
 }
 
-async fn remove_block(rt: web::Data<Rt>, who: Authed, q: web::Query<Unblock>) -> ApiResult<HttpResponse> {
+async fn remove_block(
+    rt: web::Data<Rt>,
+    who: Authed,
+    q: web::Query<Unblock>,
+) -> ApiResult<HttpResponse> {
     let staff = who.supervisor()?;
     let q = q.into_inner();
     rt.orgs
@@ -381,7 +490,9 @@ async fn remove_block(rt: web::Data<Rt>, who: Authed, q: web::Query<Unblock>) ->
             let before = o.blocklist.len();
             o.blocklist.retain(|b| {
                 !(q.customer.is_some() && b.customer == q.customer
-                    || q.email.as_ref().is_some_and(|e| b.email.as_ref().is_some_and(|x| x.eq_ignore_ascii_case(e))))
+                    || q.email.as_ref().is_some_and(|e| {
+                        b.email.as_ref().is_some_and(|x| x.eq_ignore_ascii_case(e))
+                    }))
             });
             if o.blocklist.len() == before {
                 return Err(CommandError::not_found("blocklist entry"));

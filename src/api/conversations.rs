@@ -18,10 +18,16 @@ use crate::runtime::Rt;
 pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     cfg.route("/v1/conversations", web::get().to(list))
         .route("/v1/conversations/{id}", web::get().to(get_one))
-        .route("/v1/conversations/{id}/transcript", web::get().to(transcript))
+        .route(
+            "/v1/conversations/{id}/transcript",
+            web::get().to(transcript),
+        )
         .route("/v1/surveys", web::get().to(surveys));
     if fault_injection {
-        cfg.route("/v1/debug/conversations/{id}/panic", web::post().to(panic_actor));
+        cfg.route(
+            "/v1/debug/conversations/{id}/panic",
+            web::post().to(panic_actor),
+        );
     }
 }
 
@@ -47,10 +53,13 @@ fn visible(staff: &Staff, s: &ConversationSummary) -> bool {
 
 async fn list(rt: web::Data<Rt>, who: Authed, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
     let q = q.into_inner();
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(Status::parse(s).ok_or_else(|| ApiError(CommandError::bad_request(format!("unknown status {s:?}"))))?),
-    };
+    let status =
+        match q.status.as_deref() {
+            None => None,
+            Some(s) => Some(Status::parse(s).ok_or_else(|| {
+                ApiError(CommandError::bad_request(format!("unknown status {s:?}")))
+            })?),
+        };
     let filter = ConversationFilter {
         customer: q.customer,
         case_id: q.case_id,
@@ -68,9 +77,17 @@ async fn list(rt: web::Data<Rt>, who: Authed, q: web::Query<ListQuery>) -> ApiRe
     Ok(HttpResponse::Ok().json(json!({ "conversations": rows })))
 }
 
-async fn find(rt: &Rt, staff: &Staff, raw: &str) -> Result<(ConvKey, ConversationSummary), ApiError> {
-    let id = ConversationId::parse(raw).map_err(|e| ApiError(CommandError::bad_request(format!("conversation: {e}"))))?;
-    let key = ConvKey { org: staff.org.clone(), id };
+async fn find(
+    rt: &Rt,
+    staff: &Staff,
+    raw: &str,
+) -> Result<(ConvKey, ConversationSummary), ApiError> {
+    let id = ConversationId::parse(raw)
+        .map_err(|e| ApiError(CommandError::bad_request(format!("conversation: {e}"))))?;
+    let key = ConvKey {
+        org: staff.org.clone(),
+        id,
+    };
     let summary = rt
         .engine
         .summary(&key)
@@ -81,19 +98,33 @@ async fn find(rt: &Rt, staff: &Staff, raw: &str) -> Result<(ConvKey, Conversatio
     Ok((key, summary))
 }
 
-async fn get_one(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn get_one(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let (_, summary) = find(&rt, &who.0, &path).await?;
     Ok(HttpResponse::Ok().json(summary))
 }
 
 /// The whole log as JSON, agent-only events included (this is an agent API).
-async fn transcript(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn transcript(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let (key, summary) = find(&rt, &who.0, &path).await?;
     let mut events = Vec::new();
     let mut epoch = String::new();
     loop {
-        let after = events.last().map_or(0, |e: &std::sync::Arc<crate::protocol::LogEvent>| e.seq);
-        let Some(LogSlice { epoch: e, events: page, last_seq }) = rt
+        let after = events
+            .last()
+            .map_or(0, |e: &std::sync::Arc<crate::protocol::LogEvent>| e.seq);
+        let Some(LogSlice {
+            epoch: e,
+            events: page,
+            last_seq,
+        }) = rt
             .engine
             .read_log(&key, after, 1000)
             .await
@@ -126,10 +157,19 @@ async fn surveys(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
-async fn panic_actor(rt: web::Data<Rt>, who: Authed, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn panic_actor(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
-    let id = ConversationId::parse(&path).map_err(|e| ApiError(CommandError::bad_request(e.to_string())))?;
-    let key = ConvKey { org: staff.org.clone(), id };
-    rt.conversation(&key).do_send(crate::actors::conversation::Crash);
+    let id = ConversationId::parse(&path)
+        .map_err(|e| ApiError(CommandError::bad_request(e.to_string())))?;
+    let key = ConvKey {
+        org: staff.org.clone(),
+        id,
+    };
+    rt.conversation(&key)
+        .do_send(crate::actors::conversation::Crash);
     Ok(HttpResponse::Accepted().json(json!({ "crashing": key.id })))
 }

@@ -33,7 +33,8 @@ impl ResponseError for ApiError {
 }
 
 pub fn error_response(e: &CommandError) -> HttpResponse {
-    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if e.code == ErrorCode::Internal {
         tracing::error!(message = %e.message, "Internal error on a REST call.");
     }
@@ -77,46 +78,66 @@ impl FromRequest for Authed {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready((|| {
-            let rt = rt_of(req)?;
-            let header = req
-                .headers()
-                .get(actix_web::http::header::AUTHORIZATION)
-                .and_then(|h| h.to_str().ok())
-                .ok_or_else(|| CommandError::new(ErrorCode::Unauthorized, "missing Authorization: Bearer token"))?;
-            let token = header
-                .strip_prefix("Bearer ")
-                .ok_or_else(|| CommandError::new(ErrorCode::Unauthorized, "Authorization must be a Bearer token"))?;
-            match rt.auth.verify(token, |_| None)? {
-                Principal::Staff(s) if rt.orgs.get(&s.org).is_some() => Ok(Authed(s)),
-                Principal::Staff(_) => Err(CommandError::new(ErrorCode::Unauthorized, "unknown org")),
-                Principal::Customer(_) => Err(CommandError::forbidden("customer tokens cannot use this API")),
-            }
-        })()
-        .map_err(ApiError))
+        ready(
+            (|| {
+                let rt = rt_of(req)?;
+                let header = req
+                    .headers()
+                    .get(actix_web::http::header::AUTHORIZATION)
+                    .and_then(|h| h.to_str().ok())
+                    .ok_or_else(|| {
+                        CommandError::new(
+                            ErrorCode::Unauthorized,
+                            "missing Authorization: Bearer token",
+                        )
+                    })?;
+                let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+                    CommandError::new(
+                        ErrorCode::Unauthorized,
+                        "Authorization must be a Bearer token",
+                    )
+                })?;
+                match rt.auth.verify(token, |_| None)? {
+                    Principal::Staff(s) if rt.orgs.get(&s.org).is_some() => Ok(Authed(s)),
+                    Principal::Staff(_) => {
+                        Err(CommandError::new(ErrorCode::Unauthorized, "unknown org"))
+                    }
+                    Principal::Customer(_) => Err(CommandError::forbidden(
+                        "customer tokens cannot use this API",
+                    )),
+                }
+            })()
+            .map_err(ApiError),
+        )
     }
 }
 
 /// JSON body errors become `bad_request` with the parser's message.
 pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default().limit(limit).error_handler(|err, _| {
-        let code = match &err {
-            actix_web::error::JsonPayloadError::Overflow { .. }
-            | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => ErrorCode::TooLarge,
-            _ => ErrorCode::BadRequest,
-        };
-        ApiError(CommandError::new(code, err.to_string())).into()
-    })
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _| {
+            let code = match &err {
+                actix_web::error::JsonPayloadError::Overflow { .. }
+                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                    ErrorCode::TooLarge
+                }
+                _ => ErrorCode::BadRequest,
+            };
+            ApiError(CommandError::new(code, err.to_string())).into()
+        })
 }
 
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default()
-        .error_handler(|err, _| ApiError(CommandError::bad_request(format!("bad path: {err}"))).into())
+    web::PathConfig::default().error_handler(|err, _| {
+        ApiError(CommandError::bad_request(format!("bad path: {err}"))).into()
+    })
 }
 
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _| ApiError(CommandError::bad_request(format!("bad query: {err}"))).into())
+    web::QueryConfig::default().error_handler(|err, _| {
+        ApiError(CommandError::bad_request(format!("bad query: {err}"))).into()
+    })
 }
 
 /// Registers every REST route.

@@ -27,7 +27,8 @@ async fn healthz() -> HttpResponse {
 
 async fn readyz(rt: web::Data<Rt>) -> HttpResponse {
     match rt.engine.check_ready().await {
-        Ok(()) => HttpResponse::Ok().json(json!({ "ready": true, "engine": rt.engine.kind(), "node": rt.node_id })),
+        Ok(()) => HttpResponse::Ok()
+            .json(json!({ "ready": true, "engine": rt.engine.kind(), "node": rt.node_id })),
         Err(e) => HttpResponse::ServiceUnavailable().json(json!({
             "ready": false, "engine": rt.engine.kind(), "node": rt.node_id, "error": e.to_string()
         })),
@@ -44,7 +45,10 @@ fn org_id(raw: &str) -> Result<OrgId, ApiError> {
     OrgId::parse(raw).map_err(|e| ApiError(CommandError::bad_request(format!("org: {e}"))))
 }
 
-fn org_config(rt: &Rt, raw: &str) -> Result<std::sync::Arc<crate::domain::org::OrgConfig>, ApiError> {
+fn org_config(
+    rt: &Rt,
+    raw: &str,
+) -> Result<std::sync::Arc<crate::domain::org::OrgConfig>, ApiError> {
     rt.orgs
         .get(&org_id(raw)?)
         .filter(|o| o.settings.enabled)
@@ -81,7 +85,11 @@ fn first_page() -> usize {
     1
 }
 
-async fn reason_page(rt: web::Data<Rt>, path: web::Path<String>, q: web::Query<PageQuery>) -> ApiResult<HttpResponse> {
+async fn reason_page(
+    rt: web::Data<Rt>,
+    path: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let org = org_config(&rt, &path)?;
     Ok(HttpResponse::Ok().json(reasons::page(&org.reasons, q.page)))
 }
@@ -101,18 +109,30 @@ async fn visitor(
     form: web::Json<PreChat>,
 ) -> ApiResult<HttpResponse> {
     let org = org_config(&rt, &path)?;
-    let origin = req.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+    let origin = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
     if !org.settings.origin_allowed(origin) {
         return Err(CommandError::forbidden("this origin may not open chats for the org").into());
     }
     let first = text::person_name(&form.first_name, "first_name")?;
     let last = text::person_name(&form.last_name, "last_name")?;
     let email = text::email(&form.email)?;
-    if org.blocklist.iter().any(|b| b.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&email))) {
+    if org.blocklist.iter().any(|b| {
+        b.email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+    }) {
         return Err(CommandError::new(ErrorCode::Blocked, "you cannot start a chat").into());
     }
     let customer = CustomerId::generate();
-    let (token, exp) = rt.auth.mint_visitor(org.id.clone(), customer.clone(), format!("{first} {last}"), Some(email))?;
+    let (token, exp) = rt.auth.mint_visitor(
+        org.id.clone(),
+        customer.clone(),
+        format!("{first} {last}"),
+        Some(email),
+    )?;
     Ok(HttpResponse::Created().json(json!({
         "token": token,
         "customer": customer,

@@ -16,7 +16,9 @@ pub use tokens::{Authenticator, CustomerClaims, StaffClaims};
 
 use crate::ids::{AgentId, CustomerId, OrgId, QueueId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Agent,

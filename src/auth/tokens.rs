@@ -257,7 +257,14 @@ mod tests {
     fn staff_token_round_trip_and_wrong_secret() {
         let a = auth("s1");
         let t = a
-            .mint_staff(org(), AgentId::parse("al").expect("id"), None, vec![Role::Agent], vec![], 60)
+            .mint_staff(
+                org(),
+                AgentId::parse("al").expect("id"),
+                None,
+                vec![Role::Agent],
+                vec![],
+                60,
+            )
             .expect("mint");
         match a.verify(&t, |_| None).expect("valid") {
             Principal::Staff(s) => {
@@ -274,7 +281,14 @@ mod tests {
     fn expired_and_alg_none_tokens_are_refused() {
         let a = auth("s1");
         let t = a
-            .mint_staff(org(), AgentId::parse("al").expect("id"), None, vec![Role::Agent], vec![], 0)
+            .mint_staff(
+                org(),
+                AgentId::parse("al").expect("id"),
+                None,
+                vec![Role::Agent],
+                vec![],
+                0,
+            )
             .expect("mint");
         // exp = now; with 30 s leeway still valid, so forge one well in the past instead.
         let _ = t;
@@ -293,8 +307,16 @@ mod tests {
         assert!(a.verify(&expired, |_| None).is_err());
         // An unsigned token ("alg": "none") must never pass.
         let header = r#"{"alg":"none","typ":"JWT"}"#;
-        let body = serde_json::to_string(&StaffClaims { exp: now_secs() + 60, ..past }).expect("json");
-        let unsigned = format!("{}.{}.", base64_url::encode(header), base64_url::encode(&body));
+        let body = serde_json::to_string(&StaffClaims {
+            exp: now_secs() + 60,
+            ..past
+        })
+        .expect("json");
+        let unsigned = format!(
+            "{}.{}.",
+            base64_url::encode(header),
+            base64_url::encode(&body)
+        );
         assert!(a.verify(&unsigned, |_| None).is_err());
     }
 
@@ -302,11 +324,19 @@ mod tests {
     fn verified_customer_needs_the_orgs_secret() {
         let a = auth("s1");
         let t = Authenticator::mint_customer_with(
-            "org-secret", org(), CustomerId::parse("cust1").expect("id"), "Ada".into(), None, 60,
+            "org-secret",
+            org(),
+            CustomerId::parse("cust1").expect("id"),
+            "Ada".into(),
+            None,
+            60,
         )
         .expect("mint");
         let ok = a.verify(&t, |_| Some("org-secret".into())).expect("valid");
-        assert!(matches!(ok, Principal::Customer(Customer { verified: true, .. })));
+        assert!(matches!(
+            ok,
+            Principal::Customer(Customer { verified: true, .. })
+        ));
         assert!(a.verify(&t, |_| Some("other".into())).is_err());
         assert!(a.verify(&t, |_| None).is_err());
     }
@@ -319,7 +349,10 @@ mod tests {
             let b = s.as_bytes();
             let mut out = String::new();
             for chunk in b.chunks(3) {
-                let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &x)| acc | (x as u32) << (16 - 8 * i));
+                let n = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |acc, (i, &x)| acc | (x as u32) << (16 - 8 * i));
                 let chars = chunk.len() + 1;
                 for i in 0..chars {
                     out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);

@@ -120,11 +120,21 @@ impl Engine for MemoryEngine {
         "memory"
     }
 
-    fn append(&self, conv: &ConvKey, _fence: Fence, events: Vec<NewEvent>) -> EngineFuture<Vec<Appended>> {
+    fn append(
+        &self,
+        conv: &ConvKey,
+        _fence: Fence,
+        events: Vec<NewEvent>,
+    ) -> EngineFuture<Vec<Appended>> {
         ready(self.append_now(conv, events))
     }
 
-    fn read_log(&self, conv: &ConvKey, after_seq: u64, limit: usize) -> EngineFuture<Option<LogSlice>> {
+    fn read_log(
+        &self,
+        conv: &ConvKey,
+        after_seq: u64,
+        limit: usize,
+    ) -> EngineFuture<Option<LogSlice>> {
         ready(self.read_now(conv, after_seq, limit))
     }
 
@@ -147,20 +157,32 @@ impl Engine for MemoryEngine {
         ready(found)
     }
 
-    fn find_conversations(&self, org: &OrgId, filter: ConversationFilter) -> EngineFuture<Vec<ConversationSummary>> {
+    fn find_conversations(
+        &self,
+        org: &OrgId,
+        filter: ConversationFilter,
+    ) -> EngineFuture<Vec<ConversationSummary>> {
         let mut found: Vec<ConversationSummary> = self
             .summaries
             .lock()
             .get(org)
             .map(|m| m.values().filter(|s| filter.matches(s)).cloned().collect())
             .unwrap_or_default();
-        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        found.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         found.truncate(filter.limit.max(1));
         ready(found)
     }
 
     fn put_survey(&self, survey: SurveyRecord) -> EngineFuture<()> {
-        self.surveys.lock().entry(survey.org.clone()).or_default().push(survey);
+        self.surveys
+            .lock()
+            .entry(survey.org.clone())
+            .or_default()
+            .push(survey);
         ready(())
     }
 
@@ -196,8 +218,15 @@ mod tests {
 
     fn msg(text: &str, dedup: Option<&str>) -> NewEvent {
         NewEvent {
-            author: Author { role: AuthorRole::Customer, id: Some("v".into()), name: None },
-            kind: EventKind::Message { text: text.into(), client_msg_id: dedup.unwrap_or("x").into() },
+            author: Author {
+                role: AuthorRole::Customer,
+                id: Some("v".into()),
+                name: None,
+            },
+            kind: EventKind::Message {
+                text: text.into(),
+                client_msg_id: dedup.unwrap_or("x").into(),
+            },
             dedup_key: dedup.map(str::to_string),
         }
     }
@@ -207,15 +236,25 @@ mod tests {
         let e = MemoryEngine::new();
         let k = key();
         let a = e.append_now(&k, vec![msg("one", Some("m1")), msg("two", Some("m2"))]);
-        assert_eq!(a.iter().map(|x| x.event.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            a.iter().map(|x| x.event.seq).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         let again = e.append_now(&k, vec![msg("one (retry)", Some("m1")), msg("three", None)]);
         assert!(again[0].duplicate);
         assert_eq!(again[0].event.seq, 1);
         assert!(matches!(&again[0].event.kind, EventKind::Message { text, .. } if text == "one"));
         assert_eq!(again[1].event.seq, 3);
         let slice = e.read_now(&k, 1, 10).expect("log exists");
-        assert_eq!(slice.events.iter().map(|x| x.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            slice.events.iter().map(|x| x.seq).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
         assert_eq!(slice.last_seq, 3);
-        assert!(e.read_now(&k, 99, 10).expect("log exists").events.is_empty());
+        assert!(e
+            .read_now(&k, 99, 10)
+            .expect("log exists")
+            .events
+            .is_empty());
     }
 }

@@ -151,18 +151,29 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Appends events in order, assigning consecutive seqs. Deduplicated events return the
     /// original. The whole batch is written or nothing is.
-    fn append(&self, conv: &ConvKey, fence: Fence, events: Vec<NewEvent>)
-        -> EngineFuture<Vec<Appended>>;
+    fn append(
+        &self,
+        conv: &ConvKey,
+        fence: Fence,
+        events: Vec<NewEvent>,
+    ) -> EngineFuture<Vec<Appended>>;
 
     /// Events with `seq > after_seq`, at most `limit`. `None` when the conversation has no log.
-    fn read_log(&self, conv: &ConvKey, after_seq: u64, limit: usize)
-        -> EngineFuture<Option<LogSlice>>;
+    fn read_log(
+        &self,
+        conv: &ConvKey,
+        after_seq: u64,
+        limit: usize,
+    ) -> EngineFuture<Option<LogSlice>>;
 
     fn put_summary(&self, summary: ConversationSummary) -> EngineFuture<()>;
     fn summary(&self, conv: &ConvKey) -> EngineFuture<Option<ConversationSummary>>;
     /// Newest first.
-    fn find_conversations(&self, org: &OrgId, filter: ConversationFilter)
-        -> EngineFuture<Vec<ConversationSummary>>;
+    fn find_conversations(
+        &self,
+        org: &OrgId,
+        filter: ConversationFilter,
+    ) -> EngineFuture<Vec<ConversationSummary>>;
 
     fn put_survey(&self, survey: SurveyRecord) -> EngineFuture<()>;
     /// Oldest first.

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use super::session::{Follow, Session};
 use crate::actors::agent::{AnswerOffer, AnswerTransfer as AgentAnswerTransfer, SetPresence};
 use crate::actors::conversation::{
-    message_text, Continue, Create, End, MarkRead, Note, Post, RequestTransfer, Survey, TransferToQueue, Typing,
-    WrapUp,
+    message_text, Continue, Create, End, MarkRead, Note, Post, RequestTransfer, Survey,
+    TransferToQueue, Typing, WrapUp,
 };
 use crate::actors::queue::Admit;
 use crate::auth::{Customer, Principal, Staff};
@@ -49,59 +49,130 @@ impl Session {
 
     fn agent_key(&self) -> Result<AgentKey, CommandError> {
         let s = self.staff()?;
-        Ok(AgentKey { org: s.org, id: s.id })
+        Ok(AgentKey {
+            org: s.org,
+            id: s.id,
+        })
     }
 
-    async fn to_conversation<M>(&self, id: &ConversationId, msg: M) -> Result<M::Result, CommandError>
+    async fn to_conversation<M>(
+        &self,
+        id: &ConversationId,
+        msg: M,
+    ) -> Result<M::Result, CommandError>
     where
         M: Message + Send + 'static,
         M::Result: Send,
         crate::actors::conversation::ConversationActor: actix::Handler<M>,
     {
-        self.rt.conversation(&self.conv_key(id)).send(msg).await.map_err(mailbox)
+        self.rt
+            .conversation(&self.conv_key(id))
+            .send(msg)
+            .await
+            .map_err(mailbox)
     }
 
     /// Runs one command; `Ok(Some(data))` goes into the ack.
-    pub(super) async fn command(&mut self, command: Command) -> Result<Option<Value>, CommandError> {
+    pub(super) async fn command(
+        &mut self,
+        command: Command,
+    ) -> Result<Option<Value>, CommandError> {
         let limits = self.rt.settings.limits.clone();
         match command {
             Command::Hello { .. } => Err(CommandError::conflict("already signed in")),
             Command::Ping => Ok(None),
-            Command::Start { reason, queue, case_id, channel, context } => {
-                self.start(reason, queue, case_id, channel, context).await.map(Some)
-            }
-            Command::Send { conversation, client_msg_id, text } => {
+            Command::Start {
+                reason,
+                queue,
+                case_id,
+                channel,
+                context,
+            } => self
+                .start(reason, queue, case_id, channel, context)
+                .await
+                .map(Some),
+            Command::Send {
+                conversation,
+                client_msg_id,
+                text,
+            } => {
                 text::client_msg_id(&client_msg_id, limits.max_client_msg_id_len)?;
                 let text = message_text(&text, &limits)?;
-                let post = Post { who: self.who.clone(), client_msg_id, text };
+                let post = Post {
+                    who: self.who.clone(),
+                    client_msg_id,
+                    text,
+                };
                 let (seq, duplicate) = self.to_conversation(&conversation, post).await??;
                 Ok(Some(json!({ "seq": seq, "duplicate": duplicate })))
             }
             Command::Typing { conversation, on } => {
-                self.to_conversation(&conversation, Typing { who: self.who.clone(), on }).await??;
+                self.to_conversation(
+                    &conversation,
+                    Typing {
+                        who: self.who.clone(),
+                        on,
+                    },
+                )
+                .await??;
                 Ok(None)
             }
             Command::Read { conversation, seq } => {
-                self.to_conversation(&conversation, MarkRead { who: self.who.clone(), seq }).await??;
+                self.to_conversation(
+                    &conversation,
+                    MarkRead {
+                        who: self.who.clone(),
+                        seq,
+                    },
+                )
+                .await??;
                 Ok(None)
             }
             Command::Continue { conversation } => {
                 let customer = self.customer()?.id;
-                self.to_conversation(&conversation, Continue { customer }).await??;
+                self.to_conversation(&conversation, Continue { customer })
+                    .await??;
                 Ok(None)
             }
             Command::End { conversation } => {
-                let seq = self.to_conversation(&conversation, End { who: self.who.clone() }).await??;
+                let seq = self
+                    .to_conversation(
+                        &conversation,
+                        End {
+                            who: self.who.clone(),
+                        },
+                    )
+                    .await??;
                 Ok(Some(json!({ "seq": seq })))
             }
-            Command::Survey { conversation, rating, comment } => {
+            Command::Survey {
+                conversation,
+                rating,
+                comment,
+            } => {
                 let customer = self.customer()?.id;
-                let comment = text::optional_text(comment.as_deref(), limits.max_note_chars, "comment")?;
-                self.to_conversation(&conversation, Survey { customer, rating, comment }).await??;
+                let comment =
+                    text::optional_text(comment.as_deref(), limits.max_note_chars, "comment")?;
+                self.to_conversation(
+                    &conversation,
+                    Survey {
+                        customer,
+                        rating,
+                        comment,
+                    },
+                )
+                .await??;
                 Ok(None)
             }
-            Command::Resume { conversation, last_seq, epoch } => {
-                match self.follow_from(&conversation, last_seq, epoch.as_deref()).await {
+            Command::Resume {
+                conversation,
+                last_seq,
+                epoch,
+            } => {
+                match self
+                    .follow_from(&conversation, last_seq, epoch.as_deref())
+                    .await
+                {
                     Ok(v) => match v.get("error").and_then(Value::as_str) {
                         Some("not_found") => Err(CommandError::not_found("conversation")),
                         Some(_) => Err(CommandError::unavailable("could not resume; retry")),
@@ -117,49 +188,113 @@ impl Session {
             }
             Command::Accept { conversation } => self.answer_offer(conversation, true).await,
             Command::Reject { conversation } => self.answer_offer(conversation, false).await,
-            Command::Transfer { conversation, to_agent, to_queue, note } => {
+            Command::Transfer {
+                conversation,
+                to_agent,
+                to_queue,
+                note,
+            } => {
                 let staff = self.staff()?;
                 let note = text::optional_text(note.as_deref(), limits.max_note_chars, "note")?;
                 let seq = match (to_agent, to_queue) {
                     (Some(to), None) => {
-                        let msg = RequestTransfer { from: staff.id, to, note };
+                        let msg = RequestTransfer {
+                            from: staff.id,
+                            to,
+                            note,
+                        };
                         self.to_conversation(&conversation, msg).await??
                     }
                     (None, Some(queue)) => {
-                        let msg = TransferToQueue { from: staff.id, queue, note };
+                        let msg = TransferToQueue {
+                            from: staff.id,
+                            queue,
+                            note,
+                        };
                         self.to_conversation(&conversation, msg).await??
                     }
-                    _ => return Err(CommandError::bad_request("give exactly one of to_agent and to_queue")),
+                    _ => {
+                        return Err(CommandError::bad_request(
+                            "give exactly one of to_agent and to_queue",
+                        ))
+                    }
                 };
                 Ok(Some(json!({ "seq": seq })))
             }
-            Command::TransferAccept { conversation } => self.answer_transfer(conversation, true).await,
-            Command::TransferReject { conversation } => self.answer_transfer(conversation, false).await,
-            Command::Note { conversation, text: body } => {
+            Command::TransferAccept { conversation } => {
+                self.answer_transfer(conversation, true).await
+            }
+            Command::TransferReject { conversation } => {
+                self.answer_transfer(conversation, false).await
+            }
+            Command::Note {
+                conversation,
+                text: body,
+            } => {
                 self.staff()?;
                 let body = text::chat_text(&body, limits.max_note_chars, "note")?;
-                let seq = self.to_conversation(&conversation, Note { who: self.who.clone(), text: body }).await??;
+                let seq = self
+                    .to_conversation(
+                        &conversation,
+                        Note {
+                            who: self.who.clone(),
+                            text: body,
+                        },
+                    )
+                    .await??;
                 Ok(Some(json!({ "seq": seq })))
             }
-            Command::WrapUp { conversation, disposition, note } => {
+            Command::WrapUp {
+                conversation,
+                disposition,
+                note,
+            } => {
                 self.staff()?;
                 let note = text::optional_text(note.as_deref(), limits.max_note_chars, "note")?;
-                let msg = WrapUp { who: self.who.clone(), disposition, note };
+                let msg = WrapUp {
+                    who: self.who.clone(),
+                    disposition,
+                    note,
+                };
                 let seq = self.to_conversation(&conversation, msg).await??;
                 Ok(Some(json!({ "seq": seq })))
             }
         }
     }
 
-    async fn answer_offer(&mut self, conversation: ConversationId, accept: bool) -> Result<Option<Value>, CommandError> {
+    async fn answer_offer(
+        &mut self,
+        conversation: ConversationId,
+        accept: bool,
+    ) -> Result<Option<Value>, CommandError> {
         let key = self.agent_key()?;
-        flat(self.rt.agent(&key).send(AnswerOffer { conversation, accept }).await)?;
+        flat(
+            self.rt
+                .agent(&key)
+                .send(AnswerOffer {
+                    conversation,
+                    accept,
+                })
+                .await,
+        )?;
         Ok(None)
     }
 
-    async fn answer_transfer(&mut self, conversation: ConversationId, accept: bool) -> Result<Option<Value>, CommandError> {
+    async fn answer_transfer(
+        &mut self,
+        conversation: ConversationId,
+        accept: bool,
+    ) -> Result<Option<Value>, CommandError> {
         let key = self.agent_key()?;
-        flat(self.rt.agent(&key).send(AgentAnswerTransfer { conversation, accept }).await)?;
+        flat(
+            self.rt
+                .agent(&key)
+                .send(AgentAnswerTransfer {
+                    conversation,
+                    accept,
+                })
+                .await,
+        )?;
         Ok(None)
     }
 
@@ -174,36 +309,63 @@ impl Session {
         context: serde_json::Map<String, Value>,
     ) -> Result<Value, CommandError> {
         let customer = self.customer()?;
-        let org = self.rt.orgs.get(&customer.org).ok_or_else(|| CommandError::not_found("org"))?;
+        let org = self
+            .rt
+            .orgs
+            .get(&customer.org)
+            .ok_or_else(|| CommandError::not_found("org"))?;
         if !org.settings.enabled {
             return Err(CommandError::forbidden("chat is not enabled for this org"));
         }
         if org.is_blocked(&customer.id, customer.email.as_deref()) {
-            return Err(CommandError::new(ErrorCode::Blocked, "you cannot start a chat"));
+            return Err(CommandError::new(
+                ErrorCode::Blocked,
+                "you cannot start a chat",
+            ));
         }
         let channel = channel.unwrap_or_else(|| "chat".to_string());
-        if channel.is_empty() || channel.len() > 32 || !channel.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(CommandError::bad_request("channel must be 1 to 32 letters, digits or '_'"));
+        if channel.is_empty()
+            || channel.len() > 32
+            || !channel
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(CommandError::bad_request(
+                "channel must be 1 to 32 letters, digits or '_'",
+            ));
         }
         if !org.hours.is_open(&channel, chrono::Utc::now()) {
-            return Err(CommandError::new(ErrorCode::OutsideHours, org.settings.messages.outside_hours.clone()));
+            return Err(CommandError::new(
+                ErrorCode::OutsideHours,
+                org.settings.messages.outside_hours.clone(),
+            ));
         }
-        let chosen = reasons::check_selection(&org.reasons, reason.as_ref()).map_err(|e| match e {
-            reasons::ReasonError::SelectionRequired => {
-                CommandError::new(ErrorCode::ReasonRequired, "choose a reason for your chat")
-            }
-            other => CommandError::bad_request(other.to_string()),
-        })?;
+        let chosen =
+            reasons::check_selection(&org.reasons, reason.as_ref()).map_err(|e| match e {
+                reasons::ReasonError::SelectionRequired => {
+                    CommandError::new(ErrorCode::ReasonRequired, "choose a reason for your chat")
+                }
+                other => CommandError::bad_request(other.to_string()),
+            })?;
         if let Some(c) = &case_id {
             if c.is_empty() || c.len() > 64 || c.chars().any(char::is_control) {
-                return Err(CommandError::bad_request("case_id must be 1 to 64 characters"));
+                return Err(CommandError::bad_request(
+                    "case_id must be 1 to 64 characters",
+                ));
             }
         }
         if serde_json::to_string(&context).map_or(usize::MAX, |s| s.len()) > MAX_CONTEXT_BYTES {
-            return Err(CommandError::new(ErrorCode::TooLarge, format!("context is limited to {MAX_CONTEXT_BYTES} bytes")));
+            return Err(CommandError::new(
+                ErrorCode::TooLarge,
+                format!("context is limited to {MAX_CONTEXT_BYTES} bytes"),
+            ));
         }
         // One open conversation per customer: a second start returns the first.
-        let filter = ConversationFilter { customer: Some(customer.id.clone()), limit: 20, ..Default::default() };
+        let filter = ConversationFilter {
+            customer: Some(customer.id.clone()),
+            limit: 20,
+            ..Default::default()
+        };
         let existing = self
             .rt
             .engine
@@ -221,17 +383,28 @@ impl Session {
         let queue_id = match queue {
             Some(q) if org.queue(&q).is_some() => q,
             Some(_) => return Err(CommandError::not_found("queue")),
-            None => org.queue_for(chosen).ok_or_else(|| CommandError::unavailable("no queue is configured"))?,
+            None => org
+                .queue_for(chosen)
+                .ok_or_else(|| CommandError::unavailable("no queue is configured"))?,
         };
         let priority = org.queue(&queue_id).map_or(0, |q| q.priority);
-        let qkey = QueueKey { org: customer.org.clone(), id: queue_id.clone() };
+        let qkey = QueueKey {
+            org: customer.org.clone(),
+            id: queue_id.clone(),
+        };
         flat(self.rt.queue(&qkey).send(Admit).await)?;
 
         let id = ConversationId::generate();
         let key = self.conv_key(&id);
         // Follow before creating so that nothing said about the new conversation is missed.
         self.rt.hub.follow(&key, self.handle.clone());
-        self.follows.insert(id.clone(), Follow { audience: Audience::Customer, last: 0 });
+        self.follows.insert(
+            id.clone(),
+            Follow {
+                audience: Audience::Customer,
+                last: 0,
+            },
+        );
         let create = Create {
             customer: customer.clone(),
             queue: queue_id,

@@ -49,8 +49,20 @@ mod tests {
         let mut b = TokenBucket::new(10, 3);
         let taken = (0..5).filter(|_| b.try_take_at(start)).count();
         assert_eq!(taken, 3, "burst of 3");
-        assert!(!b.try_take_at(start + Duration::from_millis(50)), "half a token is not a token");
-        assert!(b.try_take_at(start + Duration::from_millis(110)), "refilled after 100 ms");
-        assert_eq!((0..10).filter(|_| b.try_take_at(start + Duration::from_secs(60))).count(), 3, "capped at burst");
+        assert!(
+            !b.try_take_at(start + Duration::from_millis(50)),
+            "half a token is not a token"
+        );
+        assert!(
+            b.try_take_at(start + Duration::from_millis(110)),
+            "refilled after 100 ms"
+        );
+        assert_eq!(
+            (0..10)
+                .filter(|_| b.try_take_at(start + Duration::from_secs(60)))
+                .count(),
+            3,
+            "capped at burst"
+        );
     }
 }

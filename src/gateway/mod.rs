@@ -36,11 +36,16 @@ pub async fn upgrade(
     let open = m
         .connections_opened
         .load(std::sync::atomic::Ordering::Relaxed)
-        .saturating_sub(m.connections_closed.load(std::sync::atomic::Ordering::Relaxed));
+        .saturating_sub(
+            m.connections_closed
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
     if open as usize >= rt.settings.limits.max_connections {
-        return Ok(crate::api::error_response(&crate::protocol::CommandError::unavailable(
-            "this node holds as many connections as it may; try another",
-        )));
+        return Ok(crate::api::error_response(
+            &crate::protocol::CommandError::unavailable(
+                "this node holds as many connections as it may; try another",
+            ),
+        ));
     }
     let origin = req
         .headers()

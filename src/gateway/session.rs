@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytestring::ByteString;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, MessageStream};
+use bytestring::ByteString;
 
 use super::close_codes;
 use super::limiter::TokenBucket;
@@ -68,19 +68,24 @@ pub async fn run(rt: Rt, mut ws: actix_ws::Session, stream: MessageStream, origi
         .aggregate_continuations()
         .max_continuation_size(hard_limit);
 
-    let hello = tokio::time::timeout(limits.hello_timeout(), first_text(&mut stream, &mut ws)).await;
+    let hello =
+        tokio::time::timeout(limits.hello_timeout(), first_text(&mut stream, &mut ws)).await;
     let text = match hello {
         Ok(Some(text)) => text,
         Ok(None) => return,
         Err(_) => {
-            let _ = ws.close(close_reason(close_codes::POLICY, "no hello in time")).await;
+            let _ = ws
+                .close(close_reason(close_codes::POLICY, "no hello in time"))
+                .await;
             return;
         }
     };
     let (mut session, mut inbox) = match hello_frame(&rt, &mut ws, &text, origin.as_deref()).await {
         Some(s) => s,
         None => {
-            let _ = ws.close(close_reason(close_codes::POLICY, "authentication failed")).await;
+            let _ = ws
+                .close(close_reason(close_codes::POLICY, "authentication failed"))
+                .await;
             return;
         }
     };
@@ -92,7 +97,10 @@ pub async fn run(rt: Rt, mut ws: actix_ws::Session, stream: MessageStream, origi
 }
 
 /// Waits for the first text frame, answering pings meanwhile.
-async fn first_text(stream: &mut AggregatedMessageStream, ws: &mut actix_ws::Session) -> Option<String> {
+async fn first_text(
+    stream: &mut AggregatedMessageStream,
+    ws: &mut actix_ws::Session,
+) -> Option<String> {
     while let Some(msg) = stream.recv().await {
         match msg {
             Ok(AggregatedMessage::Text(t)) => return Some(t.to_string()),
@@ -103,7 +111,11 @@ async fn first_text(stream: &mut AggregatedMessageStream, ws: &mut actix_ws::Ses
             }
             Ok(AggregatedMessage::Pong(_)) => {}
             Ok(AggregatedMessage::Binary(_)) => {
-                let e = ServerFrame::Error { id: None, code: ErrorCode::BadRequest, message: "frames are JSON text" };
+                let e = ServerFrame::Error {
+                    id: None,
+                    code: ErrorCode::BadRequest,
+                    message: "frames are JSON text",
+                };
                 if ws.text(e.to_json()).await.is_err() {
                     return None;
                 }
@@ -123,10 +135,16 @@ async fn hello_frame(
 ) -> Option<(Session, SessionInbox)> {
     let (id, result) = match parse_frame(text) {
         Ok(frame) => match frame.command {
-            Command::Hello { token, resume } => (frame.id, authenticate(rt, &token, origin).map(|p| (p, resume))),
+            Command::Hello { token, resume } => (
+                frame.id,
+                authenticate(rt, &token, origin).map(|p| (p, resume)),
+            ),
             other => (
                 frame.id,
-                Err(CommandError::new(ErrorCode::Unauthorized, format!("the first frame must be hello, not {}", other.name()))),
+                Err(CommandError::new(
+                    ErrorCode::Unauthorized,
+                    format!("the first frame must be hello, not {}", other.name()),
+                )),
             ),
         },
         Err((id, message)) => (id, Err(CommandError::bad_request(message))),
@@ -135,7 +153,11 @@ async fn hello_frame(
         Ok(ok) => ok,
         Err(e) => {
             rt.metrics.error(e.code);
-            let frame = ServerFrame::Error { id: id.as_deref(), code: e.code, message: &e.message };
+            let frame = ServerFrame::Error {
+                id: id.as_deref(),
+                code: e.code,
+                message: &e.message,
+            };
             let _ = ws.text(frame.to_json()).await;
             return None;
         }
@@ -144,9 +166,17 @@ async fn hello_frame(
         Principal::Staff(_) => Audience::Agent,
         Principal::Customer(_) => Audience::Customer,
     };
-    let (handle, inbox) = SessionHandle::new(rt.hub.next_session_id(), audience, rt.settings.limits.send_buffer);
+    let (handle, inbox) = SessionHandle::new(
+        rt.hub.next_session_id(),
+        audience,
+        rt.settings.limits.send_buffer,
+    );
     let who = match &principal {
-        Principal::Staff(s) => Who::Agent { id: s.id.clone(), name: s.name.clone(), supervisor: s.sees_all_queues() },
+        Principal::Staff(s) => Who::Agent {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            supervisor: s.sees_all_queues(),
+        },
         Principal::Customer(c) => Who::Customer(c.id.clone()),
     };
     let limits = &rt.settings.limits;
@@ -164,26 +194,41 @@ async fn hello_frame(
     let data = match session.welcome(resume).await {
         Ok(data) => data,
         Err(e) => {
-            let frame = ServerFrame::Error { id: id.as_deref(), code: e.code, message: &e.message };
+            let frame = ServerFrame::Error {
+                id: id.as_deref(),
+                code: e.code,
+                message: &e.message,
+            };
             let _ = ws.text(frame.to_json()).await;
             session.cleanup();
             return None;
         }
     };
-    let ack = ServerFrame::Ack { id: id.as_deref(), data: Some(data.0) };
+    let ack = ServerFrame::Ack {
+        id: id.as_deref(),
+        data: Some(data.0),
+    };
     if ws.text(ack.to_json()).await.is_err() {
         session.cleanup();
         return None;
     }
     // Replays and pending offers go out after the hello ack, in order.
     for (conversation, last) in data.1 {
-        if session.follow_from(&conversation, last, None).await.is_err() {
+        if session
+            .follow_from(&conversation, last, None)
+            .await
+            .is_err()
+        {
             session.cleanup();
             return None;
         }
     }
     for signal in data.2 {
-        if session.send(ServerFrame::Signal(&signal).to_json()).await.is_err() {
+        if session
+            .send(ServerFrame::Signal(&signal).to_json())
+            .await
+            .is_err()
+        {
             session.cleanup();
             return None;
         }
@@ -193,7 +238,9 @@ async fn hello_frame(
 
 fn authenticate(rt: &Rt, token: &str, origin: Option<&str>) -> Result<Principal, CommandError> {
     let principal = rt.auth.verify(token, |org| {
-        rt.orgs.get(org).and_then(|o| o.settings.customer_token_secret.clone())
+        rt.orgs
+            .get(org)
+            .and_then(|o| o.settings.customer_token_secret.clone())
     })?;
     let org = rt
         .orgs
@@ -204,7 +251,9 @@ fn authenticate(rt: &Rt, token: &str, origin: Option<&str>) -> Result<Principal,
             return Err(CommandError::forbidden("chat is not enabled for this org"));
         }
         if !org.settings.origin_allowed(origin) {
-            return Err(CommandError::forbidden("this origin may not open chats for the org"));
+            return Err(CommandError::forbidden(
+                "this origin may not open chats for the org",
+            ));
         }
     }
     Ok(principal)
@@ -212,7 +261,10 @@ fn authenticate(rt: &Rt, token: &str, origin: Option<&str>) -> Result<Principal,
 
 impl Session {
     pub(super) fn conv_key(&self, id: &ConversationId) -> ConvKey {
-        ConvKey { org: self.principal.org().clone(), id: id.clone() }
+        ConvKey {
+            org: self.principal.org().clone(),
+            id: id.clone(),
+        }
     }
 
     pub(super) async fn send(&mut self, text: impl Into<ByteString>) -> Result<(), Stop> {
@@ -226,20 +278,35 @@ impl Session {
         &mut self,
         resume: Vec<crate::protocol::ResumePoint>,
     ) -> Result<(serde_json::Value, Vec<(ConversationId, u64)>, Vec<Signal>), CommandError> {
-        let resume_at = |c: &ConversationId| resume.iter().find(|r| &r.conversation == c).map_or(0, |r| r.last_seq);
+        let resume_at = |c: &ConversationId| {
+            resume
+                .iter()
+                .find(|r| &r.conversation == c)
+                .map_or(0, |r| r.last_seq)
+        };
         match self.principal.clone() {
             Principal::Staff(staff) => {
-                let key = AgentKey { org: staff.org.clone(), id: staff.id.clone() };
+                let key = AgentKey {
+                    org: staff.org.clone(),
+                    id: staff.id.clone(),
+                };
                 self.rt.hub.attach_agent(&key, self.handle.clone());
                 let sessions = self.rt.hub.agent_sessions(&key).len();
                 self.agent = Some(key.clone());
                 let snapshot = self
                     .rt
                     .agent(&key)
-                    .send(Connect { staff: staff.clone(), sessions })
+                    .send(Connect {
+                        staff: staff.clone(),
+                        sessions,
+                    })
                     .await
                     .map_err(|_| CommandError::unavailable("agent actor unavailable; retry"))?;
-                let follow = snapshot.assigned.iter().map(|c| (c.clone(), resume_at(c))).collect();
+                let follow = snapshot
+                    .assigned
+                    .iter()
+                    .map(|c| (c.clone(), resume_at(c)))
+                    .collect();
                 let data = serde_json::json!({
                     "role": "agent",
                     "org": staff.org,
@@ -254,7 +321,11 @@ impl Session {
                 Ok((data, follow, snapshot.offers))
             }
             Principal::Customer(c) => {
-                let filter = crate::engine::ConversationFilter { customer: Some(c.id.clone()), limit: 20, ..Default::default() };
+                let filter = crate::engine::ConversationFilter {
+                    customer: Some(c.id.clone()),
+                    limit: 20,
+                    ..Default::default()
+                };
                 let open: Vec<ConversationId> = self
                     .rt
                     .engine
@@ -279,7 +350,11 @@ impl Session {
         }
     }
 
-    async fn serve(&mut self, stream: &mut AggregatedMessageStream, inbox: &mut SessionInbox) -> Stop {
+    async fn serve(
+        &mut self,
+        stream: &mut AggregatedMessageStream,
+        inbox: &mut SessionInbox,
+    ) -> Stop {
         let beat = self.rt.settings.limits.heartbeat();
         let mut heartbeat = tokio::time::interval(beat);
         heartbeat.tick().await;
@@ -347,31 +422,54 @@ impl Session {
         if text.len() > limits.max_frame_bytes {
             let e = CommandError::new(
                 ErrorCode::TooLarge,
-                format!("frame is {} bytes; the limit is {}", text.len(), limits.max_frame_bytes),
+                format!(
+                    "frame is {} bytes; the limit is {}",
+                    text.len(),
+                    limits.max_frame_bytes
+                ),
             );
-            let id = serde_json::from_str::<crate::protocol::client::FrameHead>(text).ok().and_then(|h| h.id_string());
+            let id = serde_json::from_str::<crate::protocol::client::FrameHead>(text)
+                .ok()
+                .and_then(|h| h.id_string());
             return self.reply_error(id.as_deref(), &e).await;
         }
         if !self.limiter.try_take() {
             self.violations += 1;
             let max = self.rt.settings.limits.max_rate_violations;
-            let id = parse_frame(text).ok().and_then(|f| f.id).or_else(|| parse_frame(text).err().and_then(|e| e.0));
-            self.reply_error(id.as_deref(), &CommandError::new(ErrorCode::RateLimited, "slow down")).await?;
+            let id = parse_frame(text)
+                .ok()
+                .and_then(|f| f.id)
+                .or_else(|| parse_frame(text).err().and_then(|e| e.0));
+            self.reply_error(
+                id.as_deref(),
+                &CommandError::new(ErrorCode::RateLimited, "slow down"),
+            )
+            .await?;
             if self.violations >= max {
-                return Err(Stop::Close(close_codes::POLICY, "rate limit exceeded repeatedly"));
+                return Err(Stop::Close(
+                    close_codes::POLICY,
+                    "rate limit exceeded repeatedly",
+                ));
             }
             return Ok(());
         }
         self.violations = 0;
         let frame = match parse_frame(text) {
             Ok(f) => f,
-            Err((id, message)) => return self.reply_error(id.as_deref(), &CommandError::bad_request(message)).await,
+            Err((id, message)) => {
+                return self
+                    .reply_error(id.as_deref(), &CommandError::bad_request(message))
+                    .await
+            }
         };
         let id = frame.id;
         match self.command(frame.command).await {
             Ok(data) => {
                 if id.is_some() || data.is_some() {
-                    let ack = ServerFrame::Ack { id: id.as_deref(), data };
+                    let ack = ServerFrame::Ack {
+                        id: id.as_deref(),
+                        data,
+                    };
                     self.send(ack.to_json()).await?;
                 }
                 Ok(())
@@ -382,7 +480,11 @@ impl Session {
 
     async fn reply_error(&mut self, id: Option<&str>, e: &CommandError) -> Result<(), Stop> {
         self.rt.metrics.error(e.code);
-        let frame = ServerFrame::Error { id, code: e.code, message: &e.message };
+        let frame = ServerFrame::Error {
+            id,
+            code: e.code,
+            message: &e.message,
+        };
         self.send(frame.to_json()).await
     }
 
@@ -395,8 +497,16 @@ impl Session {
                     return Ok(());
                 }
                 self.rt.hub.follow(&self.conv_key(&c), self.handle.clone());
-                self.follows.insert(c.clone(), Follow { audience: Audience::Agent, last: 0 });
-                let signal = Signal::Joined { conversation: c.clone() };
+                self.follows.insert(
+                    c.clone(),
+                    Follow {
+                        audience: Audience::Agent,
+                        last: 0,
+                    },
+                );
+                let signal = Signal::Joined {
+                    conversation: c.clone(),
+                };
                 self.send(ServerFrame::Signal(&signal).to_json()).await?;
                 self.fill(&c).await
             }
@@ -414,7 +524,9 @@ impl Session {
     /// Delivers a live event if it is the next one for this client; fills a gap from the log
     /// first if there is one; drops what the client already has.
     async fn deliver(&mut self, d: Arc<EventDelivery>) -> Result<(), Stop> {
-        let Some(f) = self.follows.get(&d.conversation).copied() else { return Ok(()) };
+        let Some(f) = self.follows.get(&d.conversation).copied() else {
+            return Ok(());
+        };
         if d.seq <= f.last {
             return Ok(());
         }
@@ -440,7 +552,9 @@ impl Session {
     /// Sends everything after the client's last seq from the log. For customers, `last` stays
     /// on the last public event while the read position moves past agent-only ones.
     pub(super) async fn fill(&mut self, conversation: &ConversationId) -> Result<(), Stop> {
-        let Some(f) = self.follows.get(conversation).copied() else { return Ok(()) };
+        let Some(f) = self.follows.get(conversation).copied() else {
+            return Ok(());
+        };
         let key = self.conv_key(conversation);
         let (mut read_pos, mut last) = (f.last, f.last);
         loop {
@@ -449,7 +563,10 @@ impl Session {
                 Ok(None) => return Ok(()),
                 Err(err) => {
                     tracing::warn!(%conversation, %err, "Could not read the log to fill a gap; the client will resume.");
-                    return Err(Stop::Close(close_codes::TRY_AGAIN_LATER, "log unavailable; resume"));
+                    return Err(Stop::Close(
+                        close_codes::TRY_AGAIN_LATER,
+                        "log unavailable; resume",
+                    ));
                 }
             };
             for event in &slice.events {
@@ -478,19 +595,39 @@ impl Session {
         epoch: Option<&str>,
     ) -> Result<serde_json::Value, Stop> {
         let key = self.conv_key(conversation);
-        let access = self.rt.conversation(&key).send(Access { who: self.who.clone() }).await;
+        let access = self
+            .rt
+            .conversation(&key)
+            .send(Access {
+                who: self.who.clone(),
+            })
+            .await;
         let audience = match access {
             Ok(Ok(a)) => a,
-            Ok(Err(e)) => return Ok(serde_json::json!({ "error": e.code.as_str(), "message": e.message })),
+            Ok(Err(e)) => {
+                return Ok(serde_json::json!({ "error": e.code.as_str(), "message": e.message }))
+            }
             Err(_) => return Ok(serde_json::json!({ "error": "unavailable" })),
         };
         self.rt.hub.follow(&key, self.handle.clone());
         let current = self.rt.engine.read_log(&key, 0, 0).await.ok().flatten();
-        let (log_epoch, log_last) = current.map_or((String::new(), 0), |s| (s.epoch.to_string(), s.last_seq));
+        let (log_epoch, log_last) =
+            current.map_or((String::new(), 0), |s| (s.epoch.to_string(), s.last_seq));
         let recovered = epoch.is_none_or(|e| e == log_epoch) && last_seq <= log_last;
         let start = if recovered { last_seq } else { 0 };
-        self.follows.insert(conversation.clone(), Follow { audience, last: start });
-        let signal = Signal::Resumed { conversation: conversation.clone(), recovered, epoch: log_epoch, last_seq: log_last };
+        self.follows.insert(
+            conversation.clone(),
+            Follow {
+                audience,
+                last: start,
+            },
+        );
+        let signal = Signal::Resumed {
+            conversation: conversation.clone(),
+            recovered,
+            epoch: log_epoch,
+            last_seq: log_last,
+        };
         self.send(ServerFrame::Signal(&signal).to_json()).await?;
         self.fill(conversation).await?;
         Ok(serde_json::json!({ "recovered": recovered }))
@@ -498,7 +635,10 @@ impl Session {
 
     fn cleanup(&mut self) {
         for c in self.follows.keys() {
-            let key = ConvKey { org: self.principal.org().clone(), id: c.clone() };
+            let key = ConvKey {
+                org: self.principal.org().clone(),
+                id: c.clone(),
+            };
             self.rt.hub.unfollow(&key, self.handle.id);
         }
         self.follows.clear();
@@ -524,5 +664,14 @@ fn frame_for(
         Audience::Customer if event.visibility == Visibility::Public => last_delivered,
         Audience::Customer => return None,
     };
-    Some(ServerFrame::Event { conversation, seq: event.seq, prev, epoch, event }.to_json())
+    Some(
+        ServerFrame::Event {
+            conversation,
+            seq: event.seq,
+            prev,
+            epoch,
+            event,
+        }
+        .to_json(),
+    )
 }

@@ -224,9 +224,21 @@ mod tests {
         let cases = [
             (r#"{"type":"send","id":"1"#, None, "malformed JSON"),
             (r#"{"id":"2"}"#, Some("2"), "missing field `type`"),
-            (r#"{"type":"fly","id":"3"}"#, Some("3"), "invalid `fly` frame"),
-            (r#"{"type":"send","id":4,"conversation":"c_1"}"#, Some("4"), "invalid `send` frame"),
-            (r#"{"type":"send","id":"5","conversation":"a:b","client_msg_id":"m","text":""}"#, Some("5"), "invalid `send` frame"),
+            (
+                r#"{"type":"fly","id":"3"}"#,
+                Some("3"),
+                "invalid `fly` frame",
+            ),
+            (
+                r#"{"type":"send","id":4,"conversation":"c_1"}"#,
+                Some("4"),
+                "invalid `send` frame",
+            ),
+            (
+                r#"{"type":"send","id":"5","conversation":"a:b","client_msg_id":"m","text":""}"#,
+                Some("5"),
+                "invalid `send` frame",
+            ),
         ];
         for (input, id, needle) in cases {
             let (got_id, message) = parse_frame(input).expect_err(input);

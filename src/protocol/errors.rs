@@ -70,7 +70,9 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden | ErrorCode::Blocked | ErrorCode::OutsideHours => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::Conflict | ErrorCode::Capacity | ErrorCode::Ended | ErrorCode::Expired => 409,
+            ErrorCode::Conflict | ErrorCode::Capacity | ErrorCode::Ended | ErrorCode::Expired => {
+                409
+            }
             ErrorCode::TooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::Unavailable => 503,

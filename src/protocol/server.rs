@@ -60,13 +60,9 @@ pub enum Signal {
         max_chats: u32,
     },
     /// The session now follows this conversation (assignment, transfer in).
-    Joined {
-        conversation: ConversationId,
-    },
+    Joined { conversation: ConversationId },
     /// The session no longer follows this conversation (transferred away).
-    Left {
-        conversation: ConversationId,
-    },
+    Left { conversation: ConversationId },
     /// The answer to a resume: `recovered: false` means reload the transcript.
     Resumed {
         conversation: ConversationId,

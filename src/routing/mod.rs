@@ -74,25 +74,67 @@ mod tests {
     }
 
     /// (agents as (id, eligible, free, ready_since), declined, expected choice)
-    type Case = (&'static str, Vec<(&'static str, bool, u32, i64)>, Vec<&'static str>, Option<&'static str>);
+    type Case = (
+        &'static str,
+        Vec<(&'static str, bool, u32, i64)>,
+        Vec<&'static str>,
+        Option<&'static str>,
+    );
 
     #[test]
     fn choose_agent_table() {
         let cases: Vec<Case> = vec![
             ("nobody", vec![], vec![], None),
-            ("longest idle wins", vec![("a", true, 3, 10), ("b", true, 3, 5)], vec![], Some("b")),
-            ("full agents skipped", vec![("a", true, 0, 1), ("b", true, 1, 5)], vec![], Some("b")),
-            ("ineligible skipped", vec![("a", false, 3, 1), ("b", true, 1, 5)], vec![], Some("b")),
-            ("declined skipped", vec![("a", true, 3, 1), ("b", true, 1, 5)], vec!["a"], Some("b")),
+            (
+                "longest idle wins",
+                vec![("a", true, 3, 10), ("b", true, 3, 5)],
+                vec![],
+                Some("b"),
+            ),
+            (
+                "full agents skipped",
+                vec![("a", true, 0, 1), ("b", true, 1, 5)],
+                vec![],
+                Some("b"),
+            ),
+            (
+                "ineligible skipped",
+                vec![("a", false, 3, 1), ("b", true, 1, 5)],
+                vec![],
+                Some("b"),
+            ),
+            (
+                "declined skipped",
+                vec![("a", true, 3, 1), ("b", true, 1, 5)],
+                vec!["a"],
+                Some("b"),
+            ),
             ("all declined", vec![("a", true, 3, 1)], vec!["a"], None),
-            ("tie by id", vec![("b", true, 1, 5), ("a", true, 1, 5)], vec![], Some("a")),
-            ("all full", vec![("a", true, 0, 1), ("b", true, 0, 2)], vec![], None),
+            (
+                "tie by id",
+                vec![("b", true, 1, 5), ("a", true, 1, 5)],
+                vec![],
+                Some("a"),
+            ),
+            (
+                "all full",
+                vec![("a", true, 0, 1), ("b", true, 0, 2)],
+                vec![],
+                None,
+            ),
         ];
         for (name, agents, declined, expected) in cases {
             let views: Vec<(AgentId, AgentView)> = agents
                 .iter()
                 .map(|(a, eligible, free, since)| {
-                    (id(a), AgentView { eligible: *eligible, free: *free, ready_since: t(*since) })
+                    (
+                        id(a),
+                        AgentView {
+                            eligible: *eligible,
+                            free: *free,
+                            ready_since: t(*since),
+                        },
+                    )
                 })
                 .collect();
             let declined: HashSet<AgentId> = declined.iter().map(|s| id(s)).collect();

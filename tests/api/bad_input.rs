@@ -14,23 +14,48 @@ async fn malformed_unknown_and_incomplete_frames_get_bad_request() {
     c.send_raw("{not json").await;
     let e = c.wait_for("malformed", |f| f["type"] == "error").await;
     assert_eq!(e["code"], "bad_request");
-    assert!(e["message"].as_str().expect("msg").contains("malformed JSON"));
+    assert!(e["message"]
+        .as_str()
+        .expect("msg")
+        .contains("malformed JSON"));
 
     c.send_raw(r#"{"type":"teleport","id":"u1"}"#).await;
     let e = c.wait_for("unknown", |f| f["id"] == "u1").await;
     assert_eq!(e["code"], "bad_request");
 
-    c.send_raw(r#"{"type":"send","id":"m1","conversation":"x"}"#).await;
+    c.send_raw(r#"{"type":"send","id":"m1","conversation":"x"}"#)
+        .await;
     let e = c.wait_for("missing fields", |f| f["id"] == "m1").await;
     assert_eq!(e["code"], "bad_request");
 
-    c.err(json!({ "type": "send", "conversation": "bad:id", "client_msg_id": "a", "text": "x" }), "bad_request").await;
-    c.err(json!({ "type": "send", "conversation": conv, "client_msg_id": "", "text": "x" }), "bad_request").await;
-    c.err(json!({ "type": "send", "conversation": conv, "client_msg_id": "e", "text": "   " }), "bad_request").await;
+    c.err(
+        json!({ "type": "send", "conversation": "bad:id", "client_msg_id": "a", "text": "x" }),
+        "bad_request",
+    )
+    .await;
+    c.err(
+        json!({ "type": "send", "conversation": conv, "client_msg_id": "", "text": "x" }),
+        "bad_request",
+    )
+    .await;
+    c.err(
+        json!({ "type": "send", "conversation": conv, "client_msg_id": "e", "text": "   " }),
+        "bad_request",
+    )
+    .await;
     c.err(json!({ "type": "send", "conversation": conv, "client_msg_id": "l", "text": "x".repeat(4001) }), "too_large").await;
-    c.err(json!({ "type": "survey", "conversation": conv, "rating": 11 }), "conflict").await;
-    c.err(json!({ "type": "accept", "conversation": conv }), "forbidden").await;
-    c.err(json!({ "type": "hello", "token": "again" }), "conflict").await;
+    c.err(
+        json!({ "type": "survey", "conversation": conv, "rating": 11 }),
+        "conflict",
+    )
+    .await;
+    c.err(
+        json!({ "type": "accept", "conversation": conv }),
+        "forbidden",
+    )
+    .await;
+    c.err(json!({ "type": "hello", "token": "again" }), "conflict")
+        .await;
     c.err(json!({ "type": "send", "conversation": "c_doesnotexist", "client_msg_id": "z", "text": "x" }), "not_found").await;
 
     // The connection still works, and so does the other side.
@@ -43,13 +68,24 @@ async fn malformed_unknown_and_incomplete_frames_get_bad_request() {
 async fn an_oversized_frame_is_refused_and_nothing_is_lost() {
     let app = spawn_app().await;
     let (mut c, conv) = app.customer_chat("big").await;
-    let before = c.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "k1", "text": "kept" })).await;
+    let before = c
+        .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "k1", "text": "kept" }))
+        .await;
     let huge = json!({ "type": "send", "id": "huge", "conversation": conv, "client_msg_id": "h", "text": "y".repeat(70_000) });
     c.send_raw(&huge.to_string()).await;
-    let e = c.wait_for("too large", |f| f["type"] == "error" && f["code"] == "too_large").await;
+    let e = c
+        .wait_for("too large", |f| {
+            f["type"] == "error" && f["code"] == "too_large"
+        })
+        .await;
     assert_eq!(e["id"], "huge");
-    let after = c.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "k2", "text": "still" })).await;
-    assert_eq!(after["seq"].as_u64(), Some(before["seq"].as_u64().expect("seq") + 1));
+    let after = c
+        .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "k2", "text": "still" }))
+        .await;
+    assert_eq!(
+        after["seq"].as_u64(),
+        Some(before["seq"].as_u64().expect("seq") + 1)
+    );
 }
 
 #[actix_web::test]
@@ -60,17 +96,44 @@ async fn commands_in_the_wrong_state_are_refused() {
     // Wrap-up before the end, survey before the end, accepting an expired offer.
     al.signal("offer").await;
     al.signal("offer_ended").await;
-    al.err(json!({ "type": "accept", "conversation": conv }), "expired").await;
-    c.err(json!({ "type": "survey", "conversation": conv, "rating": 5 }), "conflict").await;
+    al.err(json!({ "type": "accept", "conversation": conv }), "expired")
+        .await;
+    c.err(
+        json!({ "type": "survey", "conversation": conv, "rating": 5 }),
+        "conflict",
+    )
+    .await;
     let offer = al.signal("offer").await;
-    al.ok(json!({ "type": "accept", "conversation": offer["conversation"] })).await;
-    al.err(json!({ "type": "wrap_up", "conversation": conv }), "conflict").await;
-    al.err(json!({ "type": "transfer", "conversation": conv }), "bad_request").await;
-    al.err(json!({ "type": "transfer", "conversation": conv, "to_agent": "al" }), "bad_request").await;
+    al.ok(json!({ "type": "accept", "conversation": offer["conversation"] }))
+        .await;
+    al.err(
+        json!({ "type": "wrap_up", "conversation": conv }),
+        "conflict",
+    )
+    .await;
+    al.err(
+        json!({ "type": "transfer", "conversation": conv }),
+        "bad_request",
+    )
+    .await;
+    al.err(
+        json!({ "type": "transfer", "conversation": conv, "to_agent": "al" }),
+        "bad_request",
+    )
+    .await;
     c.ok(json!({ "type": "end", "conversation": conv })).await;
-    c.err(json!({ "type": "end", "conversation": conv }), "ended").await;
-    c.err(json!({ "type": "send", "conversation": conv, "client_msg_id": "n", "text": "x" }), "ended").await;
-    al.err(json!({ "type": "transfer", "conversation": conv, "to_queue": "billing" }), "ended").await;
+    c.err(json!({ "type": "end", "conversation": conv }), "ended")
+        .await;
+    c.err(
+        json!({ "type": "send", "conversation": conv, "client_msg_id": "n", "text": "x" }),
+        "ended",
+    )
+    .await;
+    al.err(
+        json!({ "type": "transfer", "conversation": conv, "to_queue": "billing" }),
+        "ended",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -79,11 +142,19 @@ async fn a_flood_is_rate_limited_and_repeated_abuse_closes_only_that_connection(
     let (mut flooder, _) = app.customer_chat("flood").await;
     let (mut calm, calm_conv) = app.customer_chat("calm").await;
     for i in 0..200 {
-        flooder.send_raw(&json!({ "type": "ping", "id": format!("f{i}") }).to_string()).await;
+        flooder
+            .send_raw(&json!({ "type": "ping", "id": format!("f{i}") }).to_string())
+            .await;
     }
-    let limited = flooder.wait_for("rate_limited", |f| f["code"] == "rate_limited").await;
+    let limited = flooder
+        .wait_for("rate_limited", |f| f["code"] == "rate_limited")
+        .await;
     assert_eq!(limited["type"], "error");
-    assert_eq!(flooder.closed_code().await, 1008, "repeated abuse closes the connection");
+    assert_eq!(
+        flooder.closed_code().await,
+        1008,
+        "repeated abuse closes the connection"
+    );
     // Everyone else carries on.
     calm.ok(json!({ "type": "send", "conversation": calm_conv, "client_msg_id": "c", "text": "unaffected" })).await;
 }
@@ -92,7 +163,11 @@ async fn a_flood_is_rate_limited_and_repeated_abuse_closes_only_that_connection(
 async fn authentication_failures_close_the_connection() {
     let app = spawn_app().await;
     let mut c = Client::open(app.port).await;
-    c.err(json!({ "type": "hello", "token": "not.a.jwt" }), "unauthorized").await;
+    c.err(
+        json!({ "type": "hello", "token": "not.a.jwt" }),
+        "unauthorized",
+    )
+    .await;
     assert_eq!(c.closed_code().await, 1008);
 
     let mut c = Client::open(app.port).await;
@@ -102,7 +177,8 @@ async fn authentication_failures_close_the_connection() {
     // A staff token for an org that does not exist.
     let ghost = app.staff_token("ghost", "al", &[switchboard::auth::Role::Agent], &[]);
     let mut c = Client::open(app.port).await;
-    c.err(json!({ "type": "hello", "token": ghost }), "unauthorized").await;
+    c.err(json!({ "type": "hello", "token": ghost }), "unauthorized")
+        .await;
 }
 
 #[actix_web::test]
@@ -122,17 +198,43 @@ async fn bad_rest_input_gets_json_errors() {
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "unauthorized");
     let (status, body) = app
-        .http("POST", "/v1/orgs/t1/visitors", None, Some(json!({ "first_name": "A", "last_name": "B", "email": "nope" })))
+        .http(
+            "POST",
+            "/v1/orgs/t1/visitors",
+            None,
+            Some(json!({ "first_name": "A", "last_name": "B", "email": "nope" })),
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "bad_request");
-    let (status, body) = app.http("PUT", "/v1/settings", Some(&admin), Some(json!({ "max_chats": 0 }))).await;
+    let (status, body) = app
+        .http(
+            "PUT",
+            "/v1/settings",
+            Some(&admin),
+            Some(json!({ "max_chats": 0 })),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = app.http("PUT", "/v1/settings", Some(&admin), Some(json!("not an object"))).await;
+    let (status, body) = app
+        .http(
+            "PUT",
+            "/v1/settings",
+            Some(&admin),
+            Some(json!("not an object")),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
     let (status, _) = app.http("GET", "/v1/nowhere", None, None).await;
     assert_eq!(status, 404);
     let agent = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
-    let (status, body) = app.http("POST", "/v1/queues", Some(&agent), Some(json!({ "id": "x", "name": "X" }))).await;
+    let (status, body) = app
+        .http(
+            "POST",
+            "/v1/queues",
+            Some(&agent),
+            Some(json!({ "id": "x", "name": "X" })),
+        )
+        .await;
     assert_eq!(status, 403, "agents cannot configure: {body}");
 }

@@ -15,7 +15,9 @@ async fn full_chat_from_start_to_survey_and_wrap_up() {
     let offer = agent.signal("offer").await;
     assert_eq!(offer["conversation"], conv.as_str());
     assert_eq!(offer["customer_name"], "ada Tester");
-    agent.ok(json!({ "type": "accept", "conversation": conv })).await;
+    agent
+        .ok(json!({ "type": "accept", "conversation": conv }))
+        .await;
 
     // Both sides learn the agent joined.
     let joined = customer.event(&conv, "assigned").await;
@@ -30,26 +32,41 @@ async fn full_chat_from_start_to_survey_and_wrap_up() {
     assert_eq!(got["event"]["text"], "Where is my order?");
     assert_eq!(got["event"]["author"]["role"], "customer");
 
-    agent.ok(json!({ "type": "typing", "conversation": conv, "on": true })).await;
+    agent
+        .ok(json!({ "type": "typing", "conversation": conv, "on": true }))
+        .await;
     let typing = customer.signal("typing").await;
     assert_eq!(typing["on"], true);
 
     let ack = agent.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "a1", "text": "It ships today." })).await;
-    let got = customer.wait_for("agent message", |f| is_event(f, &conv) && f["event"]["client_msg_id"] == "a1").await;
+    let got = customer
+        .wait_for("agent message", |f| {
+            is_event(f, &conv) && f["event"]["client_msg_id"] == "a1"
+        })
+        .await;
     assert_eq!(got["seq"], ack["seq"]);
     assert_eq!(got["event"]["text"], "It ships today.");
 
     // Read receipt from the customer reaches the agent.
-    customer.ok(json!({ "type": "read", "conversation": conv, "seq": ack["seq"] })).await;
+    customer
+        .ok(json!({ "type": "read", "conversation": conv, "seq": ack["seq"] }))
+        .await;
     let read = agent.event(&conv, "read").await;
     assert_eq!(read["event"]["up_to"], ack["seq"]);
 
     // The customer ends; both see it; the survey is stored and readable over REST.
-    customer.ok(json!({ "type": "end", "conversation": conv })).await;
+    customer
+        .ok(json!({ "type": "end", "conversation": conv }))
+        .await;
     let ended = agent.event(&conv, "ended").await;
     assert_eq!(ended["event"]["reason"], "customer");
     customer.ok(json!({ "type": "survey", "conversation": conv, "rating": 9, "comment": "Quick and kind" })).await;
-    customer.err(json!({ "type": "survey", "conversation": conv, "rating": 3 }), "conflict").await;
+    customer
+        .err(
+            json!({ "type": "survey", "conversation": conv, "rating": 3 }),
+            "conflict",
+        )
+        .await;
 
     let admin = app.admin_token("t1");
     let (status, surveys) = app.http("GET", "/v1/surveys", Some(&admin), None).await;
@@ -62,15 +79,41 @@ async fn full_chat_from_start_to_survey_and_wrap_up() {
     assert_eq!(data[0]["agent"], "al");
 
     // Wrap-up with a disposition marks it done.
-    agent.err(json!({ "type": "wrap_up", "conversation": conv, "disposition": "nope" }), "bad_request").await;
-    agent.ok(json!({ "type": "wrap_up", "conversation": conv, "disposition": "resolved" })).await;
-    let (_, summary) = app.http("GET", &format!("/v1/conversations/{conv}"), Some(&admin), None).await;
+    agent
+        .err(
+            json!({ "type": "wrap_up", "conversation": conv, "disposition": "nope" }),
+            "bad_request",
+        )
+        .await;
+    agent
+        .ok(json!({ "type": "wrap_up", "conversation": conv, "disposition": "resolved" }))
+        .await;
+    let (_, summary) = app
+        .http(
+            "GET",
+            &format!("/v1/conversations/{conv}"),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(summary["status"], "done", "{summary}");
     assert_eq!(summary["disposition"], "resolved");
 
     // The transcript holds every event once, in seq order with no gap.
-    let (_, t) = app.http("GET", &format!("/v1/conversations/{conv}/transcript"), Some(&admin), None).await;
-    let seqs: Vec<u64> = t["events"].as_array().expect("events").iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
+    let (_, t) = app
+        .http(
+            "GET",
+            &format!("/v1/conversations/{conv}/transcript"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let seqs: Vec<u64> = t["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
 }
 
@@ -82,21 +125,34 @@ async fn internal_notes_never_reach_the_customer() {
     accept_next(&mut agent).await;
     customer.event(&conv, "assigned").await;
 
-    let note = agent.ok(json!({ "type": "note", "conversation": conv, "text": "VIP, offer a voucher" })).await;
+    let note = agent
+        .ok(json!({ "type": "note", "conversation": conv, "text": "VIP, offer a voucher" }))
+        .await;
     agent.event(&conv, "note").await;
     let msg = agent.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "a1", "text": "Hello!" })).await;
 
     // The customer gets the message, whose `prev` skips the hidden note.
     let got = customer.event(&conv, "message").await;
     assert_eq!(got["seq"], msg["seq"]);
-    assert_eq!(got["prev"].as_u64(), Some(note["seq"].as_u64().expect("seq") - 1));
+    assert_eq!(
+        got["prev"].as_u64(),
+        Some(note["seq"].as_u64().expect("seq") - 1)
+    );
     customer.barrier().await;
-    assert!(customer.buffered(|f| f["event"]["kind"] == "note").is_empty(), "{:?}", customer.inbox);
+    assert!(
+        customer
+            .buffered(|f| f["event"]["kind"] == "note")
+            .is_empty(),
+        "{:?}",
+        customer.inbox
+    );
 
     // Nor on resume: a replay from zero contains no agent-only event.
     let token = app.visitor_token("t1", "other").await;
     let _ = token;
-    customer.ok(json!({ "type": "resume", "conversation": conv, "last_seq": 0 })).await;
+    customer
+        .ok(json!({ "type": "resume", "conversation": conv, "last_seq": 0 }))
+        .await;
     customer.barrier().await;
     let replayed = customer.buffered(|f| is_event(f, &conv));
     assert!(!replayed.is_empty());
@@ -104,7 +160,12 @@ async fn internal_notes_never_reach_the_customer() {
         assert_eq!(f["event"]["visibility"], "public", "customer got {f}");
     }
     // Customers cannot write notes.
-    customer.err(json!({ "type": "note", "conversation": conv, "text": "x" }), "forbidden").await;
+    customer
+        .err(
+            json!({ "type": "note", "conversation": conv, "text": "x" }),
+            "forbidden",
+        )
+        .await;
 }
 
 #[actix_web::test]
@@ -114,8 +175,12 @@ async fn a_retried_send_is_stored_once_and_acked_with_the_same_seq() {
     let (mut customer, conv) = app.customer_chat("cy").await;
     accept_next(&mut agent).await;
 
-    let first = customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "m-1", "text": "once" })).await;
-    let again = customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "m-1", "text": "once" })).await;
+    let first = customer
+        .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "m-1", "text": "once" }))
+        .await;
+    let again = customer
+        .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "m-1", "text": "once" }))
+        .await;
     assert_eq!(first["seq"], again["seq"]);
     assert_eq!(first["duplicate"], false);
     assert_eq!(again["duplicate"], true);
@@ -125,13 +190,28 @@ async fn a_retried_send_is_stored_once_and_acked_with_the_same_seq() {
     let second = agent.event(&conv, "message").await;
     assert_eq!(second["event"]["client_msg_id"], "m-2");
     agent.barrier().await;
-    assert!(agent.buffered(|f| f["event"]["kind"] == "message").is_empty(), "m-1 delivered twice: {:?}", agent.inbox);
+    assert!(
+        agent
+            .buffered(|f| f["event"]["kind"] == "message")
+            .is_empty(),
+        "m-1 delivered twice: {:?}",
+        agent.inbox
+    );
 
     // Even after the chat ended, a retry of an acked message gets its original seq back.
-    agent.ok(json!({ "type": "end", "conversation": conv })).await;
-    let late = customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "m-1", "text": "once" })).await;
+    agent
+        .ok(json!({ "type": "end", "conversation": conv }))
+        .await;
+    let late = customer
+        .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "m-1", "text": "once" }))
+        .await;
     assert_eq!(late["seq"], first["seq"]);
-    customer.err(json!({ "type": "send", "conversation": conv, "client_msg_id": "m-3", "text": "new" }), "ended").await;
+    customer
+        .err(
+            json!({ "type": "send", "conversation": conv, "client_msg_id": "m-3", "text": "new" }),
+            "ended",
+        )
+        .await;
 }
 
 #[actix_web::test]
@@ -139,7 +219,9 @@ async fn reconnect_resumes_exactly_what_was_missed() {
     let app = spawn_app().await;
     let agent_token = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
     let mut agent = app.connect(&agent_token).await;
-    agent.ok(json!({ "type": "status", "presence": "available" })).await;
+    agent
+        .ok(json!({ "type": "status", "presence": "available" }))
+        .await;
     let (mut customer, conv) = app.customer_chat("dee").await;
     accept_next(&mut agent).await;
     for i in 1..=3 {
@@ -147,7 +229,9 @@ async fn reconnect_resumes_exactly_what_was_missed() {
     }
     let mut last = 0;
     for _ in 0..3 {
-        last = agent.event(&conv, "message").await["seq"].as_u64().expect("seq");
+        last = agent.event(&conv, "message").await["seq"]
+            .as_u64()
+            .expect("seq");
     }
     agent.close().await;
 
@@ -155,19 +239,29 @@ async fn reconnect_resumes_exactly_what_was_missed() {
     for i in 4..=6 {
         customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": format!("m{i}"), "text": format!("msg {i}") })).await;
     }
-    let mut agent = app
-        .connect_with_resume(&agent_token, &conv, last)
-        .await;
+    let mut agent = app.connect_with_resume(&agent_token, &conv, last).await;
     agent.barrier().await;
     let replay: Vec<_> = agent.buffered(|f| is_event(f, &conv));
-    let seqs: Vec<u64> = replay.iter().map(|f| f["seq"].as_u64().expect("seq")).collect();
-    let texts: Vec<&str> = replay.iter().filter_map(|f| f["event"]["text"].as_str()).collect();
-    assert_eq!(seqs, ((last + 1)..=(last + 3)).collect::<Vec<_>>(), "no gap, no duplicate");
+    let seqs: Vec<u64> = replay
+        .iter()
+        .map(|f| f["seq"].as_u64().expect("seq"))
+        .collect();
+    let texts: Vec<&str> = replay
+        .iter()
+        .filter_map(|f| f["event"]["text"].as_str())
+        .collect();
+    assert_eq!(
+        seqs,
+        ((last + 1)..=(last + 3)).collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
     assert_eq!(texts, ["msg 4", "msg 5", "msg 6"]);
     agent.inbox.clear();
 
     // Live delivery continues after the replay.
-    customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "m7", "text": "msg 7" })).await;
+    customer
+        .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "m7", "text": "msg 7" }))
+        .await;
     let live = agent.event(&conv, "message").await;
     assert_eq!(live["seq"].as_u64(), Some(last + 4));
     assert_eq!(live["prev"].as_u64(), Some(last + 3));
@@ -190,8 +284,13 @@ async fn a_customer_page_reload_replays_the_conversation() {
     let app = spawn_app().await;
     let token = app.visitor_token("t1", "eve").await;
     let mut customer = app.connect(&token).await;
-    let conv = customer.ok(json!({ "type": "start" })).await["conversation"].as_str().expect("id").to_string();
-    customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "x1", "text": "hi" })).await;
+    let conv = customer.ok(json!({ "type": "start" })).await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    customer
+        .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "x1", "text": "hi" }))
+        .await;
     customer.close().await;
 
     // A new connection with the same token: hello lists the open conversation and replays it.
@@ -214,7 +313,14 @@ async fn a_conversation_actor_that_panics_comes_back_from_its_log() {
     let before = customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "p1", "text": "before" })).await;
 
     let admin = app.admin_token("t1");
-    let (status, _) = app.http("POST", &format!("/v1/debug/conversations/{conv}/panic"), Some(&admin), None).await;
+    let (status, _) = app
+        .http(
+            "POST",
+            &format!("/v1/debug/conversations/{conv}/panic"),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(status, 202);
 
     // The next command reaches a fresh activation rebuilt from the log: the retry of the
@@ -231,12 +337,20 @@ async fn a_conversation_actor_that_panics_comes_back_from_its_log() {
         assert_eq!(reply["code"], "unavailable", "attempt {attempt}: {reply}");
     }
     let after = after.expect("conversation came back");
-    assert_eq!(after["seq"].as_u64(), Some(before["seq"].as_u64().expect("seq") + 1));
+    assert_eq!(
+        after["seq"].as_u64(),
+        Some(before["seq"].as_u64().expect("seq") + 1)
+    );
     let dup = customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "p1", "text": "before" })).await;
     assert_eq!(dup["seq"], before["seq"]);
-    let got = agent.wait_for("after", |f| f["event"]["text"] == "after").await;
+    let got = agent
+        .wait_for("after", |f| f["event"]["text"] == "after")
+        .await;
     assert_eq!(got["seq"], after["seq"]);
     let (_, metrics) = app.http("GET", "/metrics", None, None).await;
     let text = metrics.as_str().expect("text");
-    assert!(text.contains("switchboard_actor_restarts_total 1"), "{text}");
+    assert!(
+        text.contains("switchboard_actor_restarts_total 1"),
+        "{text}"
+    );
 }

@@ -97,17 +97,31 @@ impl TestApp {
                 AgentId::parse(id).expect("id"),
                 Some(format!("Agent {id}")),
                 roles.to_vec(),
-                queues.iter().map(|q| QueueId::parse(q).expect("queue")).collect(),
+                queues
+                    .iter()
+                    .map(|q| QueueId::parse(q).expect("queue"))
+                    .collect(),
                 3600,
             )
             .expect("mint")
     }
 
     pub fn admin_token(&self, org: &str) -> String {
-        self.staff_token(org, "admin", &[Role::Agent, Role::Supervisor, Role::Admin], &[])
+        self.staff_token(
+            org,
+            "admin",
+            &[Role::Agent, Role::Supervisor, Role::Admin],
+            &[],
+        )
     }
 
-    pub async fn http(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         self.http_with(method, path, token, body, &[]).await
     }
 
@@ -138,7 +152,8 @@ impl TestApp {
         let json = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         (status, json)
     }
@@ -169,7 +184,8 @@ impl TestApp {
     pub async fn agent(&self, id: &str, queues: &[&str]) -> Client {
         let token = self.staff_token("t1", id, &[Role::Agent], queues);
         let mut c = self.connect(&token).await;
-        c.ok(json!({ "type": "status", "presence": "available" })).await;
+        c.ok(json!({ "type": "status", "presence": "available" }))
+            .await;
         c
     }
 
@@ -178,7 +194,10 @@ impl TestApp {
         let token = self.visitor_token("t1", name).await;
         let mut c = self.connect(&token).await;
         let data = c.ok(json!({ "type": "start" })).await;
-        let conv = data["conversation"].as_str().expect("conversation id").to_string();
+        let conv = data["conversation"]
+            .as_str()
+            .expect("conversation id")
+            .to_string();
         (c, conv)
     }
 }
@@ -199,19 +218,31 @@ impl Client {
 
     pub async fn open_with(port: u16, origin: Option<&str>) -> Client {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut req = format!("ws://127.0.0.1:{port}/v1/ws").into_client_request().expect("request");
+        let mut req = format!("ws://127.0.0.1:{port}/v1/ws")
+            .into_client_request()
+            .expect("request");
         if let Some(o) = origin {
-            req.headers_mut().insert("Origin", o.parse().expect("header"));
+            req.headers_mut()
+                .insert("Origin", o.parse().expect("header"));
         }
         let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
             .await
             .expect("connect timed out")
             .expect("connect");
-        Client { ws, next_id: 0, inbox: VecDeque::new(), hello: Value::Null, closed: None }
+        Client {
+            ws,
+            next_id: 0,
+            inbox: VecDeque::new(),
+            hello: Value::Null,
+            closed: None,
+        }
     }
 
     pub async fn send_raw(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.into())).await.expect("send");
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
     }
 
     /// Reads one frame from the socket (not the inbox). `None` when the socket closed.
@@ -221,9 +252,13 @@ impl Client {
                 .await
                 .unwrap_or_else(|_| panic!("no frame within {WAIT:?}; inbox: {:?}", self.inbox));
             match msg {
-                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(&t).expect("server sent JSON")),
+                Some(Ok(Message::Text(t))) => {
+                    return Some(serde_json::from_str(&t).expect("server sent JSON"))
+                }
                 Some(Ok(Message::Close(frame))) => {
-                    self.closed = Some(frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string())));
+                    self.closed = Some(frame.map_or((1005, String::new()), |f| {
+                        (u16::from(f.code), f.reason.to_string())
+                    }));
                     return None;
                 }
                 Some(Ok(_)) => continue,
@@ -243,8 +278,10 @@ impl Client {
         let id = format!("r{}", self.next_id);
         cmd["id"] = json!(id);
         self.send_raw(&cmd.to_string()).await;
-        self.wait_for(&format!("reply to {cmd}"), |f| f["id"] == json!(id) && (f["type"] == "ack" || f["type"] == "error"))
-            .await
+        self.wait_for(&format!("reply to {cmd}"), |f| {
+            f["id"] == json!(id) && (f["type"] == "ack" || f["type"] == "error")
+        })
+        .await
     }
 
     /// Sends a command that must succeed; returns the ack's data.
@@ -257,7 +294,10 @@ impl Client {
     /// Sends a command that must fail with `code`; returns the error frame.
     pub async fn err(&mut self, cmd: Value, code: &str) -> Value {
         let reply = self.request(cmd.clone()).await;
-        assert_eq!(reply["type"], "error", "{cmd} should fail with {code}: {reply}");
+        assert_eq!(
+            reply["type"], "error",
+            "{cmd} should fail with {code}: {reply}"
+        );
         assert_eq!(reply["code"], code, "{cmd}: {reply}");
         reply
     }
@@ -275,13 +315,19 @@ impl Client {
             match self.read().await {
                 Some(f) if pred(&f) => return f,
                 Some(f) => self.inbox.push_back(f),
-                None => panic!("socket closed ({:?}) while waiting for {what}; inbox: {:?}", self.closed, self.inbox),
+                None => panic!(
+                    "socket closed ({:?}) while waiting for {what}; inbox: {:?}",
+                    self.closed, self.inbox
+                ),
             }
         }
     }
 
     pub async fn signal(&mut self, kind: &str) -> Value {
-        self.wait_for(&format!("signal {kind}"), |f| f["type"] == "signal" && f["signal"] == kind).await
+        self.wait_for(&format!("signal {kind}"), |f| {
+            f["type"] == "signal" && f["signal"] == kind
+        })
+        .await
     }
 
     /// The next log event of this kind in the conversation.
@@ -321,8 +367,13 @@ impl Client {
 /// Accepts the next offer the agent gets; returns the conversation id.
 pub async fn accept_next(agent: &mut Client) -> String {
     let offer = agent.signal("offer").await;
-    let conv = offer["conversation"].as_str().expect("conversation").to_string();
-    agent.ok(json!({ "type": "accept", "conversation": conv })).await;
+    let conv = offer["conversation"]
+        .as_str()
+        .expect("conversation")
+        .to_string();
+    agent
+        .ok(json!({ "type": "accept", "conversation": conv }))
+        .await;
     conv
 }
 

@@ -12,7 +12,10 @@ async fn settings_queues_reasons_dispositions_round_trip() {
     let (status, body) = app.http("GET", "/v1/settings", Some(&admin), None).await;
     assert_eq!(status, 200);
     assert_eq!(body["settings"]["max_chats"], 3);
-    assert!(body["settings"].get("customer_token_secret").is_none(), "the secret is never returned");
+    assert!(
+        body["settings"].get("customer_token_secret").is_none(),
+        "the secret is never returned"
+    );
     assert_eq!(body["customer_token_secret_set"], true);
 
     let mut s = body["settings"].clone();
@@ -21,11 +24,28 @@ async fn settings_queues_reasons_dispositions_round_trip() {
     let (status, body) = app.http("PUT", "/v1/settings", Some(&admin), Some(s)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["settings"]["max_chats"], 5);
-    assert_eq!(body["customer_token_secret_set"], true, "a PUT without the secret keeps it");
+    assert_eq!(
+        body["customer_token_secret_set"], true,
+        "a PUT without the secret keeps it"
+    );
 
-    let (status, _) = app.http("POST", "/v1/queues", Some(&admin), Some(json!({ "id": "vip", "name": "VIP", "priority": 5 }))).await;
+    let (status, _) = app
+        .http(
+            "POST",
+            "/v1/queues",
+            Some(&admin),
+            Some(json!({ "id": "vip", "name": "VIP", "priority": 5 })),
+        )
+        .await;
     assert_eq!(status, 201);
-    let (status, _) = app.http("POST", "/v1/queues", Some(&admin), Some(json!({ "id": "vip", "name": "VIP" }))).await;
+    let (status, _) = app
+        .http(
+            "POST",
+            "/v1/queues",
+            Some(&admin),
+            Some(json!({ "id": "vip", "name": "VIP" })),
+        )
+        .await;
     assert_eq!(status, 409);
     let (_, q) = app.http("GET", "/v1/queues/vip", Some(&admin), None).await;
     assert_eq!(q["queue"]["priority"], 5);
@@ -34,20 +54,49 @@ async fn settings_queues_reasons_dispositions_round_trip() {
     // Agents see only their own queues.
     let agent = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
     let (_, visible) = app.http("GET", "/v1/queues", Some(&agent), None).await;
-    assert_eq!(visible["queues"].as_array().expect("queues").len(), 1, "{visible}");
+    assert_eq!(
+        visible["queues"].as_array().expect("queues").len(),
+        1,
+        "{visible}"
+    );
 
-    let (status, _) = app.http("PUT", "/v1/reasons/r1", Some(&admin), Some(json!({ "name": "Orders", "sequence": 0, "queue": "vip" }))).await;
+    let (status, _) = app
+        .http(
+            "PUT",
+            "/v1/reasons/r1",
+            Some(&admin),
+            Some(json!({ "name": "Orders", "sequence": 0, "queue": "vip" })),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, body) = app.http("PUT", "/v1/reasons/r2", Some(&admin), Some(json!({ "name": "Bad", "queue": "nope" }))).await;
+    let (status, body) = app
+        .http(
+            "PUT",
+            "/v1/reasons/r2",
+            Some(&admin),
+            Some(json!({ "name": "Bad", "queue": "nope" })),
+        )
+        .await;
     assert_eq!(status, 400, "unknown queue: {body}");
     let (_, reasons) = app.http("GET", "/v1/reasons", Some(&admin), None).await;
     assert_eq!(reasons["display_order"], json!(["r1"]));
 
-    let (status, _) = app.http("PUT", "/v1/dispositions/callback", Some(&admin), Some(json!({ "label": "Call back" }))).await;
+    let (status, _) = app
+        .http(
+            "PUT",
+            "/v1/dispositions/callback",
+            Some(&admin),
+            Some(json!({ "label": "Call back" })),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (_, d) = app.http("GET", "/v1/dispositions", Some(&admin), None).await;
+    let (_, d) = app
+        .http("GET", "/v1/dispositions", Some(&admin), None)
+        .await;
     assert_eq!(d["dispositions"].as_array().expect("list").len(), 2);
-    let (status, _) = app.http("DELETE", "/v1/dispositions/callback", Some(&admin), None).await;
+    let (status, _) = app
+        .http("DELETE", "/v1/dispositions/callback", Some(&admin), None)
+        .await;
     assert_eq!(status, 204);
 }
 
@@ -62,20 +111,31 @@ async fn hours_import_save_and_get_use_the_seed_format() {
               "OperationPeriod": [ { "OperationPeriodId": "1", "StartTime": "09:00", "EndTime": "17:00", "IsBreak": false } ] }
         ]
     });
-    let (status, body) = app.http("POST", "/v1/hours/import", Some(&admin), Some(profile)).await;
+    let (status, body) = app
+        .http("POST", "/v1/hours/import", Some(&admin), Some(profile))
+        .await;
     assert_eq!(status, 200, "{body}");
     let save = json!({
         "ProfileId": "base", "InteractionType": "Chat", "DayOfWeek": "THURSDAY", "TimeZoneId": "America/New_York",
         "PK": "7224843134953761869", "CreatedBy": "admin@example",
         "OperationPeriod": [ { "OperationPeriodId": "1", "StartTime": "00:00", "EndTime": "23:59", "IsBreak": true } ]
     });
-    let (status, body) = app.http("POST", "/v1/hours/save", Some(&admin), Some(save)).await;
+    let (status, body) = app
+        .http("POST", "/v1/hours/save", Some(&admin), Some(save))
+        .await;
     assert_eq!(status, 200, "{body}");
     let (_, hours) = app.http("GET", "/v1/hours", Some(&admin), None).await;
-    let days: Vec<&str> = hours["hours"]["data"].as_array().expect("data").iter().map(|d| d["DayOfWeek"].as_str().expect("day")).collect();
+    let days: Vec<&str> = hours["hours"]["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|d| d["DayOfWeek"].as_str().expect("day"))
+        .collect();
     assert_eq!(days, ["MONDAY", "THURSDAY"]);
     let bad = json!({ "ProfileId": "x", "data": [ { "InteractionType": "Chat", "DayOfWeek": "FUNDAY", "TimeZoneId": "Mars/Base", "OperationPeriod": [] } ] });
-    let (status, body) = app.http("POST", "/v1/hours/import", Some(&admin), Some(bad)).await;
+    let (status, body) = app
+        .http("POST", "/v1/hours/import", Some(&admin), Some(bad))
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "bad_request");
 }
@@ -86,15 +146,48 @@ async fn conversations_by_customer_and_case_id() {
     let token = app.visitor_token("t1", "case").await;
     let mut c = app.connect(&token).await;
     let customer = c.hello["customer"].as_str().expect("customer").to_string();
-    let conv = c.ok(json!({ "type": "start", "case_id": "CASE1039" })).await["conversation"].as_str().expect("id").to_string();
+    let conv = c
+        .ok(json!({ "type": "start", "case_id": "CASE1039" }))
+        .await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_string();
     let admin = app.admin_token("t1");
-    let (_, by_case) = app.http("GET", "/v1/conversations?case_id=CASE1039", Some(&admin), None).await;
+    let (_, by_case) = app
+        .http(
+            "GET",
+            "/v1/conversations?case_id=CASE1039",
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(by_case["conversations"][0]["id"], conv.as_str());
-    let (_, by_customer) = app.http("GET", &format!("/v1/conversations?customer={customer}"), Some(&admin), None).await;
+    let (_, by_customer) = app
+        .http(
+            "GET",
+            &format!("/v1/conversations?customer={customer}"),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(by_customer["conversations"][0]["id"], conv.as_str());
-    let (_, waiting) = app.http("GET", "/v1/conversations?status=waiting", Some(&admin), None).await;
+    let (_, waiting) = app
+        .http(
+            "GET",
+            "/v1/conversations?status=waiting",
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(waiting["conversations"].as_array().expect("list").len(), 1);
-    let (status, _) = app.http("GET", "/v1/conversations?status=sleeping", Some(&admin), None).await;
+    let (status, _) = app
+        .http(
+            "GET",
+            "/v1/conversations?status=sleeping",
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(status, 400);
 }
 
@@ -109,8 +202,13 @@ async fn health_readiness_and_metrics() {
     let mut al = app.agent("al", &["general"]).await;
     let (mut c, conv) = app.customer_chat("m").await;
     accept_next(&mut al).await;
-    c.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "1", "text": "x" })).await;
-    c.err(json!({ "type": "send", "conversation": conv, "client_msg_id": "2", "text": "" }), "bad_request").await;
+    c.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "1", "text": "x" }))
+        .await;
+    c.err(
+        json!({ "type": "send", "conversation": conv, "client_msg_id": "2", "text": "" }),
+        "bad_request",
+    )
+    .await;
     let (_, m) = app.http("GET", "/metrics", None, None).await;
     let m = m.as_str().expect("text");
     for needle in [

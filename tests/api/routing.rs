@@ -19,7 +19,11 @@ async fn the_fourth_chat_is_not_offered_to_an_agent_holding_three() {
     let (mut fourth, conv4) = app.customer_chat("c4").await;
     fourth.signal("all_busy").await;
     al.barrier().await;
-    assert!(al.buffered(|f| f["signal"] == "offer").is_empty(), "Al was offered a 4th chat: {:?}", al.inbox);
+    assert!(
+        al.buffered(|f| f["signal"] == "offer").is_empty(),
+        "Al was offered a 4th chat: {:?}",
+        al.inbox
+    );
 
     // Bo signs in: the fourth goes to Bo, never to Al.
     let mut bo = app.agent("bo", &["general"]).await;
@@ -31,7 +35,13 @@ async fn the_fourth_chat_is_not_offered_to_an_agent_holding_three() {
     // The REST view agrees: Al holds 3 of 3.
     let admin = app.admin_token("t1");
     let (_, agents) = app.http("GET", "/v1/agents", Some(&admin), None).await;
-    let al_live = agents["live"].as_array().expect("live").iter().find(|a| a["id"] == "al").cloned().expect("al");
+    let al_live = agents["live"]
+        .as_array()
+        .expect("live")
+        .iter()
+        .find(|a| a["id"] == "al")
+        .cloned()
+        .expect("al");
     assert_eq!(al_live["assigned"], 3);
     assert_eq!(al_live["max_chats"], 3);
 }
@@ -53,12 +63,22 @@ async fn an_ignored_offer_expires_and_goes_to_the_next_agent_keeping_its_place()
     let offer = bo.signal("offer").await;
     assert_eq!(offer["conversation"], first.as_str());
     // Accepting the expired offer is refused.
-    al.err(json!({ "type": "accept", "conversation": first }), "expired").await;
-    bo.ok(json!({ "type": "accept", "conversation": first })).await;
+    al.err(
+        json!({ "type": "accept", "conversation": first }),
+        "expired",
+    )
+    .await;
+    bo.ok(json!({ "type": "accept", "conversation": first }))
+        .await;
 
     let admin = app.admin_token("t1");
     let (_, m) = app.http("GET", "/metrics", Some(&admin), None).await;
-    assert!(m.as_str().expect("text").contains("switchboard_offers_total{outcome=\"expired\"} 1"), "{m}");
+    assert!(
+        m.as_str()
+            .expect("text")
+            .contains("switchboard_offers_total{outcome=\"expired\"} 1"),
+        "{m}"
+    );
 }
 
 #[actix_web::test]
@@ -70,10 +90,15 @@ async fn a_rejected_offer_goes_to_the_next_agent_and_queue_order_holds() {
     // Al can take all; the first offer is for the first customer.
     let offer = al.signal("offer").await;
     assert_eq!(offer["conversation"], first.as_str(), "oldest first");
-    al.ok(json!({ "type": "reject", "conversation": first })).await;
+    al.ok(json!({ "type": "reject", "conversation": first }))
+        .await;
     // The rejected chat keeps its place: when Bo arrives, Bo is offered the first chat.
     let mut bo = app.agent("bo", &["general"]).await;
-    let got = bo.wait_for("offer for first", |f| f["signal"] == "offer" && f["conversation"] == first.as_str()).await;
+    let got = bo
+        .wait_for("offer for first", |f| {
+            f["signal"] == "offer" && f["conversation"] == first.as_str()
+        })
+        .await;
     assert_eq!(got["conversation"], first.as_str());
     let _ = second;
 }
@@ -93,7 +118,8 @@ async fn transfer_to_an_agent_accepted() {
     assert_eq!(req["note"], "billing issue");
     al.event(&conv, "transfer_requested").await;
 
-    bo.ok(json!({ "type": "transfer_accept", "conversation": conv })).await;
+    bo.ok(json!({ "type": "transfer_accept", "conversation": conv }))
+        .await;
     // Both agents are told; the customer sees the owner change but no routing details.
     al.event(&conv, "transfer_accepted").await;
     let left = al.signal("left").await;
@@ -101,15 +127,28 @@ async fn transfer_to_an_agent_accepted() {
     bo.signal("joined").await;
     bo.event(&conv, "transfer_accepted").await;
     let joined = customer
-        .wait_for("bo joined", |f| f["event"]["kind"] == "participant_joined" && f["event"]["participant"] == "bo")
+        .wait_for("bo joined", |f| {
+            f["event"]["kind"] == "participant_joined" && f["event"]["participant"] == "bo"
+        })
         .await;
     assert_eq!(joined["event"]["role"], "owner");
 
     // Bo now owns it: Bo can send, Al cannot.
-    bo.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "b1", "text": "Bo here" })).await;
-    al.err(json!({ "type": "send", "conversation": conv, "client_msg_id": "a9", "text": "me?" }), "forbidden").await;
+    bo.ok(
+        json!({ "type": "send", "conversation": conv, "client_msg_id": "b1", "text": "Bo here" }),
+    )
+    .await;
+    al.err(
+        json!({ "type": "send", "conversation": conv, "client_msg_id": "a9", "text": "me?" }),
+        "forbidden",
+    )
+    .await;
     customer.barrier().await;
-    assert!(customer.buffered(|f| f["event"]["kind"].as_str().is_some_and(|k| k.starts_with("transfer"))).is_empty());
+    assert!(customer
+        .buffered(|f| f["event"]["kind"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("transfer")))
+        .is_empty());
 }
 
 #[actix_web::test]
@@ -120,14 +159,23 @@ async fn transfer_to_an_agent_rejected_stays_with_the_sender() {
     accept_next(&mut al).await;
     let mut bo = app.agent("bo", &["billing"]).await;
 
-    al.ok(json!({ "type": "transfer", "conversation": conv, "to_agent": "bo" })).await;
+    al.ok(json!({ "type": "transfer", "conversation": conv, "to_agent": "bo" }))
+        .await;
     bo.signal("transfer_offer").await;
-    bo.ok(json!({ "type": "transfer_reject", "conversation": conv })).await;
+    bo.ok(json!({ "type": "transfer_reject", "conversation": conv }))
+        .await;
     let rejected = al.event(&conv, "transfer_rejected").await;
     assert_eq!(rejected["event"]["to"], "bo");
     // Still Al's: Al can chat and even transfer again.
-    al.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "a2", "text": "still me" })).await;
-    bo.err(json!({ "type": "transfer_accept", "conversation": conv }), "expired").await;
+    al.ok(
+        json!({ "type": "send", "conversation": conv, "client_msg_id": "a2", "text": "still me" }),
+    )
+    .await;
+    bo.err(
+        json!({ "type": "transfer_accept", "conversation": conv }),
+        "expired",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -138,13 +186,18 @@ async fn transfer_to_an_agent_expires_and_both_sides_are_told() {
     accept_next(&mut al).await;
     let mut bo = app.agent("bo", &["billing"]).await;
 
-    al.ok(json!({ "type": "transfer", "conversation": conv, "to_agent": "bo" })).await;
+    al.ok(json!({ "type": "transfer", "conversation": conv, "to_agent": "bo" }))
+        .await;
     bo.signal("transfer_offer").await;
     let expired = al.event(&conv, "transfer_expired").await;
     assert_eq!(expired["event"]["to"], "bo");
     let gone = bo.signal("transfer_ended").await;
     assert_eq!(gone["outcome"], "expired");
-    bo.err(json!({ "type": "transfer_accept", "conversation": conv }), "expired").await;
+    bo.err(
+        json!({ "type": "transfer_accept", "conversation": conv }),
+        "expired",
+    )
+    .await;
     al.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "a3", "text": "back to me" })).await;
 }
 
@@ -160,8 +213,16 @@ async fn transfer_respects_the_targets_capacity() {
     let mut al = app.agent("al", &["general"]).await;
     let (_c2, conv2) = app.customer_chat("x2").await;
     accept_next(&mut al).await;
-    al.err(json!({ "type": "transfer", "conversation": conv2, "to_agent": "bo" }), "capacity").await;
-    al.err(json!({ "type": "transfer", "conversation": conv2, "to_agent": "nobody" }), "unavailable").await;
+    al.err(
+        json!({ "type": "transfer", "conversation": conv2, "to_agent": "bo" }),
+        "capacity",
+    )
+    .await;
+    al.err(
+        json!({ "type": "transfer", "conversation": conv2, "to_agent": "nobody" }),
+        "unavailable",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -175,12 +236,14 @@ async fn transfer_to_a_queue_requeues_and_frees_the_sender() {
     let (_customer, conv) = app.customer_chat("qq").await;
     accept_next(&mut al).await;
 
-    al.ok(json!({ "type": "transfer", "conversation": conv, "to_queue": "billing" })).await;
+    al.ok(json!({ "type": "transfer", "conversation": conv, "to_queue": "billing" }))
+        .await;
     al.signal("left").await;
     let offer = cy.signal("offer").await;
     assert_eq!(offer["conversation"], conv.as_str());
     assert_eq!(offer["queue"], "billing");
-    cy.ok(json!({ "type": "accept", "conversation": conv })).await;
+    cy.ok(json!({ "type": "accept", "conversation": conv }))
+        .await;
 
     // Al's only slot is free again: the next general chat is offered to Al.
     let (_c2, next) = app.customer_chat("rr").await;
@@ -195,7 +258,11 @@ async fn queued_customers_get_their_position() {
     let (mut b, conv_b) = app.customer_chat("p2").await;
     let pa = a.signal("position").await;
     assert_eq!(pa["position"], 1);
-    let pb = b.wait_for("position 2", |f| f["signal"] == "position" && f["position"] == 2).await;
+    let pb = b
+        .wait_for("position 2", |f| {
+            f["signal"] == "position" && f["position"] == 2
+        })
+        .await;
     assert_eq!(pb["conversation"], conv_b.as_str());
     let busy = b.signal("all_busy").await;
     assert!(busy["message"].as_str().expect("message").contains("busy"));
@@ -203,8 +270,13 @@ async fn queued_customers_get_their_position() {
     // The first is taken; the second moves up.
     let mut al = app.agent("al", &["general"]).await;
     let offer = al.signal("offer").await;
-    al.ok(json!({ "type": "accept", "conversation": offer["conversation"] })).await;
-    let moved = b.wait_for("position 1", |f| f["signal"] == "position" && f["position"] == 1).await;
+    al.ok(json!({ "type": "accept", "conversation": offer["conversation"] }))
+        .await;
+    let moved = b
+        .wait_for("position 1", |f| {
+            f["signal"] == "position" && f["position"] == 1
+        })
+        .await;
     assert_eq!(moved["conversation"], conv_b.as_str());
 }
 

@@ -16,14 +16,21 @@ async fn an_idle_customer_is_prompted_then_the_chat_ends() {
     accept_next(&mut al).await;
 
     let warning = customer.event(&conv, "idle_warning").await;
-    assert!(warning["event"]["message"].as_str().expect("message").contains("continue"));
+    assert!(warning["event"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("continue"));
     let ended = customer.event(&conv, "ended").await;
     assert_eq!(ended["event"]["reason"], "idle_timeout");
     al.event(&conv, "ended").await;
 
     // After the end nobody can send.
     customer.err(json!({ "type": "send", "conversation": conv, "client_msg_id": "late", "text": "hello?" }), "ended").await;
-    al.err(json!({ "type": "send", "conversation": conv, "client_msg_id": "late", "text": "hello?" }), "ended").await;
+    al.err(
+        json!({ "type": "send", "conversation": conv, "client_msg_id": "late", "text": "hello?" }),
+        "ended",
+    )
+    .await;
     // And the agent's slot is free: the REST view shows nothing assigned.
     let admin = app.admin_token("t1");
     let (_, agents) = app.http("GET", "/v1/agents", Some(&admin), None).await;
@@ -41,12 +48,15 @@ async fn continue_after_the_prompt_keeps_the_chat_open() {
     let (mut customer, conv) = app.customer_chat("cont").await;
     accept_next(&mut al).await;
     customer.event(&conv, "idle_warning").await;
-    customer.ok(json!({ "type": "continue", "conversation": conv })).await;
+    customer
+        .ok(json!({ "type": "continue", "conversation": conv }))
+        .await;
     customer.event(&conv, "continued").await;
     // The next thing that happens is a fresh prompt, not the end.
     let next = customer
         .wait_for("prompt or end", |f| {
-            is_event(f, &conv) && (f["event"]["kind"] == "idle_warning" || f["event"]["kind"] == "ended")
+            is_event(f, &conv)
+                && (f["event"]["kind"] == "idle_warning" || f["event"]["kind"] == "ended")
         })
         .await;
     assert_eq!(next["event"]["kind"], "idle_warning", "{next}");
@@ -72,7 +82,9 @@ async fn a_waiting_chat_auto_completes_and_leaves_the_queue() {
     let mut al = app.agent("al", &["general"]).await;
     al.barrier().await;
     let admin = app.admin_token("t1");
-    let (_, q) = app.http("GET", "/v1/queues/general", Some(&admin), None).await;
+    let (_, q) = app
+        .http("GET", "/v1/queues/general", Some(&admin), None)
+        .await;
     assert_eq!(q["stats"]["waiting"], 0, "{q}");
     assert!(al.buffered(|f| f["signal"] == "offer").is_empty());
 }
@@ -86,5 +98,9 @@ async fn an_ended_chat_not_wrapped_up_is_marked_done() {
     al.ok(json!({ "type": "end", "conversation": conv })).await;
     let wrap = al.event(&conv, "wrap_up").await;
     assert_eq!(wrap["event"]["author"]["role"], "system");
-    al.err(json!({ "type": "wrap_up", "conversation": conv, "disposition": "resolved" }), "conflict").await;
+    al.err(
+        json!({ "type": "wrap_up", "conversation": conv, "disposition": "resolved" }),
+        "conflict",
+    )
+    .await;
 }

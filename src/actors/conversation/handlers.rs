@@ -69,7 +69,9 @@ impl ConversationActor {
                 if self.state.owner.as_ref() == Some(id) || *supervisor {
                     Ok(())
                 } else if self.state.agents.contains(id) {
-                    Err(CommandError::forbidden("you no longer own this conversation"))
+                    Err(CommandError::forbidden(
+                        "you no longer own this conversation",
+                    ))
                 } else {
                     Err(CommandError::not_found("conversation"))
                 }
@@ -89,7 +91,9 @@ impl ConversationActor {
         if self.state.owner.as_ref() == Some(agent) {
             Ok(())
         } else {
-            Err(CommandError::forbidden("only the owner of the conversation can do this"))
+            Err(CommandError::forbidden(
+                "only the owner of the conversation can do this",
+            ))
         }
     }
 
@@ -258,7 +262,12 @@ impl Handler<Post> for ConversationActor {
         if let Err(e) = self.check_open() {
             return reply(Err(e));
         }
-        if let Who::Agent { id, supervisor: false, .. } = &msg.who {
+        if let Who::Agent {
+            id,
+            supervisor: false,
+            ..
+        } = &msg.who
+        {
             if let Err(e) = self.check_owner(id) {
                 return reply(Err(e));
             }
@@ -272,8 +281,15 @@ impl Handler<Post> for ConversationActor {
             dedup_key: Some(key),
         };
         let fut = self.append(vec![new]).map(|res, act, _| {
-            let a = res?.into_iter().next().ok_or_else(|| CommandError::internal("empty append"))?;
-            let metric = if a.duplicate { &act.rt.metrics.messages_duplicate } else { &act.rt.metrics.messages };
+            let a = res?
+                .into_iter()
+                .next()
+                .ok_or_else(|| CommandError::internal("empty append"))?;
+            let metric = if a.duplicate {
+                &act.rt.metrics.messages_duplicate
+            } else {
+                &act.rt.metrics.messages
+            };
             crate::metrics::Metrics::inc(metric);
             Ok((a.event.seq, a.duplicate))
         });
@@ -305,7 +321,9 @@ impl Handler<Typing> for ConversationActor {
             who,
             on: msg.on,
         };
-        self.rt.hub.signal_conversation(&self.key, to_customer, to_agents, &signal);
+        self.rt
+            .hub
+            .signal_conversation(&self.key, to_customer, to_agents, &signal);
         Ok(())
     }
 }
@@ -326,15 +344,24 @@ impl Handler<MarkRead> for ConversationActor {
             return reply(Err(e));
         }
         if msg.seq > self.state.last_seq {
-            return reply(Err(CommandError::bad_request("seq is beyond the end of the conversation")));
+            return reply(Err(CommandError::bad_request(
+                "seq is beyond the end of the conversation",
+            )));
         }
         let customer = matches!(msg.who, Who::Customer(_));
-        let last = if customer { self.last_read.0 } else { self.last_read.1 };
+        let last = if customer {
+            self.last_read.0
+        } else {
+            self.last_read.1
+        };
         if msg.seq <= last || !self.state.status.is_open() {
             return reply(Ok(()));
         }
         let fut = self
-            .append(vec![event(msg.who.author(), EventKind::Read { up_to: msg.seq })])
+            .append(vec![event(
+                msg.who.author(),
+                EventKind::Read { up_to: msg.seq },
+            )])
             .map(move |res, act, _| {
                 res?;
                 if customer {
@@ -360,7 +387,11 @@ impl Handler<Continue> for ConversationActor {
 
     fn handle(&mut self, msg: Continue, _: &mut Self::Context) -> Self::Result {
         let who = Who::Customer(msg.customer);
-        if let Err(e) = self.ready().and_then(|_| self.check_party(&who)).and_then(|_| self.check_open()) {
+        if let Err(e) = self
+            .ready()
+            .and_then(|_| self.check_party(&who))
+            .and_then(|_| self.check_open())
+        {
             return reply(Err(e));
         }
         let fut = self
@@ -381,7 +412,11 @@ impl Handler<End> for ConversationActor {
     type Result = Reply<u64>;
 
     fn handle(&mut self, msg: End, _: &mut Self::Context) -> Self::Result {
-        if let Err(e) = self.ready().and_then(|_| self.check_party(&msg.who)).and_then(|_| self.check_open()) {
+        if let Err(e) = self
+            .ready()
+            .and_then(|_| self.check_party(&msg.who))
+            .and_then(|_| self.check_open())
+        {
             return reply(Err(e));
         }
         let reason = match msg.who {
@@ -410,13 +445,19 @@ impl Handler<Survey> for ConversationActor {
             return reply(Err(e));
         }
         if self.org().is_some_and(|o| !o.settings.survey_enabled) {
-            return reply(Err(CommandError::forbidden("surveys are disabled for this org")));
+            return reply(Err(CommandError::forbidden(
+                "surveys are disabled for this org",
+            )));
         }
         if self.state.status.is_open() {
-            return reply(Err(CommandError::conflict("the survey opens when the chat has ended")));
+            return reply(Err(CommandError::conflict(
+                "the survey opens when the chat has ended",
+            )));
         }
         if self.state.survey.is_some() {
-            return reply(Err(CommandError::conflict("the survey was already answered")));
+            return reply(Err(CommandError::conflict(
+                "the survey was already answered",
+            )));
         }
         if msg.rating > 10 {
             return reply(Err(CommandError::bad_request("rating must be 0 to 10")));
@@ -425,29 +466,31 @@ impl Handler<Survey> for ConversationActor {
             rating: msg.rating,
             comment: msg.comment.clone(),
         };
-        let fut = self.append(vec![event(who.author(), kind)]).then(move |res, act, _| {
-            let done = res.map(|a| a.first().map(|x| x.event.at));
-            let record = done.as_ref().ok().map(|at| SurveyRecord {
-                id: uuid::Uuid::new_v4().to_string(),
-                org: act.key.org.clone(),
-                conversation: act.key.id.clone(),
-                customer: msg.customer.clone(),
-                agent: act.state.owner.clone(),
-                survey_type: "NPS",
-                rating: msg.rating,
-                comment: msg.comment.clone(),
-                created_at: at.unwrap_or_else(Utc::now),
-            });
-            let engine = act.rt.engine.clone();
-            async move {
-                done?;
-                if let Some(r) = record {
-                    engine.put_survey(r).await.map_err(super::engine_error)?;
+        let fut = self
+            .append(vec![event(who.author(), kind)])
+            .then(move |res, act, _| {
+                let done = res.map(|a| a.first().map(|x| x.event.at));
+                let record = done.as_ref().ok().map(|at| SurveyRecord {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    org: act.key.org.clone(),
+                    conversation: act.key.id.clone(),
+                    customer: msg.customer.clone(),
+                    agent: act.state.owner.clone(),
+                    survey_type: "NPS",
+                    rating: msg.rating,
+                    comment: msg.comment.clone(),
+                    created_at: at.unwrap_or_else(Utc::now),
+                });
+                let engine = act.rt.engine.clone();
+                async move {
+                    done?;
+                    if let Some(r) = record {
+                        engine.put_survey(r).await.map_err(super::engine_error)?;
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
-            .into_actor(act)
-        });
+                .into_actor(act)
+            });
         AtomicResponse::new(Box::pin(fut))
     }
 }
@@ -467,11 +510,17 @@ impl Handler<Note> for ConversationActor {
         if matches!(msg.who, Who::Customer(_)) {
             return reply(Err(CommandError::forbidden("notes are for agents")));
         }
-        if let Err(e) = self.ready().and_then(|_| self.check_participant_agent(&msg.who)) {
+        if let Err(e) = self
+            .ready()
+            .and_then(|_| self.check_participant_agent(&msg.who))
+        {
             return reply(Err(e));
         }
         let fut = self
-            .append(vec![event(msg.who.author(), EventKind::Note { text: msg.text })])
+            .append(vec![event(
+                msg.who.author(),
+                EventKind::Note { text: msg.text },
+            )])
             .map(|res, _, _| Ok(res?.first().map_or(0, |a| a.event.seq)));
         AtomicResponse::new(Box::pin(fut))
     }
@@ -482,7 +531,9 @@ impl ConversationActor {
     /// or the end), or a supervisor.
     fn check_participant_agent(&self, who: &Who) -> Result<(), CommandError> {
         match who {
-            Who::Agent { supervisor: true, .. } => Ok(()),
+            Who::Agent {
+                supervisor: true, ..
+            } => Ok(()),
             Who::Agent { id, .. } if self.state.agents.contains(id) => Ok(()),
             _ => Err(CommandError::not_found("conversation")),
         }
@@ -502,23 +553,34 @@ impl Handler<WrapUp> for ConversationActor {
     type Result = Reply<u64>;
 
     fn handle(&mut self, msg: WrapUp, _: &mut Self::Context) -> Self::Result {
-        if let Err(e) = self.ready().and_then(|_| self.check_participant_agent(&msg.who)) {
+        if let Err(e) = self
+            .ready()
+            .and_then(|_| self.check_participant_agent(&msg.who))
+        {
             return reply(Err(e));
         }
         match self.state.status {
             Status::Ended => {}
             Status::Done => return reply(Err(CommandError::conflict("already wrapped up"))),
-            _ => return reply(Err(CommandError::conflict("end the conversation before wrapping up"))),
+            _ => {
+                return reply(Err(CommandError::conflict(
+                    "end the conversation before wrapping up",
+                )))
+            }
         }
         let Some(org) = self.org() else {
             return reply(Err(CommandError::not_found("org")));
         };
         match &msg.disposition {
             Some(code) if !org.dispositions.iter().any(|d| &d.code == code) => {
-                return reply(Err(CommandError::bad_request(format!("unknown disposition code {code:?}"))));
+                return reply(Err(CommandError::bad_request(format!(
+                    "unknown disposition code {code:?}"
+                ))));
             }
             None if org.settings.disposition_required && !org.dispositions.is_empty() => {
-                return reply(Err(CommandError::bad_request("a disposition code is required")));
+                return reply(Err(CommandError::bad_request(
+                    "a disposition code is required",
+                )));
             }
             _ => {}
         }
@@ -549,11 +611,19 @@ impl Handler<Assign> for ConversationActor {
             return reply(Err(e));
         }
         if self.state.status != Status::Waiting {
-            return reply(Err(CommandError::conflict("the conversation is not waiting for an agent")));
+            return reply(Err(CommandError::conflict(
+                "the conversation is not waiting for an agent",
+            )));
         }
         let author = Author::system();
         let events = vec![
-            event(author.clone(), EventKind::Assigned { agent: msg.agent.clone(), agent_name: msg.name.clone() }),
+            event(
+                author.clone(),
+                EventKind::Assigned {
+                    agent: msg.agent.clone(),
+                    agent_name: msg.name.clone(),
+                },
+            ),
             event(
                 author,
                 EventKind::ParticipantJoined {
@@ -613,13 +683,17 @@ impl Handler<RequestTransfer> for ConversationActor {
             return reply(Err(CommandError::conflict("a transfer is already pending")));
         }
         if msg.to == msg.from {
-            return reply(Err(CommandError::bad_request("cannot transfer to yourself")));
+            return reply(Err(CommandError::bad_request(
+                "cannot transfer to yourself",
+            )));
         }
         let Some(org) = self.org() else {
             return reply(Err(CommandError::not_found("org")));
         };
         let expires_at = Utc::now()
-            + chrono::Duration::milliseconds(i64::try_from(org.settings.transfer_expiry_ms).unwrap_or(i64::MAX));
+            + chrono::Duration::milliseconds(
+                i64::try_from(org.settings.transfer_expiry_ms).unwrap_or(i64::MAX),
+            );
         let reserve = ReserveTransfer {
             conversation: self.key.id.clone(),
             from: msg.from.clone(),
@@ -648,7 +722,11 @@ impl Handler<RequestTransfer> for ConversationActor {
                         };
                         act.append(vec![event(
                             author,
-                            EventKind::TransferRequested { from: msg.from, to: msg.to, note: msg.note },
+                            EventKind::TransferRequested {
+                                from: msg.from,
+                                to: msg.to,
+                                note: msg.note,
+                            },
                         )])
                         .map(move |res, act, _| match res {
                             Ok(a) => Ok(a.first().map_or(0, |x| x.event.seq)),
@@ -685,7 +763,10 @@ impl Handler<AnswerTransfer> for ConversationActor {
             return reply(Err(e));
         }
         let Some(t) = self.state.transfer.clone().filter(|t| t.to == msg.agent) else {
-            return reply(Err(CommandError::new(ErrorCode::Expired, "no pending transfer to you")));
+            return reply(Err(CommandError::new(
+                ErrorCode::Expired,
+                "no pending transfer to you",
+            )));
         };
         let me = Author {
             role: AuthorRole::Agent,
@@ -694,15 +775,30 @@ impl Handler<AnswerTransfer> for ConversationActor {
         };
         if !msg.accept {
             let fut = self
-                .append(vec![event(me, EventKind::TransferRejected { from: t.from, to: t.to })])
+                .append(vec![event(
+                    me,
+                    EventKind::TransferRejected {
+                        from: t.from,
+                        to: t.to,
+                    },
+                )])
                 .map(|res, _, _| res.map(|_| ()));
             return AtomicResponse::new(Box::pin(fut));
         }
         let events = vec![
-            event(me.clone(), EventKind::TransferAccepted { from: t.from.clone(), to: t.to.clone() }),
+            event(
+                me.clone(),
+                EventKind::TransferAccepted {
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                },
+            ),
             event(
                 Author::system(),
-                EventKind::ParticipantLeft { participant: t.from.to_string(), role: ParticipantRole::Owner },
+                EventKind::ParticipantLeft {
+                    participant: t.from.to_string(),
+                    role: ParticipantRole::Owner,
+                },
             ),
             event(
                 me,
@@ -716,8 +812,12 @@ impl Handler<AnswerTransfer> for ConversationActor {
         let fut = self.append(events).map(move |res, act, _| {
             res?;
             let from = act.agent_key(&t.from);
-            act.rt.agent(&from).do_send(Release { conversation: act.key.id.clone() });
-            act.rt.hub.control_agent(&from, Control::Unfollow(act.key.id.clone()));
+            act.rt.agent(&from).do_send(Release {
+                conversation: act.key.id.clone(),
+            });
+            act.rt
+                .hub
+                .control_agent(&from, Control::Unfollow(act.key.id.clone()));
             Ok(())
         });
         AtomicResponse::new(Box::pin(fut))
@@ -756,15 +856,38 @@ impl Handler<TransferToQueue> for ConversationActor {
             name: None,
         };
         let events = vec![
-            event(author.clone(), EventKind::TransferredToQueue { from: msg.from.clone(), queue: queue.id.clone(), note: msg.note }),
-            event(author, EventKind::ParticipantLeft { participant: msg.from.to_string(), role: ParticipantRole::Owner }),
-            event(Author::system(), EventKind::Queued { queue: queue.id, priority: queue.priority }),
+            event(
+                author.clone(),
+                EventKind::TransferredToQueue {
+                    from: msg.from.clone(),
+                    queue: queue.id.clone(),
+                    note: msg.note,
+                },
+            ),
+            event(
+                author,
+                EventKind::ParticipantLeft {
+                    participant: msg.from.to_string(),
+                    role: ParticipantRole::Owner,
+                },
+            ),
+            event(
+                Author::system(),
+                EventKind::Queued {
+                    queue: queue.id,
+                    priority: queue.priority,
+                },
+            ),
         ];
         let fut = self.append(events).map(move |res, act, _| {
             let seq = res?.last().map_or(0, |a| a.event.seq);
             let from = act.agent_key(&msg.from);
-            act.rt.agent(&from).do_send(Release { conversation: act.key.id.clone() });
-            act.rt.hub.control_agent(&from, Control::Unfollow(act.key.id.clone()));
+            act.rt.agent(&from).do_send(Release {
+                conversation: act.key.id.clone(),
+            });
+            act.rt
+                .hub
+                .control_agent(&from, Control::Unfollow(act.key.id.clone()));
             act.enqueue();
             Ok(seq)
         });
@@ -787,7 +910,9 @@ impl Handler<Access> for ConversationActor {
         self.ready()?;
         match &msg.who {
             Who::Customer(id) if self.state.customer.as_ref() == Some(id) => Ok(Audience::Customer),
-            Who::Agent { supervisor: true, .. } => Ok(Audience::Agent),
+            Who::Agent {
+                supervisor: true, ..
+            } => Ok(Audience::Agent),
             Who::Agent { id, .. }
                 if self.state.agents.contains(id)
                     || self.state.transfer.as_ref().is_some_and(|t| &t.to == id) =>
@@ -814,7 +939,9 @@ impl Handler<TimerFired> for ConversationActor {
         if self.ready().is_err() || !self.timer_due(msg.kind) {
             return nothing();
         }
-        let Some(org) = self.org() else { return nothing() };
+        let Some(org) = self.org() else {
+            return nothing();
+        };
         let messages = org.settings.messages.clone();
         tracing::debug!(conversation = %self.key.id, kind = ?msg.kind, "Timer fired.");
         let done = |res: Result<u64, CommandError>, act: &mut Self, _: &mut Context<Self>| {
@@ -825,12 +952,21 @@ impl Handler<TimerFired> for ConversationActor {
         };
         let fut = match msg.kind {
             TimerKind::IdlePrompt => self
-                .append(vec![event(Author::system(), EventKind::IdleWarning { message: messages.idle_prompt })])
+                .append(vec![event(
+                    Author::system(),
+                    EventKind::IdleWarning {
+                        message: messages.idle_prompt,
+                    },
+                )])
                 .map(|r, _, _| r.map(|_| 0))
                 .map(done)
                 .boxed_local(),
             TimerKind::IdleEnd => self
-                .end(Author::system(), EndReason::IdleTimeout, Some(messages.idle_ended))
+                .end(
+                    Author::system(),
+                    EndReason::IdleTimeout,
+                    Some(messages.idle_ended),
+                )
                 .map(done)
                 .boxed_local(),
             TimerKind::AssignedAutoComplete | TimerKind::WaitingAutoComplete => self
@@ -838,21 +974,35 @@ impl Handler<TimerFired> for ConversationActor {
                 .map(done)
                 .boxed_local(),
             TimerKind::TransferExpiry => {
-                let Some(t) = self.state.transfer.clone() else { return nothing() };
-                self.append(vec![event(Author::system(), EventKind::TransferExpired { from: t.from, to: t.to.clone() })])
-                    .map(move |res, act, ctx| {
-                        if res.is_ok() {
-                            act.rt.agent(&act.agent_key(&t.to)).do_send(TransferClosed {
-                                conversation: act.key.id.clone(),
-                                outcome: "expired",
-                            });
-                        }
-                        done(res.map(|_| 0), act, ctx)
-                    })
-                    .boxed_local()
+                let Some(t) = self.state.transfer.clone() else {
+                    return nothing();
+                };
+                self.append(vec![event(
+                    Author::system(),
+                    EventKind::TransferExpired {
+                        from: t.from,
+                        to: t.to.clone(),
+                    },
+                )])
+                .map(move |res, act, ctx| {
+                    if res.is_ok() {
+                        act.rt.agent(&act.agent_key(&t.to)).do_send(TransferClosed {
+                            conversation: act.key.id.clone(),
+                            outcome: "expired",
+                        });
+                    }
+                    done(res.map(|_| 0), act, ctx)
+                })
+                .boxed_local()
             }
             TimerKind::WrapUp => self
-                .append(vec![event(Author::system(), EventKind::WrapUp { disposition: None, note: None })])
+                .append(vec![event(
+                    Author::system(),
+                    EventKind::WrapUp {
+                        disposition: None,
+                        note: None,
+                    },
+                )])
                 .map(|r, _, _| r.map(|_| 0))
                 .map(done)
                 .boxed_local(),
@@ -871,7 +1021,10 @@ impl Handler<Crash> for ConversationActor {
 
     #[allow(clippy::panic)]
     fn handle(&mut self, _: Crash, _: &mut Self::Context) {
-        panic!("fault injection: conversation {} crashed on request", self.key.id);
+        panic!(
+            "fault injection: conversation {} crashed on request",
+            self.key.id
+        );
     }
 }
 

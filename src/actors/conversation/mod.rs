@@ -170,7 +170,14 @@ impl ConversationActor {
         let prev_public = self.state.last_public_seq;
         self.state.apply(event);
         if let EventKind::Message { client_msg_id, .. } = &event.kind {
-            self.dedup.insert(dedup_key(&event.author.role, event.author.id.as_deref(), client_msg_id), event.seq);
+            self.dedup.insert(
+                dedup_key(
+                    &event.author.role,
+                    event.author.id.as_deref(),
+                    client_msg_id,
+                ),
+                event.seq,
+            );
         }
         let delivery = EventDelivery::new(&self.key.id, &self.epoch, event, prev_public);
         self.rt.hub.publish(&self.key, Arc::new(delivery));
@@ -246,9 +253,13 @@ impl ConversationActor {
     /// what is already asked for. A later deadline needs no message: the early wake-up re-checks.
     pub(crate) fn arm_timers(&mut self) {
         let Some(org) = self.org() else { return };
-        let Some(timers) = self.rt.timers() else { return };
+        let Some(timers) = self.rt.timers() else {
+            return;
+        };
         for kind in TimerKind::ALL {
-            let Some(at) = self.state.deadline(kind, &org.settings) else { continue };
+            let Some(at) = self.state.deadline(kind, &org.settings) else {
+                continue;
+            };
             if self.armed.get(&kind).is_some_and(|armed| *armed <= at) {
                 continue;
             }
@@ -303,13 +314,19 @@ pub(crate) fn dedup_key(role: &AuthorRole, author: Option<&str>, client_msg_id: 
 }
 
 /// Reads the whole log, page by page.
-async fn load_log(rt: Rt, key: ConvKey) -> Result<Option<(Arc<str>, Vec<Arc<LogEvent>>)>, EngineError> {
+async fn load_log(
+    rt: Rt,
+    key: ConvKey,
+) -> Result<Option<(Arc<str>, Vec<Arc<LogEvent>>)>, EngineError> {
     let mut events = Vec::new();
     let mut epoch: Option<Arc<str>> = None;
     loop {
         let after = events.last().map_or(0, |e: &Arc<LogEvent>| e.seq);
-        let Some(LogSlice { epoch: e, events: page, last_seq }) =
-            rt.engine.read_log(&key, after, LOAD_PAGE).await?
+        let Some(LogSlice {
+            epoch: e,
+            events: page,
+            last_seq,
+        }) = rt.engine.read_log(&key, after, LOAD_PAGE).await?
         else {
             return Ok(epoch.map(|e| (e, events)));
         };
