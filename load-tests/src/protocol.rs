@@ -1,0 +1,148 @@
+//! The wire: server frames as the generator reads them (only the fields it uses) and the
+//! client frames it writes. Shapes follow `src/protocol/{client,server,events}.rs`.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Incoming {
+    Ack {
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default)]
+        data: Option<Value>,
+    },
+    Error {
+        #[serde(default)]
+        id: Option<String>,
+        code: String,
+        #[serde(default)]
+        message: String,
+    },
+    Event {
+        conversation: String,
+        seq: u64,
+        prev: u64,
+        #[serde(default)]
+        epoch: String,
+        event: Event,
+    },
+    Signal(Signal),
+    Goodbye {
+        reason: String,
+        #[serde(default)]
+        retry_after_ms: Option<u64>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Signal {
+    pub signal: String,
+    #[serde(default)]
+    pub conversation: Option<String>,
+    #[serde(default)]
+    pub customer_name: Option<String>,
+    #[serde(default)]
+    pub recovered: Option<bool>,
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+/// A log event, flattened: `kind` says which of the optional fields are there.
+#[derive(Debug, Deserialize)]
+pub struct Event {
+    pub kind: String,
+    pub author: Author,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub client_msg_id: Option<String>,
+    /// Participant role for `participant_joined` / `participant_left`.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Author {
+    pub role: String,
+}
+
+/// A conversation this client has seen up to `last_seq`, for `hello`'s `resume` list.
+pub fn resume_point(conversation: &str, last_seq: u64, epoch: Option<&str>) -> Value {
+    let mut v = json!({ "conversation": conversation, "last_seq": last_seq });
+    if let Some(e) = epoch {
+        v["epoch"] = json!(e);
+    }
+    v
+}
+
+pub fn hello(id: &str, token: &str, resume: &[Value]) -> String {
+    json!({ "type": "hello", "id": id, "token": token, "resume": resume }).to_string()
+}
+
+/// The client commands the generator issues; `frame()` gives the JSON without the request id.
+pub fn start(reason: &str) -> Value {
+    json!({ "type": "start", "reason": reason })
+}
+
+pub fn send(conversation: &str, client_msg_id: &str, text: &str) -> Value {
+    json!({ "type": "send", "conversation": conversation, "client_msg_id": client_msg_id, "text": text })
+}
+
+pub fn end(conversation: &str) -> Value {
+    json!({ "type": "end", "conversation": conversation })
+}
+
+pub fn survey(conversation: &str, rating: u8) -> Value {
+    json!({ "type": "survey", "conversation": conversation, "rating": rating, "comment": "load test" })
+}
+
+pub fn status_available() -> Value {
+    json!({ "type": "status", "presence": "available" })
+}
+
+/// `accept` / `reject` / `transfer_accept` / `wrap_up` … : a command naming one conversation.
+pub fn on_conversation(kind: &str, conversation: &str) -> Value {
+    json!({ "type": kind, "conversation": conversation })
+}
+
+pub fn wrap_up(conversation: &str, disposition: Option<&str>) -> Value {
+    let mut v = on_conversation("wrap_up", conversation);
+    if let Some(d) = disposition {
+        v["disposition"] = json!(d);
+    }
+    v
+}
+
+pub fn transfer_to_queue(conversation: &str, queue: &str) -> Value {
+    json!({ "type": "transfer", "conversation": conversation, "to_queue": queue })
+}
+
+pub fn transfer_to_agent(conversation: &str, agent: &str) -> Value {
+    json!({ "type": "transfer", "conversation": conversation, "to_agent": agent })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_server_frames() {
+        let f: Incoming = serde_json::from_str(
+            r#"{"type":"signal","signal":"offer","conversation":"c_1","queue":"general","expires_in_ms":30000,"customer_name":"Load C3"}"#,
+        )
+        .expect("offer");
+        assert!(matches!(f, Incoming::Signal(Signal { ref signal, customer_name: Some(ref n), .. }) if signal == "offer" && n == "Load C3"));
+        let f: Incoming = serde_json::from_str(
+            r#"{"type":"event","conversation":"c_1","seq":5,"prev":4,"epoch":"e1","event":{"seq":5,"at":"2024-01-01T00:00:00Z","author":{"role":"customer","id":"v_1"},"visibility":"public","kind":"message","text":"hi","client_msg_id":"c1"}}"#,
+        )
+        .expect("event");
+        assert!(matches!(f, Incoming::Event { seq: 5, prev: 4, ref event, .. } if event.kind == "message" && event.client_msg_id.as_deref() == Some("c1")));
+        let f: Incoming = serde_json::from_str(r#"{"type":"ack","id":"3"}"#).expect("ack");
+        assert!(matches!(f, Incoming::Ack { id: Some(ref i), data: None } if i == "3"));
+        let f: Incoming =
+            serde_json::from_str(r#"{"type":"error","id":"4","code":"rate_limited","message":"slow down"}"#).expect("error");
+        assert!(matches!(f, Incoming::Error { ref code, .. } if code == "rate_limited"));
+    }
+}

@@ -1,0 +1,471 @@
+//! The scenario file: who connects, how they behave, for how long, and what counts as a pass.
+//! Every field has a default, so a scenario only states what it is about. The field reference
+//! is `load-tests/README.md`.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+use crate::rng::Rng;
+
+/// A duration in milliseconds: either fixed (`150`) or uniform in a range (`[50, 250]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(from = "SpanRepr")]
+pub struct Span {
+    pub lo: u64,
+    pub hi: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SpanRepr {
+    Fixed(u64),
+    Range([u64; 2]),
+}
+
+impl From<SpanRepr> for Span {
+    fn from(r: SpanRepr) -> Self {
+        match r {
+            SpanRepr::Fixed(ms) => Span { lo: ms, hi: ms },
+            SpanRepr::Range([a, b]) => Span { lo: a.min(b), hi: a.max(b) },
+        }
+    }
+}
+
+impl Span {
+    pub const fn ms(lo: u64, hi: u64) -> Self {
+        Span { lo, hi }
+    }
+
+    pub fn pick(&self, rng: &mut Rng) -> Duration {
+        Duration::from_millis(rng.between(self.lo, self.hi))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scenario {
+    /// Defaults to the file name without extension.
+    pub name: String,
+    /// Seeds every random choice (think times, ratios, picks).
+    pub seed: u64,
+    pub target: Target,
+    pub run: Run,
+    pub agents: Agents,
+    pub customers: Customers,
+    /// Customer arrival stages, one after the other.
+    pub arrival: Vec<Stage>,
+    pub reconnect: Option<Reconnect>,
+    pub client: Client,
+    pub thresholds: Thresholds,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            seed: 1,
+            target: Target::default(),
+            run: Run::default(),
+            agents: Agents::default(),
+            customers: Customers::default(),
+            arrival: Vec::new(),
+            reconnect: None,
+            client: Client::default(),
+            thresholds: Thresholds::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Target {
+    /// Websocket URLs of the nodes; connections go round-robin. `--url` replaces the list.
+    pub urls: Vec<String>,
+    pub org: String,
+    /// Local addresses to bind client sockets to, round-robin (e.g. 127.0.0.1 … 127.0.0.8 to get
+    /// past the ~28k ephemeral ports one source address has toward one server port).
+    pub source_ips: Vec<IpAddr>,
+    /// HS256 secret the server verifies agent tokens with (`auth.jwt_secret`).
+    pub jwt_secret: String,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Self {
+            urls: vec!["ws://127.0.0.1:8080/v1/ws".to_string()],
+            org: "demo".to_string(),
+            source_ips: Vec::new(),
+            jwt_secret: "dev-secret-change-me-dev-secret-change-me".to_string(),
+            issuer: "switchboard".to_string(),
+            audience: "switchboard".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Run {
+    /// Hard limit for the whole run, drain included; what is still running then is stopped.
+    pub timeout_secs: u64,
+    /// After the last customer finished: how long to wait for deliveries still in flight.
+    pub drain_secs: u64,
+    /// TCP connect + websocket handshake.
+    pub connect_timeout_ms: u64,
+    /// Any request (hello, start, send …) without an answer by then counts as timed out.
+    pub request_timeout_ms: u64,
+    /// How long agents have to sign in and go available before customers arrive.
+    pub login_timeout_secs: u64,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 120,
+            drain_secs: 5,
+            connect_timeout_ms: 5000,
+            request_timeout_ms: 10_000,
+            login_timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferTo {
+    /// Back to a queue (`transfer_queue`): routing offers it again.
+    Queue,
+    /// To another load agent, who accepts after `transfer_accept_ms`.
+    Agent,
+    /// Half and half.
+    Mixed,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Agents {
+    pub count: usize,
+    /// Agent ids are `<prefix><n>`; default `lg<run tag>-a` so that runs never share agents.
+    pub id_prefix: Option<String>,
+    pub queues: Vec<String>,
+    /// Sign-ins per second while agents log in.
+    pub login_rate_per_sec: f64,
+    /// Think time between an offer and the answer.
+    pub accept_think_ms: Span,
+    /// Share of offers rejected (routing then offers the chat to someone else).
+    pub reject_ratio: f64,
+    /// Answer every customer message with one message.
+    pub reply: bool,
+    pub reply_think_ms: Span,
+    /// Delay between the end of a chat and the wrap-up.
+    pub wrap_up_ms: Span,
+    pub disposition: Option<String>,
+    /// Share of chats the owner transfers (after `transfer_after_messages` customer messages).
+    pub transfer_ratio: f64,
+    pub transfer_to: TransferTo,
+    pub transfer_queue: String,
+    pub transfer_after_messages: u32,
+    pub max_transfers_per_chat: u32,
+    /// Think time before accepting a transfer addressed to this agent.
+    pub transfer_accept_ms: Span,
+}
+
+impl Default for Agents {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            id_prefix: None,
+            queues: vec!["general".to_string(), "billing".to_string()],
+            login_rate_per_sec: 200.0,
+            accept_think_ms: Span::ms(50, 150),
+            reject_ratio: 0.0,
+            reply: true,
+            reply_think_ms: Span::ms(50, 150),
+            wrap_up_ms: Span::ms(0, 100),
+            disposition: Some("resolved".to_string()),
+            transfer_ratio: 0.0,
+            transfer_to: TransferTo::Queue,
+            transfer_queue: "billing".to_string(),
+            transfer_after_messages: 1,
+            max_transfers_per_chat: 1,
+            transfer_accept_ms: Span::ms(50, 150),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Pre-chat form, hello, start, messages, end, survey.
+    Chat,
+    /// Pre-chat form and hello, then hold the connection open doing nothing.
+    Idle,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Customers {
+    /// Most customers to start (0: as many as the arrival stages produce).
+    pub count: usize,
+    pub mode: Mode,
+    /// Chosen at random per customer (a reason is mandatory when the org has reasons).
+    pub reasons: Vec<String>,
+    /// Messages each customer sends once an agent owns the chat.
+    pub messages: u32,
+    /// Pause before each message.
+    pub message_interval_ms: Span,
+    /// Size of each message text (customers and agents).
+    pub message_bytes: usize,
+    /// Give up (end the chat) if no agent accepted it by then.
+    pub assign_timeout_ms: u64,
+    /// After the last message: end anyway if replies are still missing by then.
+    pub reply_timeout_ms: u64,
+    /// Safety net: end the chat after this long whatever happens.
+    pub max_chat_secs: u64,
+    pub survey: bool,
+    /// Idle mode: keep connections open this long after the last arrival.
+    pub idle_hold_secs: u64,
+}
+
+impl Default for Customers {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            mode: Mode::Chat,
+            reasons: vec!["order-status".to_string()],
+            messages: 3,
+            message_interval_ms: Span::ms(500, 1000),
+            message_bytes: 64,
+            assign_timeout_ms: 30_000,
+            reply_timeout_ms: 10_000,
+            max_chat_secs: 300,
+            survey: true,
+            idle_hold_secs: 10,
+        }
+    }
+}
+
+/// One arrival stage: `rate` customers per second for `secs`; with `ramp_from`, the rate moves
+/// linearly from `ramp_from` to `rate` over the stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub secs: f64,
+    pub rate: f64,
+    #[serde(default)]
+    pub ramp_from: Option<f64>,
+}
+
+/// A reconnect storm: at `at_secs` after the first arrival, the chosen share of clients drop
+/// their sockets (no close frame) and reconnect with `resume`, spread over `spread_ms`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Reconnect {
+    pub at_secs: f64,
+    pub customers: f64,
+    pub agents: f64,
+    pub spread_ms: u64,
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Self { at_secs: 10.0, customers: 1.0, agents: 0.0, spread_ms: 0 }
+    }
+}
+
+/// Client socket settings: small buffers so that one box can hold many connections.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Client {
+    pub read_buffer_bytes: usize,
+    pub max_message_bytes: usize,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self { read_buffer_bytes: 4096, max_message_bytes: 256 * 1024 }
+    }
+}
+
+/// Pass/fail limits; a run exits non-zero when one is broken. Absent: not checked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    pub max_failed_connections: Option<u64>,
+    pub max_lost: Option<u64>,
+    pub max_duplicates: Option<u64>,
+    pub max_out_of_order: Option<u64>,
+    pub max_gaps: Option<u64>,
+    /// Error replies of any code.
+    pub max_errors: Option<u64>,
+    pub min_assigned_ratio: Option<f64>,
+    pub min_ended_ratio: Option<f64>,
+    pub max_p99_connect_ms: Option<f64>,
+    pub max_p99_offer_ms: Option<f64>,
+    /// Both directions.
+    pub max_p99_delivery_ms: Option<f64>,
+    pub max_p99_ack_ms: Option<f64>,
+    pub min_peak_offers_per_sec: Option<f64>,
+    pub min_delivered_per_sec: Option<f64>,
+    /// Needs `--server-pid`; skipped (and said so) without it.
+    pub max_kib_per_connection: Option<f64>,
+    pub min_peak_connections: Option<u64>,
+    pub max_all_resumed_secs: Option<f64>,
+    pub min_resumed_ratio: Option<f64>,
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading scenario {}", path.display()))?;
+        let mut s: Scenario =
+            toml::from_str(&text).with_context(|| format!("parsing scenario {}", path.display()))?;
+        if s.name.is_empty() {
+            s.name = path
+                .file_stem()
+                .map_or_else(|| "scenario".to_string(), |n| n.to_string_lossy().into_owned());
+        }
+        Ok(s)
+    }
+
+    /// Multiplies the population and arrival rates (agents, customers, stage rates).
+    pub fn scale(&mut self, factor: f64) {
+        let scale = |n: usize| ((n as f64) * factor).round().max(1.0) as usize;
+        if self.agents.count > 0 {
+            self.agents.count = scale(self.agents.count);
+        }
+        if self.customers.count > 0 {
+            self.customers.count = scale(self.customers.count);
+        }
+        for stage in &mut self.arrival {
+            stage.rate *= factor;
+            stage.ramp_from = stage.ramp_from.map(|r| r * factor);
+        }
+        self.agents.login_rate_per_sec *= factor;
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.target.urls.is_empty() {
+            bail!("target.urls is empty (give --url)");
+        }
+        for (what, r) in [
+            ("agents.reject_ratio", self.agents.reject_ratio),
+            ("agents.transfer_ratio", self.agents.transfer_ratio),
+        ] {
+            if !(0.0..=1.0).contains(&r) {
+                bail!("{what} must be between 0 and 1, not {r}");
+            }
+        }
+        if let Some(r) = &self.reconnect {
+            if !(0.0..=1.0).contains(&r.customers) || !(0.0..=1.0).contains(&r.agents) {
+                bail!("reconnect.customers and reconnect.agents are shares between 0 and 1");
+            }
+        }
+        if self.customers.count == 0 && self.arrival.is_empty() {
+            bail!("give customers.count, [[arrival]] stages, or both");
+        }
+        for (i, s) in self.arrival.iter().enumerate() {
+            if s.secs < 0.0 || s.rate < 0.0 || s.ramp_from.is_some_and(|r| r < 0.0) {
+                bail!("arrival stage {}: secs and rates must not be negative", i + 1);
+            }
+        }
+        if self.customers.mode == Mode::Chat && self.customers.reasons.is_empty() {
+            bail!("customers.reasons is empty; the demo org requires a reason");
+        }
+        if self.customers.message_bytes < 24 || self.customers.message_bytes > 4000 {
+            bail!("customers.message_bytes must be 24 to 4000 (the server's max_message_chars)");
+        }
+        if self.agents.login_rate_per_sec <= 0.0 {
+            bail!("agents.login_rate_per_sec must be positive");
+        }
+        if self.run.timeout_secs == 0 {
+            bail!("run.timeout_secs must be positive");
+        }
+        Ok(())
+    }
+
+    /// Customers the arrival stages produce by time `t` (seconds since the first arrival),
+    /// capped by `customers.count`; with no stages, everyone arrives at once.
+    pub fn arrivals_by(&self, t: f64) -> usize {
+        let cap = if self.customers.count == 0 { usize::MAX } else { self.customers.count };
+        if self.arrival.is_empty() {
+            return cap;
+        }
+        let mut total = 0.0;
+        let mut start = 0.0;
+        for s in &self.arrival {
+            let from = s.ramp_from.unwrap_or(s.rate);
+            let dt = (t - start).clamp(0.0, s.secs);
+            if s.secs > 0.0 {
+                total += from * dt + (s.rate - from) * dt * dt / (2.0 * s.secs);
+            }
+            start += s.secs;
+        }
+        ((total + 1e-6).floor() as usize).min(cap)
+    }
+
+    /// When the last arrival stage ends.
+    pub fn arrival_secs(&self) -> f64 {
+        self.arrival.iter().map(|s| s.secs).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrivals_follow_stages() {
+        let s: Scenario = toml::from_str(
+            r#"
+            [customers]
+            count = 100
+            [[arrival]]
+            secs = 10
+            rate = 10
+            ramp_from = 0
+            [[arrival]]
+            secs = 2
+            rate = 5
+            "#,
+        )
+        .expect("parses");
+        assert_eq!(s.arrivals_by(0.0), 0);
+        assert_eq!(s.arrivals_by(10.0), 50, "ramp 0→10/s over 10 s");
+        assert_eq!(s.arrivals_by(12.0), 60);
+        assert_eq!(s.arrivals_by(100.0), 60);
+        assert_eq!(s.arrival_secs(), 12.0);
+        let burst: Scenario = toml::from_str("[customers]\ncount = 7").expect("parses");
+        assert_eq!(burst.arrivals_by(0.0), 7);
+    }
+
+    #[test]
+    fn spans_and_defaults() {
+        let a: Agents = toml::from_str("accept_think_ms = 20\nreply_think_ms = [30, 10]").expect("parses");
+        assert_eq!(a.accept_think_ms, Span::ms(20, 20));
+        assert_eq!(a.reply_think_ms, Span::ms(10, 30));
+        assert!(toml::from_str::<Agents>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn shipped_scenarios_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("scenarios dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                s.validate().unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                let text = std::fs::read_to_string(&path).expect("read");
+                assert!(text.starts_with('#'), "{} must start with its question", path.display());
+                n += 1;
+            }
+        }
+        assert!(n >= 8, "expected the eight shipped scenarios, found {n}");
+    }
+}
