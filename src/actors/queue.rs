@@ -28,6 +28,8 @@ struct Entry {
     place: Place,
     customer_name: String,
     offered_to: Option<AgentId>,
+    /// When the current offer was made.
+    offered_at: Option<Instant>,
     /// Agents who rejected or let this conversation's offer expire, and when. They are not
     /// offered it again for one offer-expiry period, so it goes to the next agent first.
     declined: HashMap<AgentId, Instant>,
@@ -105,6 +107,7 @@ impl QueueActor {
                 place,
                 customer_name,
                 offered_to: None,
+                offered_at: None,
                 declined: HashMap::new(),
             },
         );
@@ -155,6 +158,7 @@ impl QueueActor {
                 continue;
             };
             entry.offered_to = Some(agent.clone());
+            entry.offered_at = Some(Instant::now());
             let reserve = Reserve {
                 conversation: conversation.clone(),
                 queue: self.key.id.clone(),
@@ -172,6 +176,7 @@ impl QueueActor {
                                     act.rt
                                         .conversation(&act.conv_key(&conversation))
                                         .do_send(OfferChanged { offered: true });
+                                    act.watch_offer(ctx, conversation, agent);
                                 } else {
                                     entry.offered_to = None;
                                     if let Some(v) = act.agents.get_mut(&agent) {
@@ -191,6 +196,30 @@ impl QueueActor {
                     }),
             );
         }
+    }
+
+    /// Safety net: the agent actor reports every offer's end, but if it died holding one, no
+    /// report comes. Well after the offer's expiry, an offer still marked out is taken back.
+    fn watch_offer(
+        &mut self,
+        ctx: &mut Context<Self>,
+        conversation: ConversationId,
+        agent: AgentId,
+    ) {
+        let grace = self.cooldown() + Duration::from_secs(5);
+        ctx.run_later(grace, move |act, ctx| {
+            let stuck = act.entries.get(&conversation).is_some_and(|e| {
+                e.offered_to.as_ref() == Some(&agent) && e.offered_at.is_some_and(|t| t.elapsed() >= grace)
+            });
+            if stuck {
+                tracing::warn!(%conversation, %agent, "No word on an offer long after its expiry; offering again.");
+                if let Some(e) = act.entries.get_mut(&conversation) {
+                    e.offered_to = None;
+                    e.offered_at = None;
+                }
+                act.dispatch(ctx);
+            }
+        });
     }
 
     /// Sends changed queue positions to waiting customers, at most once per interval.
@@ -305,6 +334,25 @@ impl Handler<Enqueue> for QueueActor {
         }
         self.dispatch(ctx);
         self.positions_changed(ctx);
+    }
+}
+
+/// A customer (re)joined a waiting conversation (page reload, reconnect): tell its followers
+/// the current position again, since positions are otherwise sent only when they change.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retell {
+    pub conversation: ConversationId,
+}
+
+impl Handler<Retell> for QueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Retell, ctx: &mut Self::Context) {
+        if self.entries.contains_key(&msg.conversation) {
+            self.told.remove(&msg.conversation);
+            self.positions_changed(ctx);
+        }
     }
 }
 

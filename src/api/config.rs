@@ -24,6 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/queues/{id}", web::put().to(put_queue))
         .route("/v1/queues/{id}", web::delete().to(delete_queue))
         .route("/v1/agents", web::get().to(list_agents))
+        .route("/v1/directory", web::get().to(directory))
         .route("/v1/agents/{id}", web::put().to(put_agent))
         .route("/v1/agents/{id}", web::delete().to(delete_agent))
         .route("/v1/reasons", web::get().to(list_reasons))
@@ -187,6 +188,46 @@ async fn list_agents(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> 
     }
     live.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(HttpResponse::Ok().json(json!({ "profiles": o.agents, "live": live })))
+}
+
+/// What any staff member may know to pick a transfer target: every agent of the org with a
+/// display name and live presence, and the queues the caller can see.
+async fn directory(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
+    let o = org(&rt, &who.0.org)?;
+    let mut agents: std::collections::BTreeMap<AgentId, serde_json::Value> = o
+        .agents
+        .iter()
+        .map(|a| {
+            let v = json!({ "id": a.id, "name": a.name, "presence": "offline", "assigned": 0 });
+            (a.id.clone(), v)
+        })
+        .collect();
+    for (key, addr) in rt.active_agents() {
+        if key.org != who.0.org {
+            continue;
+        }
+        if let Ok(s) = addr.send(GetStatus).await {
+            let name = o.agent(&s.id).map_or(s.name, |p| p.name.clone());
+            let presence = if s.sessions == 0 {
+                crate::protocol::client::Presence::Offline
+            } else {
+                s.presence
+            };
+            let v = json!({ "id": s.id, "name": name, "presence": presence,
+                "assigned": s.assigned, "max_chats": s.max_chats });
+            agents.insert(s.id, v);
+        }
+    }
+    let queues: Vec<serde_json::Value> = o
+        .queues
+        .iter()
+        .filter(|q| who.0.can_see_queue(&q.id))
+        .map(|q| json!({ "id": q.id, "name": q.name }))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "agents": agents.into_values().collect::<Vec<_>>(),
+        "queues": queues,
+    })))
 }
 
 #[derive(Deserialize)]

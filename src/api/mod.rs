@@ -4,6 +4,7 @@
 //! (DESIGN invariant 6). Errors are JSON: `{"error": {"code": "...", "message": "..."}}` with
 //! the HTTP status of the code.
 
+mod assets;
 mod config;
 mod conversations;
 mod public;
@@ -143,6 +144,7 @@ pub fn query_config() -> web::QueryConfig {
 /// Registers every REST route.
 pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     public::routes(cfg);
+    assets::routes(cfg);
     config::routes(cfg);
     conversations::routes(cfg, fault_injection);
 }

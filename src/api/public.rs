@@ -16,9 +16,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
-        .route("/v1/orgs/{org}/widget", web::get().to(widget))
-        .route("/v1/orgs/{org}/reasons", web::get().to(reason_page))
-        .route("/v1/orgs/{org}/visitors", web::post().to(visitor));
+        .service(cors("/v1/orgs/{org}/widget").route(web::get().to(widget)))
+        .service(cors("/v1/orgs/{org}/reasons").route(web::get().to(reason_page)))
+        .service(cors("/v1/orgs/{org}/visitors").route(web::post().to(visitor)));
+}
+
+/// The widget runs on the retailer's pages, so these routes answer cross-origin requests
+/// (with a preflight for the JSON POST). They carry no credentials and need none: the pre-chat
+/// form and the websocket check the org's `allowed_origins` against the `Origin` header.
+fn cors(
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path)
+        .wrap(
+            actix_web::middleware::DefaultHeaders::new().add(("Access-Control-Allow-Origin", "*")),
+        )
+        .route(web::method(actix_web::http::Method::OPTIONS).to(preflight))
+}
+
+async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+        .insert_header(("Access-Control-Allow-Headers", "content-type"))
+        .insert_header(("Access-Control-Max-Age", "600"))
+        .finish()
 }
 
 async fn healthz() -> HttpResponse {

@@ -54,6 +54,11 @@ pub struct OrgSettings {
     pub survey_enabled: bool,
     /// Wrap-up must name a disposition code when dispositions are configured.
     pub disposition_required: bool,
+    /// Agent console: a customer message unanswered this long turns the chat's pending-response
+    /// indicator from green to yellow.
+    pub pending_yellow_ms: u64,
+    /// ... and from yellow to red. Must be greater than `pending_yellow_ms`.
+    pub pending_red_ms: u64,
     pub messages: Messages,
     /// HS256 secret the org's backend signs verified-customer tokens with. Never returned by GET.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,6 +82,8 @@ impl Default for OrgSettings {
             wrapup_timeout_ms: 600_000,
             survey_enabled: true,
             disposition_required: false,
+            pending_yellow_ms: 30_000,
+            pending_red_ms: 60_000,
             messages: Messages::default(),
             customer_token_secret: None,
         }
@@ -97,12 +104,17 @@ impl OrgSettings {
             ("assigned_autocomplete_ms", self.assigned_autocomplete_ms),
             ("waiting_autocomplete_ms", self.waiting_autocomplete_ms),
             ("wrapup_timeout_ms", self.wrapup_timeout_ms),
+            ("pending_yellow_ms", self.pending_yellow_ms),
+            ("pending_red_ms", self.pending_red_ms),
         ] {
             if !(100..=7 * 24 * 3_600_000).contains(&v) {
                 return Err(CommandError::bad_request(format!(
                     "{name} must be between 100 ms and 7 days"
                 )));
             }
+        }
+        if self.pending_red_ms <= self.pending_yellow_ms {
+            return bad("pending_red_ms must be greater than pending_yellow_ms");
         }
         for origin in &self.allowed_origins {
             if !(origin.starts_with("https://") || origin.starts_with("http://"))
@@ -338,6 +350,9 @@ mod tests {
         s.offer_expiry_ms = 5;
         assert!(s.validate().is_err());
         s.offer_expiry_ms = 30_000;
+        s.pending_red_ms = s.pending_yellow_ms;
+        assert!(s.validate().is_err(), "red must come after yellow");
+        s.pending_red_ms = 60_000;
         s.allowed_origins = vec!["shop.example".into()];
         assert!(s.validate().is_err());
     }

@@ -13,6 +13,7 @@ use super::limiter::TokenBucket;
 use crate::actors::agent::{Connect, Disconnect};
 use crate::actors::conversation::{Access, Who};
 use crate::auth::Principal;
+use crate::domain::conversation::Status;
 use crate::hub::{Audience, Control, EventDelivery, Outbound, SessionHandle, SessionInbox};
 use crate::ids::{AgentKey, ConvKey, ConversationId};
 use crate::protocol::client::{parse_frame, Command};
@@ -630,7 +631,25 @@ impl Session {
         };
         self.send(ServerFrame::Signal(&signal).to_json()).await?;
         self.fill(conversation).await?;
+        if audience == Audience::Customer {
+            self.retell_position(&key).await;
+        }
         Ok(serde_json::json!({ "recovered": recovered }))
+    }
+
+    /// A customer back on a waiting conversation gets its queue position again.
+    async fn retell_position(&self, key: &ConvKey) {
+        if let Ok(Some(s)) = self.rt.engine.summary(key).await {
+            if let (Status::Waiting | Status::Assigning, Some(queue)) = (s.status, s.queue) {
+                let qkey = crate::ids::QueueKey {
+                    org: key.org.clone(),
+                    id: queue,
+                };
+                self.rt.queue(&qkey).do_send(crate::actors::queue::Retell {
+                    conversation: key.id.clone(),
+                });
+            }
+        }
     }
 
     fn cleanup(&mut self) {

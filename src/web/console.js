@@ -1,0 +1,880 @@
+// Switchboard agent console. A plain ES module served by the server: no framework, no build.
+// It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
+// Everything customers and agents typed goes into the page as text (textContent), never HTML.
+
+const WS_URL = location.origin.replace(/^http/, 'ws') + '/v1/ws';
+const STORE_KEY = 'switchboard-console';
+
+// ------------------------------------------------------------------ helpers
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 't') el.setAttribute('data-t', v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(typeof c === 'string' ? document.createTextNode(c) : c);
+  }
+  return el;
+}
+const $ = (id) => document.getElementById(id);
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+/** Text as text nodes; http(s) addresses become links whose text is their real address. */
+function renderText(el, text) {
+  let last = 0;
+  for (const m of text.matchAll(URL_RE)) {
+    const url = m[0].replace(/[.,;:!?)\]}]+$/, '');
+    el.append(document.createTextNode(text.slice(last, m.index)));
+    let ok = false;
+    try { ok = /^https?:$/.test(new URL(url).protocol); } catch { ok = false; }
+    el.append(ok ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer nofollow', text: url }) : document.createTextNode(url));
+    last = m.index + url.length;
+  }
+  el.append(document.createTextNode(text.slice(last)));
+}
+const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const mmss = (ms) => {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+};
+const newId = () => 'c' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+
+// ------------------------------------------------------------------ state
+const S = {
+  token: null,
+  me: null,
+  settings: { pending_yellow_ms: 30000, pending_red_ms: 60000 },
+  dispositions: [],
+  dispositionRequired: false,
+  directory: { agents: [], queues: [] },
+  offers: new Map(), // conversation -> { kind: 'offer' | 'transfer', ... , deadline }
+  chats: new Map(), // conversation -> chat
+  selected: null,
+};
+
+function persist() {
+  try {
+    sessionStorage.setItem(STORE_KEY, JSON.stringify({
+      token: S.token,
+      chats: [...S.chats.values()].filter((c) => c.status !== 'closed').map((c) => c.id),
+      selected: S.selected,
+    }));
+  } catch { /* storage unavailable */ }
+}
+function restore() {
+  try { return JSON.parse(sessionStorage.getItem(STORE_KEY) || 'null'); } catch { return null; }
+}
+
+function agentName(id) {
+  if (!id) return 'an agent';
+  if (S.me && id === S.me.agent) return S.me.name;
+  const a = S.directory.agents.find((x) => x.id === id);
+  return a ? a.name : id;
+}
+function queueName(id) {
+  const q = S.directory.queues.find((x) => x.id === id);
+  return q ? q.name : id;
+}
+
+// ------------------------------------------------------------------ REST
+async function api(path) {
+  const r = await fetch(path, { headers: { authorization: `Bearer ${S.token}` } });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw Object.assign(new Error(j.error?.message || r.statusText), { code: j.error?.code });
+  return j;
+}
+async function loadReference() {
+  const [settings, dispositions, directory] = await Promise.allSettled([
+    api('/v1/settings'), api('/v1/dispositions'), api('/v1/directory'),
+  ]);
+  if (settings.status === 'fulfilled') {
+    const s = settings.value.settings || {};
+    S.settings.pending_yellow_ms = s.pending_yellow_ms ?? S.settings.pending_yellow_ms;
+    S.settings.pending_red_ms = s.pending_red_ms ?? S.settings.pending_red_ms;
+  }
+  if (dispositions.status === 'fulfilled') {
+    S.dispositions = dispositions.value.dispositions || [];
+    S.dispositionRequired = !!dispositions.value.required;
+  }
+  if (directory.status === 'fulfilled') S.directory = directory.value;
+  for (const c of S.chats.values()) redrawChat(c);
+  drawChats();
+}
+
+// ------------------------------------------------------------------ socket
+const sock = { ws: null, ready: false, next: 1, pending: new Map(), backoff: 500, timer: null, stopped: false };
+
+function connect() {
+  if (sock.ws || sock.stopped) return;
+  const ws = new WebSocket(WS_URL);
+  sock.ws = ws;
+  setNet('Connecting…', 'warn');
+  ws.onopen = () => {
+    const resume = [...S.chats.values()]
+      .filter((c) => c.lastSeq > 0)
+      .map((c) => ({ conversation: c.id, last_seq: c.lastSeq, epoch: c.epoch || undefined }));
+    ws.send(JSON.stringify({ type: 'hello', id: 'hello', token: S.token, resume }));
+  };
+  ws.onmessage = (m) => {
+    if (ws !== sock.ws) return;
+    let f;
+    try { f = JSON.parse(m.data); } catch { return; }
+    onFrame(f);
+  };
+  ws.onclose = () => {
+    if (ws !== sock.ws) return;
+    sock.ws = null;
+    const wasReady = sock.ready;
+    sock.ready = false;
+    for (const p of sock.pending.values()) p.reject(Object.assign(new Error('connection lost'), { code: 'disconnected' }));
+    sock.pending.clear();
+    if (sock.stopped) return;
+    setNet('Reconnecting…', 'warn');
+    const wait = wasReady ? 300 : sock.backoff;
+    sock.backoff = Math.min(sock.backoff * 2, 8000);
+    clearTimeout(sock.timer);
+    sock.timer = setTimeout(connect, wait);
+  };
+}
+
+function request(cmd) {
+  return new Promise((resolve, reject) => {
+    if (!sock.ready) { reject(Object.assign(new Error('Not connected; retrying.'), { code: 'disconnected' })); return; }
+    const id = 'r' + sock.next++;
+    sock.pending.set(id, { resolve, reject });
+    sock.ws.send(JSON.stringify({ ...cmd, id }));
+  });
+}
+function fire(cmd) { if (sock.ready) sock.ws.send(JSON.stringify(cmd)); }
+
+function setNet(text, kind) {
+  const n = $('net');
+  n.textContent = text;
+  n.className = 'net ' + (kind || '');
+}
+
+function onFrame(f) {
+  if (f.type === 'ack' || f.type === 'error') {
+    if (f.id === 'hello') return onHello(f);
+    const p = sock.pending.get(f.id);
+    if (p) {
+      sock.pending.delete(f.id);
+      if (f.type === 'ack') p.resolve(f.data || {});
+      else p.reject(Object.assign(new Error(f.message), { code: f.code }));
+    }
+    return;
+  }
+  if (f.type === 'event') return onEvent(f);
+  if (f.type === 'signal') return onSignal(f);
+}
+
+function onHello(f) {
+  if (f.type === 'error') {
+    signOut(`Sign-in failed: ${f.message}`);
+    return;
+  }
+  const d = f.data;
+  if (d.role !== 'agent') { signOut('This is not an agent token.'); return; }
+  S.me = d;
+  sock.ready = true;
+  sock.backoff = 500;
+  setNet('Connected', 'ok');
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  $('me-name').textContent = `${d.name} (${d.agent})`;
+  drawMe();
+  // Chats the server follows for us: the assigned ones (replayed from our resume points).
+  for (const id of d.assigned) chatFor(id);
+  // Ended chats awaiting wrap-up are not assigned any more: resume them explicitly.
+  for (const c of S.chats.values()) {
+    if (d.assigned.includes(c.id)) continue;
+    if (c.status === 'ended' || (c.status !== 'done' && c.status !== 'left' && c.status !== 'closed')) {
+      resume(c);
+    }
+  }
+  // Offers and transfer requests come again as signals after the ack; drop stale ones.
+  S.offers.clear();
+  drawOffers();
+  drawChats();
+  for (const c of S.chats.values()) flushOutbox(c);
+  persist();
+  loadReference();
+}
+
+function resume(c) {
+  c.resuming = true;
+  request({ type: 'resume', conversation: c.id, last_seq: c.lastSeq, epoch: c.epoch || undefined })
+    .then(() => { c.resuming = false; })
+    .catch((e) => {
+      c.resuming = false;
+      if (e.code === 'not_found' && c.lastSeq === 0) { S.chats.delete(c.id); drawChats(); persist(); }
+    });
+}
+
+// ------------------------------------------------------------------ chats
+function chatFor(id) {
+  let c = S.chats.get(id);
+  if (!c) {
+    c = {
+      id, events: [], lastSeq: 0, epoch: null, status: 'waiting', owner: null,
+      customer: { name: 'Customer' }, queue: null, reason: null, unread: 0, readSent: 0,
+      customerRead: 0, pendingSince: null, transfer: null, typing: false, typingTimer: null,
+      outbox: new Map(), dom: null, leftNote: null, resuming: false,
+    };
+    S.chats.set(id, c);
+    if (!S.selected) S.selected = id;
+    persist();
+  }
+  return c;
+}
+
+function onEvent(f) {
+  const c = chatFor(f.conversation);
+  if (f.seq <= c.lastSeq) return; // seen
+  if (f.prev !== c.lastSeq) {
+    // A gap: the server replays from our last seq.
+    if (!c.resuming) resume(c);
+    return;
+  }
+  c.lastSeq = f.seq;
+  c.epoch = f.epoch;
+  const e = f.event;
+  c.events.push(e);
+  apply(c, e);
+  if (c.dom) { appendEvent(c, e); refreshChat(c); }
+  drawChats();
+  if (e.kind === 'message' && e.author?.role === 'customer') maybeRead(c);
+}
+
+/** Folds one event into the chat's summary state. */
+function apply(c, e) {
+  switch (e.kind) {
+    case 'created':
+      c.customer = { name: e.customer_name, email: e.customer_email, verified: e.verified };
+      c.queue = e.queue; c.reason = e.reason; c.status = 'waiting';
+      break;
+    case 'queued': c.queue = e.queue; break;
+    case 'assigned': c.owner = e.agent; c.status = 'assigned'; break;
+    case 'participant_joined':
+      if (e.role === 'owner') {
+        c.owner = e.participant;
+        c.status = S.me && e.participant !== S.me.agent && c.leftNote ? 'left' : 'assigned';
+      }
+      break;
+    case 'message':
+      if (e.author?.role === 'customer') {
+        if (!c.pendingSince) c.pendingSince = Date.parse(e.at);
+        if ((S.selected !== c.id || document.hidden) && e.seq > c.readSent) c.unread++;
+        c.typing = false;
+      } else if (e.author?.role === 'agent') {
+        c.pendingSince = null;
+        c.outbox.delete(e.client_msg_id);
+      }
+      break;
+    case 'read':
+      if (e.author?.role === 'customer') c.customerRead = Math.max(c.customerRead, e.up_to);
+      else if (S.me && e.author?.id === S.me.agent && e.up_to > c.readSent) {
+        // Read in another tab (or before a reload): those messages are not unread here.
+        c.readSent = e.up_to;
+        c.unread = c.events.filter((x) => x.kind === 'message' && x.author?.role === 'customer' && x.seq > e.up_to).length;
+      }
+      break;
+    case 'transfer_requested': c.transfer = { to: e.to, from: e.from }; c.status = 'transferring'; break;
+    case 'transfer_accepted':
+      c.transfer = null; c.status = 'assigned';
+      if (S.me && e.from === S.me.agent) c.leftNote = `Transferred to ${agentName(e.to)} (accepted)`;
+      break;
+    case 'transfer_rejected':
+    case 'transfer_expired':
+      c.transfer = null; if (c.status === 'transferring') c.status = 'assigned';
+      break;
+    case 'transferred_to_queue':
+      if (S.me && e.from === S.me.agent) c.leftNote = `Transferred to queue ${queueName(e.queue)}`;
+      c.owner = null; c.status = 'waiting';
+      break;
+    case 'ended': c.status = 'ended'; c.pendingSince = null; c.typing = false; c.transfer = null; break;
+    case 'wrap_up': c.status = 'done'; break;
+    default: break;
+  }
+}
+
+function mine(c) { return S.me && c.owner === S.me.agent && c.status !== 'left' && c.status !== 'closed'; }
+
+function maybeRead(c) {
+  if (S.selected !== c.id || document.hidden || !sock.ready) return;
+  if (c.status === 'ended' || c.status === 'done' || c.status === 'left') return;
+  let top = 0;
+  for (const e of c.events) if (e.kind === 'message' && e.author?.role === 'customer') top = Math.max(top, e.seq);
+  c.unread = 0;
+  if (top > c.readSent) {
+    c.readSent = top;
+    request({ type: 'read', conversation: c.id, seq: top }).catch(() => { c.readSent = 0; });
+  }
+}
+document.addEventListener('visibilitychange', () => {
+  const c = S.chats.get(S.selected);
+  if (c) { maybeRead(c); drawChats(); }
+});
+
+// ------------------------------------------------------------------ signals
+function onSignal(f) {
+  const now = Date.now();
+  switch (f.signal) {
+    case 'offer':
+      S.offers.set(f.conversation, { kind: 'offer', conversation: f.conversation, customer: f.customer_name, queue: f.queue, deadline: now + f.expires_in_ms, total: f.expires_in_ms });
+      drawOffers();
+      break;
+    case 'offer_ended':
+      if (S.offers.delete(f.conversation)) notice(`An offer ${f.outcome === 'expired' ? 'expired' : 'was withdrawn'}.`);
+      drawOffers();
+      break;
+    case 'transfer_offer':
+      S.offers.set(f.conversation, { kind: 'transfer', conversation: f.conversation, from: f.from, note: f.note, deadline: now + f.expires_in_ms, total: f.expires_in_ms });
+      drawOffers();
+      break;
+    case 'transfer_ended':
+      if (S.offers.delete(f.conversation)) notice(`A transfer request ${f.outcome === 'expired' ? 'expired' : 'was cancelled'}.`);
+      drawOffers();
+      break;
+    case 'presence':
+      Object.assign(S.me, { presence: f.presence, assigned_count: f.assigned, max_chats: f.max_chats });
+      drawMe();
+      break;
+    case 'joined': {
+      const c = chatFor(f.conversation);
+      S.offers.delete(f.conversation);
+      if (c.status === 'left') c.status = 'assigned';
+      if (!S.selected || !S.chats.has(S.selected)) S.selected = c.id;
+      drawOffers(); drawChats(); showSelected();
+      break;
+    }
+    case 'left': {
+      const c = S.chats.get(f.conversation);
+      if (c) {
+        c.status = 'left'; c.pendingSince = null; c.typing = false;
+        if (!c.leftNote) c.leftNote = 'This chat was transferred away.';
+        redrawChat(c); drawChats(); persist();
+      }
+      break;
+    }
+    case 'typing': {
+      const c = S.chats.get(f.conversation);
+      if (!c || f.who !== 'customer') return;
+      c.typing = f.on;
+      clearTimeout(c.typingTimer);
+      if (f.on) c.typingTimer = setTimeout(() => { c.typing = false; refreshChat(c); }, 8000);
+      refreshChat(c);
+      break;
+    }
+    case 'resumed': {
+      const c = S.chats.get(f.conversation);
+      if (c && !f.recovered) {
+        // The log was reset: the server replays it from the start.
+        Object.assign(c, { events: [], lastSeq: 0, epoch: f.epoch, pendingSince: null, customerRead: 0 });
+        redrawChat(c);
+      }
+      break;
+    }
+    default: break;
+  }
+}
+
+function notice(text) {
+  const n = h('div', { class: 'notice', t: 'notice', text });
+  $('notices').prepend(n);
+  setTimeout(() => n.remove(), 8000);
+}
+
+// ------------------------------------------------------------------ drawing: header, offers, list
+function drawMe() {
+  if (!S.me) return;
+  $('presence').value = S.me.presence;
+  const assigned = S.me.assigned_count ?? S.me.assigned.length;
+  $('me-load').textContent = `${assigned}/${S.me.max_chats} chats`;
+}
+
+function drawOffers() {
+  const ul = $('offers');
+  ul.replaceChildren();
+  for (const o of S.offers.values()) {
+    const bar = h('div', { class: 'bar' }, h('span'));
+    const left = h('span', { class: 'countdown', t: 'countdown' });
+    const err = h('div', { class: 'error small' });
+    const accept = h('button', { type: 'button', class: 'primary', t: 'accept', text: 'Accept' });
+    const reject = h('button', { type: 'button', class: 'ghost', t: 'reject', text: 'Reject' });
+    const isOffer = o.kind === 'offer';
+    const answer = (yes) => {
+      accept.disabled = reject.disabled = true;
+      const type = isOffer ? (yes ? 'accept' : 'reject') : (yes ? 'transfer_accept' : 'transfer_reject');
+      request({ type, conversation: o.conversation }).then(() => {
+        S.offers.delete(o.conversation);
+        if (yes) S.selected = o.conversation;
+        drawOffers(); drawChats(); showSelected();
+      }, (e) => {
+        err.textContent = e.code === 'expired' ? 'This request has expired.' : e.message;
+        if (e.code === 'expired') setTimeout(() => { S.offers.delete(o.conversation); drawOffers(); }, 1500);
+        else accept.disabled = reject.disabled = false;
+      });
+    };
+    accept.addEventListener('click', () => answer(true));
+    reject.addEventListener('click', () => answer(false));
+    const li = h('li', { class: 'offer ' + o.kind, t: isOffer ? 'offer' : 'transfer-request', 'data-conversation': o.conversation },
+      h('div', { class: 'offer-head' },
+        h('strong', { text: isOffer ? o.customer : `Transfer from ${agentName(o.from)}` }), left),
+      h('div', { class: 'muted small', text: isOffer ? `New chat · ${queueName(o.queue)}` : 'Asks you to take over a chat' }),
+      o.note ? h('div', { class: 'offer-note', t: 'transfer-note', text: `“${o.note}”` }) : null,
+      bar, err, h('div', { class: 'actions' }, accept, reject));
+    li._tick = () => {
+      const ms = o.deadline - Date.now();
+      left.textContent = `${Math.max(0, Math.ceil(ms / 1000))}s`;
+      bar.firstChild.style.width = `${Math.max(0, Math.min(100, (ms / o.total) * 100))}%`;
+    };
+    li._tick();
+    ul.append(li);
+  }
+  $('no-offers').hidden = S.offers.size > 0;
+}
+
+function pendingLevel(c) {
+  if (!c.pendingSince || !mine(c) || c.status === 'ended' || c.status === 'done') return null;
+  const ms = Date.now() - c.pendingSince;
+  if (ms >= S.settings.pending_red_ms) return ['red', ms];
+  if (ms >= S.settings.pending_yellow_ms) return ['yellow', ms];
+  return ['green', ms];
+}
+
+function statusLabel(c) {
+  switch (c.status) {
+    case 'transferring': return `Transfer to ${agentName(c.transfer?.to)} pending`;
+    case 'ended': return 'Ended – wrap-up';
+    case 'done': return 'Wrapped up';
+    case 'left': return c.leftNote || 'Transferred';
+    case 'waiting': return 'Waiting';
+    default: return c.customer.email || 'Active';
+  }
+}
+
+function drawChats() {
+  const ul = $('chats');
+  ul.replaceChildren();
+  for (const c of S.chats.values()) {
+    if (c.status === 'closed') continue;
+    const level = pendingLevel(c);
+    const dot = h('span', { class: 'dot ' + (level ? level[0] : 'none'), t: 'pending', 'data-level': level ? level[0] : 'none', title: level ? `Waiting for your reply for ${mmss(level[1])}` : 'Nothing pending' });
+    const li = h('li', { class: 'chat-item' + (S.selected === c.id ? ' selected' : '') + ` st-${c.status}`, t: 'chat-item', 'data-conversation': c.id, tabindex: '0', role: 'button',
+      onclick: () => select(c.id), onkeydown: (ev) => { if (ev.key === 'Enter') select(c.id); } },
+      dot,
+      h('div', { class: 'chat-item-main' },
+        h('div', { class: 'chat-item-name', t: 'chat-name', text: c.customer.name }),
+        h('div', { class: 'muted small', text: statusLabel(c) })),
+      c.unread ? h('span', { class: 'unread', t: 'unread', text: String(c.unread) }) : null);
+    ul.append(li);
+  }
+  $('no-chats').hidden = [...S.chats.values()].some((c) => c.status !== 'closed');
+}
+
+function select(id) {
+  S.selected = id;
+  const c = S.chats.get(id);
+  if (c) { c.unread = 0; maybeRead(c); }
+  drawChats(); showSelected(); persist();
+}
+
+// ------------------------------------------------------------------ drawing: the chat pane
+function showSelected() {
+  const pane = $('pane');
+  const c = S.chats.get(S.selected);
+  if (!c || c.status === 'closed') { pane.replaceChildren(h('div', { class: 'empty muted', text: 'Select a chat.' })); return; }
+  if (!c.dom) buildChat(c);
+  if (pane.firstChild !== c.dom.root) pane.replaceChildren(c.dom.root);
+  refreshChat(c);
+  c.dom.scroll.scrollTop = c.dom.scroll.scrollHeight;
+}
+
+function redrawChat(c) {
+  if (!c.dom) return;
+  c.dom.list.replaceChildren();
+  c.dom.bySeq = new Map();
+  for (const e of c.events) appendEvent(c, e);
+  refreshChat(c);
+}
+
+function buildChat(c) {
+  const title = h('h2', { t: 'chat-title' });
+  const sub = h('div', { class: 'muted small', t: 'chat-sub' });
+  const pend = h('span', { class: 'pending-label', t: 'pending-label' });
+  const list = h('ol', { class: 'transcript', t: 'transcript' });
+  const outbox = h('ol', { class: 'transcript outbox' });
+  const scroll = h('div', { class: 'scroll' }, list, outbox);
+  const typing = h('div', { class: 'typing', t: 'typing', hidden: true, text: 'Customer is typing…' });
+  const banner = h('div', { class: 'banner', t: 'banner', hidden: true });
+  const input = h('textarea', { rows: '2', t: 'composer-input', placeholder: 'Reply to the customer…', maxlength: '4000' });
+  const asNote = h('input', { type: 'checkbox', t: 'note-toggle' });
+  const send = h('button', { type: 'submit', class: 'primary', t: 'send', text: 'Send' });
+  const err = h('div', { class: 'error small', t: 'composer-error' });
+  const composer = h('form', { class: 'composer', t: 'composer' },
+    input, h('div', { class: 'composer-bar' }, h('label', { class: 'note-label' }, asNote, ' Internal note (agents only)'), err, send));
+  asNote.addEventListener('change', () => {
+    composer.classList.toggle('as-note', asNote.checked);
+    input.placeholder = asNote.checked ? 'Note for agents – the customer never sees it…' : 'Reply to the customer…';
+  });
+  let typingOn = false; let typingIdle = null;
+  const stopTyping = () => {
+    clearTimeout(typingIdle);
+    if (typingOn) { typingOn = false; fire({ type: 'typing', conversation: c.id, on: false }); }
+  };
+  input.addEventListener('input', () => {
+    if (asNote.checked || !input.value) { stopTyping(); return; }
+    if (!typingOn) { typingOn = true; fire({ type: 'typing', conversation: c.id, on: true }); }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(stopTyping, 3000);
+  });
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); composer.requestSubmit(); }
+  });
+  composer.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = input.value;
+    if (!text.trim()) return;
+    err.textContent = '';
+    stopTyping();
+    if (asNote.checked) {
+      send.disabled = true;
+      request({ type: 'note', conversation: c.id, text }).then(() => { input.value = ''; }, (e) => { err.textContent = e.message; })
+        .finally(() => { send.disabled = false; });
+    } else {
+      input.value = '';
+      const id = newId();
+      c.outbox.set(id, { text, failed: null });
+      drawOutbox(c);
+      trySend(c, id);
+    }
+  });
+
+  // Actions: transfer, end, wrap-up, close.
+  const actions = h('div', { class: 'chat-actions' });
+  const tools = h('div', { class: 'tools', t: 'tools' });
+  c.dom = { root: null, title, sub, pend, list, outbox, scroll, typing, banner, composer, input, actions, tools, bySeq: new Map(), toolsFor: null };
+  c.dom.root = h('section', { class: 'chat', t: 'chat', 'data-conversation': c.id },
+    h('header', { class: 'chat-head' }, h('div', { class: 'chat-head-main' }, title, sub), pend, actions),
+    tools, banner, scroll, typing, composer);
+  for (const e of c.events) appendEvent(c, e);
+}
+
+function trySend(c, id) {
+  const m = c.outbox.get(id);
+  if (!m || m.inflight || !sock.ready) return;
+  m.inflight = true;
+  request({ type: 'send', conversation: c.id, client_msg_id: id, text: m.text }).then(() => {
+    m.inflight = false;
+    if (c.events.some((e) => e.kind === 'message' && e.client_msg_id === id)) { c.outbox.delete(id); drawOutbox(c); }
+  }, (e) => {
+    m.inflight = false;
+    if (['disconnected', 'unavailable', 'rate_limited'].includes(e.code)) {
+      if (sock.ready) setTimeout(() => trySend(c, id), 1000);
+      return; // re-sent on reconnect, with the same client_msg_id
+    }
+    m.failed = e.message;
+    drawOutbox(c);
+  });
+}
+function flushOutbox(c) { for (const [id, m] of c.outbox) { m.inflight = false; if (!m.failed) trySend(c, id); } }
+
+function drawOutbox(c) {
+  if (!c.dom) return;
+  c.dom.outbox.replaceChildren();
+  for (const [id, m] of c.outbox) {
+    const text = h('div', { class: 'text' });
+    renderText(text, m.text);
+    c.dom.outbox.append(h('li', { class: 'msg agent mine sending' + (m.failed ? ' failed' : ''), t: 'msg-pending', 'data-client-msg-id': id },
+      text, h('div', { class: 'meta', text: m.failed ? `Not sent: ${m.failed}` : 'Sending…' })));
+  }
+}
+
+function sysLine(c, e, text, t) {
+  return h('li', { class: 'sys', t: t || 'system', 'data-seq': e.seq },
+    h('time', { datetime: e.at, text: clock(e.at) }), ' ', h('span', { text }));
+}
+
+function appendEvent(c, e) {
+  const d = c.dom;
+  if (!d) return;
+  let li = null;
+  const who = e.author?.name || agentName(e.author?.id);
+  switch (e.kind) {
+    case 'created': {
+      const bits = [`Chat started by ${e.customer_name}`];
+      if (e.reason) bits.push(`reason: ${e.reason}`);
+      bits.push(`queue: ${queueName(e.queue)}`);
+      if (e.verified) bits.push('verified customer');
+      li = sysLine(c, e, bits.join(' · '), 'sys-created');
+      break;
+    }
+    case 'participant_joined':
+      if (e.role === 'owner') li = sysLine(c, e, `${e.name} joined`, 'sys-joined');
+      break;
+    case 'participant_left':
+      if (e.role === 'owner') li = sysLine(c, e, `${agentName(e.participant)} left`, 'sys-left');
+      break;
+    case 'message': {
+      const fromCustomer = e.author?.role === 'customer';
+      const text = h('div', { class: 'text' });
+      renderText(text, e.text);
+      const receipt = fromCustomer ? null : h('span', { class: 'receipt', t: 'receipt' });
+      li = h('li', { class: 'msg ' + (fromCustomer ? 'customer' : 'agent'), t: fromCustomer ? 'msg-customer' : 'msg-agent', 'data-seq': e.seq },
+        h('div', { class: 'who', text: fromCustomer ? c.customer.name : who }),
+        text,
+        h('div', { class: 'meta' }, h('time', { datetime: e.at, text: clock(e.at) }), receipt));
+      if (receipt) d.bySeq.set(e.seq, li);
+      break;
+    }
+    case 'note': {
+      const text = h('div', { class: 'text' });
+      renderText(text, e.text);
+      li = h('li', { class: 'note', t: 'note', 'data-seq': e.seq },
+        h('div', { class: 'who' }, h('span', { class: 'tag', text: 'Internal note · agents only' }), ` ${who}`),
+        text, h('div', { class: 'meta' }, h('time', { datetime: e.at, text: clock(e.at) })));
+      break;
+    }
+    case 'read': break;
+    case 'transfer_requested':
+      li = sysLine(c, e, `${agentName(e.from)} asked ${agentName(e.to)} to take this chat${e.note ? ` – “${e.note}”` : ''}`, 'sys-transfer-requested');
+      break;
+    case 'transfer_accepted':
+      li = sysLine(c, e, `Transfer accepted by ${agentName(e.to)}`, 'sys-transfer-accepted');
+      break;
+    case 'transfer_rejected':
+      li = sysLine(c, e, `Transfer rejected by ${agentName(e.to)}`, 'sys-transfer-rejected');
+      break;
+    case 'transfer_expired':
+      li = sysLine(c, e, `Transfer to ${agentName(e.to)} expired without an answer`, 'sys-transfer-expired');
+      break;
+    case 'transferred_to_queue':
+      li = sysLine(c, e, `${agentName(e.from)} transferred the chat to queue ${queueName(e.queue)}${e.note ? ` – “${e.note}”` : ''}`, 'sys-transfer-queue');
+      break;
+    case 'queued':
+      break;
+    case 'assigned':
+      break;
+    case 'idle_warning':
+      li = sysLine(c, e, 'Idle prompt sent to the customer', 'sys-idle');
+      break;
+    case 'continued':
+      li = sysLine(c, e, 'The customer continued the chat', 'sys-continued');
+      break;
+    case 'ended': {
+      const by = { customer: 'by the customer', agent: `by ${who}`, idle_timeout: '(customer idle)', auto_complete: '(auto-completed)', blocked: '(blocked)' }[e.reason] || '';
+      li = sysLine(c, e, `Chat ended ${by}`.trim(), 'sys-ended');
+      break;
+    }
+    case 'wrap_up': {
+      const label = S.dispositions.find((x) => x.code === e.disposition)?.label || e.disposition || 'no disposition';
+      li = sysLine(c, e, `Wrapped up: ${label}${e.note ? ` – “${e.note}”` : ''}`, 'sys-wrap-up');
+      break;
+    }
+    case 'survey':
+      li = sysLine(c, e, `Customer survey: ${e.rating}/10${e.comment ? ` – “${e.comment}”` : ''}`, 'sys-survey');
+      break;
+    default:
+      li = sysLine(c, e, e.kind.replace(/_/g, ' '));
+  }
+  if (li) {
+    const stick = d.scroll.scrollTop + d.scroll.clientHeight >= d.scroll.scrollHeight - 40;
+    d.list.append(li);
+    if (stick) d.scroll.scrollTop = d.scroll.scrollHeight;
+  }
+  if (e.kind === 'message' && e.author?.role === 'agent') drawOutbox(c);
+}
+
+/** Everything derived from state: header, receipts, pending label, banner, actions, composer. */
+function refreshChat(c) {
+  const d = c.dom;
+  if (!d) return;
+  d.title.textContent = c.customer.name;
+  d.sub.textContent = [c.customer.email, c.customer.verified ? 'verified' : null, c.queue ? `queue ${queueName(c.queue)}` : null, c.reason ? `reason ${c.reason}` : null]
+    .filter(Boolean).join(' · ');
+  for (const [seq, li] of d.bySeq) {
+    const read = c.customerRead >= seq;
+    li.classList.toggle('read', read);
+    li.querySelector('[data-t=receipt]').textContent = read ? 'Read' : 'Sent';
+  }
+  const level = pendingLevel(c);
+  d.pend.className = 'pending-label ' + (level ? level[0] : 'none');
+  d.pend.setAttribute('data-level', level ? level[0] : 'none');
+  d.pend.textContent = level ? `Waiting ${mmss(level[1])}` : '';
+  d.typing.hidden = !c.typing;
+  const owner = mine(c);
+  const open = owner && (c.status === 'assigned' || c.status === 'transferring');
+  d.composer.hidden = !(open || (c.status === 'ended' && owner));
+  d.composer.classList.toggle('notes-only', c.status === 'ended');
+  if (c.status === 'ended') {
+    const t = d.composer.querySelector('[data-t=note-toggle]');
+    if (!t.checked) { t.checked = true; t.dispatchEvent(new Event('change')); }
+  }
+  // Banner
+  let banner = null;
+  if (c.status === 'left') banner = c.leftNote || 'This chat was transferred away.';
+  else if (c.status === 'transferring') banner = `Waiting for ${agentName(c.transfer?.to)} to accept the transfer…`;
+  else if (c.status === 'done') banner = 'Wrapped up.';
+  else if (c.status === 'waiting' && !owner && c.owner === null && c.events.length) banner = 'Waiting in the queue.';
+  d.banner.hidden = !banner;
+  d.banner.textContent = banner || '';
+  // Actions
+  const key = `${c.status}|${owner}`;
+  if (d.actionsKey !== key) {
+    d.actionsKey = key;
+    d.actions.replaceChildren();
+    if (open && c.status === 'assigned') {
+      d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'transfer', text: 'Transfer', onclick: () => toggleTools(c, 'transfer') }));
+    }
+    if (open) d.actions.append(h('button', { type: 'button', class: 'ghost danger', t: 'end', text: 'End chat', onclick: () => toggleTools(c, 'end') }));
+    if (d.toolsFor && !(d.toolsFor === 'wrapup' && c.status === 'ended') && !(open && c.status === 'assigned')) { d.toolsFor = null; d.tools.replaceChildren(); }
+    if (c.status === 'ended' && owner && !d.toolsFor) toggleTools(c, 'wrapup');
+    if (c.status === 'done' || c.status === 'left') {
+      d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'close', text: 'Close', onclick: () => closeChat(c) }));
+    }
+  }
+}
+
+function closeChat(c) {
+  c.status = 'closed';
+  if (S.selected === c.id) S.selected = [...S.chats.values()].find((x) => x.status !== 'closed')?.id || null;
+  drawChats(); showSelected(); persist();
+}
+
+async function toggleTools(c, what) {
+  const d = c.dom;
+  if (d.toolsFor === what && what !== 'wrapup') { d.toolsFor = null; d.tools.replaceChildren(); return; }
+  d.toolsFor = what;
+  const err = h('div', { class: 'error small', t: 'tools-error' });
+  if (what === 'end') {
+    d.tools.replaceChildren(h('div', { class: 'tool-row' }, h('span', { text: 'End this chat for the customer?' }),
+      h('button', { type: 'button', class: 'primary danger', t: 'confirm-end', text: 'End chat', onclick: (ev) => {
+        ev.target.disabled = true;
+        request({ type: 'end', conversation: c.id }).then(() => { d.toolsFor = null; d.tools.replaceChildren(); refreshChat(c); }, (e) => { err.textContent = e.message; ev.target.disabled = false; });
+      } }),
+      h('button', { type: 'button', class: 'ghost', text: 'Cancel', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
+    return;
+  }
+  if (what === 'wrapup') {
+    const sel = h('select', { t: 'disposition' }, h('option', { value: '', text: S.dispositionRequired ? 'Choose a disposition…' : 'No disposition' }),
+      S.dispositions.map((x) => h('option', { value: x.code, text: x.label })));
+    const note = h('input', { type: 'text', t: 'wrapup-note', placeholder: 'Wrap-up note (optional)', maxlength: '2000' });
+    const go = h('button', { type: 'button', class: 'primary', t: 'wrapup', text: 'Wrap up' });
+    go.addEventListener('click', () => {
+      if (S.dispositionRequired && !sel.value) { err.textContent = 'Choose a disposition.'; return; }
+      go.disabled = true;
+      const cmd = { type: 'wrap_up', conversation: c.id };
+      if (sel.value) cmd.disposition = sel.value;
+      if (note.value.trim()) cmd.note = note.value;
+      request(cmd).then(() => { d.toolsFor = null; d.tools.replaceChildren(); }, (e) => { err.textContent = e.message; go.disabled = false; });
+    });
+    d.tools.replaceChildren(h('div', { class: 'tool-row' }, h('strong', { text: 'Wrap-up' }), sel, note, go, err));
+    return;
+  }
+  // transfer
+  try { S.directory = await api('/v1/directory'); } catch { /* keep the last known */ }
+  if (d.toolsFor !== 'transfer') return;
+  const target = h('select', { t: 'transfer-target' },
+    h('optgroup', { label: 'Agents' }, S.directory.agents.filter((a) => a.id !== S.me.agent)
+      .map((a) => h('option', { value: `agent:${a.id}`, text: `${a.name} – ${a.presence}${a.max_chats ? ` (${a.assigned}/${a.max_chats})` : ''}` }))),
+    h('optgroup', { label: 'Queues' }, S.directory.queues.map((q) => h('option', { value: `queue:${q.id}`, text: `Queue: ${q.name}` }))));
+  const note = h('input', { type: 'text', t: 'transfer-note', placeholder: 'Note for the next agent (optional)', maxlength: '2000' });
+  const go = h('button', { type: 'button', class: 'primary', t: 'transfer-go', text: 'Request transfer' });
+  go.addEventListener('click', () => {
+    const [kind, id] = target.value.split(/:(.*)/s);
+    if (!id) { err.textContent = 'Choose an agent or a queue.'; return; }
+    go.disabled = true;
+    const cmd = { type: 'transfer', conversation: c.id };
+    if (kind === 'agent') cmd.to_agent = id; else cmd.to_queue = id;
+    if (note.value.trim()) cmd.note = note.value;
+    request(cmd).then(() => { d.toolsFor = null; d.tools.replaceChildren(); }, (e) => { err.textContent = e.message; go.disabled = false; });
+  });
+  d.tools.replaceChildren(h('div', { class: 'tool-row' }, h('strong', { text: 'Transfer to' }), target, note, go,
+    h('button', { type: 'button', class: 'ghost', text: 'Cancel', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
+}
+
+// ------------------------------------------------------------------ ticking: countdowns, pending colours
+setInterval(() => {
+  for (const li of $('offers').children) li._tick?.();
+  for (const [id, o] of S.offers) if (o.deadline < Date.now() - 3000) S.offers.delete(id);
+  if (S.me) {
+    let changed = false;
+    for (const c of S.chats.values()) {
+      const lvl = pendingLevel(c)?.[0] || 'none';
+      if (lvl !== c.lastLevel) { c.lastLevel = lvl; changed = true; }
+    }
+    if (changed) drawChats();
+    else for (const dot of $('chats').querySelectorAll('[data-t=pending]')) {
+      const c = S.chats.get(dot.closest('[data-conversation]').getAttribute('data-conversation'));
+      const l = c && pendingLevel(c);
+      dot.title = l ? `Waiting for your reply for ${mmss(l[1])}` : 'Nothing pending';
+    }
+    const c = S.chats.get(S.selected);
+    if (c) refreshChat(c);
+  }
+}, 1000);
+
+// ------------------------------------------------------------------ sign in / out
+function signIn(token) {
+  S.token = token.trim();
+  sock.stopped = false;
+  persist();
+  connect();
+}
+function signOut(message) {
+  sock.stopped = true;
+  const ws = sock.ws;
+  sock.ws = null; sock.ready = false;
+  if (ws) ws.close();
+  S.token = null; S.me = null; S.chats.clear(); S.offers.clear(); S.selected = null;
+  try { sessionStorage.removeItem(STORE_KEY); } catch { /* ignore */ }
+  $('app').hidden = true;
+  $('signin').hidden = false;
+  $('signin-error').textContent = message || '';
+  $('pane').replaceChildren(h('div', { class: 'empty muted', text: 'Select a chat.' }));
+}
+
+$('signin-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const t = $('token').value.trim();
+  if (!t) { $('signin-error').textContent = 'Paste your token.'; return; }
+  $('signin-error').textContent = '';
+  signIn(t);
+});
+$('signout').addEventListener('click', () => {
+  if (sock.ready) fire({ type: 'status', presence: 'offline' });
+  signOut();
+});
+$('presence').addEventListener('change', (ev) => {
+  const presence = ev.target.value;
+  request({ type: 'status', presence }).catch((e) => { notice(`Could not change status: ${e.message}`); drawMe(); });
+});
+
+// Test and support hook: drop the connection (the console reconnects and resumes by itself).
+window.switchboardConsole = {
+  drop() { if (sock.ws) sock.ws.close(); },
+  connected() { return sock.ready; },
+};
+
+// Start: a token in the URL fragment (#token=…), else the one this tab signed in with.
+{
+  const frag = new URLSearchParams(location.hash.slice(1));
+  const saved = restore();
+  if (frag.get('token')) {
+    history.replaceState(null, '', location.pathname + location.search);
+    signIn(frag.get('token'));
+  } else if (saved?.token) {
+    for (const id of saved.chats || []) chatFor(id);
+    S.selected = saved.selected && S.chats.has(saved.selected) ? saved.selected : S.selected;
+    signIn(saved.token);
+  } else {
+    $('signin').hidden = false;
+  }
+}

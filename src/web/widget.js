@@ -1,0 +1,798 @@
+/*
+ * Switchboard chat widget. A retailer embeds it with one tag, before </body>:
+ *
+ *   <script src="https://CHAT-SERVER/widget.js" data-org="ORG" async></script>
+ *
+ * Optional attributes: data-customer-token (a verified-customer token signed by the retailer's
+ * backend: no pre-chat form), data-title, data-launcher, data-greeting, data-color.
+ * Or call window.Switchboard.identify(token) once the shopper has signed in.
+ *
+ * It speaks only the documented REST API (/v1/orgs/{org}/...) and websocket protocol (/v1/ws).
+ * Everything a person typed is put in the page as text (textContent), never as HTML; links are
+ * shown with their real address.
+ */
+(function () {
+  'use strict';
+  if (window.Switchboard && window.Switchboard.version) return;
+
+  var script = document.currentScript ||
+    document.querySelector('script[src*="widget.js"][data-org]');
+  if (!script) return;
+  var SERVER = new URL(script.src, location.href).origin;
+  var WS_URL = SERVER.replace(/^http/, 'ws') + '/v1/ws';
+  var ORG = script.getAttribute('data-org') || 'demo';
+  var TEXT = {
+    title: script.getAttribute('data-title') || 'Chat with us',
+    launcher: script.getAttribute('data-launcher') || 'Chat with us',
+    greeting: script.getAttribute('data-greeting') || 'Hi! Tell us a little about yourself and we\u2019ll connect you with someone from our team.',
+  };
+  var COLOR = script.getAttribute('data-color');
+  var STORE_KEY = 'switchboard:' + SERVER + ':' + ORG;
+  var MAX_STORED_EVENTS = 400;
+
+  // ---------------------------------------------------------------- persistence
+  function blankStore(token, verified) {
+    return {
+      token: token || null, verified: !!verified, name: null,
+      conv: null, epoch: null, lastSeq: 0, events: [], outbox: [],
+      open: false, surveyDone: false,
+    };
+  }
+  function loadStore() {
+    try {
+      var raw = localStorage.getItem(STORE_KEY);
+      if (raw) {
+        var s = JSON.parse(raw);
+        if (s && typeof s === 'object' && Array.isArray(s.events)) return s;
+      }
+    } catch (e) { /* storage unavailable: the chat still works, without reload survival */ }
+    return blankStore();
+  }
+  var store = loadStore();
+  function save() {
+    if (store.events.length > MAX_STORED_EVENTS) store.events = store.events.slice(-MAX_STORED_EVENTS);
+    try { localStorage.setItem(STORE_KEY, JSON.stringify(store)); } catch (e) { /* ignore */ }
+  }
+
+  // ---------------------------------------------------------------- DOM helpers (no innerHTML)
+  function h(tag, props) {
+    var el = document.createElement(tag);
+    if (props) {
+      for (var k in props) {
+        if (!Object.prototype.hasOwnProperty.call(props, k)) continue;
+        var v = props[k];
+        if (v === undefined || v === null || v === false) continue;
+        if (k === 'class') el.className = v;
+        else if (k === 'text') el.textContent = v;
+        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
+        else if (k === 'sb') el.setAttribute('data-sb', v);
+        else el.setAttribute(k, v === true ? '' : String(v));
+      }
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === null || c === undefined || c === false) continue;
+      el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    }
+    return el;
+  }
+  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+
+  var URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+  /** Puts `text` into `el` as text nodes, with http(s) addresses as links that show themselves. */
+  function renderText(el, text) {
+    var last = 0, m;
+    URL_RE.lastIndex = 0;
+    while ((m = URL_RE.exec(text)) !== null) {
+      var url = m[0].replace(/[.,;:!?)\]}]+$/, '');
+      if (!url) continue;
+      el.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var ok = false;
+      try { ok = /^https?:$/.test(new URL(url).protocol); } catch (e) { ok = false; }
+      if (ok) {
+        el.appendChild(h('a', { href: url, target: '_blank', rel: 'noopener noreferrer nofollow', text: url }));
+      } else {
+        el.appendChild(document.createTextNode(url));
+      }
+      last = m.index + url.length;
+      URL_RE.lastIndex = last;
+    }
+    el.appendChild(document.createTextNode(text.slice(last)));
+  }
+  function clock(iso) {
+    var d = iso ? new Date(iso) : new Date();
+    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  // ---------------------------------------------------------------- shell
+  var host = h('div', { id: 'switchboard-widget' });
+  var root = host.attachShadow({ mode: 'open' });
+  root.appendChild(h('link', { rel: 'stylesheet', href: SERVER + '/widget.css' }));
+  var frame = h('div', { class: 'sb', sb: 'root' });
+  if (COLOR && /^#[0-9a-fA-F]{3,8}$/.test(COLOR)) frame.style.setProperty('--sb-accent', COLOR);
+  root.appendChild(frame);
+
+  var launcher = h('button', { class: 'sb-launcher', type: 'button', sb: 'launcher', 'aria-expanded': 'false', onclick: function () { setOpen(!store.open); } },
+    h('span', { class: 'sb-launcher-icon', 'aria-hidden': 'true' }), h('span', { class: 'sb-launcher-label', text: TEXT.launcher }),
+    h('span', { class: 'sb-badge', sb: 'badge', hidden: true }));
+  var titleEl = h('div', { class: 'sb-title', text: TEXT.title });
+  var subEl = h('div', { class: 'sb-sub', sb: 'status' });
+  var endBtn = h('button', { class: 'sb-hbtn', type: 'button', sb: 'end', hidden: true, text: 'End chat', onclick: function () { confirmEnd(); } });
+  var minBtn = h('button', { class: 'sb-hbtn sb-min', type: 'button', 'aria-label': 'Minimize chat', text: '\u2013', onclick: function () { setOpen(false); } });
+  var netEl = h('div', { class: 'sb-net', sb: 'net', hidden: true, text: 'Reconnecting\u2026' });
+  var body = h('div', { class: 'sb-body' });
+  var panel = h('section', { class: 'sb-panel', sb: 'panel', role: 'dialog', 'aria-label': TEXT.title, hidden: true },
+    h('header', { class: 'sb-header' }, h('div', { class: 'sb-heading' }, titleEl, subEl), endBtn, minBtn),
+    netEl, body);
+  frame.appendChild(panel);
+  frame.appendChild(launcher);
+
+  function mount() { (document.body || document.documentElement).appendChild(host); }
+  if (document.body) mount(); else document.addEventListener('DOMContentLoaded', mount);
+
+  // ---------------------------------------------------------------- org settings
+  var config = null;
+  var configPromise = null;
+  function loadConfig() {
+    if (!configPromise) {
+      configPromise = fetch(SERVER + '/v1/orgs/' + encodeURIComponent(ORG) + '/widget')
+        .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw j; return j; }); })
+        .then(function (c) { config = c; if (c.name) panel.setAttribute('aria-label', TEXT.title + ' \u2013 ' + c.name); return c; })
+        .catch(function (e) { configPromise = null; throw e; });
+    }
+    return configPromise;
+  }
+
+  // ---------------------------------------------------------------- views
+  var view = null;
+  var chat = null; // the chat view's elements while it is shown
+  function setOpen(open) {
+    store.open = open; save();
+    panel.hidden = !open;
+    launcher.setAttribute('aria-expanded', String(open));
+    frame.classList.toggle('sb-is-open', open);
+    if (open) {
+      unseen = 0; showBadge();
+      if (!view) route();
+      markRead();
+    }
+  }
+
+  function route() {
+    if (store.conv) { showChat(); ensureSocket(); return; }
+    showLoading();
+    loadConfig().then(function (c) {
+      if (store.conv) return;
+      if (!c.open_now) showOutsideHours(c); else showPrechat(c);
+    }, function () { showError('The chat is not available right now. Please try again later.'); });
+  }
+
+  function setView(name, node) {
+    view = name;
+    if (name !== 'chat') chat = null;
+    clear(body);
+    body.appendChild(node);
+    endBtn.hidden = !(name === 'chat' && chatOpen());
+  }
+
+  function showLoading() { subEl.textContent = ''; setView('loading', h('div', { class: 'sb-center', text: 'Loading\u2026' })); }
+  function showError(msg) { setView('error', h('div', { class: 'sb-center sb-error', sb: 'error', text: msg })); }
+  function showOutsideHours(c) {
+    subEl.textContent = 'We\u2019re away';
+    setView('closed', h('div', { class: 'sb-notice', sb: 'outside-hours', text: c.messages.outside_hours }));
+  }
+
+  // ---- pre-chat form and reason chips
+  function showPrechat(c, message) {
+    subEl.textContent = c.name || '';
+    var needForm = !store.token;
+    var err = h('div', { class: 'sb-error', sb: 'form-error', role: 'alert' });
+    if (message) err.textContent = message;
+    var first = h('input', { name: 'first_name', autocomplete: 'given-name', required: true, maxlength: '100' });
+    var last = h('input', { name: 'last_name', autocomplete: 'family-name', required: true, maxlength: '100' });
+    var email = h('input', { name: 'email', type: 'email', autocomplete: 'email', required: true, maxlength: '254' });
+    var selected = null;
+    var chips = h('div', { class: 'sb-chips', sb: 'reasons', role: 'radiogroup', 'aria-label': 'Reason for your chat' });
+    var pager = h('div', { class: 'sb-pager' });
+    var page = c.reasons || { page: 1, pages: 0, reasons: [] };
+    function drawReasons() {
+      clear(chips); clear(pager);
+      page.reasons.forEach(function (r) {
+        var on = selected === r.id;
+        chips.appendChild(h('button', {
+          type: 'button', class: 'sb-chip' + (on ? ' sb-on' : ''), role: 'radio', 'aria-checked': String(on),
+          'data-reason': r.id, title: r.description || null, text: r.name,
+          onclick: function () { selected = r.id; drawReasons(); },
+        }));
+      });
+      if (page.pages > 1) {
+        pager.appendChild(h('button', { type: 'button', class: 'sb-link', sb: 'reasons-prev', disabled: page.page <= 1, text: '\u2039 Previous', onclick: function () { turn(page.page - 1); } }));
+        pager.appendChild(h('span', { class: 'sb-muted', text: page.page + ' / ' + page.pages }));
+        pager.appendChild(h('button', { type: 'button', class: 'sb-link', sb: 'reasons-next', disabled: page.page >= page.pages, text: 'Next \u203a', onclick: function () { turn(page.page + 1); } }));
+      }
+    }
+    function turn(n) {
+      fetch(SERVER + '/v1/orgs/' + encodeURIComponent(ORG) + '/reasons?page=' + n)
+        .then(function (r) { return r.json(); })
+        .then(function (p) { if (p && Array.isArray(p.reasons)) { page = p; drawReasons(); } });
+    }
+    drawReasons();
+    var startBtn = h('button', { type: 'submit', class: 'sb-primary', sb: 'start', text: 'Start chat' });
+    var form = h('form', { class: 'sb-form', sb: 'prechat', novalidate: true },
+      h('p', { class: 'sb-greeting', text: TEXT.greeting }),
+      needForm ? h('div', { class: 'sb-row' },
+        h('label', null, h('span', { text: 'First name' }), first),
+        h('label', null, h('span', { text: 'Last name' }), last)) : null,
+      needForm ? h('label', null, h('span', { text: 'Email' }), email) : null,
+      page.total ? h('fieldset', { class: 'sb-reasons' },
+        h('legend', { text: c.reason_required ? 'What can we help you with?' : 'What can we help you with? (optional)' }),
+        chips, pager) : null,
+      err, startBtn);
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      err.textContent = '';
+      if (needForm && (!first.value.trim() || !last.value.trim() || !email.value.trim())) {
+        err.textContent = 'Please fill in your first name, last name and email.'; return;
+      }
+      if (needForm && !email.checkValidity()) { err.textContent = 'Please enter a valid email address.'; return; }
+      if (c.reason_required && page.total && !selected) { err.textContent = 'Please choose a reason for your chat.'; return; }
+      startBtn.disabled = true;
+      var got = needForm ? visitorToken(first.value, last.value, email.value) : Promise.resolve();
+      got.then(function () { return startChat(selected); })
+        .then(function () { /* the chat view is shown by startChat */ }, function (e) {
+          startBtn.disabled = false;
+          err.textContent = (e && e.message) || 'Something went wrong. Please try again.';
+        });
+    });
+    setView('prechat', form);
+    var focus = needForm ? first : startBtn;
+    setTimeout(function () { try { focus.focus(); } catch (e) { /* ignore */ } }, 0);
+  }
+
+  function visitorToken(first, last, email) {
+    return fetch(SERVER + '/v1/orgs/' + encodeURIComponent(ORG) + '/visitors', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ first_name: first, last_name: last, email: email }),
+    }).then(function (r) {
+      return r.json().then(function (j) {
+        if (!r.ok) throw { message: (j.error && j.error.message) || 'The form could not be sent.' };
+        store.token = j.token; store.verified = false; save();
+      });
+    });
+  }
+
+  function startChat(reason) {
+    return ready().then(function () {
+      var cmd = { type: 'start', channel: 'chat', context: { page: location.href.slice(0, 500) } };
+      if (reason) cmd.reason = reason;
+      return request(cmd);
+    }).then(function (data) {
+      adopt(data.conversation);
+      showChat();
+    }, function (e) {
+      if (e && e.code === 'outside_hours') throw { message: e.message };
+      if (e && e.code === 'reason_required') throw { message: 'Please choose a reason for your chat.' };
+      if (e && e.code === 'blocked') throw { message: 'Sorry, you cannot start a chat.' };
+      throw e;
+    });
+  }
+
+  function adopt(conv) {
+    if (store.conv === conv) return;
+    store.conv = conv; store.epoch = null; store.lastSeq = 0; store.events = [];
+    store.outbox = []; store.surveyDone = false; save();
+  }
+
+  // ---- the conversation
+  var agentName = null;
+  var hadOwner = false;
+  var typingTimer = null;
+  var position = null;
+  var busyMessage = null;
+  var unseen = 0;
+
+  function chatOpen() {
+    var ended = store.events.some(function (e) { return e.kind === 'ended'; });
+    return !!store.conv && !ended;
+  }
+
+  function showChat() {
+    var list = h('ol', { class: 'sb-list', sb: 'transcript', 'aria-live': 'polite' });
+    var pending = h('ol', { class: 'sb-list sb-pending-list', sb: 'pending' });
+    var scroller = h('div', { class: 'sb-scroll' }, list, pending);
+    var queueEl = h('div', { class: 'sb-queue', sb: 'queue', hidden: true });
+    var typing = h('div', { class: 'sb-typing', sb: 'typing', hidden: true });
+    var idle = h('div', { class: 'sb-idle', sb: 'idle', hidden: true });
+    var input = h('textarea', { class: 'sb-input', sb: 'input', rows: '1', maxlength: '4000', placeholder: 'Type a message\u2026', 'aria-label': 'Message' });
+    var sendBtn = h('button', { type: 'submit', class: 'sb-send', sb: 'send', text: 'Send' });
+    var composer = h('form', { class: 'sb-composer', sb: 'composer' }, input, sendBtn);
+    var after = h('div', { class: 'sb-after', sb: 'after', hidden: true });
+    composer.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var text = input.value;
+      if (!text.trim()) return;
+      input.value = '';
+      typingOff();
+      sendMessage(text);
+    });
+    input.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); composer.requestSubmit(); }
+    });
+    input.addEventListener('input', function () { if (input.value) typingOn(); else typingOff(); });
+    var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, composer, after);
+    setView('chat', node);
+    chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, input: input, composer: composer, after: after, bySeq: {} };
+    agentName = null; hadOwner = false;
+    store.events.forEach(function (e) { drawEvent(e); });
+    drawPending();
+    refresh();
+    scrollDown();
+  }
+
+  function scrollDown() { if (chat) chat.scroller.scrollTop = chat.scroller.scrollHeight; }
+
+  function systemLine(text, sb) {
+    return h('li', { class: 'sb-sys', sb: sb || 'system' }, h('span', { text: text }));
+  }
+
+  function drawEvent(e) {
+    if (!chat) return;
+    var li = null;
+    switch (e.kind) {
+      case 'message': {
+        var mine = e.author && e.author.role === 'customer';
+        var text = h('div', { class: 'sb-text' });
+        renderText(text, e.text);
+        li = h('li', { class: 'sb-msg ' + (mine ? 'sb-mine' : 'sb-theirs'), sb: mine ? 'msg-mine' : 'msg-agent', 'data-seq': e.seq, 'data-client-msg-id': e.client_msg_id },
+          mine ? null : h('div', { class: 'sb-who', text: (e.author && e.author.name) || agentName || 'Agent' }),
+          text,
+          h('div', { class: 'sb-meta' }, h('time', { datetime: e.at, text: clock(e.at) }), mine ? h('span', { class: 'sb-receipt', sb: 'receipt' }) : null));
+        if (mine) chat.bySeq[e.seq] = li;
+        break;
+      }
+      case 'participant_joined':
+        if (e.role === 'owner') {
+          agentName = e.name;
+          li = systemLine(e.name + ' joined the chat', 'sys-joined');
+          hadOwner = true;
+        }
+        break;
+      case 'participant_left':
+        if (e.role === 'owner') li = systemLine('You\u2019re being transferred to another agent\u2026', 'sys-transferred');
+        break;
+      case 'read':
+        if (e.author && e.author.role === 'agent') markReceipts(e.up_to);
+        break;
+      case 'idle_warning':
+        li = systemLine(e.message, 'sys-idle');
+        break;
+      case 'ended':
+        li = systemLine(e.message ? 'Chat ended \u2013 ' + e.message : (e.reason === 'customer' ? 'You ended the chat' : 'The chat has ended'), 'sys-ended');
+        break;
+      case 'survey':
+        store.surveyDone = true;
+        break;
+      default:
+        break;
+    }
+    if (li) chat.list.appendChild(li);
+  }
+
+  function markReceipts(upTo) {
+    if (!chat) return;
+    Object.keys(chat.bySeq).forEach(function (seq) {
+      if (Number(seq) <= upTo) {
+        var el = chat.bySeq[seq];
+        el.classList.add('sb-read');
+        var r = el.querySelector('[data-sb=receipt]');
+        if (r) r.textContent = 'Read';
+      }
+    });
+  }
+
+  function drawPending() {
+    if (!chat) return;
+    clear(chat.pending);
+    store.outbox.forEach(function (m) {
+      var text = h('div', { class: 'sb-text' });
+      renderText(text, m.text);
+      chat.pending.appendChild(h('li', { class: 'sb-msg sb-mine sb-sending' + (m.failed ? ' sb-failed' : ''), sb: 'msg-pending', 'data-client-msg-id': m.id },
+        text, h('div', { class: 'sb-meta', text: m.failed ? 'Not sent: ' + m.failed : 'Sending\u2026' })));
+    });
+    (store.failed || []).forEach(function (m) {
+      var text = h('div', { class: 'sb-text' });
+      renderText(text, m.text);
+      chat.pending.appendChild(h('li', { class: 'sb-msg sb-mine sb-failed', sb: 'msg-failed' }, text, h('div', { class: 'sb-meta', text: 'Not sent: ' + m.error })));
+    });
+  }
+
+  /** Status line, queue box, idle prompt, composer or survey: all derived from the events. */
+  function refresh() {
+    var ended = null, idle = null, joined = false, transferring = false;
+    store.events.forEach(function (e) {
+      if (e.kind === 'ended') ended = e;
+      if (e.kind === 'idle_warning') idle = e;
+      if (e.kind === 'continued' || (e.kind === 'message' && e.author && e.author.role === 'customer')) idle = null;
+      if (e.kind === 'participant_joined' && e.role === 'owner') { joined = true; transferring = false; }
+      if (e.kind === 'participant_left' && e.role === 'owner') transferring = true;
+    });
+    endBtn.hidden = !(view === 'chat' && store.conv && !ended);
+    if (!chat) return;
+    if (ended) subEl.textContent = 'Chat ended';
+    else if (joined && !transferring) subEl.textContent = 'Chatting with ' + (agentName || 'an agent');
+    else subEl.textContent = 'Waiting for an agent';
+    // queue
+    var waiting = !ended && (!joined || transferring);
+    chat.queue.hidden = !waiting;
+    clear(chat.queue);
+    if (waiting) {
+      if (position) {
+        var eta = position.eta_secs ? ' (about ' + Math.max(1, Math.round(position.eta_secs / 60)) + ' min)' : '';
+        chat.queue.appendChild(h('div', { sb: 'position', text: 'You are number ' + position.position + ' in line' + eta + '.' }));
+      } else {
+        chat.queue.appendChild(h('div', { text: 'Connecting you with an agent\u2026' }));
+      }
+      if (busyMessage) chat.queue.appendChild(h('div', { class: 'sb-busy', sb: 'all-busy', text: busyMessage }));
+    }
+    // idle prompt
+    clear(chat.idle);
+    chat.idle.hidden = !(idle && !ended);
+    if (idle && !ended) {
+      chat.idle.appendChild(h('span', { text: idle.message }));
+      chat.idle.appendChild(h('button', { type: 'button', class: 'sb-primary sb-small', sb: 'continue', text: 'Continue', onclick: function (ev) {
+        ev.target.disabled = true;
+        request({ type: 'continue', conversation: store.conv }).catch(function () { ev.target.disabled = false; });
+      } }));
+    }
+    chat.composer.hidden = !!ended;
+    chat.after.hidden = !ended;
+    if (ended) { chat.typing.hidden = true; drawAfter(); }
+    markReceipts(lastAgentRead());
+  }
+
+  function lastAgentRead() {
+    var up = 0;
+    store.events.forEach(function (e) { if (e.kind === 'read' && e.author && e.author.role === 'agent') up = Math.max(up, e.up_to); });
+    return up;
+  }
+
+  function drawAfter() {
+    var box = chat.after;
+    if (!config) {
+      // The org's settings say whether there is a survey; ask, then draw.
+      loadConfig().then(function () { if (chat) refresh(); }, function () { /* retried on next refresh */ });
+      return;
+    }
+    if (box.getAttribute('data-state') === (store.surveyDone ? 'done' : 'survey')) return;
+    clear(box);
+    var newChat = h('button', { type: 'button', class: 'sb-link', sb: 'new-chat', text: 'Start a new chat', onclick: function () {
+      store.conv = null; store.events = []; store.lastSeq = 0; store.epoch = null; store.outbox = []; store.failed = []; save();
+      position = null; busyMessage = null; view = null; route();
+    } });
+    if (store.surveyDone || config.survey_enabled === false) {
+      box.setAttribute('data-state', 'done');
+      box.appendChild(h('p', { class: 'sb-thanks', sb: 'survey-thanks', text: store.surveyDone ? 'Thank you for your feedback!' : 'Thank you for chatting with us.' }));
+      box.appendChild(newChat);
+      return;
+    }
+    box.setAttribute('data-state', 'survey');
+    var rating = null;
+    var scale = h('div', { class: 'sb-scale', role: 'radiogroup', 'aria-label': 'How likely are you to recommend us?' });
+    for (var i = 0; i <= 10; i++) {
+      (function (n) {
+        scale.appendChild(h('button', { type: 'button', class: 'sb-score', role: 'radio', 'aria-checked': 'false', 'data-score': n, text: String(n), onclick: function () {
+          rating = n;
+          Array.prototype.forEach.call(scale.children, function (b) {
+            var on = Number(b.getAttribute('data-score')) === n;
+            b.classList.toggle('sb-on', on); b.setAttribute('aria-checked', String(on));
+          });
+        } }));
+      })(i);
+    }
+    var comment = h('textarea', { class: 'sb-input', sb: 'survey-comment', rows: '2', maxlength: '2000', placeholder: 'Anything else you\u2019d like to tell us? (optional)' });
+    var err = h('div', { class: 'sb-error', role: 'alert' });
+    var submit = h('button', { type: 'submit', class: 'sb-primary', sb: 'survey-submit', text: 'Send feedback' });
+    var form = h('form', { class: 'sb-survey', sb: 'survey' },
+      h('p', { class: 'sb-q', text: 'How likely are you to recommend us to a friend?' }),
+      scale, h('div', { class: 'sb-scale-legend' }, h('span', { text: 'Not likely' }), h('span', { text: 'Very likely' })),
+      comment, err, submit);
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      if (rating === null) { err.textContent = 'Please pick a score from 0 to 10.'; return; }
+      submit.disabled = true;
+      var cmd = { type: 'survey', conversation: store.conv, rating: rating };
+      if (comment.value.trim()) cmd.comment = comment.value;
+      request(cmd).then(function () { store.surveyDone = true; save(); refresh(); }, function (e) {
+        if (e && e.code === 'conflict') { store.surveyDone = true; save(); refresh(); return; }
+        submit.disabled = false; err.textContent = (e && e.message) || 'Could not send your feedback.';
+      });
+    });
+    box.appendChild(form);
+    box.appendChild(newChat);
+  }
+
+  function confirmEnd() {
+    if (!chat || !store.conv) return;
+    var box = h('div', { class: 'sb-confirm', sb: 'confirm-end' },
+      h('span', { text: 'End this chat?' }),
+      h('button', { type: 'button', class: 'sb-primary sb-small', sb: 'confirm-end-yes', text: 'End chat', onclick: function () {
+        box.remove();
+        request({ type: 'end', conversation: store.conv }).catch(function () { /* already ended */ });
+      } }),
+      h('button', { type: 'button', class: 'sb-link', text: 'Cancel', onclick: function () { box.remove(); } }));
+    var old = body.querySelector('[data-sb=confirm-end]');
+    if (old) old.remove();
+    chat.composer.parentNode.insertBefore(box, chat.composer);
+  }
+
+  // ---- typing and read receipts
+  var typingSent = false, typingIdle = null;
+  function typingOn() {
+    if (!store.conv || !chatOpen()) return;
+    if (!typingSent && sock.ready) { typingSent = true; fire({ type: 'typing', conversation: store.conv, on: true }); }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(typingOff, 3000);
+  }
+  function typingOff() {
+    clearTimeout(typingIdle);
+    if (typingSent) { typingSent = false; if (sock.ready && store.conv) fire({ type: 'typing', conversation: store.conv, on: false }); }
+  }
+  var readSent = 0;
+  function markRead() {
+    if (!store.conv || !store.open || document.hidden || !sock.ready) return;
+    var top = 0;
+    store.events.forEach(function (e) { if (e.kind === 'message' && e.author && e.author.role === 'agent') top = Math.max(top, e.seq); });
+    if (top > readSent && chatOpen()) {
+      readSent = top;
+      fire({ type: 'read', conversation: store.conv, seq: top });
+    }
+  }
+  document.addEventListener('visibilitychange', markRead);
+  function showBadge() {
+    var b = launcher.querySelector('[data-sb=badge]');
+    b.hidden = unseen === 0;
+    b.textContent = unseen ? String(unseen) : '';
+  }
+
+  // ---- sending, with retries under the original client_msg_id
+  function sendMessage(text) {
+    var m = { id: 'w' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10), text: text };
+    store.outbox.push(m); save();
+    drawPending(); scrollDown();
+    trySend(m);
+  }
+  function trySend(m) {
+    if (!sock.ready || !store.conv || m.inflight) return;
+    m.inflight = true;
+    request({ type: 'send', conversation: store.conv, client_msg_id: m.id, text: m.text }).then(function () {
+      m.inflight = false;
+      // The event normally arrives right after the ack; until then the bubble stays.
+      if (store.events.some(function (e) { return e.kind === 'message' && e.client_msg_id === m.id; })) dropOutbox(m.id);
+    }, function (e) {
+      m.inflight = false;
+      var transient = !e || ['disconnected', 'unavailable', 'rate_limited', 'internal'].indexOf(e.code) >= 0;
+      if (transient) {
+        if (sock.ready) setTimeout(function () { trySend(m); }, 1000);
+        return;
+      }
+      dropOutbox(m.id);
+      store.failed = (store.failed || []).concat([{ text: m.text, error: e.message || e.code }]);
+      save(); drawPending();
+    });
+  }
+  function dropOutbox(id) {
+    var before = store.outbox.length;
+    store.outbox = store.outbox.filter(function (x) { return x.id !== id; });
+    if (store.outbox.length !== before) { save(); drawPending(); }
+  }
+  function flushOutbox() { store.outbox.forEach(function (m) { m.inflight = false; trySend(m); }); }
+
+  // ---------------------------------------------------------------- the socket
+  var sock = { ws: null, ready: false, waiters: [], next: 1, pending: {}, backoff: 500, timer: null, held: false };
+
+  function ensureSocket() {
+    if (sock.ws || sock.held || !store.token) return;
+    var ws = new WebSocket(WS_URL);
+    sock.ws = ws;
+    ws.onopen = function () {
+      var hello = { type: 'hello', id: 'hello', token: store.token };
+      if (store.conv) hello.resume = [{ conversation: store.conv, last_seq: store.lastSeq, epoch: store.epoch || undefined }];
+      ws.send(JSON.stringify(hello));
+    };
+    ws.onmessage = function (m) {
+      var f;
+      try { f = JSON.parse(m.data); } catch (e) { return; }
+      if (ws === sock.ws) onFrame(f);
+    };
+    ws.onclose = function () {
+      if (ws !== sock.ws) return;
+      sock.ws = null;
+      var wasReady = sock.ready;
+      sock.ready = false;
+      typingSent = false;
+      Object.keys(sock.pending).forEach(function (id) { sock.pending[id].reject({ code: 'disconnected', message: 'connection lost' }); });
+      sock.pending = {};
+      if (store.conv) netEl.hidden = false;
+      if (sock.helloFailed) return;
+      var wait = wasReady ? 300 : sock.backoff;
+      sock.backoff = Math.min(sock.backoff * 2, 8000);
+      clearTimeout(sock.timer);
+      sock.timer = setTimeout(ensureSocket, wait);
+    };
+  }
+
+  /** Resolves once signed in (opening the socket if needed). */
+  function ready() {
+    if (sock.ready) return Promise.resolve();
+    return new Promise(function (resolve, reject) {
+      sock.waiters.push({ resolve: resolve, reject: reject });
+      sock.helloFailed = false;
+      ensureSocket();
+    });
+  }
+
+  function fire(cmd) { if (sock.ws && sock.ready) sock.ws.send(JSON.stringify(cmd)); }
+  function request(cmd) {
+    return new Promise(function (resolve, reject) {
+      if (!sock.ws || !sock.ready) { reject({ code: 'disconnected', message: 'Not connected. Retrying\u2026' }); return; }
+      var id = 'r' + (sock.next++);
+      cmd.id = id;
+      sock.pending[id] = { resolve: resolve, reject: reject };
+      sock.ws.send(JSON.stringify(cmd));
+    });
+  }
+
+  function onFrame(f) {
+    if (f.type === 'ack' || f.type === 'error') {
+      if (f.id === 'hello') return onHello(f);
+      var p = sock.pending[f.id];
+      if (p) {
+        delete sock.pending[f.id];
+        if (f.type === 'ack') p.resolve(f.data || {}); else p.reject({ code: f.code, message: f.message });
+      }
+      return;
+    }
+    if (f.type === 'event') return onEvent(f);
+    if (f.type === 'signal') return onSignal(f);
+  }
+
+  function onHello(f) {
+    if (f.type === 'error') {
+      // A token that expired or was revoked: start over with the form.
+      sock.helloFailed = true;
+      var waiters = sock.waiters; sock.waiters = [];
+      waiters.forEach(function (w) { w.reject({ code: f.code, message: 'Please fill in the form again.' }); });
+      var verified = store.verified ? store.token : null;
+      store = blankStore(verified && f.code !== 'unauthorized' ? verified : null, !!verified);
+      store.open = true; save();
+      netEl.hidden = true;
+      view = null; route();
+      return;
+    }
+    sock.ready = true;
+    sock.backoff = 500;
+    netEl.hidden = true;
+    store.name = f.data && f.data.name; save();
+    var open = (f.data && f.data.conversations) || [];
+    if (!store.conv && open.length) {
+      // A conversation started elsewhere (another tab, or the verified customer's other device).
+      adopt(open[0]);
+      if (view !== 'chat') showChat();
+    } else if (store.conv && open.indexOf(store.conv) < 0) {
+      // Ended (survey pending) or gone: ask for what we missed explicitly.
+      request({ type: 'resume', conversation: store.conv, last_seq: store.lastSeq, epoch: store.epoch || undefined })
+        .catch(function (e) { if (e && e.code === 'not_found') { store.conv = null; store.events = []; save(); view = null; route(); } });
+    }
+    var waiters = sock.waiters; sock.waiters = [];
+    waiters.forEach(function (w) { w.resolve(); });
+    readSent = 0;
+    flushOutbox();
+    markRead();
+  }
+
+  var resuming = false;
+  function onEvent(f) {
+    if (f.conversation !== store.conv) return;
+    if (f.seq <= store.lastSeq) return; // already have it
+    if (f.prev !== store.lastSeq) {
+      // A gap: ask the server for what is missing (it replays from our last seq).
+      if (!resuming) {
+        resuming = true;
+        request({ type: 'resume', conversation: store.conv, last_seq: store.lastSeq, epoch: store.epoch || undefined })
+          .then(function () { resuming = false; }, function () { resuming = false; });
+      }
+      return;
+    }
+    store.lastSeq = f.seq;
+    store.epoch = f.epoch;
+    var e = f.event;
+    store.events.push(e);
+    if (e.kind === 'message' && e.author && e.author.role === 'customer') {
+      store.outbox = store.outbox.filter(function (m) { return m.id !== e.client_msg_id; });
+      drawPending();
+    }
+    if (e.kind === 'participant_joined' && e.role === 'owner') { position = null; busyMessage = null; }
+    if (e.kind === 'message' && e.author && e.author.role === 'agent') {
+      hideTyping();
+      if (!store.open || document.hidden) { unseen++; showBadge(); }
+    }
+    save();
+    if (view === 'chat') {
+      drawEvent(e);
+      refresh();
+      scrollDown();
+    } else if (store.open) {
+      showChat();
+    }
+    markRead();
+  }
+
+  function hideTyping() { if (chat) chat.typing.hidden = true; clearTimeout(typingTimer); }
+
+  function onSignal(f) {
+    if (f.conversation && f.conversation !== store.conv) return;
+    switch (f.signal) {
+      case 'typing':
+        if (f.who === 'customer' || !chat) return;
+        chat.typing.textContent = f.who + ' is typing\u2026';
+        chat.typing.hidden = !f.on;
+        clearTimeout(typingTimer);
+        if (f.on) typingTimer = setTimeout(hideTyping, 8000);
+        break;
+      case 'position':
+        position = { position: f.position, eta_secs: f.eta_secs };
+        refresh();
+        break;
+      case 'all_busy':
+        busyMessage = f.message;
+        refresh();
+        break;
+      case 'resumed':
+        if (!f.recovered) {
+          // The log was reset: drop our copy; the server replays it from the start.
+          store.lastSeq = 0; store.events = []; store.epoch = f.epoch; save();
+          if (view === 'chat') showChat();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---------------------------------------------------------------- public API
+  var api = {
+    version: 1,
+    /** Signs in a verified customer (a token from the retailer's backend): no pre-chat form. */
+    identify: function (token) {
+      if (!token || token === store.token) return;
+      var keepOpen = store.open;
+      if (sock.ws) { var ws = sock.ws; sock.ws = null; sock.ready = false; ws.close(); }
+      store = blankStore(token, true); store.open = keepOpen; save();
+      view = null;
+      if (store.open) route();
+    },
+    open: function () { setOpen(true); },
+    close: function () { setOpen(false); },
+    /** For tests and demos: drop the connection (it comes back by itself), or hold it down. */
+    _debug: {
+      drop: function () { if (sock.ws) sock.ws.close(); },
+      hold: function (on) {
+        sock.held = !!on;
+        if (on && sock.ws) sock.ws.close();
+        if (!on) ensureSocket();
+      },
+      state: function () { return JSON.parse(JSON.stringify(store)); },
+      connected: function () { return sock.ready; },
+    },
+  };
+  window.Switchboard = api;
+
+  var preset = script.getAttribute('data-customer-token');
+  if (preset && preset !== store.token) { store = blankStore(preset, true); save(); }
+  if (store.open || store.conv) {
+    setOpen(!!store.open);
+    if (store.conv) { ensureSocket(); }
+  }
+  if (store.conv && !store.open) ensureSocket();
+  loadConfig().catch(function () { /* shown when opened */ });
+})();
