@@ -136,6 +136,13 @@ impl AgentActor {
         for (conversation, offer) in self.offers.drain().collect::<Vec<_>>() {
             self.cancel_offer_timer(&conversation);
             Metrics::inc(&self.rt.metrics.offers_rescinded);
+            self.rt.hub.signal_agent(
+                &self.key,
+                &Signal::OfferEnded {
+                    conversation: conversation.clone(),
+                    outcome: "rescinded",
+                },
+            );
             self.rt
                 .queue(&self.queue_key(&offer.queue))
                 .do_send(OfferResolved {
@@ -231,7 +238,16 @@ impl Handler<Connect> for AgentActor {
 
     fn handle(&mut self, msg: Connect, _: &mut Self::Context) -> Self::Result {
         let old: HashSet<QueueId> = self.queues.iter().cloned().collect();
-        self.name = msg.staff.name.clone();
+        // The token's name wins; a token without one (name == id) falls back to the profile.
+        self.name = match self
+            .rt
+            .orgs
+            .get(&self.key.org)
+            .and_then(|o| o.agent(&self.key.id).map(|a| a.name.clone()))
+        {
+            Some(profile) if msg.staff.name == self.key.id.as_str() => profile,
+            _ => msg.staff.name.clone(),
+        };
         self.queues = msg.staff.queues.clone();
         self.sessions = msg.sessions;
         if self.presence == Presence::Offline {

@@ -132,16 +132,28 @@ async fn get_queue(
     Ok(HttpResponse::Ok().json(json!({ "queue": q, "stats": stats })))
 }
 
+/// The body of `PUT /v1/queues/{id}`: the id comes from the path.
+#[derive(Deserialize)]
+struct QueueBody {
+    name: String,
+    #[serde(default)]
+    priority: i32,
+}
+
 async fn put_queue(
     rt: web::Data<Rt>,
     who: Authed,
     path: web::Path<String>,
-    body: web::Json<QueueConfig>,
+    body: web::Json<QueueBody>,
 ) -> ApiResult<HttpResponse> {
     let staff = who.admin()?;
     let id = parse(QueueId::parse(&path), "queue")?;
-    let mut q = body.into_inner();
-    q.id = id.clone();
+    let b = body.into_inner();
+    let q = QueueConfig {
+        id: id.clone(),
+        name: b.name,
+        priority: b.priority,
+    };
     let stored = q.clone();
     rt.orgs
         .update(&staff.org, |o| {

@@ -98,6 +98,11 @@ impl FromRequest for Authed {
                         "Authorization must be a Bearer token",
                     )
                 })?;
+                if crate::auth::tokens::is_customer_token(token) {
+                    return Err(CommandError::forbidden(
+                        "customer tokens cannot use this API",
+                    ));
+                }
                 match rt.auth.verify(token, |_| None)? {
                     Principal::Staff(s) if rt.orgs.get(&s.org).is_some() => Ok(Authed(s)),
                     Principal::Staff(_) => {

@@ -224,6 +224,17 @@ impl Authenticator {
     }
 }
 
+/// Whether a token claims to be a visitor or verified-customer token (unverified: only used to
+/// choose the error a customer gets on a staff-only route).
+pub fn is_customer_token(token: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Peek {
+        aud: serde_json::Value,
+    }
+    jsonwebtoken::dangerous::insecure_decode_claims::<Peek>(token)
+        .is_ok_and(|p| matches!(p.aud.as_str(), Some(CUSTOMER_AUDIENCE | VISITOR_AUDIENCE)))
+}
+
 fn customer(c: CustomerClaims, verified: bool) -> Customer {
     Customer {
         org: c.org,

@@ -32,6 +32,13 @@ pub async fn upgrade(
     rt: web::Data<Rt>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let rt = rt.get_ref().clone();
+    if *rt.drain_signal().borrow() {
+        return Ok(crate::api::error_response(
+            &crate::protocol::CommandError::unavailable(
+                "this node is draining; connect to another",
+            ),
+        ));
+    }
     let m = &rt.metrics;
     let open = m
         .connections_opened

@@ -400,7 +400,7 @@ impl Session {
                         }
                         Some(Ok(AggregatedMessage::Ping(p))) => self.ws.pong(&p).await.map_err(|_| Stop::Gone),
                         Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
-                        Some(Ok(AggregatedMessage::Close(_))) => return Stop::Gone,
+                        Some(Ok(AggregatedMessage::Close(_))) => return Stop::Close(1000, "bye"),
                     };
                     if let Err(stop) = result {
                         return stop;

@@ -19,11 +19,26 @@ pub struct ResumePoint {
 /// A frame as sent by the client: the request id and the command.
 #[derive(Debug, Deserialize)]
 pub struct ClientFrame {
-    /// Echoed in the `ack`/`error` reply. Optional for fire-and-forget commands (typing).
-    #[serde(default)]
+    /// Echoed in the `ack`/`error` reply (as a string; numbers are accepted). Optional for
+    /// fire-and-forget commands (typing).
+    #[serde(default, deserialize_with = "string_or_number")]
     pub id: Option<String>,
     #[serde(flatten)]
     pub command: Command,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(match Option::<Id>::deserialize(d)? {
+        None => None,
+        Some(Id::Text(s)) => Some(s),
+        Some(Id::Number(n)) => Some(n.to_string()),
+    })
 }
 
 /// Agent presence as set by the agent.
@@ -208,6 +223,12 @@ pub fn parse_frame(text: &str) -> Result<ClientFrame, (Option<String>, String)> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_ids_are_echoed_as_strings() {
+        let f = parse_frame(r#"{"type":"ping","id":6}"#).expect("valid frame");
+        assert_eq!(f.id.as_deref(), Some("6"));
+    }
 
     #[test]
     fn parses_send() {

@@ -53,6 +53,7 @@ const S = {
   dispositions: [],
   dispositionRequired: false,
   directory: { agents: [], queues: [] },
+  reasons: new Map(), // reason id -> name
   offers: new Map(), // conversation -> { kind: 'offer' | 'transfer', ... , deadline }
   chats: new Map(), // conversation -> chat
   selected: null,
@@ -90,9 +91,10 @@ async function api(path) {
   return j;
 }
 async function loadReference() {
-  const [settings, dispositions, directory] = await Promise.allSettled([
-    api('/v1/settings'), api('/v1/dispositions'), api('/v1/directory'),
+  const [settings, dispositions, directory, reasons] = await Promise.allSettled([
+    api('/v1/settings'), api('/v1/dispositions'), api('/v1/directory'), api('/v1/reasons'),
   ]);
+  if (reasons.status === 'fulfilled') S.reasons = new Map((reasons.value.reasons || []).map((r) => [r.id, r.name]));
   if (settings.status === 'fulfilled') {
     const s = settings.value.settings || {};
     S.settings.pending_yellow_ms = s.pending_yellow_ms ?? S.settings.pending_yellow_ms;
@@ -610,7 +612,7 @@ function appendEvent(c, e) {
   switch (e.kind) {
     case 'created': {
       const bits = [`Chat started by ${e.customer_name}`];
-      if (e.reason) bits.push(`reason: ${e.reason}`);
+      if (e.reason) bits.push(`reason: ${S.reasons.get(e.reason) || e.reason}`);
       bits.push(`queue: ${queueName(e.queue)}`);
       if (e.verified) bits.push('verified customer');
       li = sysLine(c, e, bits.join(' · '), 'sys-created');
@@ -697,7 +699,7 @@ function refreshChat(c) {
   const d = c.dom;
   if (!d) return;
   d.title.textContent = c.customer.name;
-  d.sub.textContent = [c.customer.email, c.customer.verified ? 'verified' : null, c.queue ? `queue ${queueName(c.queue)}` : null, c.reason ? `reason ${c.reason}` : null]
+  d.sub.textContent = [c.customer.email, c.customer.verified ? 'verified' : null, c.queue ? `queue ${queueName(c.queue)}` : null, c.reason ? `reason: ${S.reasons.get(c.reason) || c.reason}` : null]
     .filter(Boolean).join(' · ');
   for (const [seq, li] of d.bySeq) {
     const read = c.customerRead >= seq;

@@ -354,3 +354,37 @@ async fn a_conversation_actor_that_panics_comes_back_from_its_log() {
         "{text}"
     );
 }
+
+#[actix_web::test]
+async fn continue_without_a_prompt_logs_nothing() {
+    let app = spawn_app().await;
+    let (mut customer, conv) = app.customer_chat("gus").await;
+    for _ in 0..3 {
+        customer
+            .ok(json!({ "type": "continue", "conversation": conv }))
+            .await;
+    }
+    customer.barrier().await;
+    assert!(
+        customer
+            .buffered(|f| f["event"]["kind"] == "continued")
+            .is_empty(),
+        "{:?}",
+        customer.inbox
+    );
+}
+
+#[actix_web::test]
+async fn draining_sends_clients_away_and_refuses_new_sockets() {
+    let app = spawn_app().await;
+    let (mut customer, _conv) = app.customer_chat("hal").await;
+    app.rt.begin_drain();
+    let bye = customer
+        .wait_for("goodbye", |f| f["type"] == "goodbye")
+        .await;
+    assert_eq!(bye["reason"], "restart");
+    assert!(bye["retry_after_ms"].as_u64().is_some());
+    assert_eq!(customer.closed_code().await, 1012);
+    let (status, body) = app.http("GET", "/v1/ws", None, None).await;
+    assert_eq!(status, 503, "{body}");
+}

@@ -7,3 +7,4 @@ mod policy;
 mod rest;
 mod routing;
 mod timers;
+mod web;

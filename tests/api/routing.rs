@@ -293,3 +293,23 @@ async fn an_agent_going_offline_hands_its_offer_to_the_next_agent() {
     let offer = bo.signal("offer").await;
     assert_eq!(offer["conversation"], conv.as_str());
 }
+
+#[actix_web::test]
+async fn going_offline_withdraws_offers_visibly_and_strangers_cannot_transfer() {
+    let app = spawn_app().await;
+    let mut al = app.agent("al", &["general"]).await;
+    let (_c, conv) = app.customer_chat("off").await;
+    al.signal("offer").await;
+    al.ok(json!({ "type": "status", "presence": "offline" }))
+        .await;
+    let ended = al.signal("offer_ended").await;
+    assert_eq!(ended["outcome"], "rescinded");
+    let mut bo = app.agent("bo", &["general"]).await;
+    accept_next(&mut bo).await;
+    // Al never held the chat: to Al it does not exist.
+    al.err(
+        json!({ "type": "transfer", "conversation": conv, "to_queue": "billing" }),
+        "not_found",
+    )
+    .await;
+}

@@ -90,6 +90,8 @@ impl ConversationActor {
     fn check_owner(&self, agent: &AgentId) -> Result<(), CommandError> {
         if self.state.owner.as_ref() == Some(agent) {
             Ok(())
+        } else if !self.state.agents.contains(agent) {
+            Err(CommandError::not_found("conversation"))
         } else {
             Err(CommandError::forbidden(
                 "only the owner of the conversation can do this",
@@ -314,7 +316,7 @@ impl Handler<Typing> for ConversationActor {
         self.check_open()?;
         let (who, to_customer, to_agents) = match &msg.who {
             Who::Customer(_) => ("customer".to_string(), false, true),
-            Who::Agent { name, .. } => (name.clone(), true, true),
+            Who::Agent { name, .. } => (name.clone(), true, false),
         };
         let signal = Signal::Typing {
             conversation: self.key.id.clone(),
@@ -393,6 +395,9 @@ impl Handler<Continue> for ConversationActor {
             .and_then(|_| self.check_open())
         {
             return reply(Err(e));
+        }
+        if self.state.idle_warned_at.is_none() {
+            return reply(Ok(()));
         }
         let fut = self
             .append(vec![event(who.author(), EventKind::Continued)])
