@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit tests, black-box integration tests, and the
-# benchmarks compiled (not timed). This is the README's test command and what CI runs.
+# The whole test suite — the README's test command and what CI runs:
+# formatting, lints, unit tests, black-box integration tests (real server, real websockets),
+# benchmarks compiled and run once as tests, and the browser end-to-end tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test (unit + integration)"
 cargo test --workspace --all-targets
+echo "== browser e2e (widget + console)"
+tests/e2e/run.sh
