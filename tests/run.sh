@@ -11,5 +11,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test (unit + integration)"
 cargo test --workspace --all-targets
+echo "== load generator smoke scenario"
+tests/load-smoke.sh
 echo "== browser e2e (widget + console)"
 tests/e2e/run.sh

@@ -45,11 +45,18 @@ impl Conn {
         let node = shared.dialer.endpoint(slot);
         let connect_timeout = Duration::from_millis(shared.scenario.run.connect_timeout_ms);
         let opened = tokio::time::timeout(connect_timeout, async {
-            let tcp = shared.dialer.connect(node.addr).await.context("TCP connect")?;
-            let (ws, _) =
-                tokio_tungstenite::client_async_with_config(node.url.as_str(), tcp, Some(shared.ws_config))
-                    .await
-                    .context("websocket handshake")?;
+            let tcp = shared
+                .dialer
+                .connect(node.addr)
+                .await
+                .context("TCP connect")?;
+            let (ws, _) = tokio_tungstenite::client_async_with_config(
+                node.url.as_str(),
+                tcp,
+                Some(shared.ws_config),
+            )
+            .await
+            .context("websocket handshake")?;
             anyhow::Ok(ws)
         })
         .await
@@ -63,7 +70,11 @@ impl Conn {
             }
         };
         shared.stats.opened();
-        let mut conn = Conn { ws: Some(ws), early: VecDeque::new(), shared: shared.clone() };
+        let mut conn = Conn {
+            ws: Some(ws),
+            early: VecDeque::new(),
+            shared: shared.clone(),
+        };
         match conn.hello(token, resume).await {
             Ok(data) => {
                 record(&shared.stats.lat.connect_hello, began.elapsed());
@@ -102,7 +113,9 @@ impl Conn {
 
     /// Sends a text frame; false if the connection is gone.
     pub async fn send(&mut self, text: String) -> bool {
-        let Some(ws) = self.ws.as_mut() else { return false };
+        let Some(ws) = self.ws.as_mut() else {
+            return false;
+        };
         ws.send(Message::text(text)).await.is_ok()
     }
 
@@ -116,15 +129,22 @@ impl Conn {
 
     async fn read(&mut self) -> Recv {
         loop {
-            let Some(ws) = self.ws.as_mut() else { return Recv::Closed };
+            let Some(ws) = self.ws.as_mut() else {
+                return Recv::Closed;
+            };
             match ws.next().await {
-                Some(Ok(Message::Text(text))) => match serde_json::from_str::<Incoming>(text.as_str()) {
-                    Ok(f) => return Recv::Frame(f),
-                    Err(e) => {
-                        inc(&self.shared.stats.c.bad_frames);
-                        self.shared.stats.note(format!("unparsable frame ({e}): {}", truncate(text.as_str(), 200)));
+                Some(Ok(Message::Text(text))) => {
+                    match serde_json::from_str::<Incoming>(text.as_str()) {
+                        Ok(f) => return Recv::Frame(f),
+                        Err(e) => {
+                            inc(&self.shared.stats.c.bad_frames);
+                            self.shared.stats.note(format!(
+                                "unparsable frame ({e}): {}",
+                                truncate(text.as_str(), 200)
+                            ));
+                        }
                     }
-                },
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
                     self.drop_socket();
                     return Recv::Closed;

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::client::{Conn, Recv};
+use crate::clock;
 use crate::http;
 use crate::payload;
 use crate::protocol::{self, Event, Incoming, Signal};
@@ -24,7 +25,6 @@ use crate::shared::{flag_set, sleep_or_stop, Shared};
 use crate::stats::{inc, record, Tick};
 use crate::timers::Timers;
 use crate::tracker::ConvTracker;
-use crate::clock;
 
 /// Every customer's first name; the last name is `C<index>`, so an offer's `customer_name`
 /// ("Load C17") tells the agent which customer's start time to measure from.
@@ -40,7 +40,11 @@ const RECONNECT_ATTEMPTS: u32 = 5;
 
 /// The customer index in an offer's `customer_name`.
 pub fn index_from_name(name: &str) -> Option<usize> {
-    name.strip_prefix(FIRST_NAME)?.trim_start().strip_prefix('C')?.parse().ok()
+    name.strip_prefix(FIRST_NAME)?
+        .trim_start()
+        .strip_prefix('C')?
+        .parse()
+        .ok()
 }
 
 /// Runs customer `idx` from arrival to hang-up.
@@ -51,7 +55,7 @@ pub async fn run(shared: Arc<Shared>, idx: usize) {
         Err(e) => {
             inc(&shared.stats.c.prechat_failed);
             inc(&shared.stats.c.customers_unfinished);
-            shared.stats.note(format!("customer {idx}: {e:#}"));
+            shared.stats.note(format!("customer: {e:#}"));
             return;
         }
     };
@@ -59,7 +63,7 @@ pub async fn run(shared: Arc<Shared>, idx: usize) {
         Ok((conn, _)) => conn,
         Err(e) => {
             inc(&shared.stats.c.customers_unfinished);
-            shared.stats.note(format!("customer {idx}: {e:#}"));
+            shared.stats.note(format!("customer: {e:#}"));
             return;
         }
     };
@@ -80,7 +84,15 @@ async fn prechat(shared: &Shared, idx: usize) -> anyhow::Result<String> {
     .to_string();
     let path = format!("/v1/orgs/{}/visitors", shared.scenario.target.org);
     let began = Instant::now();
-    let r = http::request(&shared.dialer, node, "POST", &path, Some(&body), shared.request_timeout()).await?;
+    let r = http::request(
+        &shared.dialer,
+        node,
+        "POST",
+        &path,
+        Some(&body),
+        shared.request_timeout(),
+    )
+    .await?;
     if r.status != 201 {
         bail!("pre-chat form: HTTP {}: {}", r.status, r.body.trim());
     }
@@ -115,7 +127,11 @@ async fn idle(shared: Arc<Shared>, mut conn: Conn) {
         }
     };
     conn.close().await;
-    inc(if finished { &shared.stats.c.customers_finished } else { &shared.stats.c.customers_unfinished });
+    inc(if finished {
+        &shared.stats.c.customers_finished
+    } else {
+        &shared.stats.c.customers_unfinished
+    });
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,7 +219,14 @@ struct Customer {
 impl Customer {
     fn new(shared: Arc<Shared>, idx: usize, token: String, conn: Conn) -> Self {
         let mut rng = Rng::new(shared.scenario.seed, STREAM + idx as u64);
-        let in_storm = shared.scenario.reconnect.as_ref().is_some_and(|r| rng.chance(r.customers));
+        // Only clients already connected when the storm strikes take part in it.
+        let storm_struck = *shared.storm.borrow();
+        let in_storm = !storm_struck
+            && shared
+                .scenario
+                .reconnect
+                .as_ref()
+                .is_some_and(|r| rng.chance(r.customers));
         Self {
             stop: shared.stop_customers.subscribe(),
             storm: shared.storm.subscribe(),
@@ -237,7 +260,8 @@ impl Customer {
         let s = &self.shared.scenario.customers;
         let reason = s.reasons[self.rng.index(s.reasons.len())].clone();
         self.timers.after(SWEEP, Action::Sweep);
-        self.timers.after(Duration::from_secs(s.max_chat_secs), Action::ChatTimeout);
+        self.timers
+            .after(Duration::from_secs(s.max_chat_secs), Action::ChatTimeout);
         self.start_sent_nanos = clock::unix_nanos();
         self.shared.starts.started(self.idx, self.start_sent_nanos);
         self.request(Req::Start, protocol::start(&reason)).await;
@@ -266,7 +290,11 @@ impl Customer {
         }
         self.conn.close().await;
         let stats = &self.shared.stats;
-        inc(if self.completed { &stats.c.customers_finished } else { &stats.c.customers_unfinished });
+        inc(if self.completed {
+            &stats.c.customers_finished
+        } else {
+            &stats.c.customers_unfinished
+        });
     }
 
     async fn request(&mut self, req: Req, command: Value) {
@@ -286,12 +314,16 @@ impl Customer {
             Action::SendNext => self.send_next().await,
             Action::AssignTimeout if self.phase == Phase::Waiting => {
                 inc(&self.shared.stats.c.assign_timeouts);
-                self.shared.stats.note("a customer gave up waiting for an agent".to_string());
+                self.shared
+                    .stats
+                    .note("a customer gave up waiting for an agent".to_string());
                 self.end().await;
             }
             Action::ReplyTimeout if self.phase == Phase::Chatting => {
                 inc(&self.shared.stats.c.reply_timeouts);
-                self.shared.stats.note("a customer ended without all replies".to_string());
+                self.shared
+                    .stats
+                    .note("a customer ended without all replies".to_string());
                 self.end().await;
             }
             Action::ChatTimeout => match self.phase {
@@ -305,7 +337,9 @@ impl Customer {
             Action::Sweep => {
                 for p in self.requests.expired(self.shared.request_timeout()) {
                     inc(&self.shared.stats.c.request_timeouts);
-                    self.shared.stats.note(format!("customer {}: no answer to {}", self.idx, p.req.name()));
+                    self.shared
+                        .stats
+                        .note(format!("customer: no answer to {}", p.req.name()));
                     match p.req {
                         Req::Send { .. } => {
                             self.failed_sends += 1;
@@ -338,7 +372,9 @@ impl Customer {
             self.timers.after(interval, Action::SendNext);
             return;
         }
-        let Some(conversation) = self.conversation.clone() else { return };
+        let Some(conversation) = self.conversation.clone() else {
+            return;
+        };
         let num = self.shared.ledger.allocate(false);
         let text = payload::compose(None, s.message_bytes);
         let command = protocol::send(&conversation, &payload::client_msg_id(false, num), &text);
@@ -349,7 +385,8 @@ impl Customer {
         if self.sent < messages {
             self.timers.after(interval, Action::SendNext);
         } else {
-            self.timers.after(Duration::from_millis(reply_timeout), Action::ReplyTimeout);
+            self.timers
+                .after(Duration::from_millis(reply_timeout), Action::ReplyTimeout);
         }
     }
 
@@ -359,7 +396,8 @@ impl Customer {
             return;
         }
         let settled = self.acked.len() as u32 + self.failed_sends >= self.sent;
-        let answered = !self.shared.scenario.agents.reply || self.acked.iter().all(|n| self.replies.contains(n));
+        let answered = !self.shared.scenario.agents.reply
+            || self.acked.iter().all(|n| self.replies.contains(n));
         if settled && answered {
             self.end().await;
         }
@@ -383,7 +421,8 @@ impl Customer {
             Some(c) if self.assigned && self.shared.scenario.customers.survey => {
                 self.phase = Phase::Surveying;
                 let rating = self.rng.between(6, 10) as u8;
-                self.request(Req::Survey, protocol::survey(&c, rating)).await;
+                self.request(Req::Survey, protocol::survey(&c, rating))
+                    .await;
             }
             _ => {
                 self.completed = self.assigned;
@@ -403,13 +442,24 @@ impl Customer {
                 Some(p) => self.on_error(p, &code, &message).await,
                 None => self.shared.stats.error("(no request)", &code, &message),
             },
-            Incoming::Event { conversation, seq, prev, epoch, event } => {
+            Incoming::Event {
+                conversation,
+                seq,
+                prev,
+                epoch,
+                event,
+            } => {
                 self.on_event(conversation, seq, prev, &epoch, event).await;
             }
             Incoming::Signal(s) => self.on_signal(s),
-            Incoming::Goodbye { reason, retry_after_ms } => {
+            Incoming::Goodbye {
+                reason,
+                retry_after_ms,
+            } => {
                 inc(&self.shared.stats.c.goodbyes);
-                self.shared.stats.note(format!("goodbye to a customer: {reason}"));
+                self.shared
+                    .stats
+                    .note(format!("goodbye to a customer: {reason}"));
                 self.retry_after = retry_after_ms.map(Duration::from_millis);
             }
         }
@@ -427,8 +477,13 @@ impl Customer {
                 self.conversation = Some(c.to_string());
                 inc(&stats.c.chats_started);
                 if self.phase == Phase::Starting {
-                    self.phase = if self.assigned { Phase::Chatting } else { Phase::Waiting };
-                    let timeout = Duration::from_millis(self.shared.scenario.customers.assign_timeout_ms);
+                    self.phase = if self.assigned {
+                        Phase::Chatting
+                    } else {
+                        Phase::Waiting
+                    };
+                    let timeout =
+                        Duration::from_millis(self.shared.scenario.customers.assign_timeout_ms);
                     self.timers.after(timeout, Action::AssignTimeout);
                     if self.phase == Phase::Chatting {
                         self.schedule_first_message();
@@ -476,18 +531,33 @@ impl Customer {
     }
 
     fn schedule_first_message(&mut self) {
-        let interval = self.shared.scenario.customers.message_interval_ms.pick(&mut self.rng);
+        let interval = self
+            .shared
+            .scenario
+            .customers
+            .message_interval_ms
+            .pick(&mut self.rng);
         self.timers.after(interval, Action::SendNext);
     }
 
-    async fn on_event(&mut self, conversation: String, seq: u64, prev: u64, epoch: &str, event: Event) {
+    async fn on_event(
+        &mut self,
+        conversation: String,
+        seq: u64,
+        prev: u64,
+        epoch: &str,
+        event: Event,
+    ) {
         let stats = &self.shared.stats;
         match &self.conversation {
             // Events of the new conversation may come before the start ack.
-            None => self.conversation = Some(conversation),
+            None => self.conversation = Some(conversation.clone()),
             Some(c) if *c != conversation => {
                 inc(&stats.c.stray_events);
-                stats.note(format!("customer {} got an event of {conversation}, not its {c}", self.idx));
+                stats.note(format!(
+                    "customer {} got an event of {conversation}, not its {c}",
+                    self.idx
+                ));
                 return;
             }
             Some(_) => {}
@@ -495,11 +565,16 @@ impl Customer {
         let check = self.track.event(seq, prev, epoch);
         if check.out_of_order {
             inc(&stats.c.out_of_order);
-            stats.note(format!("customer: seq {seq} after {} (out of order)", self.track.last_seq()));
+            stats.note(format!(
+                "customer: {conversation} seq {seq} after {} (out of order)",
+                self.track.last_seq()
+            ));
         }
         if check.gap {
             inc(&stats.c.gaps);
-            stats.note(format!("customer: event {seq} has prev {prev}; a gap"));
+            stats.note(format!(
+                "customer: {conversation} event {seq} has prev {prev}; a gap"
+            ));
         }
         let owner_role = event.role.as_deref() == Some("owner");
         match event.kind.as_str() {
@@ -509,7 +584,10 @@ impl Customer {
                 } else {
                     self.assigned = true;
                     inc(&stats.c.chats_assigned);
-                    record(&stats.lat.start_to_assigned, clock::since(self.start_sent_nanos));
+                    record(
+                        &stats.lat.start_to_assigned,
+                        clock::since(self.start_sent_nanos),
+                    );
                 }
                 self.owned = true;
                 if self.phase == Phase::Waiting {
@@ -535,10 +613,15 @@ impl Customer {
 
     async fn on_agent_message(&mut self, event: &Event) {
         let stats = &self.shared.stats;
-        let Some(num) = event.client_msg_id.as_deref().and_then(payload::ledger_num) else { return };
+        let Some(num) = event.client_msg_id.as_deref().and_then(payload::ledger_num) else {
+            return;
+        };
         if !self.track.message(num) {
             inc(&stats.c.duplicates);
-            stats.note(format!("customer {} got agent message a{num} twice", self.idx));
+            stats.note(format!(
+                "customer {} got agent message a{num} twice",
+                self.idx
+            ));
             return;
         }
         let stamp = event.text.as_deref().and_then(payload::parse);
@@ -547,7 +630,10 @@ impl Customer {
                 inc(&stats.c.messages_delivered);
                 stats.tick(Tick::Delivered);
                 if let Some(s) = stamp {
-                    record(&stats.lat.delivery_agent_to_customer, clock::since(s.sent_nanos));
+                    record(
+                        &stats.lat.delivery_agent_to_customer,
+                        clock::since(s.sent_nanos),
+                    );
                 }
             }
             Some(false) => inc(&stats.c.messages_replayed),
@@ -591,8 +677,13 @@ impl Customer {
             return;
         }
         inc(&self.shared.stats.c.closed_by_server);
-        self.shared.stats.note("the server closed a customer's connection".to_string());
-        let delay = self.retry_after.take().unwrap_or(Duration::from_millis(100));
+        self.shared
+            .stats
+            .note("the server closed a customer's connection".to_string());
+        let delay = self
+            .retry_after
+            .take()
+            .unwrap_or(Duration::from_millis(100));
         self.reconnect(delay, false).await;
     }
 
@@ -626,7 +717,11 @@ impl Customer {
                         .filter(|c| self.conversation.as_deref() == Some(*c))
                         .map(str::to_string)
                         .collect();
-                    self.resuming = Some(Resuming { since, waiting: open, storm });
+                    self.resuming = Some(Resuming {
+                        since,
+                        waiting: open,
+                        storm,
+                    });
                     self.check_resumed();
                     for (frame, req) in self.requests.resend_all() {
                         if matches!(req, Req::Send { .. }) {
@@ -637,7 +732,7 @@ impl Customer {
                     return;
                 }
                 Err(e) => {
-                    self.shared.stats.note(format!("customer {} reconnect: {e:#}", self.idx));
+                    self.shared.stats.note(format!("customer reconnect: {e:#}"));
                     wait = Duration::from_millis(200 << attempt);
                 }
             }

@@ -32,13 +32,23 @@ pub async fn request(
             node.authority
         );
         if let Some(b) = body {
-            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ));
         }
         head.push_str("\r\n");
         head.push_str(body.unwrap_or(""));
-        stream.write_all(head.as_bytes()).await.context("writing the request")?;
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .context("writing the request")?;
         let mut raw = Vec::with_capacity(1024);
-        (&mut stream).take(MAX_RESPONSE as u64).read_to_end(&mut raw).await.context("reading the response")?;
+        (&mut stream)
+            .take(MAX_RESPONSE as u64)
+            .read_to_end(&mut raw)
+            .await
+            .context("reading the response")?;
         parse(&raw)
     };
     tokio::time::timeout(timeout, exchange)
@@ -47,7 +57,10 @@ pub async fn request(
 }
 
 fn parse(raw: &[u8]) -> anyhow::Result<Response> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").context("incomplete response head")?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("incomplete response head")?;
     let head = std::str::from_utf8(&raw[..split]).context("response head is not UTF-8")?;
     let mut body = raw[split + 4..].to_vec();
     let mut lines = head.split("\r\n");
@@ -60,7 +73,9 @@ fn parse(raw: &[u8]) -> anyhow::Result<Response> {
     let mut chunked = false;
     let mut length = None;
     for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let value = value.trim();
         if name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
             chunked = true;
@@ -76,13 +91,19 @@ fn parse(raw: &[u8]) -> anyhow::Result<Response> {
         }
         body.truncate(n);
     }
-    Ok(Response { status, body: String::from_utf8_lossy(&body).into_owned() })
+    Ok(Response {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 fn dechunk(mut raw: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let eol = raw.windows(2).position(|w| w == b"\r\n").context("bad chunk header")?;
+        let eol = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .context("bad chunk header")?;
         let size_text = std::str::from_utf8(&raw[..eol]).context("bad chunk size")?;
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
             .context("bad chunk size")?;

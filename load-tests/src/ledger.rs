@@ -40,7 +40,9 @@ impl LedgerSummary {
 
 impl Ledger {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A new message number.
@@ -53,7 +55,9 @@ impl Ledger {
     /// The server acked message `num`. True the first time.
     pub fn acked(&self, num: u64) -> bool {
         let mut inner = self.lock();
-        let Some(state) = inner.states.get_mut(num as usize) else { return false };
+        let Some(state) = inner.states.get_mut(num as usize) else {
+            return false;
+        };
         if *state & ACKED != 0 {
             return false;
         }
@@ -86,7 +90,10 @@ impl Ledger {
 
     pub fn summary(&self) -> LedgerSummary {
         let inner = self.lock();
-        let mut s = LedgerSummary { messages: inner.states.len() as u64, ..Default::default() };
+        let mut s = LedgerSummary {
+            messages: inner.states.len() as u64,
+            ..Default::default()
+        };
         for &state in &inner.states {
             match (state & ACKED != 0, state & DELIVERED != 0) {
                 (true, false) if state & FROM_AGENT != 0 => s.lost_agent_to_customer += 1,
@@ -111,7 +118,11 @@ mod tests {
         let b = l.allocate(true);
         let c = l.allocate(false);
         let d = l.allocate(false);
-        assert_eq!(l.delivered(a), Some(true), "delivery may come before the ack");
+        assert_eq!(
+            l.delivered(a),
+            Some(true),
+            "delivery may come before the ack"
+        );
         assert!(l.acked(a));
         assert!(!l.acked(a));
         assert!(l.acked(b));

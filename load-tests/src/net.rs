@@ -20,10 +20,15 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub async fn resolve(raw: &str) -> anyhow::Result<Self> {
-        let rest = if let Some(r) = raw.strip_prefix("ws://").or_else(|| raw.strip_prefix("http://")) {
+        let rest = if let Some(r) = raw
+            .strip_prefix("ws://")
+            .or_else(|| raw.strip_prefix("http://"))
+        {
             r
         } else if raw.starts_with("wss://") || raw.starts_with("https://") {
-            bail!("{raw}: TLS is not supported by the load generator; point it at the node directly");
+            bail!(
+                "{raw}: TLS is not supported by the load generator; point it at the node directly"
+            );
         } else if raw.contains("://") {
             bail!("{raw}: expected a ws:// URL");
         } else {
@@ -33,11 +38,18 @@ impl Endpoint {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
-        let path = if path.is_empty() || path == "/" { "/v1/ws" } else { path };
+        let path = if path.is_empty() || path == "/" {
+            "/v1/ws"
+        } else {
+            path
+        };
         if authority.is_empty() {
             bail!("{raw}: no host");
         }
-        let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
             authority.to_string()
         } else {
             format!("{authority}:80")
@@ -47,7 +59,11 @@ impl Endpoint {
             .with_context(|| format!("resolving {with_port}"))?
             .next()
             .with_context(|| format!("{with_port} resolves to no address"))?;
-        Ok(Self { url: format!("ws://{with_port}{path}"), authority: with_port, addr })
+        Ok(Self {
+            url: format!("ws://{with_port}{path}"),
+            authority: with_port,
+            addr,
+        })
     }
 }
 
@@ -60,7 +76,11 @@ pub struct Dialer {
 
 impl Dialer {
     pub fn new(endpoints: Vec<Endpoint>, sources: Vec<IpAddr>) -> Self {
-        Self { endpoints, sources, next_source: AtomicUsize::new(0) }
+        Self {
+            endpoints,
+            sources,
+            next_source: AtomicUsize::new(0),
+        }
     }
 
     /// The node for a client's `slot` (its index plus its reconnections: a reconnect moves on
@@ -71,7 +91,11 @@ impl Dialer {
 
     /// Opens a TCP connection to `to`, bound to the next source address if any are configured.
     pub async fn connect(&self, to: SocketAddr) -> io::Result<TcpStream> {
-        let socket = if to.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let socket = if to.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
         if !self.sources.is_empty() {
             let ip = self.sources[self.next_source.fetch_add(1, Relaxed) % self.sources.len()];
             bind_address_no_port(&socket);
@@ -113,7 +137,9 @@ mod tests {
         let e = Endpoint::resolve("ws://127.0.0.1:8080").await.expect("ok");
         assert_eq!(e.url, "ws://127.0.0.1:8080/v1/ws");
         assert_eq!(e.authority, "127.0.0.1:8080");
-        let e = Endpoint::resolve("127.0.0.1:9000/custom").await.expect("ok");
+        let e = Endpoint::resolve("127.0.0.1:9000/custom")
+            .await
+            .expect("ok");
         assert_eq!(e.url, "ws://127.0.0.1:9000/custom");
         assert_eq!(e.addr.port(), 9000);
         assert!(Endpoint::resolve("wss://127.0.0.1:1").await.is_err());

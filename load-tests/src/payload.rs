@@ -32,7 +32,10 @@ pub fn parse(text: &str) -> Option<Stamp> {
         Some(n) => Some(n.parse().ok()?),
         None => None,
     };
-    Some(Stamp { sent_nanos, reply_to })
+    Some(Stamp {
+        sent_nanos,
+        reply_to,
+    })
 }
 
 /// The `client_msg_id` of ledger entry `num` sent by a customer (`c`) or an agent (`a`).

@@ -133,16 +133,22 @@ mod tests {
             r#"{"type":"signal","signal":"offer","conversation":"c_1","queue":"general","expires_in_ms":30000,"customer_name":"Load C3"}"#,
         )
         .expect("offer");
-        assert!(matches!(f, Incoming::Signal(Signal { ref signal, customer_name: Some(ref n), .. }) if signal == "offer" && n == "Load C3"));
+        assert!(
+            matches!(f, Incoming::Signal(Signal { ref signal, customer_name: Some(ref n), .. }) if signal == "offer" && n == "Load C3")
+        );
         let f: Incoming = serde_json::from_str(
             r#"{"type":"event","conversation":"c_1","seq":5,"prev":4,"epoch":"e1","event":{"seq":5,"at":"2024-01-01T00:00:00Z","author":{"role":"customer","id":"v_1"},"visibility":"public","kind":"message","text":"hi","client_msg_id":"c1"}}"#,
         )
         .expect("event");
-        assert!(matches!(f, Incoming::Event { seq: 5, prev: 4, ref event, .. } if event.kind == "message" && event.client_msg_id.as_deref() == Some("c1")));
+        assert!(
+            matches!(f, Incoming::Event { seq: 5, prev: 4, ref event, .. } if event.kind == "message" && event.client_msg_id.as_deref() == Some("c1"))
+        );
         let f: Incoming = serde_json::from_str(r#"{"type":"ack","id":"3"}"#).expect("ack");
         assert!(matches!(f, Incoming::Ack { id: Some(ref i), data: None } if i == "3"));
-        let f: Incoming =
-            serde_json::from_str(r#"{"type":"error","id":"4","code":"rate_limited","message":"slow down"}"#).expect("error");
+        let f: Incoming = serde_json::from_str(
+            r#"{"type":"error","id":"4","code":"rate_limited","message":"slow down"}"#,
+        )
+        .expect("error");
         assert!(matches!(f, Incoming::Error { ref code, .. } if code == "rate_limited"));
     }
 }

@@ -24,7 +24,10 @@ pub struct Requests<R> {
 
 impl<R> Default for Requests<R> {
     fn default() -> Self {
-        Self { next: 0, map: HashMap::new() }
+        Self {
+            next: 0,
+            map: HashMap::new(),
+        }
     }
 }
 
@@ -38,7 +41,14 @@ impl<R> Requests<R> {
         let now = Instant::now();
         self.map.insert(
             id.clone(),
-            Pending { req, id, frame: frame.clone(), first_sent: now, last_sent: now, tries: 1 },
+            Pending {
+                req,
+                id,
+                frame: frame.clone(),
+                first_sent: now,
+                last_sent: now,
+                tries: 1,
+            },
         );
         frame
     }
@@ -82,6 +92,7 @@ impl<R> Requests<R> {
             .collect()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

@@ -30,7 +30,10 @@ impl From<SpanRepr> for Span {
     fn from(r: SpanRepr) -> Self {
         match r {
             SpanRepr::Fixed(ms) => Span { lo: ms, hi: ms },
-            SpanRepr::Range([a, b]) => Span { lo: a.min(b), hi: a.max(b) },
+            SpanRepr::Range([a, b]) => Span {
+                lo: a.min(b),
+                hi: a.max(b),
+            },
         }
     }
 }
@@ -274,7 +277,12 @@ pub struct Reconnect {
 
 impl Default for Reconnect {
     fn default() -> Self {
-        Self { at_secs: 10.0, customers: 1.0, agents: 0.0, spread_ms: 0 }
+        Self {
+            at_secs: 10.0,
+            customers: 1.0,
+            agents: 0.0,
+            spread_ms: 0,
+        }
     }
 }
 
@@ -288,7 +296,10 @@ pub struct Client {
 
 impl Default for Client {
     fn default() -> Self {
-        Self { read_buffer_bytes: 4096, max_message_bytes: 256 * 1024 }
+        Self {
+            read_buffer_bytes: 4096,
+            max_message_bytes: 256 * 1024,
+        }
     }
 }
 
@@ -323,12 +334,13 @@ impl Scenario {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading scenario {}", path.display()))?;
-        let mut s: Scenario =
-            toml::from_str(&text).with_context(|| format!("parsing scenario {}", path.display()))?;
+        let mut s: Scenario = toml::from_str(&text)
+            .with_context(|| format!("parsing scenario {}", path.display()))?;
         if s.name.is_empty() {
-            s.name = path
-                .file_stem()
-                .map_or_else(|| "scenario".to_string(), |n| n.to_string_lossy().into_owned());
+            s.name = path.file_stem().map_or_else(
+                || "scenario".to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
         }
         Ok(s)
     }
@@ -371,7 +383,10 @@ impl Scenario {
         }
         for (i, s) in self.arrival.iter().enumerate() {
             if s.secs < 0.0 || s.rate < 0.0 || s.ramp_from.is_some_and(|r| r < 0.0) {
-                bail!("arrival stage {}: secs and rates must not be negative", i + 1);
+                bail!(
+                    "arrival stage {}: secs and rates must not be negative",
+                    i + 1
+                );
             }
         }
         if self.customers.mode == Mode::Chat && self.customers.reasons.is_empty() {
@@ -392,7 +407,11 @@ impl Scenario {
     /// Customers the arrival stages produce by time `t` (seconds since the first arrival),
     /// capped by `customers.count`; with no stages, everyone arrives at once.
     pub fn arrivals_by(&self, t: f64) -> usize {
-        let cap = if self.customers.count == 0 { usize::MAX } else { self.customers.count };
+        let cap = if self.customers.count == 0 {
+            usize::MAX
+        } else {
+            self.customers.count
+        };
         if self.arrival.is_empty() {
             return cap;
         }
@@ -446,7 +465,8 @@ mod tests {
 
     #[test]
     fn spans_and_defaults() {
-        let a: Agents = toml::from_str("accept_think_ms = 20\nreply_think_ms = [30, 10]").expect("parses");
+        let a: Agents =
+            toml::from_str("accept_think_ms = 20\nreply_think_ms = [30, 10]").expect("parses");
         assert_eq!(a.accept_think_ms, Span::ms(20, 20));
         assert_eq!(a.reply_think_ms, Span::ms(10, 30));
         assert!(toml::from_str::<Agents>("bogus = 1").is_err());
@@ -459,10 +479,16 @@ mod tests {
         for entry in std::fs::read_dir(&dir).expect("scenarios dir") {
             let path = entry.expect("entry").path();
             if path.extension().is_some_and(|e| e == "toml") {
-                let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
-                s.validate().unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                let s =
+                    Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                s.validate()
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
                 let text = std::fs::read_to_string(&path).expect("read");
-                assert!(text.starts_with('#'), "{} must start with its question", path.display());
+                assert!(
+                    text.starts_with('#'),
+                    "{} must start with its question",
+                    path.display()
+                );
                 n += 1;
             }
         }

@@ -87,7 +87,9 @@ impl StartBook {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, (u64, bool)>> {
-        self.starts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.starts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

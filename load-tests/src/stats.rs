@@ -21,9 +21,9 @@ pub fn inc(c: &AtomicU64) {
 }
 
 macro_rules! counters {
-    ($($(#[doc = $doc:literal])+ $name:ident,)*) => {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
         #[derive(Default)]
-        pub struct Counters { $($(#[doc = $doc])+ pub $name: AtomicU64,)* }
+        pub struct Counters { $($(#[doc = $doc])* pub $name: AtomicU64,)* }
 
         /// A snapshot of [`Counters`] (see the field docs there and in the README).
         #[derive(Debug, Clone, Default, Serialize)]
@@ -125,8 +125,8 @@ counters! {
 }
 
 macro_rules! latencies {
-    ($($(#[doc = $doc:literal])+ $name:ident,)*) => {
-        pub struct Latencies { $($(#[doc = $doc])+ pub $name: Mutex<Histogram<u64>>,)* }
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        pub struct Latencies { $($(#[doc = $doc])* pub $name: Mutex<Histogram<u64>>,)* }
 
         impl Default for Latencies {
             fn default() -> Self {
@@ -254,7 +254,9 @@ impl Stats {
     /// An error reply to `command` with `code`.
     pub fn error(&self, command: &str, code: &str, message: &str) {
         inc(&self.c.errors);
-        *lock(&self.errors).entry(format!("{command}:{code}")).or_default() += 1;
+        *lock(&self.errors)
+            .entry(format!("{command}:{code}"))
+            .or_default() += 1;
         self.note(format!("{command} → {code}: {message}"));
     }
 

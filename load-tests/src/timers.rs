@@ -29,7 +29,10 @@ impl<A> PartialOrd for Entry<A> {
 impl<A> Ord for Entry<A> {
     /// Reversed: the heap's top is the earliest deadline (FIFO among equal deadlines).
     fn cmp(&self, other: &Self) -> Ordering {
-        other.at.cmp(&self.at).then_with(|| other.seq.cmp(&self.seq))
+        other
+            .at
+            .cmp(&self.at)
+            .then_with(|| other.seq.cmp(&self.seq))
     }
 }
 
@@ -40,14 +43,21 @@ pub struct Timers<A> {
 
 impl<A> Default for Timers<A> {
     fn default() -> Self {
-        Self { heap: BinaryHeap::new(), seq: 0 }
+        Self {
+            heap: BinaryHeap::new(),
+            seq: 0,
+        }
     }
 }
 
 impl<A> Timers<A> {
     pub fn at(&mut self, at: Instant, action: A) {
         self.seq += 1;
-        self.heap.push(Entry { at, seq: self.seq, action });
+        self.heap.push(Entry {
+            at,
+            seq: self.seq,
+            action,
+        });
     }
 
     pub fn after(&mut self, delay: Duration, action: A) {

@@ -21,7 +21,13 @@ struct StaffClaims<'a> {
     name: &'a str,
 }
 
-pub fn agent(target: &Target, id: &str, name: &str, queues: &[String], ttl_secs: u64) -> anyhow::Result<String> {
+pub fn agent(
+    target: &Target,
+    id: &str,
+    name: &str,
+    queues: &[String],
+    ttl_secs: u64,
+) -> anyhow::Result<String> {
     let now = clock::unix_secs();
     let claims = StaffClaims {
         iss: &target.issuer,
@@ -48,7 +54,14 @@ mod tests {
 
     #[test]
     fn signs_hs256() {
-        let t = agent(&Target::default(), "lg-a1", "Load Agent 1", &["general".to_string()], 60).expect("token");
+        let t = agent(
+            &Target::default(),
+            "lg-a1",
+            "Load Agent 1",
+            &["general".to_string()],
+            60,
+        )
+        .expect("token");
         assert_eq!(t.split('.').count(), 3);
         let header = t.split('.').next().expect("header");
         assert!(header.starts_with("eyJ"), "base64 JSON header");

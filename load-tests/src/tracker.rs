@@ -26,11 +26,17 @@ impl ConvTracker {
             self.epoch = Some(epoch.to_string());
         }
         if seq <= self.last_seq {
-            return Check { out_of_order: true, gap: false };
+            return Check {
+                out_of_order: true,
+                gap: false,
+            };
         }
         let gap = prev != self.last_seq;
         self.last_seq = seq;
-        Check { out_of_order: false, gap }
+        Check {
+            out_of_order: false,
+            gap,
+        }
     }
 
     /// A message (by ledger number) arrived; false if this receiver already had it.
@@ -56,9 +62,27 @@ mod tests {
         let mut t = ConvTracker::default();
         assert_eq!(t.event(1, 0, "e"), Check::default());
         assert_eq!(t.event(2, 1, "e"), Check::default());
-        assert_eq!(t.event(4, 3, "e"), Check { out_of_order: false, gap: true });
-        assert_eq!(t.event(3, 2, "e"), Check { out_of_order: true, gap: false });
-        assert_eq!(t.event(4, 3, "e"), Check { out_of_order: true, gap: false });
+        assert_eq!(
+            t.event(4, 3, "e"),
+            Check {
+                out_of_order: false,
+                gap: true
+            }
+        );
+        assert_eq!(
+            t.event(3, 2, "e"),
+            Check {
+                out_of_order: true,
+                gap: false
+            }
+        );
+        assert_eq!(
+            t.event(4, 3, "e"),
+            Check {
+                out_of_order: true,
+                gap: false
+            }
+        );
         assert_eq!(t.last_seq(), 4);
         assert!(t.message(10));
         assert!(!t.message(10));
