@@ -19,6 +19,15 @@ use crate::runtime::{Rt, Runtime};
 
 const SHARDS: usize = 32;
 
+/// Where to start an actor that is not active yet.
+#[derive(Debug, Clone, Copy)]
+enum Placement {
+    /// On the caller's own arbiter (thread), for locality with the socket that uses it.
+    Here,
+    /// On one of the node's actor arbiters, by hash of the key.
+    Spread,
+}
+
 pub struct Directory {
     arbiters: Vec<ArbiterHandle>,
     /// `parking_lot` locks: held only for a map lookup/insert, never across an await.
@@ -52,6 +61,17 @@ impl Directory {
         &self.arbiters[hash_of(key) % self.arbiters.len()]
     }
 
+    /// Where a new activation runs: the caller's arbiter when asked and there is one, else the
+    /// actor threads by hash.
+    fn place<K: Hash>(&self, key: &K, placement: Placement) -> ArbiterHandle {
+        match placement {
+            Placement::Here => {
+                actix::Arbiter::try_current().unwrap_or_else(|| self.arbiter_for(key).clone())
+            }
+            Placement::Spread => self.arbiter_for(key).clone(),
+        }
+    }
+
     pub fn conversations_active(&self) -> usize {
         self.conversations.iter().map(|s| s.lock().len()).sum()
     }
@@ -80,13 +100,25 @@ where
 }
 
 impl Runtime {
+    /// The conversation's actor, activating it on a spread-out arbiter if needed.
     pub fn conversation(self: &Rt, key: &ConvKey) -> Addr<ConversationActor> {
+        self.conversation_on(key, Placement::Spread)
+    }
+
+    /// The conversation's actor, activating it on the caller's own arbiter if needed. The
+    /// gateway uses this: a conversation then lives on the thread of the socket that started it,
+    /// and its messages need no cross-thread hop (the largest cost per message on a busy node).
+    pub fn conversation_here(self: &Rt, key: &ConvKey) -> Addr<ConversationActor> {
+        self.conversation_on(key, Placement::Here)
+    }
+
+    fn conversation_on(self: &Rt, key: &ConvKey, placement: Placement) -> Addr<ConversationActor> {
         let d = &self.directory;
         let mut map = d.conversations[hash_of(key) % SHARDS].lock();
         get_or_start(&mut map, key, &self.metrics, || {
             let rt = self.clone();
             let k = key.clone();
-            ConversationActor::start_in_arbiter(d.arbiter_for(key), move |_| {
+            ConversationActor::start_in_arbiter(&d.place(key, placement), move |_| {
                 ConversationActor::new(rt, k)
             })
         })
@@ -101,12 +133,21 @@ impl Runtime {
     }
 
     pub fn agent(self: &Rt, key: &AgentKey) -> Addr<AgentActor> {
+        self.agent_on(key, Placement::Spread)
+    }
+
+    /// The agent's actor, activating it on the caller's arbiter (the agent's socket's thread).
+    pub fn agent_here(self: &Rt, key: &AgentKey) -> Addr<AgentActor> {
+        self.agent_on(key, Placement::Here)
+    }
+
+    fn agent_on(self: &Rt, key: &AgentKey, placement: Placement) -> Addr<AgentActor> {
         let d = &self.directory;
         let mut map = d.agents.lock();
         get_or_start(&mut map, key, &self.metrics, || {
             let rt = self.clone();
             let k = key.clone();
-            AgentActor::start_in_arbiter(d.arbiter_for(key), move |_| AgentActor::new(rt, k))
+            AgentActor::start_in_arbiter(&d.place(key, placement), move |_| AgentActor::new(rt, k))
         })
     }
 

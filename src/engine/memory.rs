@@ -22,12 +22,62 @@ struct ConvLog {
     dedup: HashMap<String, u64>,
 }
 
+/// Conversation summaries with the indexes the hot lookups need: a customer's conversations
+/// (every `start` and customer `hello`) and an agent's (agent activation), so neither scans
+/// the whole org.
+#[derive(Default)]
+struct Summaries {
+    rows: HashMap<OrgId, HashMap<ConversationId, ConversationSummary>>,
+    by_customer: HashMap<(OrgId, CustomerId), Vec<ConversationId>>,
+    by_agent: HashMap<(OrgId, AgentId), Vec<ConversationId>>,
+}
+
+impl Summaries {
+    fn put(&mut self, summary: ConversationSummary) {
+        let org = summary.org.clone();
+        let rows = self.rows.entry(org.clone()).or_default();
+        let previous = rows.get(&summary.id);
+        if previous.is_none() {
+            self.by_customer
+                .entry((org.clone(), summary.customer.clone()))
+                .or_default()
+                .push(summary.id.clone());
+        }
+        for agent in &summary.agents {
+            if !previous.is_some_and(|p| p.agents.contains(agent)) {
+                self.by_agent
+                    .entry((org.clone(), agent.clone()))
+                    .or_default()
+                    .push(summary.id.clone());
+            }
+        }
+        rows.insert(summary.id.clone(), summary);
+    }
+
+    fn find(&self, org: &OrgId, filter: &ConversationFilter) -> Vec<ConversationSummary> {
+        let Some(rows) = self.rows.get(org) else {
+            return Vec::new();
+        };
+        let candidates: Box<dyn Iterator<Item = &ConversationSummary>> =
+            if let Some(c) = &filter.customer {
+                let ids = self.by_customer.get(&(org.clone(), c.clone()));
+                Box::new(ids.into_iter().flatten().filter_map(|id| rows.get(id)))
+            } else if let Some(a) = &filter.agent {
+                let ids = self.by_agent.get(&(org.clone(), a.clone()));
+                Box::new(ids.into_iter().flatten().filter_map(|id| rows.get(id)))
+            } else {
+                Box::new(rows.values())
+            };
+        candidates.filter(|s| filter.matches(s)).cloned().collect()
+    }
+}
+
 /// See the module docs.
 pub struct MemoryEngine {
     epoch: Arc<str>,
     /// A `parking_lot::Mutex` per shard, not a Tokio one: no await happens while it is held.
     logs: Vec<Mutex<HashMap<ConvKey, ConvLog>>>,
-    summaries: Mutex<HashMap<OrgId, HashMap<ConversationId, ConversationSummary>>>,
+    summaries: Mutex<Summaries>,
     surveys: Mutex<HashMap<OrgId, Vec<SurveyRecord>>>,
     orgs: Mutex<HashMap<OrgId, Arc<OrgConfig>>>,
 }
@@ -44,7 +94,7 @@ impl MemoryEngine {
         Self {
             epoch: Arc::from(format!("m{}", &raw[..12])),
             logs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            summaries: Mutex::new(HashMap::new()),
+            summaries: Mutex::new(Summaries::default()),
             surveys: Mutex::new(HashMap::new()),
             orgs: Mutex::new(HashMap::new()),
         }
@@ -139,11 +189,7 @@ impl Engine for MemoryEngine {
     }
 
     fn put_summary(&self, summary: ConversationSummary) -> EngineFuture<()> {
-        self.summaries
-            .lock()
-            .entry(summary.org.clone())
-            .or_default()
-            .insert(summary.id.clone(), summary);
+        self.summaries.lock().put(summary);
         ready(())
     }
 
@@ -151,6 +197,7 @@ impl Engine for MemoryEngine {
         let found = self
             .summaries
             .lock()
+            .rows
             .get(&conv.org)
             .and_then(|m| m.get(&conv.id))
             .cloned();
@@ -162,12 +209,7 @@ impl Engine for MemoryEngine {
         org: &OrgId,
         filter: ConversationFilter,
     ) -> EngineFuture<Vec<ConversationSummary>> {
-        let mut found: Vec<ConversationSummary> = self
-            .summaries
-            .lock()
-            .get(org)
-            .map(|m| m.values().filter(|s| filter.matches(s)).cloned().collect())
-            .unwrap_or_default();
+        let mut found = self.summaries.lock().find(org, &filter);
         found.sort_by(|a, b| {
             b.created_at
                 .cmp(&a.created_at)
@@ -256,5 +298,68 @@ mod tests {
             .expect("log exists")
             .events
             .is_empty());
+    }
+
+    fn summary(id: &str, customer: &str, agents: &[&str]) -> ConversationSummary {
+        ConversationSummary {
+            id: ConversationId::parse(id).expect("id"),
+            org: OrgId::parse("o").expect("id"),
+            status: crate::domain::conversation::Status::Assigned,
+            customer: CustomerId::parse(customer).expect("id"),
+            customer_name: "C".into(),
+            customer_email: None,
+            queue: None,
+            reason: None,
+            case_id: None,
+            channel: "chat".into(),
+            owner: None,
+            agents: agents
+                .iter()
+                .map(|a| AgentId::parse(a).expect("id"))
+                .collect(),
+            created_at: Utc::now(),
+            ended_at: None,
+            last_seq: 1,
+            messages: 0,
+            disposition: None,
+            survey_rating: None,
+        }
+    }
+
+    #[test]
+    fn lookups_by_customer_and_agent_use_the_indexes_without_duplicates() {
+        let e = MemoryEngine::new();
+        let org = OrgId::parse("o").expect("id");
+        e.summaries.lock().put(summary("c1", "ann", &[]));
+        e.summaries.lock().put(summary("c1", "ann", &["al"]));
+        e.summaries.lock().put(summary("c1", "ann", &["al", "bo"]));
+        e.summaries.lock().put(summary("c2", "ann", &["bo"]));
+        e.summaries.lock().put(summary("c3", "ben", &["al"]));
+        let find = |filter: ConversationFilter| {
+            let mut ids: Vec<String> = e
+                .summaries
+                .lock()
+                .find(&org, &filter)
+                .into_iter()
+                .map(|s| s.id.to_string())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let by_customer = |c: &str| ConversationFilter {
+            customer: Some(CustomerId::parse(c).expect("id")),
+            limit: 10,
+            ..Default::default()
+        };
+        let by_agent = |a: &str| ConversationFilter {
+            agent: Some(AgentId::parse(a).expect("id")),
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(find(by_customer("ann")), ["c1", "c2"]);
+        assert_eq!(find(by_customer("ben")), ["c3"]);
+        assert_eq!(find(by_agent("al")), ["c1", "c3"]);
+        assert_eq!(find(by_agent("bo")), ["c1", "c2"]);
+        assert!(find(by_customer("nobody")).is_empty());
     }
 }

@@ -66,7 +66,7 @@ impl Session {
         crate::actors::conversation::ConversationActor: actix::Handler<M>,
     {
         self.rt
-            .conversation(&self.conv_key(id))
+            .conversation_here(&self.conv_key(id))
             .send(msg)
             .await
             .map_err(mailbox)
@@ -183,7 +183,7 @@ impl Session {
             }
             Command::Status { presence } => {
                 let key = self.agent_key()?;
-                flat(self.rt.agent(&key).send(SetPresence(presence)).await)?;
+                flat(self.rt.agent_here(&key).send(SetPresence(presence)).await)?;
                 Ok(None)
             }
             Command::Accept { conversation } => self.answer_offer(conversation, true).await,
@@ -270,7 +270,7 @@ impl Session {
         let key = self.agent_key()?;
         flat(
             self.rt
-                .agent(&key)
+                .agent_here(&key)
                 .send(AnswerOffer {
                     conversation,
                     accept,
@@ -288,7 +288,7 @@ impl Session {
         let key = self.agent_key()?;
         flat(
             self.rt
-                .agent(&key)
+                .agent_here(&key)
                 .send(AgentAnswerTransfer {
                     conversation,
                     accept,

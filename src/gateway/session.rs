@@ -69,8 +69,13 @@ pub async fn run(rt: Rt, mut ws: actix_ws::Session, stream: MessageStream, origi
         .aggregate_continuations()
         .max_continuation_size(hard_limit);
 
-    let hello =
-        tokio::time::timeout(limits.hello_timeout(), first_text(&mut stream, &mut ws)).await;
+    // Boxed sub-futures keep the resident (idle) size of this task small: an idle socket only
+    // holds the `serve` loop's state, not the largest state any command ever needs.
+    let hello = tokio::time::timeout(
+        limits.hello_timeout(),
+        Box::pin(first_text(&mut stream, &mut ws)),
+    )
+    .await;
     let text = match hello {
         Ok(Some(text)) => text,
         Ok(None) => return,
@@ -81,16 +86,17 @@ pub async fn run(rt: Rt, mut ws: actix_ws::Session, stream: MessageStream, origi
             return;
         }
     };
-    let (mut session, mut inbox) = match hello_frame(&rt, &mut ws, &text, origin.as_deref()).await {
-        Some(s) => s,
-        None => {
-            let _ = ws
-                .close(close_reason(close_codes::POLICY, "authentication failed"))
-                .await;
-            return;
-        }
-    };
-    let stop = session.serve(&mut stream, &mut inbox).await;
+    let (mut session, mut inbox) =
+        match Box::pin(hello_frame(&rt, &mut ws, &text, origin.as_deref())).await {
+            Some(s) => s,
+            None => {
+                let _ = ws
+                    .close(close_reason(close_codes::POLICY, "authentication failed"))
+                    .await;
+                return;
+            }
+        };
+    let stop = Box::pin(session.serve(&mut stream, &mut inbox)).await;
     session.cleanup();
     if let Stop::Close(code, reason) = stop {
         let _ = session.ws.close(close_reason(code, reason)).await;
@@ -296,7 +302,7 @@ impl Session {
                 self.agent = Some(key.clone());
                 let snapshot = self
                     .rt
-                    .agent(&key)
+                    .agent_here(&key)
                     .send(Connect {
                         staff: staff.clone(),
                         sessions,
@@ -379,7 +385,7 @@ impl Session {
                 }
                 item = inbox.rx.recv() => {
                     let Some(item) = item else { return Stop::Gone };
-                    if let Err(stop) = self.outbound(item).await {
+                    if let Err(stop) = Box::pin(self.outbound(item)).await {
                         return stop;
                     }
                 }
@@ -394,7 +400,7 @@ impl Session {
                             let _ = self.send(frame.to_json()).await;
                             return Stop::Close(close_codes::POLICY, "protocol error");
                         }
-                        Some(Ok(AggregatedMessage::Text(text))) => self.on_text(&text).await,
+                        Some(Ok(AggregatedMessage::Text(text))) => Box::pin(self.on_text(&text)).await,
                         Some(Ok(AggregatedMessage::Binary(_))) => {
                             self.reply_error(None, &CommandError::bad_request("frames are JSON text")).await
                         }
@@ -598,7 +604,7 @@ impl Session {
         let key = self.conv_key(conversation);
         let access = self
             .rt
-            .conversation(&key)
+            .conversation_here(&key)
             .send(Access {
                 who: self.who.clone(),
             })
