@@ -106,6 +106,8 @@ pub struct Limits {
     pub max_queue_len: usize,
     /// Queue positions are sent to waiting customers at most this often.
     pub position_update_ms: u64,
+    /// How often each queue re-checks offers nobody reported on and decliners' cooldowns.
+    pub queue_sweep_ms: u64,
     /// Most websocket connections one node accepts.
     pub max_connections: usize,
     /// Largest REST body.

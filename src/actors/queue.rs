@@ -176,7 +176,6 @@ impl QueueActor {
                                     act.rt
                                         .conversation(&act.conv_key(&conversation))
                                         .do_send(OfferChanged { offered: true });
-                                    act.watch_offer(ctx, conversation, agent);
                                 } else {
                                     entry.offered_to = None;
                                     if let Some(v) = act.agents.get_mut(&agent) {
@@ -198,28 +197,31 @@ impl QueueActor {
         }
     }
 
-    /// Safety net: the agent actor reports every offer's end, but if it died holding one, no
-    /// report comes. Well after the offer's expiry, an offer still marked out is taken back.
-    fn watch_offer(
-        &mut self,
-        ctx: &mut Context<Self>,
-        conversation: ConversationId,
-        agent: AgentId,
-    ) {
-        let grace = self.cooldown() + Duration::from_secs(5);
-        ctx.run_later(grace, move |act, ctx| {
-            let stuck = act.entries.get(&conversation).is_some_and(|e| {
-                e.offered_to.as_ref() == Some(&agent) && e.offered_at.is_some_and(|t| t.elapsed() >= grace)
-            });
-            if stuck {
-                tracing::warn!(%conversation, %agent, "No word on an offer long after its expiry; offering again.");
-                if let Some(e) = act.entries.get_mut(&conversation) {
-                    e.offered_to = None;
-                    e.offered_at = None;
-                }
-                act.dispatch(ctx);
+    /// Runs once per sweep interval (one timer per queue — actix polls every timer an actor has
+    /// on each message, so per-offer timers would make the queue slower as it grows):
+    /// - Safety net: the agent actor reports every offer's end, but if it died holding one, no
+    ///   report comes. Well after the offer's expiry, an offer still marked out is taken back.
+    /// - Decliners' cooldowns run out: their conversations may be offered to them again.
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        let cooldown = self.cooldown();
+        let grace = cooldown + Duration::from_secs(5);
+        let mut retry = false;
+        for (conversation, e) in self.entries.iter_mut() {
+            if e.offered_at.is_some_and(|t| t.elapsed() >= grace) {
+                tracing::warn!(%conversation, agent = ?e.offered_to, "No word on an offer long after its expiry; offering again.");
+                e.offered_to = None;
+                e.offered_at = None;
+                retry = true;
             }
-        });
+            if e.offered_to.is_none() {
+                let before = e.declined.len();
+                e.declined.retain(|_, at| at.elapsed() < cooldown);
+                retry |= e.declined.len() != before;
+            }
+        }
+        if retry {
+            self.dispatch(ctx);
+        }
     }
 
     /// Sends changed queue positions to waiting customers, at most once per interval.
@@ -256,6 +258,8 @@ impl Actor for QueueActor {
     /// announce themselves, so that a restarted queue routes again.
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
+        let every = Duration::from_millis(self.rt.settings.limits.queue_sweep_ms);
+        ctx.run_interval(every, |act, ctx| act.sweep(ctx));
         let filter = ConversationFilter {
             status: Some(Status::Waiting),
             queues: Some(vec![self.key.id.clone()]),
@@ -443,11 +447,8 @@ impl Handler<OfferResolved> for QueueActor {
         }
         entry.offered_to = None;
         if matches!(msg.outcome, OfferOutcome::Rejected | OfferOutcome::Expired) {
+            // The sweep makes the decliner eligible again when the cooldown is over.
             entry.declined.insert(msg.agent, Instant::now());
-            // When the cooldown is over, the decliner may be offered it again.
-            ctx.run_later(self.cooldown() + Duration::from_millis(10), |act, ctx| {
-                act.dispatch(ctx)
-            });
         }
         self.rt
             .conversation(&self.conv_key(&msg.conversation))

@@ -53,6 +53,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Vec<Value>)) -> TestApp {
     settings.demo.enabled = false;
     settings.demo.seed_file = Some(seed.to_string_lossy().into_owned());
     settings.limits.position_update_ms = 20;
+    settings.limits.queue_sweep_ms = 50;
     settings.testing.fault_injection = true;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -1,0 +1,161 @@
+//! Routing capacity, in process: chats arriving into one queue with 1,000 signed-in agents.
+//!
+//! Question: how many assignments per second can one queue actor hand out? (DESIGN §8 target:
+//! ≥ 5,000 assignments/s.) Each iteration is a burst of 1,000 new conversations; it ends when
+//! all 1,000 offers have been accepted (offer → agent's session inbox → accept → assigned).
+//! There are no sockets here: the load generator (`load-tests/scenarios/burst.toml`) measures
+//! the same path end to end, but on a 2-core box it saturates its own core first.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+use switchboard::actors::agent::{AnswerOffer, Connect, SetPresence};
+use switchboard::actors::conversation::{Create, End, Who};
+use switchboard::auth::{Customer, Role, Staff};
+use switchboard::hub::{Audience, Outbound, SessionHandle};
+use switchboard::ids::{AgentId, AgentKey, ConvKey, ConversationId, CustomerId, OrgId, QueueId};
+use switchboard::protocol::client::Presence;
+use switchboard::runtime::Runtime;
+
+const AGENTS: usize = 1000;
+const BURST: usize = 1000;
+
+fn routing(c: &mut Criterion) {
+    let sys = actix::System::new();
+    let rt = sys.block_on(async {
+        let mut settings = switchboard::config::embedded_defaults().expect("defaults");
+        settings.demo.enabled = false;
+        let engine: switchboard::engine::SharedEngine =
+            Arc::new(switchboard::engine::memory::MemoryEngine::new());
+        let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
+        let rt = Arc::new(Runtime::new(
+            settings,
+            engine,
+            switchboard::actors::directory::Directory::new(arbiters),
+        ));
+        switchboard::startup::seed_orgs(&rt, switchboard::startup::DEMO_ORGS)
+            .await
+            .expect("seed");
+        let org = OrgId::parse("demo").expect("org");
+        for i in 0..AGENTS {
+            let id = AgentId::parse(&format!("bench-agent-{i}")).expect("id");
+            let key = AgentKey {
+                org: org.clone(),
+                id: id.clone(),
+            };
+            let (handle, mut inbox) = SessionHandle::new(i as u64, Audience::Agent, 1024);
+            rt.hub.attach_agent(&key, handle);
+            let addr = rt.agent(&key);
+            let staff = Staff {
+                org: org.clone(),
+                id,
+                name: format!("Agent {i}"),
+                roles: vec![Role::Agent],
+                queues: vec![QueueId::parse("general").expect("queue")],
+            };
+            addr.send(Connect { staff, sessions: 1 })
+                .await
+                .expect("connect");
+            addr.send(SetPresence(Presence::Available))
+                .await
+                .expect("mailbox")
+                .expect("available");
+            // The agent's "session": accept every offer at once.
+            actix::spawn(async move {
+                while let Some(item) = inbox.rx.recv().await {
+                    let Outbound::Text(text) = item else { continue };
+                    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+                        continue;
+                    };
+                    if v["signal"] != "offer" {
+                        continue;
+                    }
+                    let Some(conv) = v["conversation"]
+                        .as_str()
+                        .and_then(|c| ConversationId::parse(c).ok())
+                    else {
+                        continue;
+                    };
+                    let _ = addr
+                        .send(AnswerOffer {
+                            conversation: conv,
+                            accept: true,
+                        })
+                        .await;
+                }
+            });
+        }
+        rt
+    });
+
+    let mut group = c.benchmark_group("routing");
+    group.sample_size(10);
+    group.throughput(criterion::Throughput::Elements(BURST as u64));
+    group.bench_function("burst_1000_chats_1000_agents", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += sys.block_on(burst(&rt));
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+/// Creates BURST conversations, waits until all are accepted, ends them (untimed) and returns
+/// the time from the first create to the last acceptance.
+async fn burst(rt: &Arc<Runtime>) -> Duration {
+    let org = OrgId::parse("demo").expect("org");
+    let accepted_before = rt.metrics.offers_accepted.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let mut convs = Vec::with_capacity(BURST);
+    for i in 0..BURST {
+        let key = ConvKey {
+            org: org.clone(),
+            id: ConversationId::generate(),
+        };
+        let customer = Customer {
+            org: org.clone(),
+            id: CustomerId::parse(&format!("bench-customer-{i}")).expect("id"),
+            name: "Bench".into(),
+            email: None,
+            verified: false,
+        };
+        let create = Create {
+            customer: customer.clone(),
+            queue: QueueId::parse("general").expect("queue"),
+            priority: 0,
+            reason: None,
+            case_id: None,
+            channel: "chat".into(),
+            context: Default::default(),
+        };
+        rt.conversation(&key).do_send(create);
+        convs.push((key, customer.id));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rt.metrics.offers_accepted.load(Ordering::Relaxed) < accepted_before + BURST as u64 {
+        assert!(
+            Instant::now() < deadline,
+            "the burst was not assigned within 60 s"
+        );
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    let elapsed = start.elapsed();
+    for (key, customer) in convs {
+        let _ = rt
+            .conversation(&key)
+            .send(End {
+                who: Who::Customer(customer),
+            })
+            .await;
+    }
+    elapsed
+}
+
+criterion_group!(benches, routing);
+criterion_main!(benches);
