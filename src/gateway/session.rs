@@ -309,13 +309,33 @@ impl Session {
                     })
                     .await
                     .map_err(|_| CommandError::unavailable("agent actor unavailable; retry"))?;
+                // Chats that ended while the agent was away still need their wrap-up: follow
+                // them too, so the agent sees the end and can close them.
+                let filter = crate::engine::ConversationFilter {
+                    agent: Some(staff.id.clone()),
+                    status: Some(crate::domain::conversation::Status::Ended),
+                    limit: 100,
+                    ..Default::default()
+                };
+                let wrap_up: Vec<ConversationId> = self
+                    .rt
+                    .engine
+                    .find_conversations(&staff.org, filter)
+                    .await
+                    .map_err(crate::actors::conversation::engine_error)?
+                    .into_iter()
+                    .filter(|s| s.owner.as_ref() == Some(&staff.id))
+                    .map(|s| s.id)
+                    .collect();
                 let follow = snapshot
                     .assigned
                     .iter()
+                    .chain(&wrap_up)
                     .map(|c| (c.clone(), resume_at(c)))
                     .collect();
                 let data = serde_json::json!({
                     "role": "agent",
+                    "wrap_up": wrap_up,
                     "org": staff.org,
                     "agent": staff.id,
                     "name": staff.name,

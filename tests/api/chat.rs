@@ -388,3 +388,28 @@ async fn draining_sends_clients_away_and_refuses_new_sockets() {
     let (status, body) = app.http("GET", "/v1/ws", None, None).await;
     assert_eq!(status, 503, "{body}");
 }
+
+#[actix_web::test]
+async fn an_agent_who_reconnects_sees_chats_that_ended_meanwhile_and_can_wrap_them_up() {
+    let app = spawn_app().await;
+    let token = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
+    let mut al = app.connect(&token).await;
+    al.ok(json!({ "type": "status", "presence": "available" }))
+        .await;
+    let (mut customer, conv) = app.customer_chat("ivy").await;
+    accept_next(&mut al).await;
+    let last = al.event(&conv, "participant_joined").await["seq"]
+        .as_u64()
+        .expect("seq");
+    al.close().await;
+    customer
+        .ok(json!({ "type": "end", "conversation": conv }))
+        .await;
+
+    let mut al = app.connect_with_resume(&token, &conv, last).await;
+    assert_eq!(al.hello["wrap_up"], json!([conv]));
+    let ended = al.event(&conv, "ended").await;
+    assert_eq!(ended["event"]["reason"], "customer");
+    al.ok(json!({ "type": "wrap_up", "conversation": conv, "disposition": "resolved" }))
+        .await;
+}
