@@ -101,6 +101,27 @@ impl AgentActor {
         }
     }
 
+    /// Sends a message to a conversation and waits (bounded by `CALL_TIMEOUT`) for its answer.
+    /// The outer error is "the conversation did not answer"; the inner result is its answer.
+    fn ask_conversation<M>(
+        &self,
+        conversation: &ConversationId,
+        msg: M,
+    ) -> impl ActorFuture<Self, Output = Result<Result<(), CommandError>, CommandError>>
+    where
+        M: Message<Result = Result<(), CommandError>> + Send + 'static,
+        super::conversation::ConversationActor: Handler<M>,
+    {
+        self.rt
+            .conversation(&self.conv_key(conversation))
+            .send(msg)
+            .timeout(CALL_TIMEOUT)
+            .into_actor(self)
+            .map(|res, _, _| {
+                res.map_err(|_| CommandError::unavailable("the conversation did not answer; retry"))
+            })
+    }
+
     /// Tells every queue of the agent its current availability, and the agent its load.
     fn publish(&self) {
         let update = AgentUpdate {
@@ -408,20 +429,9 @@ impl Handler<AnswerOffer> for AgentActor {
             name: self.name.clone(),
         };
         let fut = self
-            .rt
-            .conversation(&self.conv_key(&conversation))
-            .send(assign)
-            .timeout(CALL_TIMEOUT)
-            .into_actor(self)
+            .ask_conversation(&conversation, assign)
             .map(move |res, act, _| {
-                let result = match res {
-                    Ok(r) => r,
-                    Err(_) => {
-                        return Err(CommandError::unavailable(
-                            "the conversation did not answer; retry",
-                        ))
-                    }
-                };
+                let result = res?;
                 act.offers.remove(&conversation);
                 act.cancel_offer_timer(&conversation);
                 let outcome = match &result {
@@ -594,20 +604,9 @@ impl Handler<AnswerTransfer> for AgentActor {
             accept,
         };
         let fut = self
-            .rt
-            .conversation(&self.conv_key(&conversation))
-            .send(answer)
-            .timeout(CALL_TIMEOUT)
-            .into_actor(self)
+            .ask_conversation(&conversation, answer)
             .map(move |res, act, _| {
-                let result = match res {
-                    Ok(r) => r,
-                    Err(_) => {
-                        return Err(CommandError::unavailable(
-                            "the conversation did not answer; retry",
-                        ))
-                    }
-                };
+                let result = res?;
                 act.transfers_in.remove(&conversation);
                 if result.is_ok() && accept {
                     act.assigned.insert(conversation.clone());

@@ -313,3 +313,91 @@ async fn going_offline_withdraws_offers_visibly_and_strangers_cannot_transfer() 
     )
     .await;
 }
+
+/// Invariant 4 under concurrency: 20 chats start at once against 3 agents with 3 slots each.
+/// Pending offers count against capacity, so each agent is offered exactly 3 and no more, even
+/// before accepting; freed slots are refilled one for one.
+#[actix_web::test]
+async fn concurrent_starts_never_push_an_agent_past_its_capacity() {
+    let app = spawn_app().await;
+    let mut agents = Vec::new();
+    for id in ["a1", "a2", "a3"] {
+        agents.push(app.agent(id, &["general"]).await);
+    }
+    let starts = (0..20).map(|i| {
+        let app = &app;
+        async move { app.customer_chat(&format!("rush{i}")).await }
+    });
+    let mut customers = futures_util::future::join_all(starts).await;
+
+    let offers_of = |c: &Client| -> Vec<String> {
+        c.buffered(|f| f["signal"] == "offer")
+            .iter()
+            .map(|f| f["conversation"].as_str().expect("id").to_string())
+            .collect()
+    };
+    let mut held = Vec::new();
+    for agent in agents.iter_mut() {
+        // Three offers arrive; a barrier then shows there is no fourth.
+        for _ in 0..3 {
+            let offer = agent.signal("offer").await;
+            agent.inbox.push_back(offer);
+        }
+        agent.barrier().await;
+        let offers = offers_of(agent);
+        assert_eq!(
+            offers.len(),
+            3,
+            "pending offers count against capacity: {offers:?}"
+        );
+        for conv in &offers {
+            agent
+                .ok(json!({ "type": "accept", "conversation": conv }))
+                .await;
+        }
+        agent.inbox.retain(|f| f["signal"] != "offer");
+        held.push(offers);
+    }
+    for agent in agents.iter_mut() {
+        agent.barrier().await;
+        assert!(
+            offers_of(agent).is_empty(),
+            "a full agent got an offer: {:?}",
+            agent.inbox
+        );
+    }
+
+    // Customers of the first agent's chats leave: exactly that many new offers reach that agent.
+    for conv in &held[0][..2] {
+        let customer = customers
+            .iter_mut()
+            .find(|(_, c)| c == conv)
+            .expect("customer");
+        customer
+            .0
+            .ok(json!({ "type": "end", "conversation": conv }))
+            .await;
+    }
+    let a1 = &mut agents[0];
+    for _ in 0..2 {
+        let offer = a1.signal("offer").await;
+        a1.inbox.push_back(offer);
+    }
+    a1.barrier().await;
+    assert_eq!(offers_of(a1).len(), 2, "two slots freed, two offers");
+
+    let admin = app.admin_token("t1");
+    let (_, q) = app
+        .http("GET", "/v1/queues/general", Some(&admin), None)
+        .await;
+    assert_eq!(
+        q["stats"]["waiting"],
+        11 - 2 + 2,
+        "20 started, 9 assigned, 2 ended, 2 offered but still waiting: {q}"
+    );
+    let (_, live) = app.http("GET", "/v1/agents", Some(&admin), None).await;
+    for a in live["live"].as_array().expect("live") {
+        let load = a["assigned"].as_u64().expect("n") + a["offers"].as_u64().expect("n");
+        assert!(load <= 3, "agent over capacity: {a}");
+    }
+}

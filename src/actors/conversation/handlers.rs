@@ -99,6 +99,18 @@ impl ConversationActor {
         }
     }
 
+    /// Preconditions shared by both kinds of transfer: the owner, of an open conversation, with
+    /// no other transfer pending.
+    fn check_can_transfer(&self, from: &AgentId) -> Result<(), CommandError> {
+        self.ready()?;
+        self.check_open()?;
+        self.check_owner(from)?;
+        if self.state.status == Status::Transferring {
+            return Err(CommandError::conflict("a transfer is already pending"));
+        }
+        Ok(())
+    }
+
     fn agent_key(&self, id: &AgentId) -> AgentKey {
         AgentKey {
             org: self.key.org.clone(),
@@ -677,15 +689,8 @@ impl Handler<RequestTransfer> for ConversationActor {
     type Result = Reply<u64>;
 
     fn handle(&mut self, msg: RequestTransfer, _: &mut Self::Context) -> Self::Result {
-        let check = self
-            .ready()
-            .and_then(|_| self.check_open())
-            .and_then(|_| self.check_owner(&msg.from));
-        if let Err(e) = check {
+        if let Err(e) = self.check_can_transfer(&msg.from) {
             return reply(Err(e));
-        }
-        if self.state.status == Status::Transferring {
-            return reply(Err(CommandError::conflict("a transfer is already pending")));
         }
         if msg.to == msg.from {
             return reply(Err(CommandError::bad_request(
@@ -842,15 +847,8 @@ impl Handler<TransferToQueue> for ConversationActor {
     type Result = Reply<u64>;
 
     fn handle(&mut self, msg: TransferToQueue, _: &mut Self::Context) -> Self::Result {
-        let check = self
-            .ready()
-            .and_then(|_| self.check_open())
-            .and_then(|_| self.check_owner(&msg.from));
-        if let Err(e) = check {
+        if let Err(e) = self.check_can_transfer(&msg.from) {
             return reply(Err(e));
-        }
-        if self.state.status == Status::Transferring {
-            return reply(Err(CommandError::conflict("a transfer is already pending")));
         }
         let Some(queue) = self.org().and_then(|o| o.queue(&msg.queue).cloned()) else {
             return reply(Err(CommandError::not_found("queue")));
