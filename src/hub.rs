@@ -205,13 +205,6 @@ impl Hub {
         }
     }
 
-    pub fn followers(&self, key: &ConvKey) -> usize {
-        self.conversations[shard_of(key)]
-            .read()
-            .get(key)
-            .map_or(0, Vec::len)
-    }
-
     /// Delivers a logged event to every follower allowed to see it.
     pub fn publish(&self, key: &ConvKey, delivery: Arc<EventDelivery>) {
         let map = self.conversations[shard_of(key)].read();

@@ -71,10 +71,6 @@ impl Directory {
             Placement::Spread => self.arbiter_for(key).clone(),
         }
     }
-
-    pub fn conversations_active(&self) -> usize {
-        self.conversations.iter().map(|s| s.lock().len()).sum()
-    }
 }
 
 fn get_or_start<K, A>(

@@ -13,8 +13,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::metrics::Metrics;
 use crate::runtime::Rt;
 
-pub use limiter::TokenBucket;
-
 /// Close codes the server uses (RFC 6455 §7.4 and the registered range).
 pub mod close_codes {
     /// Policy violation: auth failure, no hello in time, repeated abuse.
