@@ -96,6 +96,10 @@ pub struct Limits {
     /// Per-connection token bucket: sustained frames per second and burst.
     pub rate_per_sec: u32,
     pub rate_burst: u32,
+    /// Per-org token bucket shared by all of an org's connections on this node: one tenant's
+    /// flood cannot starve the others.
+    pub org_rate_per_sec: u32,
+    pub org_rate_burst: u32,
     /// Rate-limit violations in a row after which the connection is closed.
     pub max_rate_violations: u32,
     /// A connection that sends no `hello` within this time is closed.

@@ -24,6 +24,9 @@ pub struct Runtime {
     pub directory: Directory,
     /// The node's timer supervisor; set once at start-up, before any actor runs.
     timers: OnceLock<Addr<TimerWheel>>,
+    /// One shared rate limiter per org (DESIGN invariant 8). `parking_lot` locks: held only for
+    /// a lookup or one token take, never across an await.
+    org_limiters: parking_lot::Mutex<std::collections::HashMap<crate::ids::OrgId, OrgLimiter>>,
     /// Flips to `true` when the node drains; every session watches it.
     draining: tokio::sync::watch::Sender<bool>,
 }
@@ -46,7 +49,23 @@ impl Runtime {
             directory,
             timers: OnceLock::new(),
             draining: tokio::sync::watch::Sender::new(false),
+            org_limiters: parking_lot::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// The org's shared rate limiter (created on first use).
+    pub fn org_limiter(&self, org: &crate::ids::OrgId) -> OrgLimiter {
+        let limits = &self.settings.limits;
+        self.org_limiters
+            .lock()
+            .entry(org.clone())
+            .or_insert_with(|| {
+                std::sync::Arc::new(parking_lot::Mutex::new(crate::gateway::TokenBucket::new(
+                    limits.org_rate_per_sec,
+                    limits.org_rate_burst,
+                )))
+            })
+            .clone()
     }
 
     /// Tells every session to send its client away with a reconnect hint.
@@ -69,3 +88,6 @@ impl Runtime {
 }
 
 pub type Rt = Arc<Runtime>;
+
+/// A token bucket shared by every connection of one org on this node.
+pub type OrgLimiter = Arc<parking_lot::Mutex<crate::gateway::TokenBucket>>;

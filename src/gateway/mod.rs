@@ -8,6 +8,8 @@ mod commands;
 mod limiter;
 mod session;
 
+pub use limiter::TokenBucket;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::metrics::Metrics;

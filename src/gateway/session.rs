@@ -48,6 +48,7 @@ pub(super) struct Session {
     pub follows: HashMap<ConversationId, Follow>,
     pub agent: Option<AgentKey>,
     limiter: TokenBucket,
+    org_limiter: crate::runtime::OrgLimiter,
     violations: u32,
 }
 
@@ -187,6 +188,8 @@ async fn hello_frame(
         Principal::Customer(c) => Who::Customer(c.id.clone()),
     };
     let limits = &rt.settings.limits;
+    let principal_org = principal.org();
+    let org_limiter = rt.org_limiter(principal_org);
     let mut session = Session {
         rt: rt.clone(),
         ws: ws.clone(),
@@ -196,6 +199,7 @@ async fn hello_frame(
         follows: HashMap::new(),
         agent: None,
         limiter: TokenBucket::new(limits.rate_per_sec, limits.rate_burst),
+        org_limiter,
         violations: 0,
     };
     let data = match session.welcome(resume).await {
@@ -460,16 +464,22 @@ impl Session {
                 .and_then(|h| h.id_string());
             return self.reply_error(id.as_deref(), &e).await;
         }
-        if !self.limiter.try_take() {
+        let limited = if !self.limiter.try_take() {
+            Some("slow down")
+        } else if !self.org_limiter.lock().try_take() {
+            Some("your organisation is over its message rate on this node; slow down")
+        } else {
+            None
+        };
+        if let Some(message) = limited {
             self.violations += 1;
             let max = self.rt.settings.limits.max_rate_violations;
-            let id = parse_frame(text)
+            let id = serde_json::from_str::<crate::protocol::client::FrameHead>(text)
                 .ok()
-                .and_then(|f| f.id)
-                .or_else(|| parse_frame(text).err().and_then(|e| e.0));
+                .and_then(|h| h.id_string());
             self.reply_error(
                 id.as_deref(),
-                &CommandError::new(ErrorCode::RateLimited, "slow down"),
+                &CommandError::new(ErrorCode::RateLimited, message),
             )
             .await?;
             if self.violations >= max {

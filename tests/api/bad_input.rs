@@ -238,3 +238,38 @@ async fn bad_rest_input_gets_json_errors() {
         .await;
     assert_eq!(status, 403, "agents cannot configure: {body}");
 }
+
+#[actix_web::test]
+async fn one_orgs_flood_is_limited_without_touching_another_org() {
+    let app = spawn_app_configured(
+        |s| {
+            s.limits.org_rate_per_sec = 1;
+            s.limits.org_rate_burst = 30;
+        },
+        |_| {},
+    )
+    .await;
+    let mut a = app.connect(&app.visitor_token("t1", "ann").await).await;
+    let mut b = app.connect(&app.visitor_token("t1", "bob").await).await;
+    let mut other = app.connect(&app.visitor_token("t2", "cat").await).await;
+    // Each connection stays well inside its own limit (30/s, burst 60); together t1 exceeds
+    // its org's burst of 30.
+    for _ in 0..20 {
+        a.barrier().await;
+    }
+    let mut limited = 0;
+    for _ in 0..20 {
+        let reply = b.request(json!({ "type": "ping" })).await;
+        if reply["code"] == "rate_limited" {
+            limited += 1;
+        }
+    }
+    assert!(
+        limited >= 5,
+        "the org's shared bucket should refuse about 10 of B's pings, refused {limited}"
+    );
+    // Another org is unaffected.
+    for _ in 0..25 {
+        other.barrier().await;
+    }
+}

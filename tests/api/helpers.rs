@@ -42,6 +42,14 @@ pub fn test_org(id: &str) -> Value {
 
 /// Starts a node with orgs `t1` and `t2`; `tweak` edits the org documents before start.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Vec<Value>)) -> TestApp {
+    spawn_app_configured(|_| {}, tweak).await
+}
+
+/// Like `spawn_app_with`, and `configure` edits the node's settings too.
+pub async fn spawn_app_configured(
+    configure: impl FnOnce(&mut switchboard::config::Settings),
+    tweak: impl FnOnce(&mut Vec<Value>),
+) -> TestApp {
     let mut orgs = vec![test_org("t1"), test_org("t2")];
     tweak(&mut orgs);
     let seed = std::env::temp_dir().join(format!("sb-seed-{}.json", uuid::Uuid::new_v4()));
@@ -55,6 +63,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Vec<Value>)) -> TestApp {
     settings.limits.position_update_ms = 20;
     settings.limits.queue_sweep_ms = 50;
     settings.testing.fault_injection = true;
+    configure(&mut settings);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
