@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::client::{Conn, Recv};
+use crate::client::{ids_in, reconnect, Conn, Reconnected, Recv};
 use crate::clock;
 use crate::customer;
 use crate::payload;
@@ -22,7 +22,7 @@ use crate::protocol::{self, Event, Incoming, Signal};
 use crate::requests::{Pending, Requests};
 use crate::rng::Rng;
 use crate::scenario::TransferTo;
-use crate::shared::{flag_set, sleep_or_stop, Shared};
+use crate::shared::{flag_set, Shared};
 use crate::stats::{inc, record, Tick};
 use crate::timers::Timers;
 use crate::token;
@@ -31,7 +31,6 @@ use crate::tracker::ConvTracker;
 const SWEEP: Duration = Duration::from_secs(1);
 const STREAM: u64 = 0xA6E0_0000_0000;
 const MAX_TRIES: u32 = 10;
-const RECONNECT_ATTEMPTS: u32 = 5;
 
 /// Agent ids for a run: `<prefix><n>`, n from 1.
 pub fn ids(prefix: &str, count: usize) -> Vec<String> {
@@ -617,47 +616,33 @@ impl Agent {
             .filter(|(_, chat)| !chat.ended)
             .map(|(c, chat)| protocol::resume_point(c, chat.track.last_seq(), chat.track.epoch()))
             .collect();
-        let mut wait = delay;
-        for attempt in 0..RECONNECT_ATTEMPTS {
-            if sleep_or_stop(wait, &mut self.stop).await {
-                self.gone = true;
-                return;
+        match reconnect(
+            &self.shared,
+            &mut self.slot,
+            &self.token,
+            &resume,
+            delay,
+            &mut self.stop,
+            "agent",
+        )
+        .await
+        {
+            Reconnected::Up(conn, data) => {
+                self.conn = *conn;
+                self.resuming = Some(Resuming {
+                    since,
+                    waiting: ids_in(&data, "assigned"),
+                    storm,
+                });
+                self.check_resumed();
+                let pending = self.requests.resend_all();
+                self.conn
+                    .resend(pending, |r| matches!(r, Req::Send { .. }))
+                    .await;
+                // A new session starts `away`.
+                self.go_available(false).await;
             }
-            self.slot += 1;
-            match Conn::establish(&self.shared, self.slot, &self.token, &resume).await {
-                Ok((conn, data)) => {
-                    self.conn = conn;
-                    let assigned: HashSet<String> = data
-                        .get("assigned")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect();
-                    self.resuming = Some(Resuming {
-                        since,
-                        waiting: assigned,
-                        storm,
-                    });
-                    self.check_resumed();
-                    for (frame, req) in self.requests.resend_all() {
-                        if matches!(req, Req::Send { .. }) {
-                            inc(&self.shared.stats.c.messages_resent);
-                        }
-                        self.conn.send(frame).await;
-                    }
-                    // A new session starts `away`.
-                    self.go_available(false).await;
-                    return;
-                }
-                Err(e) => {
-                    self.shared.stats.note(format!("agent reconnect: {e:#}"));
-                    wait = Duration::from_millis(200 << attempt);
-                }
-            }
+            Reconnected::Stopped | Reconnected::GaveUp => self.gone = true,
         }
-        inc(&self.shared.stats.c.resume_failed);
-        self.gone = true;
     }
 }

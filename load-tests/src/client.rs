@@ -1,7 +1,7 @@
 //! One websocket connection of a simulated client: connect (bound to a source address), say
 //! hello, send frames, read frames already parsed. Opened and closed connections are counted.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::protocol::{self, Incoming};
-use crate::shared::Shared;
+use crate::shared::{sleep_or_stop, Shared};
 use crate::stats::{inc, record};
 
 type Ws = WebSocketStream<TcpStream>;
@@ -185,5 +185,75 @@ fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
+    }
+}
+
+/// Connection attempts after a lost connection before a client gives up.
+const RECONNECT_ATTEMPTS: u32 = 5;
+
+/// How a reconnect ended.
+pub enum Reconnected {
+    /// A new connection and its hello ack's data.
+    Up(Box<Conn>, Value),
+    /// The run is stopping.
+    Stopped,
+    /// Every attempt failed.
+    GaveUp,
+}
+
+/// Waits `delay`, then connects again with `resume` points, moving to the next node (`slot`)
+/// on each attempt and backing off (200 ms, 400 ms, …) between failures.
+pub async fn reconnect(
+    shared: &Arc<Shared>,
+    slot: &mut usize,
+    token: &str,
+    resume: &[Value],
+    delay: Duration,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    who: &str,
+) -> Reconnected {
+    let mut wait = delay;
+    for attempt in 0..RECONNECT_ATTEMPTS {
+        if sleep_or_stop(wait, stop).await {
+            return Reconnected::Stopped;
+        }
+        *slot += 1;
+        match Conn::establish(shared, *slot, token, resume).await {
+            Ok((conn, data)) => return Reconnected::Up(Box::new(conn), data),
+            Err(e) => {
+                shared.stats.note(format!("{who} reconnect: {e:#}"));
+                wait = Duration::from_millis(200 << attempt);
+            }
+        }
+    }
+    inc(&shared.stats.c.resume_failed);
+    Reconnected::GaveUp
+}
+
+/// The ids listed under `key` in a hello ack's data (`assigned`, `conversations`).
+pub fn ids_in(data: &Value, key: &str) -> HashSet<String> {
+    data.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+impl Conn {
+    /// Sends again every request still waiting for its answer (after a reconnect), counting
+    /// the chat messages among them as resent.
+    pub async fn resend<'a, R: 'a>(
+        &mut self,
+        pending: Vec<(String, &'a R)>,
+        is_message: impl Fn(&R) -> bool,
+    ) {
+        for (frame, req) in pending {
+            if is_message(req) {
+                inc(&self.shared.stats.c.messages_resent);
+            }
+            self.send(frame).await;
+        }
     }
 }

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::client::{Conn, Recv};
+use crate::client::{ids_in, reconnect, Conn, Reconnected, Recv};
 use crate::clock;
 use crate::http;
 use crate::payload;
@@ -21,7 +21,7 @@ use crate::protocol::{self, Event, Incoming, Signal};
 use crate::requests::{Pending, Requests};
 use crate::rng::Rng;
 use crate::scenario::Mode;
-use crate::shared::{flag_set, sleep_or_stop, Shared};
+use crate::shared::{flag_set, Shared};
 use crate::stats::{inc, record, Tick};
 use crate::timers::Timers;
 use crate::tracker::ConvTracker;
@@ -35,9 +35,6 @@ const SWEEP: Duration = Duration::from_secs(1);
 const STREAM: u64 = 0xC057_0000_0000;
 /// Most tries of a request answered `rate_limited`.
 const MAX_TRIES: u32 = 10;
-/// Most reconnection attempts after a lost connection.
-const RECONNECT_ATTEMPTS: u32 = 5;
-
 /// The customer index in an offer's `customer_name`.
 pub fn index_from_name(name: &str) -> Option<usize> {
     name.strip_prefix(FIRST_NAME)?
@@ -698,47 +695,34 @@ impl Customer {
             .iter()
             .map(|c| protocol::resume_point(c, self.track.last_seq(), self.track.epoch()))
             .collect();
-        let mut wait = delay;
-        for attempt in 0..RECONNECT_ATTEMPTS {
-            if sleep_or_stop(wait, &mut self.stop).await {
-                self.phase = Phase::Done;
-                return;
+        match reconnect(
+            &self.shared,
+            &mut self.slot,
+            &self.token,
+            &resume,
+            delay,
+            &mut self.stop,
+            "customer",
+        )
+        .await
+        {
+            Reconnected::Up(conn, data) => {
+                self.conn = *conn;
+                let mut open = ids_in(&data, "conversations");
+                open.retain(|c| self.conversation.as_deref() == Some(c.as_str()));
+                self.resuming = Some(Resuming {
+                    since,
+                    waiting: open,
+                    storm,
+                });
+                self.check_resumed();
+                let pending = self.requests.resend_all();
+                self.conn
+                    .resend(pending, |r| matches!(r, Req::Send { .. }))
+                    .await;
             }
-            self.slot += 1;
-            match Conn::establish(&self.shared, self.slot, &self.token, &resume).await {
-                Ok((conn, data)) => {
-                    self.conn = conn;
-                    let open: HashSet<String> = data
-                        .get("conversations")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .filter(|c| self.conversation.as_deref() == Some(*c))
-                        .map(str::to_string)
-                        .collect();
-                    self.resuming = Some(Resuming {
-                        since,
-                        waiting: open,
-                        storm,
-                    });
-                    self.check_resumed();
-                    for (frame, req) in self.requests.resend_all() {
-                        if matches!(req, Req::Send { .. }) {
-                            inc(&self.shared.stats.c.messages_resent);
-                        }
-                        self.conn.send(frame).await;
-                    }
-                    return;
-                }
-                Err(e) => {
-                    self.shared.stats.note(format!("customer reconnect: {e:#}"));
-                    wait = Duration::from_millis(200 << attempt);
-                }
-            }
+            Reconnected::Stopped | Reconnected::GaveUp => self.phase = Phase::Done,
         }
-        inc(&self.shared.stats.c.resume_failed);
-        self.phase = Phase::Done;
     }
 }
 
