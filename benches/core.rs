@@ -160,18 +160,10 @@ fn actor_round_trip(c: &mut Criterion) {
     let sys = actix::System::new();
     let (rt, addr, customer) = sys.block_on(async {
         let mut settings = switchboard::config::embedded_defaults().expect("defaults");
-        settings.demo.enabled = false;
         settings.server.actor_threads = 1;
-        let engine: switchboard::engine::SharedEngine = std::sync::Arc::new(MemoryEngine::new());
-        let arbiters = vec![actix::Arbiter::new().handle()];
-        let rt = std::sync::Arc::new(switchboard::runtime::Runtime::new(
-            settings,
-            engine,
-            switchboard::actors::directory::Directory::new(arbiters),
-        ));
-        switchboard::startup::seed_orgs(&rt, switchboard::startup::DEMO_ORGS)
+        let rt = switchboard::startup::build_runtime(&settings)
             .await
-            .expect("seed");
+            .expect("runtime");
         let key = ConvKey {
             org: OrgId::parse("demo").expect("id"),
             id: ConversationId::generate(),

@@ -7,7 +7,6 @@
 //! the same path end to end, but on a 2-core box it saturates its own core first.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -18,7 +17,6 @@ use switchboard::auth::{Customer, Role, Staff};
 use switchboard::hub::{Audience, Outbound, SessionHandle};
 use switchboard::ids::{AgentId, AgentKey, ConvKey, ConversationId, CustomerId, OrgId, QueueId};
 use switchboard::protocol::client::Presence;
-use switchboard::runtime::Runtime;
 
 const AGENTS: usize = 1000;
 const BURST: usize = 1000;
@@ -27,18 +25,10 @@ fn routing(c: &mut Criterion) {
     let sys = actix::System::new();
     let rt = sys.block_on(async {
         let mut settings = switchboard::config::embedded_defaults().expect("defaults");
-        settings.demo.enabled = false;
-        let engine: switchboard::engine::SharedEngine =
-            Arc::new(switchboard::engine::memory::MemoryEngine::new());
-        let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
-        let rt = Arc::new(Runtime::new(
-            settings,
-            engine,
-            switchboard::actors::directory::Directory::new(arbiters),
-        ));
-        switchboard::startup::seed_orgs(&rt, switchboard::startup::DEMO_ORGS)
+        settings.server.actor_threads = 2;
+        let rt = switchboard::startup::build_runtime(&settings)
             .await
-            .expect("seed");
+            .expect("runtime");
         let org = OrgId::parse("demo").expect("org");
         for i in 0..AGENTS {
             let id = AgentId::parse(&format!("bench-agent-{i}")).expect("id");
@@ -108,7 +98,7 @@ fn routing(c: &mut Criterion) {
 
 /// Creates BURST conversations, waits until all are accepted, ends them (untimed) and returns
 /// the time from the first create to the last acceptance.
-async fn burst(rt: &Arc<Runtime>) -> Duration {
+async fn burst(rt: &switchboard::runtime::Rt) -> Duration {
     let org = OrgId::parse("demo").expect("org");
     let accepted_before = rt.metrics.offers_accepted.load(Ordering::Relaxed);
     let start = Instant::now();

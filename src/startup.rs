@@ -53,39 +53,47 @@ pub async fn seed_orgs(rt: &Runtime, json: &str) -> anyhow::Result<usize> {
     Ok(added)
 }
 
+/// Everything of a node but its HTTP server: engine, actor arbiters, timer supervisor and the
+/// org registry (loaded, and seeded as configured). Must run inside an actix `System`. The
+/// benchmarks use it to drive the actors without sockets.
+pub async fn build_runtime(settings: &Settings) -> anyhow::Result<Rt> {
+    let engine: SharedEngine = match settings.engine.kind {
+        EngineKind::Memory => Arc::new(MemoryEngine::new()),
+    };
+    let arbiters = (0..threads(settings.server.actor_threads))
+        .map(|_| Arbiter::new().handle())
+        .collect();
+    let rt: Rt = Arc::new(Runtime::new(
+        settings.clone(),
+        engine,
+        Directory::new(arbiters),
+    ));
+    let timers_rt = rt.clone();
+    let timers = TimerWheel::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+        TimerWheel::new(timers_rt)
+    });
+    rt.set_timers(timers);
+
+    rt.orgs
+        .load()
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    if settings.demo.enabled {
+        seed_orgs(&rt, DEMO_ORGS).await?;
+    }
+    if let Some(path) = &settings.demo.seed_file {
+        let json =
+            std::fs::read_to_string(path).with_context(|| format!("reading seed file {path}"))?;
+        seed_orgs(&rt, &json).await?;
+    }
+
+    Ok(rt)
+}
+
 impl Application {
     /// Builds the node. Must run inside an actix `System`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let engine: SharedEngine = match settings.engine.kind {
-            EngineKind::Memory => Arc::new(MemoryEngine::new()),
-        };
-        let arbiters = (0..threads(settings.server.actor_threads))
-            .map(|_| Arbiter::new().handle())
-            .collect();
-        let rt: Rt = Arc::new(Runtime::new(
-            settings.clone(),
-            engine,
-            Directory::new(arbiters),
-        ));
-        let timers_rt = rt.clone();
-        let timers = TimerWheel::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            TimerWheel::new(timers_rt)
-        });
-        rt.set_timers(timers);
-
-        rt.orgs
-            .load()
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
-        if settings.demo.enabled {
-            seed_orgs(&rt, DEMO_ORGS).await?;
-        }
-        if let Some(path) = &settings.demo.seed_file {
-            let json = std::fs::read_to_string(path)
-                .with_context(|| format!("reading seed file {path}"))?;
-            seed_orgs(&rt, &json).await?;
-        }
-
+        let rt = build_runtime(&settings).await?;
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
                 format!("binding {}:{}", settings.server.host, settings.server.port)
