@@ -93,21 +93,29 @@ fn append(c: &mut Criterion) {
         .query(&mut con)
         .expect("lease");
 
+    // One append: conversation `conv`, writer epoch, dedup key ('' for none).
+    let append = |con: &mut redis::Connection,
+                  conv: u64,
+                  epoch: u64,
+                  dedup: &str|
+     -> redis::RedisResult<(u64, u8)> {
+        let k = keys(conv);
+        script
+            .key(&k[0])
+            .key(&k[1])
+            .key(&k[2])
+            .key(&k[3])
+            .arg(epoch)
+            .arg(dedup)
+            .arg(EVENT)
+            .invoke(con)
+    };
+
     let mut n = 0u64;
     c.bench_function("redis/append_one", |b| {
         b.iter(|| {
             n += 1;
-            let k = keys(n % 100);
-            let (seq, dup): (u64, u8) = script
-                .key(&k[0])
-                .key(&k[1])
-                .key(&k[2])
-                .key(&k[3])
-                .arg(1)
-                .arg(format!("c:v:m{n}"))
-                .arg(EVENT)
-                .invoke(&mut con)
-                .expect("append");
+            let (seq, dup) = append(&mut con, n % 100, 1, &format!("c:v:m{n}")).expect("append");
             assert!(seq > 0 && dup == 0);
         })
     });
@@ -140,47 +148,15 @@ fn append(c: &mut Criterion) {
     group.finish();
 
     // A duplicate returns the original seq; a stale epoch is fenced.
-    let k = keys(7);
-    let first: (u64, u8) = script
-        .key(&k[0])
-        .key(&k[1])
-        .key(&k[2])
-        .key(&k[3])
-        .arg(1)
-        .arg("dup-check")
-        .arg(EVENT)
-        .invoke(&mut con)
-        .expect("append");
-    let again: (u64, u8) = script
-        .key(&k[0])
-        .key(&k[1])
-        .key(&k[2])
-        .key(&k[3])
-        .arg(1)
-        .arg("dup-check")
-        .arg(EVENT)
-        .invoke(&mut con)
-        .expect("append");
-    assert_eq!(
-        (again.0, again.1),
-        (first.0, 1),
-        "a duplicate returns the original seq"
-    );
-    let k0 = keys(0);
+    let first = append(&mut con, 7, 1, "dup-check").expect("append");
+    let again = append(&mut con, 7, 1, "dup-check").expect("append");
+    assert_eq!(again, (first.0, 1), "a duplicate returns the original seq");
     let _: () = redis::cmd("SET")
-        .arg(&k0[0])
+        .arg(&keys(0)[0])
         .arg("node-b:2")
         .query(&mut con)
         .expect("lease");
-    let fenced = script
-        .key(&k0[0])
-        .key(&k0[1])
-        .key(&k0[2])
-        .key(&k0[3])
-        .arg(1)
-        .arg("")
-        .arg(EVENT)
-        .invoke::<(u64, u8)>(&mut con);
+    let fenced = append(&mut con, 0, 1, "");
     assert!(
         fenced.is_err_and(|e| e.to_string().contains("FENCED")),
         "a stale epoch must be refused"
