@@ -153,7 +153,8 @@ fn fanout(c: &mut Criterion) {
 }
 
 fn actor_round_trip(c: &mut Criterion) {
-    use switchboard::actors::conversation::{Create, Post, Who};
+    use switchboard::actors::conversation::{ConversationActor, Create, Post, Who};
+    use switchboard::actors::route::Routed;
     use switchboard::auth::Customer;
     use switchboard::ids::{CustomerId, QueueId};
 
@@ -168,7 +169,7 @@ fn actor_round_trip(c: &mut Criterion) {
             org: OrgId::parse("demo").expect("id"),
             id: ConversationId::generate(),
         };
-        let addr = rt.conversation(&key);
+        let addr = ConversationActor::activate(&rt, &key, 1, false);
         let customer = Customer {
             org: key.org.clone(),
             id: CustomerId::parse("bench-customer").expect("id"),

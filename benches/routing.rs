@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-use switchboard::actors::agent::{AnswerOffer, Connect, SetPresence};
-use switchboard::actors::conversation::{Create, End, Who};
+use switchboard::actors::agent::{AgentActor, AnswerOffer, Connect, SetPresence};
+use switchboard::actors::conversation::{ConversationActor, Create, End, Who};
+use switchboard::actors::route::Routed;
 use switchboard::auth::{Customer, Role, Staff};
 use switchboard::hub::{Audience, Outbound, SessionHandle};
 use switchboard::ids::{AgentId, AgentKey, ConvKey, ConversationId, CustomerId, OrgId, QueueId};
@@ -37,8 +38,8 @@ fn routing(c: &mut Criterion) {
                 id: id.clone(),
             };
             let (handle, mut inbox) = SessionHandle::new(i as u64, Audience::Agent, 1024);
-            rt.hub.attach_agent(&key, handle);
-            let addr = rt.agent(&key);
+            rt.hub.attach_agent(&key, handle).await;
+            let addr = AgentActor::activate(&rt, &key, 1, false);
             let staff = Staff {
                 org: org.clone(),
                 id,
@@ -46,9 +47,12 @@ fn routing(c: &mut Criterion) {
                 roles: vec![Role::Agent],
                 queues: vec![QueueId::parse("general").expect("queue")],
             };
-            addr.send(Connect { staff, sessions: 1 })
-                .await
-                .expect("connect");
+            let connect = Connect {
+                staff,
+                instance: rt.instance().to_string(),
+                sessions: 1,
+            };
+            addr.send(connect).await.expect("mailbox").expect("connect");
             addr.send(SetPresence(Presence::Available))
                 .await
                 .expect("mailbox")
@@ -124,7 +128,7 @@ async fn burst(rt: &switchboard::runtime::Rt) -> Duration {
             channel: "chat".into(),
             context: Default::default(),
         };
-        rt.conversation(&key).do_send(create);
+        ConversationActor::activate(rt, &key, 1, false).do_send(create);
         convs.push((key, customer.id));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -137,8 +141,7 @@ async fn burst(rt: &switchboard::runtime::Rt) -> Duration {
     }
     let elapsed = start.elapsed();
     for (key, customer) in convs {
-        let _ = rt
-            .conversation(&key)
+        let _ = ConversationActor::activate(rt, &key, 1, false)
             .send(End {
                 who: Who::Customer(customer),
             })

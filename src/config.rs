@@ -62,12 +62,59 @@ pub struct ServerSettings {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum EngineKind {
+    /// One process; state lives and dies with it.
     Memory,
+    /// Cluster mode: several nodes share one Redis (DESIGN §4).
+    Redis,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct EngineSettings {
     pub kind: EngineKind,
+    #[serde(default)]
+    pub redis: RedisSettings,
+}
+
+/// Cluster mode (`kind = "redis"`). Times in milliseconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    pub url: String,
+    /// Pooled command connections per node (the pub/sub connection is extra).
+    pub pool_size: usize,
+    /// An actor's lease lives this long without renewal (DESIGN §4: about 10 s).
+    pub lease_ttl_ms: u64,
+    /// Leases are renewed in one batch this often (a third of the TTL by default).
+    pub renew_ms: u64,
+    /// Each node writes its heartbeat this often ...
+    pub heartbeat_ms: u64,
+    /// ... and is gone when none arrived for this long; its actors are then claimed elsewhere.
+    pub node_ttl_ms: u64,
+    /// One attempt of a command forwarded to another node waits this long for the answer.
+    pub call_timeout_ms: u64,
+    /// Attempts of a forwarded command (commands are idempotent, so retrying is safe).
+    pub call_attempts: u32,
+    /// Appends gathered into one pipeline (group commit).
+    pub max_batch: usize,
+    /// Longest a Redis command may take before the engine calls Redis unavailable.
+    pub command_timeout_ms: u64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            pool_size: 16,
+            lease_ttl_ms: 10_000,
+            renew_ms: 3_000,
+            heartbeat_ms: 1_000,
+            node_ttl_ms: 5_000,
+            call_timeout_ms: 2_000,
+            call_attempts: 3,
+            max_batch: 128,
+            command_timeout_ms: 2_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

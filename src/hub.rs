@@ -16,13 +16,16 @@ use bytestring::ByteString;
 use parking_lot::RwLock;
 use tokio::sync::{mpsc, Notify};
 
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{SharedCluster, Topic};
 use crate::ids::{AgentKey, ConvKey, ConversationId};
 use crate::protocol::{LogEvent, ServerFrame, Signal, Visibility};
 
 pub type SessionId = u64;
 
 /// Who a subscriber is, which decides what it may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Audience {
     Customer,
     Agent,
@@ -93,6 +96,49 @@ pub enum Outbound {
     Event(Arc<EventDelivery>),
     Text(ByteString),
     Control(Control),
+    /// Live notifications may have been lost (the cluster's pub/sub reconnected): re-read
+    /// every followed conversation's log from the last seq delivered.
+    Resync,
+}
+
+/// What crosses nodes on conversation and agent topics: frames already serialized by the
+/// node that produced them, so that receivers only hand them on. `o` is the sending instance
+/// (which delivered to its own sockets already).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Relay {
+    Event {
+        o: String,
+        c: ConversationId,
+        seq: u64,
+        pp: u64,
+        vis: Visibility,
+        af: String,
+        cf: Option<String>,
+    },
+    Signal {
+        o: String,
+        customer: bool,
+        agents: bool,
+        frame: String,
+    },
+    AgentSignal {
+        o: String,
+        frame: String,
+    },
+    Control {
+        o: String,
+        follow: bool,
+        c: ConversationId,
+    },
+}
+
+/// The hub's link to the other nodes (cluster mode).
+struct Bus {
+    cluster: SharedCluster,
+    instance: String,
+    /// Publishes go out in order, one task per node.
+    out: mpsc::UnboundedSender<(Topic, String)>,
 }
 
 /// A session's mailbox as seen by the hub.
@@ -160,6 +206,7 @@ pub struct Hub {
     /// `parking_lot` locks: held only to copy handles out, never across an await.
     conversations: Vec<RwLock<HashMap<ConvKey, Vec<SessionHandle>>>>,
     agents: RwLock<HashMap<AgentKey, Vec<SessionHandle>>>,
+    bus: std::sync::OnceLock<Bus>,
 }
 
 impl Default for Hub {
@@ -181,6 +228,131 @@ impl Hub {
             next_session: AtomicU64::new(1),
             conversations: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             agents: RwLock::new(HashMap::new()),
+            bus: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Links the hub to the other nodes; starts the node's publisher task. Must run inside
+    /// the actix system.
+    pub fn connect_bus(&self, cluster: SharedCluster) {
+        let (out, mut rx) = mpsc::unbounded_channel::<(Topic, String)>();
+        let publisher = cluster.clone();
+        actix::spawn(async move {
+            while let Some((topic, payload)) = rx.recv().await {
+                if let Err(err) = publisher.publish(&topic, payload).await {
+                    tracing::debug!(%err, "A live notification was not published; followers fill gaps from the log.");
+                }
+            }
+        });
+        let _ = self.bus.set(Bus {
+            instance: cluster.instance().to_string(),
+            cluster,
+            out,
+        });
+    }
+
+    fn relay(&self, topic: Topic, make: impl FnOnce(String) -> Relay) {
+        if let Some(bus) = self.bus.get() {
+            let relay = make(bus.instance.clone());
+            if let Ok(payload) = serde_json::to_string(&relay) {
+                let _ = bus.out.send((topic, payload));
+            }
+        }
+    }
+
+    /// Subscribes this node to a topic (cluster mode); resolves when the subscription is live.
+    fn subscribe(&self, topic: Topic) -> impl std::future::Future<Output = ()> + 'static {
+        let fut = self.bus.get().map(|b| b.cluster.subscribe(&topic));
+        async move {
+            if let Some(fut) = fut {
+                if let Err(err) = fut.await {
+                    tracing::warn!(?topic, %err, "Could not subscribe; live events will be filled from the log.");
+                }
+            }
+        }
+    }
+
+    fn unsubscribe(&self, topic: Topic) {
+        if let Some(bus) = self.bus.get() {
+            let fut = bus.cluster.unsubscribe(&topic);
+            actix::spawn(async move {
+                let _ = fut.await;
+            });
+        }
+    }
+
+    /// Handles a message another node published on a conversation or agent topic.
+    pub fn deliver_remote(&self, topic: &Topic, payload: &str) {
+        let Some(bus) = self.bus.get() else { return };
+        let relay = match serde_json::from_str::<Relay>(payload) {
+            Ok(r) => r,
+            Err(err) => {
+                tracing::warn!(%err, "Unreadable relay message.");
+                return;
+            }
+        };
+        match (topic, relay) {
+            (
+                Topic::Conversation(key),
+                Relay::Event {
+                    o,
+                    c,
+                    seq,
+                    pp,
+                    vis,
+                    af,
+                    cf,
+                },
+            ) if o != bus.instance => {
+                let delivery = EventDelivery {
+                    conversation: c,
+                    seq,
+                    prev_public: pp,
+                    visibility: vis,
+                    agent_frame: ByteString::from(af),
+                    customer_frame: cf.map(ByteString::from),
+                };
+                self.publish_local(key, Arc::new(delivery));
+            }
+            (
+                Topic::Conversation(key),
+                Relay::Signal {
+                    o,
+                    customer,
+                    agents,
+                    frame,
+                },
+            ) if o != bus.instance => {
+                self.signal_conversation_local(key, customer, agents, ByteString::from(frame));
+            }
+            (Topic::Agent(key), Relay::AgentSignal { o, frame }) if o != bus.instance => {
+                let text = ByteString::from(frame);
+                for s in self.agent_sessions(key) {
+                    s.push(Outbound::Text(text.clone()));
+                }
+            }
+            (Topic::Agent(key), Relay::Control { o, follow, c }) if o != bus.instance => {
+                let control = if follow {
+                    Control::Follow(c)
+                } else {
+                    Control::Unfollow(c)
+                };
+                for s in self.agent_sessions(key) {
+                    s.push(Outbound::Control(control.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Tells every session of this node to re-read what it follows from the logs.
+    pub fn resync_all(&self) {
+        for shard in &self.conversations {
+            for subs in shard.read().values() {
+                for s in subs {
+                    s.push(Outbound::Resync);
+                }
+            }
         }
     }
 
@@ -188,11 +360,20 @@ impl Hub {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn follow(&self, key: &ConvKey, handle: SessionHandle) {
-        let mut map = self.conversations[shard_of(key)].write();
-        let subs = map.entry(key.clone()).or_default();
-        subs.retain(|s| s.id != handle.id && !s.is_closed());
-        subs.push(handle);
+    /// Registers a follower. In a cluster the node subscribes to the conversation's topic; the
+    /// returned future resolves once events published elsewhere reach this node.
+    pub fn follow(
+        &self,
+        key: &ConvKey,
+        handle: SessionHandle,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        {
+            let mut map = self.conversations[shard_of(key)].write();
+            let subs = map.entry(key.clone()).or_default();
+            subs.retain(|s| s.id != handle.id && !s.is_closed());
+            subs.push(handle);
+        }
+        self.subscribe(Topic::Conversation(key.clone()))
     }
 
     pub fn unfollow(&self, key: &ConvKey, session: SessionId) {
@@ -201,12 +382,26 @@ impl Hub {
             subs.retain(|s| s.id != session);
             if subs.is_empty() {
                 map.remove(key);
+                self.unsubscribe(Topic::Conversation(key.clone()));
             }
         }
     }
 
-    /// Delivers a logged event to every follower allowed to see it.
+    /// Delivers a logged event to every follower allowed to see it, on every node.
     pub fn publish(&self, key: &ConvKey, delivery: Arc<EventDelivery>) {
+        self.relay(Topic::Conversation(key.clone()), |o| Relay::Event {
+            o,
+            c: delivery.conversation.clone(),
+            seq: delivery.seq,
+            pp: delivery.prev_public,
+            vis: delivery.visibility,
+            af: delivery.agent_frame.to_string(),
+            cf: delivery.customer_frame.as_ref().map(|f| f.to_string()),
+        });
+        self.publish_local(key, delivery);
+    }
+
+    fn publish_local(&self, key: &ConvKey, delivery: Arc<EventDelivery>) {
         let map = self.conversations[shard_of(key)].read();
         let Some(subs) = map.get(key) else { return };
         for s in subs {
@@ -224,9 +419,25 @@ impl Hub {
         to_agents: bool,
         signal: &Signal,
     ) {
+        let text = ByteString::from(ServerFrame::Signal(signal).to_json());
+        self.relay(Topic::Conversation(key.clone()), |o| Relay::Signal {
+            o,
+            customer: to_customer,
+            agents: to_agents,
+            frame: text.to_string(),
+        });
+        self.signal_conversation_local(key, to_customer, to_agents, text);
+    }
+
+    fn signal_conversation_local(
+        &self,
+        key: &ConvKey,
+        to_customer: bool,
+        to_agents: bool,
+        text: ByteString,
+    ) {
         let map = self.conversations[shard_of(key)].read();
         let Some(subs) = map.get(key) else { return };
-        let text = ByteString::from(ServerFrame::Signal(signal).to_json());
         for s in subs {
             let wanted = match s.audience {
                 Audience::Customer => to_customer,
@@ -238,11 +449,20 @@ impl Hub {
         }
     }
 
-    pub fn attach_agent(&self, key: &AgentKey, handle: SessionHandle) {
-        let mut map = self.agents.write();
-        let subs = map.entry(key.clone()).or_default();
-        subs.retain(|s| !s.is_closed());
-        subs.push(handle);
+    /// Registers an agent's session; in a cluster, resolves once the agent's signals from
+    /// other nodes reach this one.
+    pub fn attach_agent(
+        &self,
+        key: &AgentKey,
+        handle: SessionHandle,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        {
+            let mut map = self.agents.write();
+            let subs = map.entry(key.clone()).or_default();
+            subs.retain(|s| !s.is_closed());
+            subs.push(handle);
+        }
+        self.subscribe(Topic::Agent(key.clone()))
     }
 
     /// Removes a session; returns how many sessions the agent still has.
@@ -255,6 +475,7 @@ impl Hub {
         let left = subs.len();
         if left == 0 {
             map.remove(key);
+            self.unsubscribe(Topic::Agent(key.clone()));
         }
         left
     }
@@ -264,17 +485,29 @@ impl Hub {
     }
 
     pub fn signal_agent(&self, key: &AgentKey, signal: &Signal) {
-        let sessions = self.agent_sessions(key);
-        if sessions.is_empty() {
-            return;
-        }
         let text = ByteString::from(ServerFrame::Signal(signal).to_json());
-        for s in sessions {
+        self.relay(Topic::Agent(key.clone()), |o| Relay::AgentSignal {
+            o,
+            frame: text.to_string(),
+        });
+        for s in self.agent_sessions(key) {
             s.push(Outbound::Text(text.clone()));
         }
     }
 
     pub fn control_agent(&self, key: &AgentKey, control: Control) {
+        self.relay(Topic::Agent(key.clone()), |o| match &control {
+            Control::Follow(c) => Relay::Control {
+                o,
+                follow: true,
+                c: c.clone(),
+            },
+            Control::Unfollow(c) => Relay::Control {
+                o,
+                follow: false,
+                c: c.clone(),
+            },
+        });
         for s in self.agent_sessions(key) {
             s.push(Outbound::Control(control.clone()));
         }

@@ -109,21 +109,21 @@ id_type!(
     ReasonId, "r_");
 
 /// A conversation together with its org: the key every store and directory uses.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct ConvKey {
     pub org: OrgId,
     pub id: ConversationId,
 }
 
 /// An agent together with its org.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct AgentKey {
     pub org: OrgId,
     pub id: AgentId,
 }
 
 /// A queue together with its org.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct QueueKey {
     pub org: OrgId,
     pub id: QueueId,

@@ -20,6 +20,7 @@
 pub mod actors;
 pub mod api;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod engine;

@@ -18,7 +18,11 @@ pub struct Orgs {
     /// Serializes writers so that two concurrent REST updates cannot lose one another. A Tokio
     /// mutex because it is held across the engine write.
     write: tokio::sync::Mutex<()>,
+    /// Called after this node stored a change (cluster mode tells the other nodes).
+    on_change: std::sync::OnceLock<OnChange>,
 }
+
+type OnChange = Box<dyn Fn(&OrgId) + Send + Sync>;
 
 impl Orgs {
     pub fn new(engine: SharedEngine) -> Self {
@@ -26,7 +30,32 @@ impl Orgs {
             map: RwLock::new(HashMap::new()),
             engine,
             write: tokio::sync::Mutex::new(()),
+            on_change: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets the hook called after each stored change (once, at start-up).
+    pub fn on_change(&self, hook: OnChange) {
+        let _ = self.on_change.set(hook);
+    }
+
+    fn changed(&self, org: &OrgId) {
+        if let Some(hook) = self.on_change.get() {
+            hook(org);
+        }
+    }
+
+    /// Re-reads one org written by another node.
+    pub async fn reload(&self, org: &OrgId) -> Result<(), CommandError> {
+        let all = self
+            .engine
+            .load_orgs()
+            .await
+            .map_err(|e| CommandError::unavailable(e.to_string()))?;
+        if let Some(found) = all.into_iter().find(|o| &o.id == org) {
+            self.map.write().insert(org.clone(), found);
+        }
+        Ok(())
     }
 
     pub fn get(&self, org: &OrgId) -> Option<Arc<OrgConfig>> {
@@ -57,6 +86,7 @@ impl Orgs {
             .await
             .map_err(|e| CommandError::unavailable(e.to_string()))?;
         self.map.write().insert(config.id.clone(), config.clone());
+        self.changed(&config.id);
         Ok(config)
     }
 
@@ -79,6 +109,7 @@ impl Orgs {
             .await
             .map_err(|e| CommandError::unavailable(e.to_string()))?;
         self.map.write().insert(org.clone(), next);
+        self.changed(org);
         Ok(out)
     }
 }

@@ -22,6 +22,8 @@ pub struct Runtime {
     pub hub: Hub,
     pub metrics: Metrics,
     pub directory: Directory,
+    /// Cluster mode: placement, forwarding, leases, membership. `None` with the memory engine.
+    pub cluster: Option<crate::cluster::ClusterNode>,
     /// The node's timer supervisor; set once at start-up, before any actor runs.
     timers: OnceLock<Addr<TimerWheel>>,
     /// One shared rate limiter per org (DESIGN invariant 8). `parking_lot` locks: held only for
@@ -33,12 +35,12 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(settings: Settings, engine: SharedEngine, directory: Directory) -> Self {
-        let node_id = if settings.server.node_id.is_empty() {
-            format!("n{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-        } else {
-            settings.server.node_id.clone()
-        };
+        let node_id = node_id(&settings);
+        let cluster = engine
+            .cluster()
+            .map(|bus| crate::cluster::ClusterNode::new(bus, settings.engine.redis.clone()));
         Self {
+            cluster,
             auth: Authenticator::new(&settings.auth),
             orgs: Orgs::new(engine.clone()),
             settings,
@@ -88,6 +90,42 @@ impl Runtime {
 }
 
 pub type Rt = Arc<Runtime>;
+
+/// The configured node id, or a random one.
+pub fn node_id(settings: &Settings) -> String {
+    if settings.server.node_id.is_empty() {
+        format!("n{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    } else {
+        settings.server.node_id.clone()
+    }
+}
+
+impl Runtime {
+    /// An instance is gone: agents active here forget the sessions they had there.
+    pub fn node_gone(&self, instance: &str) {
+        for (_, addr) in self.active_agents() {
+            addr.do_send(crate::actors::agent::NodeGone {
+                instance: instance.to_string(),
+            });
+        }
+    }
+
+    /// A queue (re)started: agents active here that are members tell it their availability.
+    pub fn announce_agents_to(&self, queue: &crate::ids::QueueKey) {
+        for (key, addr) in self.active_agents() {
+            if key.org == queue.org {
+                addr.do_send(crate::actors::agent::Announce);
+            }
+        }
+    }
+
+    /// This instance's id on the bus (the node id with the memory engine).
+    pub fn instance(&self) -> &str {
+        self.cluster
+            .as_ref()
+            .map_or(self.node_id.as_str(), |c| c.instance())
+    }
+}
 
 /// A token bucket shared by every connection of one org on this node.
 pub type OrgLimiter = Arc<parking_lot::Mutex<crate::gateway::TokenBucket>>;

@@ -57,8 +57,16 @@ pub async fn seed_orgs(rt: &Runtime, json: &str) -> anyhow::Result<usize> {
 /// org registry (loaded, and seeded as configured). Must run inside an actix `System`. The
 /// benchmarks use it to drive the actors without sockets.
 pub async fn build_runtime(settings: &Settings) -> anyhow::Result<Rt> {
+    let mut settings = settings.clone();
+    settings.server.node_id = crate::runtime::node_id(&settings);
     let engine: SharedEngine = match settings.engine.kind {
         EngineKind::Memory => Arc::new(MemoryEngine::new()),
+        EngineKind::Redis => crate::engine::redis::RedisEngine::connect(
+            &settings.engine.redis,
+            &settings.server.node_id,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?,
     };
     let arbiters = (0..threads(settings.server.actor_threads))
         .map(|_| Arbiter::new().handle())
@@ -73,6 +81,25 @@ pub async fn build_runtime(settings: &Settings) -> anyhow::Result<Rt> {
         TimerWheel::new(timers_rt)
     });
     rt.set_timers(timers);
+    if let Some(node) = &rt.cluster {
+        rt.hub.connect_bus(node.bus.clone());
+        let notify_rt = Arc::downgrade(&rt);
+        rt.orgs.on_change(Box::new(move |org| {
+            let Some(rt) = notify_rt.upgrade() else {
+                return;
+            };
+            let notice = crate::cluster::Notice::OrgChanged {
+                org: org.clone(),
+                from: rt.instance().to_string(),
+            };
+            actix::spawn(async move {
+                if let Some(node) = &rt.cluster {
+                    node.notify(&notice).await;
+                }
+            });
+        }));
+        crate::cluster::start(&rt);
+    }
 
     rt.orgs
         .load()
@@ -156,6 +183,7 @@ impl Application {
         }
         tracing::info!("Draining: telling clients to reconnect.");
         rt.begin_drain();
+        crate::cluster::leave(&rt).await;
         let stop = handle.stop(true);
         let _ = tokio::time::timeout(drain, async {
             stop.await;

@@ -9,28 +9,34 @@ use std::collections::{HashMap, HashSet};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-use super::conversation::{AnswerTransfer as ConvAnswerTransfer, Assign, CALL_TIMEOUT};
-use super::queue::{AgentUpdate, OfferOutcome, OfferResolved};
+use super::conversation::{
+    AnswerTransfer as ConvAnswerTransfer, Assign, ConversationActor, CALL_TIMEOUT,
+};
+use super::queue::{AgentUpdate, OfferOutcome, OfferResolved, QueueActor};
+use super::route::{ask, tell, LeaseLost, Remote, Wake};
 use super::timers::{Cancel, Schedule, TimerTarget};
 use crate::auth::Staff;
+use crate::cluster::StateWriter;
 use crate::domain::conversation::Status;
+use crate::engine::ActorRef;
 use crate::engine::ConversationFilter;
 use crate::hub::Control;
 use crate::ids::{AgentId, AgentKey, ConvKey, ConversationId, QueueId, QueueKey};
 use crate::metrics::Metrics;
 use crate::protocol::client::Presence;
-use crate::protocol::{CommandError, ErrorCode, Signal};
+use crate::protocol::{CommandError, ErrorCode, ServerFrame, Signal};
 use crate::runtime::Rt;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Offer {
     queue: QueueId,
     customer_name: String,
     expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct TransferIn {
     from: AgentId,
     note: Option<String>,
@@ -43,26 +49,137 @@ pub struct AgentActor {
     name: String,
     presence: Presence,
     queues: Vec<QueueId>,
-    sessions: usize,
+    /// Signed-in sessions per instance (node process) that holds them.
+    sessions: HashMap<String, usize>,
     assigned: HashSet<ConversationId>,
     offers: HashMap<ConversationId, Offer>,
     transfers_in: HashMap<ConversationId, TransferIn>,
     ready_since: DateTime<Utc>,
+    /// Fencing epoch of this node's lease on the agent (1 without a cluster).
+    epoch: u64,
+    /// Cluster mode: persists presence, sessions, offers and transfers so that a node taking
+    /// over re-arms them (DESIGN §4).
+    writer: Option<StateWriter>,
+    /// The version of the last state queued for writing.
+    saved_version: u64,
+}
+
+/// What survives a takeover. Assigned chats are rebuilt from the conversation summaries.
+#[derive(Debug, Serialize, Deserialize)]
+struct Persisted {
+    name: String,
+    presence: Presence,
+    queues: Vec<QueueId>,
+    sessions: HashMap<String, usize>,
+    offers: Vec<(ConversationId, Offer)>,
+    transfers_in: Vec<(ConversationId, TransferIn)>,
+    ready_since: DateTime<Utc>,
 }
 
 impl AgentActor {
-    pub fn new(rt: Rt, key: AgentKey) -> Self {
+    pub fn new(rt: Rt, key: AgentKey, epoch: u64) -> Self {
         Self {
             name: key.id.to_string(),
             rt,
             key,
             presence: Presence::Offline,
             queues: Vec::new(),
-            sessions: 0,
+            sessions: HashMap::new(),
             assigned: HashSet::new(),
             offers: HashMap::new(),
             transfers_in: HashMap::new(),
             ready_since: Utc::now(),
+            epoch,
+            writer: None,
+            saved_version: 0,
+        }
+    }
+
+    fn session_count(&self) -> usize {
+        self.sessions.values().sum()
+    }
+
+    fn persisted(&self) -> Persisted {
+        Persisted {
+            name: self.name.clone(),
+            presence: self.presence,
+            queues: self.queues.clone(),
+            sessions: self.sessions.clone(),
+            offers: self
+                .offers
+                .iter()
+                .map(|(c, o)| (c.clone(), o.clone()))
+                .collect(),
+            transfers_in: self
+                .transfers_in
+                .iter()
+                .map(|(c, t)| (c.clone(), t.clone()))
+                .collect(),
+            ready_since: self.ready_since,
+        }
+    }
+
+    /// Queues the current state for writing (cluster mode).
+    fn persist(&mut self) {
+        if self.writer.is_none() {
+            return;
+        }
+        let json = match serde_json::to_string(&self.persisted()) {
+            Ok(json) => json,
+            Err(err) => {
+                tracing::error!(%err, "Could not serialize the agent's state.");
+                return;
+            }
+        };
+        if let Some(w) = &mut self.writer {
+            self.saved_version = w.save(json);
+        }
+    }
+
+    /// Resolves once everything so far is stored (at once without a cluster).
+    fn stored(&self) -> impl std::future::Future<Output = Result<(), CommandError>> + 'static {
+        let wait = self.writer.as_ref().map(|w| {
+            w.saved(
+                self.saved_version,
+                std::time::Duration::from_millis(
+                    self.rt.settings.engine.redis.command_timeout_ms * 2,
+                ),
+            )
+        });
+        async move {
+            match wait {
+                Some(w) => w.await,
+                None => Ok(()),
+            }
+        }
+    }
+
+    fn restore(&mut self, p: Persisted) {
+        let gone = |i: &String| {
+            self.rt
+                .cluster
+                .as_ref()
+                .is_some_and(|c| c.is_gone(i.as_str()))
+        };
+        self.sessions = p.sessions.into_iter().filter(|(i, _)| !gone(i)).collect();
+        self.name = p.name;
+        self.presence = if self.session_count() == 0 {
+            Presence::Offline
+        } else {
+            p.presence
+        };
+        self.queues = p.queues;
+        self.ready_since = p.ready_since;
+        self.transfers_in = p.transfers_in.into_iter().collect();
+        self.offers = p.offers.into_iter().collect();
+        // Offers made by the previous owner expire here now.
+        if let Some(t) = self.rt.timers() {
+            for (conversation, offer) in &self.offers {
+                t.do_send(Schedule {
+                    target: TimerTarget::Offer(self.key.clone(), conversation.clone()),
+                    at: offer.expires_at,
+                });
+            }
         }
     }
 
@@ -84,7 +201,7 @@ impl AgentActor {
     }
 
     fn eligible(&self) -> bool {
-        self.presence == Presence::Available && self.sessions > 0
+        self.presence == Presence::Available && self.session_count() > 0
     }
 
     fn conv_key(&self, id: &ConversationId) -> ConvKey {
@@ -109,21 +226,23 @@ impl AgentActor {
         msg: M,
     ) -> impl ActorFuture<Self, Output = Result<Result<(), CommandError>, CommandError>>
     where
-        M: Message<Result = Result<(), CommandError>> + Send + 'static,
-        super::conversation::ConversationActor: Handler<M>,
+        M: Remote<Ok = ()>,
+        ConversationActor: Handler<M>,
     {
-        self.rt
-            .conversation(&self.conv_key(conversation))
-            .send(msg)
-            .timeout(CALL_TIMEOUT)
-            .into_actor(self)
-            .map(|res, _, _| {
-                res.map_err(|_| CommandError::unavailable("the conversation did not answer; retry"))
-            })
+        let rt = self.rt.clone();
+        let key = self.conv_key(conversation);
+        async move {
+            tokio::time::timeout(CALL_TIMEOUT, ask::<ConversationActor, M>(&rt, &key, msg))
+                .await
+                .map_err(|_| CommandError::unavailable("the conversation did not answer; retry"))
+        }
+        .into_actor(self)
     }
 
-    /// Tells every queue of the agent its current availability, and the agent its load.
-    fn publish(&self) {
+    /// Tells every queue of the agent its current availability, and the agent its load; stores
+    /// the state (every change ends here).
+    fn publish(&mut self) {
+        self.persist();
         let update = AgentUpdate {
             agent: self.key.id.clone(),
             eligible: self.eligible(),
@@ -131,7 +250,7 @@ impl AgentActor {
             ready_since: self.ready_since,
         };
         for q in &self.queues {
-            self.rt.queue(&self.queue_key(q)).do_send(update.clone());
+            tell::<QueueActor, _>(&self.rt, &self.queue_key(q), update.clone());
         }
         self.rt.hub.signal_agent(
             &self.key,
@@ -164,13 +283,15 @@ impl AgentActor {
                     outcome: "rescinded",
                 },
             );
-            self.rt
-                .queue(&self.queue_key(&offer.queue))
-                .do_send(OfferResolved {
+            tell::<QueueActor, _>(
+                &self.rt,
+                &self.queue_key(&offer.queue),
+                OfferResolved {
                     conversation,
                     agent: self.key.id.clone(),
                     outcome: OfferOutcome::Rescinded,
-                });
+                },
+            );
         }
     }
 
@@ -200,6 +321,7 @@ impl AgentActor {
                             note: t.note.clone(),
                         }),
                 )
+                .map(|signal| ServerFrame::Signal(&signal).to_json())
                 .collect(),
         }
     }
@@ -209,7 +331,8 @@ impl Actor for AgentActor {
     type Context = Context<Self>;
 
     /// Rebuilds the assigned set from the conversations this agent owns, so that a restarted
-    /// actor still counts them against capacity.
+    /// actor still counts them against capacity; in a cluster, restores presence, sessions,
+    /// offers and transfer requests persisted by the previous owner and re-arms the offers.
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(1024);
         let filter = ConversationFilter {
@@ -217,45 +340,125 @@ impl Actor for AgentActor {
             limit: 10_000,
             ..Default::default()
         };
-        let fut = self.rt.engine.find_conversations(&self.key.org, filter);
-        ctx.wait(fut.into_actor(self).map(|res, act, _| match res {
-            Ok(found) => {
-                act.assigned = found
-                    .into_iter()
-                    .filter(|s| {
-                        s.owner.as_ref() == Some(&act.key.id)
-                            && matches!(s.status, Status::Assigned | Status::Transferring)
-                    })
-                    .map(|s| s.id)
-                    .collect();
+        let chats = self.rt.engine.find_conversations(&self.key.org, filter);
+        let actor = ActorRef::Agent(self.key.clone());
+        let state = self.rt.cluster.as_ref().map(|node| {
+            let addr = ctx.address();
+            self.writer = Some(StateWriter::spawn(
+                node.bus.clone(),
+                actor.clone(),
+                self.epoch,
+                move || addr.do_send(LeaseLost),
+            ));
+            node.bus.get_state(&actor)
+        });
+        let fut = async move {
+            let state = match state {
+                Some(f) => f.await,
+                None => Ok(None),
+            };
+            (chats.await, state)
+        };
+        ctx.wait(fut.into_actor(self).map(|(chats, state), act, _| {
+            match chats {
+                Ok(found) => {
+                    act.assigned = found
+                        .into_iter()
+                        .filter(|s| {
+                            s.owner.as_ref() == Some(&act.key.id)
+                                && matches!(s.status, Status::Assigned | Status::Transferring)
+                        })
+                        .map(|s| s.id)
+                        .collect();
+                }
+                Err(err) => {
+                    tracing::warn!(agent = %act.key.id, %err, "Could not rebuild the agent's chats.")
+                }
             }
-            Err(err) => {
-                tracing::warn!(agent = %act.key.id, %err, "Could not rebuild the agent's chats.")
+            match state.map(|s| s.map(|json| serde_json::from_str::<Persisted>(&json))) {
+                Ok(Some(Ok(p))) => {
+                    act.restore(p);
+                    act.publish();
+                }
+                Ok(Some(Err(err))) => {
+                    tracing::warn!(agent = %act.key.id, %err, "Unreadable persisted agent state.")
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(agent = %act.key.id, %err, "Could not read the agent's state.")
+                }
             }
         }));
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.rt.forget_agent(&self.key, &ctx.address());
+        if let Some(node) = &self.rt.cluster {
+            node.release(&ActorRef::Agent(self.key.clone()), self.epoch);
+        }
+    }
+}
+
+impl Handler<LeaseLost> for AgentActor {
+    type Result = ();
+
+    fn handle(&mut self, _: LeaseLost, ctx: &mut Self::Context) {
+        tracing::info!(agent = %self.key.id, "Lease lost; this activation stops.");
+        self.writer = None;
+        ctx.stop();
+    }
+}
+
+impl Handler<Wake> for AgentActor {
+    type Result = Result<(), CommandError>;
+
+    fn handle(&mut self, _: Wake, _: &mut Self::Context) -> Self::Result {
+        Ok(())
+    }
+}
+
+/// An instance is gone: its sessions of this agent are gone with it.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
+pub struct NodeGone {
+    pub instance: String,
+}
+
+impl Handler<NodeGone> for AgentActor {
+    type Result = Result<(), CommandError>;
+
+    fn handle(&mut self, msg: NodeGone, _: &mut Self::Context) -> Self::Result {
+        if self.sessions.remove(&msg.instance).is_some() && self.session_count() == 0 {
+            self.presence = Presence::Offline;
+            self.rescind_all();
+            self.publish();
+        }
+        Ok(())
     }
 }
 
 /// What an agent's session gets on sign-in.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentSnapshot {
     pub presence: Presence,
     pub max_chats: u32,
     pub assigned: Vec<ConversationId>,
-    /// Pending offers and transfer requests, as the signals that announced them.
-    pub offers: Vec<Signal>,
+    /// Pending offers and transfer requests, as the signal frames that announced them.
+    pub offers: Vec<String>,
 }
 
 /// A session of this agent signed in (hub registration is done by the session).
-#[derive(Message)]
-#[rtype(result = "AgentSnapshot")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<AgentSnapshot, CommandError>")]
 pub struct Connect {
     pub staff: Staff,
+    /// The instance holding the session, and how many sessions of this agent it holds now.
+    pub instance: String,
     pub sessions: usize,
 }
 
 impl Handler<Connect> for AgentActor {
-    type Result = MessageResult<Connect>;
+    type Result = Result<AgentSnapshot, CommandError>;
 
     fn handle(&mut self, msg: Connect, _: &mut Self::Context) -> Self::Result {
         let old: HashSet<QueueId> = self.queues.iter().cloned().collect();
@@ -270,37 +473,53 @@ impl Handler<Connect> for AgentActor {
             _ => msg.staff.name.clone(),
         };
         self.queues = msg.staff.queues.clone();
-        self.sessions = msg.sessions;
+        self.sessions.insert(msg.instance, msg.sessions);
         if self.presence == Presence::Offline {
             self.presence = Presence::Away;
         }
         // Queues this agent is no longer a member of stop offering to it.
         for q in old.iter().filter(|q| !self.queues.contains(q)) {
-            self.rt.queue(&self.queue_key(q)).do_send(AgentUpdate {
-                agent: self.key.id.clone(),
-                eligible: false,
-                free: 0,
-                ready_since: self.ready_since,
-            });
+            tell::<QueueActor, _>(
+                &self.rt,
+                &self.queue_key(q),
+                AgentUpdate {
+                    agent: self.key.id.clone(),
+                    eligible: false,
+                    free: 0,
+                    ready_since: self.ready_since,
+                },
+            );
         }
         self.publish();
-        MessageResult(self.snapshot())
+        Ok(self.snapshot())
     }
 }
 
 /// A session closed; `sessions` is how many the agent still has on this node.
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct Disconnect {
+    pub instance: String,
     pub sessions: usize,
 }
 
 impl Handler<Disconnect> for AgentActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: Disconnect, _: &mut Self::Context) {
-        self.sessions = msg.sessions;
-        if self.sessions == 0 {
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Self::Context) -> Self::Result {
+        self.on_disconnect(msg, ctx);
+        Ok(())
+    }
+}
+
+impl AgentActor {
+    fn on_disconnect(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+        if msg.sessions == 0 {
+            self.sessions.remove(&msg.instance);
+        } else {
+            self.sessions.insert(msg.instance, msg.sessions);
+        }
+        if self.session_count() == 0 {
             self.presence = Presence::Offline;
             self.rescind_all();
             self.publish();
@@ -308,7 +527,7 @@ impl Handler<Disconnect> for AgentActor {
     }
 }
 
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct SetPresence(pub Presence);
 
@@ -329,7 +548,7 @@ impl Handler<SetPresence> for AgentActor {
 }
 
 /// From a queue: reserve a slot for an assignment offer.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct Reserve {
     pub conversation: ConversationId,
@@ -338,9 +557,24 @@ pub struct Reserve {
 }
 
 impl Handler<Reserve> for AgentActor {
-    type Result = Result<(), CommandError>;
+    type Result = AtomicResponse<Self, Result<(), CommandError>>;
 
+    /// In a cluster the answer waits until the offer is stored: a node that takes the agent
+    /// over then still counts it.
     fn handle(&mut self, msg: Reserve, _: &mut Self::Context) -> Self::Result {
+        match self.reserve(msg) {
+            Ok(()) => AtomicResponse::new(Box::pin(self.stored().into_actor(self))),
+            Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
+        }
+    }
+}
+
+impl AgentActor {
+    fn reserve(&mut self, msg: Reserve) -> Result<(), CommandError> {
+        // A retried reservation (or a queue that took over and offers again) is the same offer.
+        if self.offers.contains_key(&msg.conversation) {
+            return Ok(());
+        }
         if !self.eligible() || !self.queues.contains(&msg.queue) {
             self.publish();
             return Err(CommandError::unavailable("agent is not available"));
@@ -352,9 +586,10 @@ impl Handler<Reserve> for AgentActor {
                 "agent is at capacity",
             ));
         }
-        if self.offers.contains_key(&msg.conversation) || self.assigned.contains(&msg.conversation)
-        {
-            return Err(CommandError::conflict("already offered to this agent"));
+        if self.assigned.contains(&msg.conversation) {
+            return Err(CommandError::conflict(
+                "the agent already has this conversation",
+            ));
         }
         let Some(org) = self.rt.orgs.get(&self.key.org) else {
             return Err(CommandError::not_found("org"));
@@ -394,7 +629,7 @@ impl Handler<Reserve> for AgentActor {
 }
 
 /// From the agent's session: accept or reject an assignment offer.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct AnswerOffer {
     pub conversation: ConversationId,
@@ -414,13 +649,15 @@ impl Handler<AnswerOffer> for AgentActor {
             self.offers.remove(&conversation);
             self.cancel_offer_timer(&conversation);
             Metrics::inc(&self.rt.metrics.offers_rejected);
-            self.rt
-                .queue(&self.queue_key(&offer.queue))
-                .do_send(OfferResolved {
+            tell::<QueueActor, _>(
+                &self.rt,
+                &self.queue_key(&offer.queue),
+                OfferResolved {
                     conversation,
                     agent: self.key.id.clone(),
                     outcome: OfferOutcome::Rejected,
-                });
+                },
+            );
             self.publish();
             return AtomicResponse::new(Box::pin(fut::ready(Ok(()))));
         }
@@ -445,13 +682,15 @@ impl Handler<AnswerOffer> for AgentActor {
                     }
                     Err(_) => OfferOutcome::Rescinded,
                 };
-                act.rt
-                    .queue(&act.queue_key(&offer.queue))
-                    .do_send(OfferResolved {
+                tell::<QueueActor, _>(
+                    &act.rt,
+                    &act.queue_key(&offer.queue),
+                    OfferResolved {
                         conversation,
                         agent: act.key.id.clone(),
                         outcome,
-                    });
+                    },
+                );
                 act.publish();
                 result
             });
@@ -460,16 +699,23 @@ impl Handler<AnswerOffer> for AgentActor {
 }
 
 /// From the timer supervisor: an offer's time is up.
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct OfferTimeout {
     pub conversation: ConversationId,
 }
 
 impl Handler<OfferTimeout> for AgentActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: OfferTimeout, _: &mut Self::Context) {
+    fn handle(&mut self, msg: OfferTimeout, ctx: &mut Self::Context) -> Self::Result {
+        self.on_offer_timeout(msg, ctx);
+        Ok(())
+    }
+}
+
+impl AgentActor {
+    fn on_offer_timeout(&mut self, msg: OfferTimeout, _: &mut Context<Self>) {
         let Some(offer) = self.offers.get(&msg.conversation) else {
             return;
         };
@@ -487,28 +733,37 @@ impl Handler<OfferTimeout> for AgentActor {
                 outcome: "expired",
             },
         );
-        self.rt
-            .queue(&self.queue_key(&queue))
-            .do_send(OfferResolved {
+        tell::<QueueActor, _>(
+            &self.rt,
+            &self.queue_key(&queue),
+            OfferResolved {
                 conversation: msg.conversation,
                 agent: self.key.id.clone(),
                 outcome: OfferOutcome::Expired,
-            });
+            },
+        );
         self.publish();
     }
 }
 
 /// From a queue: the offer is withdrawn (the customer left).
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct Rescind {
     pub conversation: ConversationId,
 }
 
 impl Handler<Rescind> for AgentActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: Rescind, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Rescind, ctx: &mut Self::Context) -> Self::Result {
+        self.on_rescind(msg, ctx);
+        Ok(())
+    }
+}
+
+impl AgentActor {
+    fn on_rescind(&mut self, msg: Rescind, _: &mut Context<Self>) {
         if self.offers.remove(&msg.conversation).is_some() {
             self.cancel_offer_timer(&msg.conversation);
             Metrics::inc(&self.rt.metrics.offers_rescinded);
@@ -525,7 +780,7 @@ impl Handler<Rescind> for AgentActor {
 }
 
 /// From a conversation: reserve a slot for a transfer request to this agent.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct ReserveTransfer {
     pub conversation: ConversationId,
@@ -538,7 +793,7 @@ impl Handler<ReserveTransfer> for AgentActor {
     type Result = Result<(), CommandError>;
 
     fn handle(&mut self, msg: ReserveTransfer, _: &mut Self::Context) -> Self::Result {
-        if self.sessions == 0 || self.presence == Presence::Offline {
+        if self.session_count() == 0 || self.presence == Presence::Offline {
             return Err(CommandError::unavailable("the agent is offline"));
         }
         if self.transfers_in.contains_key(&msg.conversation)
@@ -578,7 +833,7 @@ impl Handler<ReserveTransfer> for AgentActor {
 }
 
 /// From the agent's session: answer a transfer request.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct AnswerTransfer {
     pub conversation: ConversationId,
@@ -622,23 +877,35 @@ impl Handler<AnswerTransfer> for AgentActor {
 }
 
 /// From a conversation: a transfer request to this agent ended without an answer.
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct TransferClosed {
     pub conversation: ConversationId,
-    pub outcome: &'static str,
+    /// "cancelled" or "expired".
+    pub outcome: String,
 }
 
 impl Handler<TransferClosed> for AgentActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: TransferClosed, _: &mut Self::Context) {
+    fn handle(&mut self, msg: TransferClosed, ctx: &mut Self::Context) -> Self::Result {
+        self.on_transfer_closed(msg, ctx);
+        Ok(())
+    }
+}
+
+impl AgentActor {
+    fn on_transfer_closed(&mut self, msg: TransferClosed, _: &mut Context<Self>) {
         if self.transfers_in.remove(&msg.conversation).is_some() {
             self.rt.hub.signal_agent(
                 &self.key,
                 &Signal::TransferEnded {
                     conversation: msg.conversation,
-                    outcome: msg.outcome,
+                    outcome: if msg.outcome == "expired" {
+                        "expired"
+                    } else {
+                        "cancelled"
+                    },
                 },
             );
             self.publish();
@@ -647,16 +914,23 @@ impl Handler<TransferClosed> for AgentActor {
 }
 
 /// From a conversation: it no longer counts against this agent (ended, transferred away).
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct Release {
     pub conversation: ConversationId,
 }
 
 impl Handler<Release> for AgentActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: Release, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Release, ctx: &mut Self::Context) -> Self::Result {
+        self.on_release(msg, ctx);
+        Ok(())
+    }
+}
+
+impl AgentActor {
+    fn on_release(&mut self, msg: Release, _: &mut Context<Self>) {
         if self.assigned.remove(&msg.conversation) {
             self.publish();
         }
@@ -664,20 +938,27 @@ impl Handler<Release> for AgentActor {
 }
 
 /// Sent by a (re)started queue: announce yourself if you are a member.
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct Announce;
 
 impl Handler<Announce> for AgentActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, _: Announce, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Announce, ctx: &mut Self::Context) -> Self::Result {
+        self.on_announce(msg, ctx);
+        Ok(())
+    }
+}
+
+impl AgentActor {
+    fn on_announce(&mut self, _: Announce, _: &mut Context<Self>) {
         self.publish();
     }
 }
 
 /// For REST: the agent's live state.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentStatus {
     pub id: AgentId,
     pub name: String,
@@ -690,19 +971,19 @@ pub struct AgentStatus {
     pub queues: Vec<QueueId>,
 }
 
-#[derive(Message)]
-#[rtype(result = "AgentStatus")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<AgentStatus, CommandError>")]
 pub struct GetStatus;
 
 impl Handler<GetStatus> for AgentActor {
-    type Result = MessageResult<GetStatus>;
+    type Result = Result<AgentStatus, CommandError>;
 
     fn handle(&mut self, _: GetStatus, _: &mut Self::Context) -> Self::Result {
-        MessageResult(AgentStatus {
+        Ok(AgentStatus {
             id: self.key.id.clone(),
             name: self.name.clone(),
             presence: self.presence,
-            sessions: self.sessions,
+            sessions: self.session_count(),
             assigned: self.assigned.len(),
             offers: self.offers.len(),
             transfers_in: self.transfers_in.len(),
@@ -710,4 +991,21 @@ impl Handler<GetStatus> for AgentActor {
             queues: self.queues.clone(),
         })
     }
+}
+
+crate::remote! {
+    Connect => AgentSnapshot, "agent.connect";
+    Disconnect => (), "agent.disconnect";
+    SetPresence => (), "agent.presence";
+    Reserve => (), "agent.reserve";
+    AnswerOffer => (), "agent.answer_offer";
+    OfferTimeout => (), "agent.offer_timeout";
+    Rescind => (), "agent.rescind";
+    ReserveTransfer => (), "agent.reserve_transfer";
+    AnswerTransfer => (), "agent.answer_transfer";
+    TransferClosed => (), "agent.transfer_closed";
+    Release => (), "agent.release";
+    Announce => (), "agent.announce";
+    GetStatus => AgentStatus, "agent.status";
+    NodeGone => (), "agent.node_gone";
 }

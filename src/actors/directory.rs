@@ -2,7 +2,9 @@
 //!
 //! An actor whose mailbox is gone (it panicked or stopped) is replaced by a fresh activation on
 //! the next lookup; the new activation rebuilds its state from the engine. Actors are spread over
-//! a fixed set of arbiters (threads) by the hash of their key.
+//! a fixed set of arbiters (threads) by the hash of their key. In a cluster the directory holds
+//! only the activations whose lease this node holds; [`super::route`] decides where an actor
+//! lives.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -13,6 +15,8 @@ use parking_lot::Mutex;
 use super::agent::AgentActor;
 use super::conversation::ConversationActor;
 use super::queue::QueueActor;
+use super::route::{LeaseLost, Routed};
+use crate::engine::ActorRef;
 use crate::ids::{AgentKey, ConvKey, QueueKey};
 use crate::metrics::Metrics;
 use crate::runtime::{Rt, Runtime};
@@ -96,30 +100,6 @@ where
 }
 
 impl Runtime {
-    /// The conversation's actor, activating it on a spread-out arbiter if needed.
-    pub fn conversation(self: &Rt, key: &ConvKey) -> Addr<ConversationActor> {
-        self.conversation_on(key, Placement::Spread)
-    }
-
-    /// The conversation's actor, activating it on the caller's own arbiter if needed. The
-    /// gateway uses this: a conversation then lives on the thread of the socket that started it,
-    /// and its messages need no cross-thread hop (the largest cost per message on a busy node).
-    pub fn conversation_here(self: &Rt, key: &ConvKey) -> Addr<ConversationActor> {
-        self.conversation_on(key, Placement::Here)
-    }
-
-    fn conversation_on(self: &Rt, key: &ConvKey, placement: Placement) -> Addr<ConversationActor> {
-        let d = &self.directory;
-        let mut map = d.conversations[hash_of(key) % SHARDS].lock();
-        get_or_start(&mut map, key, &self.metrics, || {
-            let rt = self.clone();
-            let k = key.clone();
-            ConversationActor::start_in_arbiter(&d.place(key, placement), move |_| {
-                ConversationActor::new(rt, k)
-            })
-        })
-    }
-
     /// Forgets a passivated conversation actor, unless a newer activation replaced it.
     pub fn forget_conversation(&self, key: &ConvKey, addr: &Addr<ConversationActor>) {
         let mut map = self.directory.conversations[hash_of(key) % SHARDS].lock();
@@ -128,26 +108,21 @@ impl Runtime {
         }
     }
 
-    pub fn agent(self: &Rt, key: &AgentKey) -> Addr<AgentActor> {
-        self.agent_on(key, Placement::Spread)
+    pub fn forget_agent(&self, key: &AgentKey, addr: &Addr<AgentActor>) {
+        let mut map = self.directory.agents.lock();
+        if map.get(key) == Some(addr) {
+            map.remove(key);
+        }
     }
 
-    /// The agent's actor, activating it on the caller's arbiter (the agent's socket's thread).
-    pub fn agent_here(self: &Rt, key: &AgentKey) -> Addr<AgentActor> {
-        self.agent_on(key, Placement::Here)
+    pub fn forget_queue(&self, key: &QueueKey, addr: &Addr<QueueActor>) {
+        let mut map = self.directory.queues.lock();
+        if map.get(key) == Some(addr) {
+            map.remove(key);
+        }
     }
 
-    fn agent_on(self: &Rt, key: &AgentKey, placement: Placement) -> Addr<AgentActor> {
-        let d = &self.directory;
-        let mut map = d.agents.lock();
-        get_or_start(&mut map, key, &self.metrics, || {
-            let rt = self.clone();
-            let k = key.clone();
-            AgentActor::start_in_arbiter(&d.place(key, placement), move |_| AgentActor::new(rt, k))
-        })
-    }
-
-    /// The agent's actor if it is active; does not activate one.
+    /// The agent's actor if it is active on this node; does not activate one.
     pub fn agent_if_active(&self, key: &AgentKey) -> Option<Addr<AgentActor>> {
         self.directory
             .agents
@@ -157,16 +132,7 @@ impl Runtime {
             .cloned()
     }
 
-    pub fn queue(self: &Rt, key: &QueueKey) -> Addr<QueueActor> {
-        let d = &self.directory;
-        let mut map = d.queues.lock();
-        get_or_start(&mut map, key, &self.metrics, || {
-            let rt = self.clone();
-            let k = key.clone();
-            QueueActor::start_in_arbiter(d.arbiter_for(key), move |_| QueueActor::new(rt, k))
-        })
-    }
-
+    /// The agent actors active on this node.
     pub fn active_agents(&self) -> Vec<(AgentKey, Addr<AgentActor>)> {
         self.directory
             .agents
@@ -175,5 +141,126 @@ impl Runtime {
             .filter(|(_, a)| a.connected())
             .map(|(k, a)| (k.clone(), a.clone()))
             .collect()
+    }
+
+    /// Stops the local activation of an actor whose lease is lost (or handed over on drain).
+    pub fn stop_activation(&self, actor: &ActorRef) {
+        let d = &self.directory;
+        match actor {
+            ActorRef::Conversation(k) => {
+                if let Some(a) = d.conversations[hash_of(k) % SHARDS].lock().remove(k) {
+                    a.do_send(LeaseLost);
+                }
+            }
+            ActorRef::Agent(k) => {
+                if let Some(a) = d.agents.lock().remove(k) {
+                    a.do_send(LeaseLost);
+                }
+            }
+            ActorRef::Queue(k) => {
+                if let Some(a) = d.queues.lock().remove(k) {
+                    a.do_send(LeaseLost);
+                }
+            }
+        }
+    }
+
+    /// Every actor active on this node.
+    pub fn active_actors(&self) -> Vec<ActorRef> {
+        let d = &self.directory;
+        let mut all: Vec<ActorRef> = Vec::new();
+        for shard in &d.conversations {
+            all.extend(shard.lock().keys().cloned().map(ActorRef::Conversation));
+        }
+        all.extend(d.agents.lock().keys().cloned().map(ActorRef::Agent));
+        all.extend(d.queues.lock().keys().cloned().map(ActorRef::Queue));
+        all
+    }
+}
+
+fn live<K: Hash + Eq, A: Actor>(map: &HashMap<K, Addr<A>>, key: &K) -> Option<Addr<A>> {
+    map.get(key).filter(|a| a.connected()).cloned()
+}
+
+impl Routed for ConversationActor {
+    type Key = ConvKey;
+
+    fn actor_ref(key: &ConvKey) -> ActorRef {
+        ActorRef::Conversation(key.clone())
+    }
+
+    fn active(rt: &Rt, key: &ConvKey) -> Option<Addr<Self>> {
+        live(
+            &rt.directory.conversations[hash_of(key) % SHARDS].lock(),
+            key,
+        )
+    }
+
+    fn activate(rt: &Rt, key: &ConvKey, epoch: u64, here: bool) -> Addr<Self> {
+        let d = &rt.directory;
+        let placement = if here {
+            Placement::Here
+        } else {
+            Placement::Spread
+        };
+        let mut map = d.conversations[hash_of(key) % SHARDS].lock();
+        get_or_start(&mut map, key, &rt.metrics, || {
+            let rt = rt.clone();
+            let k = key.clone();
+            ConversationActor::start_in_arbiter(&d.place(key, placement), move |_| {
+                ConversationActor::new(rt, k, epoch)
+            })
+        })
+    }
+}
+
+impl Routed for AgentActor {
+    type Key = AgentKey;
+
+    fn actor_ref(key: &AgentKey) -> ActorRef {
+        ActorRef::Agent(key.clone())
+    }
+
+    fn active(rt: &Rt, key: &AgentKey) -> Option<Addr<Self>> {
+        live(&rt.directory.agents.lock(), key)
+    }
+
+    fn activate(rt: &Rt, key: &AgentKey, epoch: u64, here: bool) -> Addr<Self> {
+        let d = &rt.directory;
+        let placement = if here {
+            Placement::Here
+        } else {
+            Placement::Spread
+        };
+        let mut map = d.agents.lock();
+        get_or_start(&mut map, key, &rt.metrics, || {
+            let rt = rt.clone();
+            let k = key.clone();
+            AgentActor::start_in_arbiter(&d.place(key, placement), move |_| {
+                AgentActor::new(rt, k, epoch)
+            })
+        })
+    }
+}
+
+impl Routed for QueueActor {
+    type Key = QueueKey;
+
+    fn actor_ref(key: &QueueKey) -> ActorRef {
+        ActorRef::Queue(key.clone())
+    }
+
+    fn active(rt: &Rt, key: &QueueKey) -> Option<Addr<Self>> {
+        live(&rt.directory.queues.lock(), key)
+    }
+
+    fn activate(rt: &Rt, key: &QueueKey, epoch: u64, _here: bool) -> Addr<Self> {
+        let d = &rt.directory;
+        let mut map = d.queues.lock();
+        get_or_start(&mut map, key, &rt.metrics, || {
+            let rt = rt.clone();
+            let k = key.clone();
+            QueueActor::start_in_arbiter(d.arbiter_for(key), move |_| QueueActor::new(rt, k, epoch))
+        })
     }
 }

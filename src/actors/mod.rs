@@ -8,4 +8,5 @@ pub mod agent;
 pub mod conversation;
 pub mod directory;
 pub mod queue;
+pub mod route;
 pub mod timers;

@@ -11,10 +11,13 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-use super::agent::{Announce, Rescind, Reserve};
-use super::conversation::OfferChanged;
+use super::agent::{AgentActor, Rescind, Reserve};
+use super::conversation::{ConversationActor, OfferChanged};
+use super::route::{ask, tell, LeaseLost, Wake};
 use crate::domain::conversation::Status;
+use crate::engine::ActorRef;
 use crate::engine::ConversationFilter;
 use crate::ids::{AgentId, AgentKey, ConvKey, ConversationId, QueueKey};
 use crate::protocol::{CommandError, Signal};
@@ -45,11 +48,14 @@ pub struct QueueActor {
     /// Last position told to each customer, to send only changes.
     told: HashMap<ConversationId, usize>,
     positions_pending: Option<SpawnHandle>,
+    /// Fencing epoch of this node's lease on the queue (1 without a cluster).
+    epoch: u64,
 }
 
 impl QueueActor {
-    pub fn new(rt: Rt, key: QueueKey) -> Self {
+    pub fn new(rt: Rt, key: QueueKey, epoch: u64) -> Self {
         Self {
+            epoch,
             rt,
             key,
             line: BTreeSet::new(),
@@ -164,18 +170,21 @@ impl QueueActor {
                 queue: self.key.id.clone(),
                 customer_name: entry.customer_name.clone(),
             };
-            let addr = self.rt.agent(&self.agent_key(&agent));
+            let rt = self.rt.clone();
+            let agent_key = self.agent_key(&agent);
             ctx.spawn(
-                addr.send(reserve)
+                async move { ask::<AgentActor, _>(&rt, &agent_key, reserve).await }
                     .into_actor(self)
                     .map(move |res, act, ctx| {
-                        let ok = matches!(res, Ok(Ok(())));
+                        let ok = res.is_ok();
                         match act.entries.get_mut(&conversation) {
                             Some(entry) if entry.offered_to.as_ref() == Some(&agent) => {
                                 if ok {
-                                    act.rt
-                                        .conversation(&act.conv_key(&conversation))
-                                        .do_send(OfferChanged { offered: true });
+                                    tell::<ConversationActor, _>(
+                                        &act.rt,
+                                        &act.conv_key(&conversation),
+                                        OfferChanged { offered: true },
+                                    );
                                 } else {
                                     entry.offered_to = None;
                                     if let Some(v) = act.agents.get_mut(&agent) {
@@ -186,9 +195,11 @@ impl QueueActor {
                             }
                             _ if ok => {
                                 // The conversation left the queue while the offer was being made.
-                                act.rt
-                                    .agent(&act.agent_key(&agent))
-                                    .do_send(Rescind { conversation });
+                                tell::<AgentActor, _>(
+                                    &act.rt,
+                                    &act.agent_key(&agent),
+                                    Rescind { conversation },
+                                );
                             }
                             _ => {}
                         }
@@ -273,18 +284,49 @@ impl Actor for QueueActor {
                     act.insert(s.id, 0, s.created_at, s.customer_name);
                 }
             }
-            for (key, addr) in act.rt.active_agents() {
-                if key.org == act.key.org {
-                    addr.do_send(Announce);
-                }
+            act.rt.announce_agents_to(&act.key);
+            if act.rt.cluster.is_some() {
+                // Agents active on other nodes announce themselves too.
+                let notice = crate::cluster::Notice::QueueStarted {
+                    queue: act.key.clone(),
+                };
+                let rt = act.rt.clone();
+                actix::spawn(async move {
+                    if let Some(node) = &rt.cluster {
+                        node.notify(&notice).await;
+                    }
+                });
             }
             act.positions_changed(ctx);
         }));
     }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.rt.forget_queue(&self.key, &ctx.address());
+        if let Some(node) = &self.rt.cluster {
+            node.release(&ActorRef::Queue(self.key.clone()), self.epoch);
+        }
+    }
+}
+
+impl Handler<LeaseLost> for QueueActor {
+    type Result = ();
+
+    fn handle(&mut self, _: LeaseLost, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+impl Handler<Wake> for QueueActor {
+    type Result = Result<(), CommandError>;
+
+    fn handle(&mut self, _: Wake, _: &mut Self::Context) -> Self::Result {
+        Ok(())
+    }
 }
 
 /// Room left in the queue before a new chat is created.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct Admit;
 
@@ -302,8 +344,8 @@ impl Handler<Admit> for QueueActor {
 }
 
 /// A conversation joins the line (idempotent).
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct Enqueue {
     pub conversation: ConversationId,
     pub priority: i32,
@@ -312,9 +354,16 @@ pub struct Enqueue {
 }
 
 impl Handler<Enqueue> for QueueActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Enqueue, ctx: &mut Self::Context) -> Self::Result {
+        self.on_enqueue(msg, ctx);
+        Ok(())
+    }
+}
+
+impl QueueActor {
+    fn on_enqueue(&mut self, msg: Enqueue, ctx: &mut Context<Self>) {
         let conversation = msg.conversation.clone();
         self.insert(
             msg.conversation,
@@ -343,16 +392,23 @@ impl Handler<Enqueue> for QueueActor {
 
 /// A customer (re)joined a waiting conversation (page reload, reconnect): tell its followers
 /// the current position again, since positions are otherwise sent only when they change.
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct Retell {
     pub conversation: ConversationId,
 }
 
 impl Handler<Retell> for QueueActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: Retell, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Retell, ctx: &mut Self::Context) -> Self::Result {
+        self.on_retell(msg, ctx);
+        Ok(())
+    }
+}
+
+impl QueueActor {
+    fn on_retell(&mut self, msg: Retell, ctx: &mut Context<Self>) {
         if self.entries.contains_key(&msg.conversation) {
             self.told.remove(&msg.conversation);
             self.positions_changed(ctx);
@@ -361,21 +417,32 @@ impl Handler<Retell> for QueueActor {
 }
 
 /// A conversation leaves the line without being assigned (ended, auto-completed).
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct Dequeue {
     pub conversation: ConversationId,
 }
 
 impl Handler<Dequeue> for QueueActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: Dequeue, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Dequeue, ctx: &mut Self::Context) -> Self::Result {
+        self.on_dequeue(msg, ctx);
+        Ok(())
+    }
+}
+
+impl QueueActor {
+    fn on_dequeue(&mut self, msg: Dequeue, ctx: &mut Context<Self>) {
         if let Some(entry) = self.remove(&msg.conversation) {
             if let Some(agent) = entry.offered_to {
-                self.rt.agent(&self.agent_key(&agent)).do_send(Rescind {
-                    conversation: msg.conversation,
-                });
+                tell::<AgentActor, _>(
+                    &self.rt,
+                    &self.agent_key(&agent),
+                    Rescind {
+                        conversation: msg.conversation,
+                    },
+                );
             }
             self.positions_changed(ctx);
         }
@@ -383,8 +450,8 @@ impl Handler<Dequeue> for QueueActor {
 }
 
 /// An agent's availability for this queue.
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct AgentUpdate {
     pub agent: AgentId,
     pub eligible: bool,
@@ -393,9 +460,16 @@ pub struct AgentUpdate {
 }
 
 impl Handler<AgentUpdate> for QueueActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: AgentUpdate, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: AgentUpdate, ctx: &mut Self::Context) -> Self::Result {
+        self.on_agent_update(msg, ctx);
+        Ok(())
+    }
+}
+
+impl QueueActor {
+    fn on_agent_update(&mut self, msg: AgentUpdate, ctx: &mut Context<Self>) {
         let view = AgentView {
             eligible: msg.eligible,
             free: msg.free,
@@ -410,7 +484,7 @@ impl Handler<AgentUpdate> for QueueActor {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OfferOutcome {
     Accepted,
     Rejected,
@@ -420,8 +494,8 @@ pub enum OfferOutcome {
 }
 
 /// From the agent actor: how an offer ended.
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct OfferResolved {
     pub conversation: ConversationId,
     pub agent: AgentId,
@@ -429,9 +503,16 @@ pub struct OfferResolved {
 }
 
 impl Handler<OfferResolved> for QueueActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: OfferResolved, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: OfferResolved, ctx: &mut Self::Context) -> Self::Result {
+        self.on_offer_resolved(msg, ctx);
+        Ok(())
+    }
+}
+
+impl QueueActor {
+    fn on_offer_resolved(&mut self, msg: OfferResolved, ctx: &mut Context<Self>) {
         if msg.outcome == OfferOutcome::Accepted {
             if self.remove(&msg.conversation).is_some() {
                 self.estimator.record_assignment(Utc::now());
@@ -450,15 +531,17 @@ impl Handler<OfferResolved> for QueueActor {
             // The sweep makes the decliner eligible again when the cooldown is over.
             entry.declined.insert(msg.agent, Instant::now());
         }
-        self.rt
-            .conversation(&self.conv_key(&msg.conversation))
-            .do_send(OfferChanged { offered: false });
+        tell::<ConversationActor, _>(
+            &self.rt,
+            &self.conv_key(&msg.conversation),
+            OfferChanged { offered: false },
+        );
         self.dispatch(ctx);
     }
 }
 
 /// For REST: the queue's live state.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueueStats {
     pub waiting: usize,
     pub offered: usize,
@@ -467,15 +550,15 @@ pub struct QueueStats {
     pub eta_next_secs: Option<u64>,
 }
 
-#[derive(Message)]
-#[rtype(result = "QueueStats")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<QueueStats, CommandError>")]
 pub struct GetStats;
 
 impl Handler<GetStats> for QueueActor {
-    type Result = MessageResult<GetStats>;
+    type Result = Result<QueueStats, CommandError>;
 
     fn handle(&mut self, _: GetStats, _: &mut Self::Context) -> Self::Result {
-        MessageResult(QueueStats {
+        Ok(QueueStats {
             waiting: self.entries.len(),
             offered: self
                 .entries
@@ -492,4 +575,14 @@ impl Handler<GetStats> for QueueActor {
             eta_next_secs: self.estimator.eta_secs(1),
         })
     }
+}
+
+crate::remote! {
+    Admit => (), "queue.admit";
+    Enqueue => (), "queue.enqueue";
+    Retell => (), "queue.retell";
+    Dequeue => (), "queue.dequeue";
+    AgentUpdate => (), "queue.agent_update";
+    OfferResolved => (), "queue.offer_resolved";
+    GetStats => QueueStats, "queue.stats";
 }

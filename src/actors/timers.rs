@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-use super::agent::OfferTimeout;
-use super::conversation::TimerFired;
+use super::agent::{AgentActor, OfferTimeout};
+use super::conversation::{ConversationActor, TimerFired};
+use super::route::tell;
 use crate::domain::conversation::TimerKind;
 use crate::ids::{AgentKey, ConvKey, ConversationId};
 use crate::runtime::Rt;
@@ -115,10 +116,10 @@ impl TimerWheel {
     fn deliver(&self, target: TimerTarget) {
         match target {
             TimerTarget::Conversation(key, kind) => {
-                self.rt.conversation(&key).do_send(TimerFired { kind });
+                tell::<ConversationActor, _>(&self.rt, &key, TimerFired { kind });
             }
             TimerTarget::Offer(agent, conversation) => {
-                self.rt.agent(&agent).do_send(OfferTimeout { conversation });
+                tell::<AgentActor, _>(&self.rt, &agent, OfferTimeout { conversation });
             }
         }
     }

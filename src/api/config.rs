@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, ApiResult, Authed};
-use crate::actors::agent::GetStatus;
-use crate::actors::queue::GetStats;
+use crate::actors::agent::{AgentActor, AgentStatus, GetStatus};
+use crate::actors::queue::{GetStats, QueueActor};
+use crate::actors::route::ask;
 use crate::domain::hours::{DayHours, HoursProfile};
 use crate::domain::org::{AgentProfile, BlockEntry, Disposition, OrgSettings, QueueConfig};
 use crate::domain::reasons::{self, Reason};
@@ -121,14 +122,11 @@ async fn get_queue(
         .queue(&id)
         .filter(|q| who.0.can_see_queue(&q.id))
         .ok_or_else(|| ApiError(CommandError::not_found("queue")))?;
-    let stats = rt
-        .queue(&QueueKey {
-            org: who.0.org.clone(),
-            id,
-        })
-        .send(GetStats)
-        .await
-        .map_err(|_| ApiError(CommandError::unavailable("queue actor unavailable")))?;
+    let key = QueueKey {
+        org: who.0.org.clone(),
+        id,
+    };
+    let stats = ask::<QueueActor, _>(&rt, &key, GetStats).await?;
     Ok(HttpResponse::Ok().json(json!({ "queue": q, "stats": stats })))
 }
 
@@ -190,15 +188,7 @@ async fn delete_queue(
 async fn list_agents(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
     let staff = who.supervisor()?;
     let o = org(&rt, &staff.org)?;
-    let mut live = Vec::new();
-    for (key, addr) in rt.active_agents() {
-        if key.org == staff.org {
-            if let Ok(status) = addr.send(GetStatus).await {
-                live.push(status);
-            }
-        }
-    }
-    live.sort_by(|a, b| a.id.cmp(&b.id));
+    let live = live_agents(&rt, &staff.org).await;
     Ok(HttpResponse::Ok().json(json!({ "profiles": o.agents, "live": live })))
 }
 
@@ -214,11 +204,8 @@ async fn directory(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
             (a.id.clone(), v)
         })
         .collect();
-    for (key, addr) in rt.active_agents() {
-        if key.org != who.0.org {
-            continue;
-        }
-        if let Ok(s) = addr.send(GetStatus).await {
+    for s in live_agents(&rt, &who.0.org).await {
+        {
             let name = o.agent(&s.id).map_or(s.name, |p| p.name.clone());
             let presence = if s.sessions == 0 {
                 crate::protocol::client::Presence::Offline
@@ -554,4 +541,45 @@ async fn remove_block(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The live state of the org's agents. One node: the agents active here. A cluster: every
+/// agent with a profile, wherever its actor lives, plus those active here.
+async fn live_agents(rt: &Rt, org_id: &OrgId) -> Vec<AgentStatus> {
+    let mut keys: Vec<AgentKey> = rt
+        .active_agents()
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| &k.org == org_id)
+        .collect();
+    if rt.cluster.is_some() {
+        if let Some(o) = rt.orgs.get(org_id) {
+            for a in &o.agents {
+                let key = AgentKey {
+                    org: org_id.clone(),
+                    id: a.id.clone(),
+                };
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    let asks = keys.iter().map(|k| ask::<AgentActor, _>(rt, k, GetStatus));
+    let mut live: Vec<AgentStatus> = futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    live.sort_by(|a, b| a.id.cmp(&b.id));
+    live
+}
+
+/// Another node changed the org: agents active here re-announce (capacity may have changed).
+pub fn org_changed_locally(rt: &Rt, org_id: &OrgId) {
+    for (key, addr) in rt.active_agents() {
+        if &key.org == org_id {
+            addr.do_send(crate::actors::agent::Announce);
+        }
+    }
 }

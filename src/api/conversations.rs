@@ -169,7 +169,10 @@ async fn panic_actor(
         org: staff.org.clone(),
         id,
     };
-    rt.conversation(&key)
-        .do_send(crate::actors::conversation::Crash);
+    crate::actors::route::tell::<crate::actors::conversation::ConversationActor, _>(
+        &rt,
+        &key,
+        crate::actors::conversation::Crash,
+    );
     Ok(HttpResponse::Accepted().json(json!({ "crashing": key.id })))
 }

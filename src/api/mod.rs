@@ -5,7 +5,7 @@
 //! the HTTP status of the code.
 
 mod assets;
-mod config;
+pub mod config;
 mod conversations;
 mod public;
 

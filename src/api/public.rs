@@ -55,7 +55,13 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(rt: web::Data<Rt>) -> HttpResponse {
-    match rt.engine.check_ready().await {
+    let ready = match rt.engine.check_ready().await {
+        Ok(()) if rt.cluster.as_ref().is_some_and(|c| !c.healthy()) => Err(
+            crate::engine::EngineError::Unavailable("cluster heartbeat failing".into()),
+        ),
+        other => other,
+    };
+    match ready {
         Ok(()) => HttpResponse::Ok()
             .json(json!({ "ready": true, "engine": rt.engine.kind(), "node": rt.node_id })),
         Err(e) => HttpResponse::ServiceUnavailable().json(json!({

@@ -27,7 +27,7 @@ pub enum Role {
 }
 
 /// A signed-in agent (or supervisor/admin).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Staff {
     pub org: OrgId,
     pub id: AgentId,
@@ -52,7 +52,7 @@ impl Staff {
 }
 
 /// A customer: a visitor who filled in the pre-chat form, or a verified customer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Customer {
     pub org: OrgId,
     pub id: CustomerId,

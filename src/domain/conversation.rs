@@ -63,7 +63,9 @@ impl Status {
 }
 
 /// The timers a conversation can have running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum TimerKind {
     IdlePrompt,
     IdleEnd,

@@ -8,6 +8,7 @@
 //! engine returns ready futures.
 
 pub mod memory;
+pub mod redis;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +19,9 @@ use serde::Serialize;
 
 use crate::domain::conversation::Status;
 use crate::domain::org::OrgConfig;
-use crate::ids::{AgentId, ConvKey, ConversationId, CustomerId, OrgId, QueueId, ReasonId};
+use crate::ids::{
+    AgentId, AgentKey, ConvKey, ConversationId, CustomerId, OrgId, QueueId, QueueKey, ReasonId,
+};
 use crate::protocol::{Author, EventKind, LogEvent};
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
@@ -184,6 +187,122 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Ok when the engine can serve writes (`/readyz`).
     fn check_ready(&self) -> EngineFuture<()>;
+
+    /// Cluster coordination, for engines shared by several nodes; `None` for one process.
+    fn cluster(&self) -> Option<SharedCluster> {
+        None
+    }
 }
 
 pub type SharedEngine = Arc<dyn Engine>;
+pub type SharedCluster = Arc<dyn Cluster>;
+
+/// One actor that can hold a lease: the unit of placement in a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum ActorRef {
+    Conversation(ConvKey),
+    Agent(AgentKey),
+    Queue(QueueKey),
+}
+
+impl ActorRef {
+    pub fn org(&self) -> &OrgId {
+        match self {
+            ActorRef::Conversation(k) => &k.org,
+            ActorRef::Agent(k) => &k.org,
+            ActorRef::Queue(k) => &k.org,
+        }
+    }
+}
+
+/// The outcome of [`Cluster::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This instance holds the lease; writes carry this fencing epoch.
+    Mine { epoch: u64 },
+    /// Another live instance holds it.
+    Held { by: String },
+}
+
+/// A pub/sub topic. Conversation and agent topics carry events and signals to the nodes that
+/// hold the participants' sockets (a node subscribes while it has one); instance topics carry
+/// forwarded commands and their replies; the broadcast topic carries cluster-wide notices.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Instance(String),
+    Broadcast,
+    Conversation(ConvKey),
+    Agent(AgentKey),
+}
+
+/// What the pub/sub connection hands the node.
+#[derive(Debug, Clone)]
+pub enum BusEvent {
+    Message {
+        topic: Topic,
+        payload: String,
+    },
+    /// The pub/sub connection was re-established (every topic is subscribed again). Messages may
+    /// have been lost meanwhile: followers must re-read what they missed from the logs.
+    Reconnected,
+}
+
+/// A node seen in the membership table.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub instance: String,
+    /// Milliseconds since its last heartbeat.
+    pub silent_ms: u64,
+}
+
+/// Cluster coordination (DESIGN §4): membership, leases with fencing epochs, fenced actor state
+/// and pub/sub. Implemented by the Redis engine; the runtime uses only this trait.
+///
+/// An *instance* is one process: `{node_id}-{random}`, so a restarted node is a new instance and
+/// can clean up what its previous incarnation left.
+pub trait Cluster: Send + Sync + 'static {
+    /// This process's instance id.
+    fn instance(&self) -> &str;
+    /// The configured node id this instance runs as (the prefix of its instance id).
+    fn node_id(&self) -> &str;
+
+    /// Records this instance as alive now (membership + heartbeat). Called at start and then
+    /// every `heartbeat_ms`.
+    fn heartbeat(&self) -> EngineFuture<()>;
+    /// Every instance in the membership table with how long it has been silent.
+    fn members(&self) -> EngineFuture<Vec<Member>>;
+    /// Removes an instance from membership and deletes its owned set (after reaping it, or when
+    /// it drains and leaves).
+    fn forget(&self, instance: &str) -> EngineFuture<()>;
+    /// Exactly one caller wins the right to reap a gone instance (a short-lived lock).
+    fn lock_reap(&self, instance: &str) -> EngineFuture<bool>;
+    /// Actors the instance claimed and has not released: a superset of the leases it holds.
+    fn owned(&self, instance: &str) -> EngineFuture<Vec<ActorRef>>;
+
+    /// Takes the actor's lease when it is free, already ours, or held by `steal_from` (an
+    /// instance known to be gone). Taking it bumps the actor's fencing epoch (which only grows);
+    /// re-claiming a lease we hold returns its current epoch. The actor is added to this
+    /// instance's owned set before the lease is taken.
+    fn claim(&self, actor: &ActorRef, steal_from: Option<&str>) -> EngineFuture<Claim>;
+    /// The instance holding the actor's lease, if any.
+    fn holder(&self, actor: &ActorRef) -> EngineFuture<Option<String>>;
+    /// Extends our leases in one round trip. For each: still ours at that epoch (a lease that
+    /// lapsed but whose epoch is unchanged is taken again).
+    fn renew(&self, leases: Vec<(ActorRef, u64)>) -> EngineFuture<Vec<bool>>;
+    /// Gives leases up (each only if still ours at that epoch) and drops them from the owned set.
+    fn release(&self, leases: Vec<(ActorRef, u64)>) -> EngineFuture<()>;
+
+    /// Writes an actor's persisted state, refusing with `Fenced` unless `epoch` is the actor's
+    /// current fencing epoch.
+    fn put_state(&self, actor: &ActorRef, epoch: u64, state: String) -> EngineFuture<()>;
+    fn get_state(&self, actor: &ActorRef) -> EngineFuture<Option<String>>;
+
+    fn publish(&self, topic: &Topic, payload: String) -> EngineFuture<()>;
+    /// Resolves once the subscription is active (messages published afterwards arrive).
+    fn subscribe(&self, topic: &Topic) -> EngineFuture<()>;
+    fn unsubscribe(&self, topic: &Topic) -> EngineFuture<()>;
+    /// Everything that arrives on subscribed topics (and this instance's own topic and the
+    /// broadcast topic, subscribed from the start). Taken once, by the node, at start-up.
+    fn take_incoming(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<BusEvent>>;
+}

@@ -1,16 +1,18 @@
 //! Command dispatch: each client command becomes a typed message to the actor that owns the
 //! state it touches. Input is validated here, once, before any actor sees it.
 
-use actix::{MailboxError, Message};
 use serde_json::{json, Value};
 
 use super::session::{Follow, Session};
-use crate::actors::agent::{AnswerOffer, AnswerTransfer as AgentAnswerTransfer, SetPresence};
-use crate::actors::conversation::{
-    message_text, Continue, Create, End, MarkRead, Note, Post, RequestTransfer, Survey,
-    TransferToQueue, Typing, WrapUp,
+use crate::actors::agent::{
+    AgentActor, AnswerOffer, AnswerTransfer as AgentAnswerTransfer, SetPresence,
 };
-use crate::actors::queue::Admit;
+use crate::actors::conversation::{
+    message_text, Continue, ConversationActor, Create, End, MarkRead, Note, Post, RequestTransfer,
+    Survey, TransferToQueue, Typing, WrapUp,
+};
+use crate::actors::queue::{Admit, QueueActor};
+use crate::actors::route::{ask, ask_here, Remote};
 use crate::auth::{Customer, Principal, Staff};
 use crate::domain::reasons;
 use crate::domain::text;
@@ -22,15 +24,6 @@ use crate::protocol::{CommandError, ErrorCode};
 
 /// Most bytes of `context` a customer may attach to a conversation.
 const MAX_CONTEXT_BYTES: usize = 4096;
-
-fn mailbox(_: MailboxError) -> CommandError {
-    CommandError::unavailable("the actor restarted; retry")
-}
-
-/// Flattens an actor reply.
-fn flat<T>(r: Result<Result<T, CommandError>, MailboxError>) -> Result<T, CommandError> {
-    r.map_err(mailbox)?
-}
 
 impl Session {
     fn customer(&self) -> Result<Customer, CommandError> {
@@ -59,17 +52,12 @@ impl Session {
         &self,
         id: &ConversationId,
         msg: M,
-    ) -> Result<M::Result, CommandError>
+    ) -> Result<Result<M::Ok, CommandError>, CommandError>
     where
-        M: Message + Send + 'static,
-        M::Result: Send,
-        crate::actors::conversation::ConversationActor: actix::Handler<M>,
+        M: Remote,
+        ConversationActor: actix::Handler<M>,
     {
-        self.rt
-            .conversation_here(&self.conv_key(id))
-            .send(msg)
-            .await
-            .map_err(mailbox)
+        Ok(ask_here::<ConversationActor, M>(&self.rt, &self.conv_key(id), msg).await)
     }
 
     /// Runs one command; `Ok(Some(data))` goes into the ack.
@@ -183,7 +171,7 @@ impl Session {
             }
             Command::Status { presence } => {
                 let key = self.agent_key()?;
-                flat(self.rt.agent_here(&key).send(SetPresence(presence)).await)?;
+                ask_here::<AgentActor, _>(&self.rt, &key, SetPresence(presence)).await?;
                 Ok(None)
             }
             Command::Accept { conversation } => self.answer_offer(conversation, true).await,
@@ -268,15 +256,11 @@ impl Session {
         accept: bool,
     ) -> Result<Option<Value>, CommandError> {
         let key = self.agent_key()?;
-        flat(
-            self.rt
-                .agent_here(&key)
-                .send(AnswerOffer {
-                    conversation,
-                    accept,
-                })
-                .await,
-        )?;
+        let answer = AnswerOffer {
+            conversation,
+            accept,
+        };
+        ask_here::<AgentActor, _>(&self.rt, &key, answer).await?;
         Ok(None)
     }
 
@@ -286,15 +270,11 @@ impl Session {
         accept: bool,
     ) -> Result<Option<Value>, CommandError> {
         let key = self.agent_key()?;
-        flat(
-            self.rt
-                .agent_here(&key)
-                .send(AgentAnswerTransfer {
-                    conversation,
-                    accept,
-                })
-                .await,
-        )?;
+        let answer = AgentAnswerTransfer {
+            conversation,
+            accept,
+        };
+        ask_here::<AgentActor, _>(&self.rt, &key, answer).await?;
         Ok(None)
     }
 
@@ -392,12 +372,12 @@ impl Session {
             org: customer.org.clone(),
             id: queue_id.clone(),
         };
-        flat(self.rt.queue(&qkey).send(Admit).await)?;
+        ask::<QueueActor, _>(&self.rt, &qkey, Admit).await?;
 
         let id = ConversationId::generate();
         let key = self.conv_key(&id);
         // Follow before creating so that nothing said about the new conversation is missed.
-        self.rt.hub.follow(&key, self.handle.clone());
+        self.rt.hub.follow(&key, self.handle.clone()).await;
         self.follows.insert(
             id.clone(),
             Follow {

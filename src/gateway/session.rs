@@ -10,8 +10,9 @@ use bytestring::ByteString;
 
 use super::close_codes;
 use super::limiter::TokenBucket;
-use crate::actors::agent::{Connect, Disconnect};
-use crate::actors::conversation::{Access, Who};
+use crate::actors::agent::{AgentActor, Connect, Disconnect};
+use crate::actors::conversation::{Access, ConversationActor, Who};
+use crate::actors::route::{ask_here, tell};
 use crate::auth::Principal;
 use crate::domain::conversation::Status;
 use crate::hub::{Audience, Control, EventDelivery, Outbound, SessionHandle, SessionInbox};
@@ -235,11 +236,7 @@ async fn hello_frame(
         }
     }
     for signal in data.2 {
-        if session
-            .send(ServerFrame::Signal(&signal).to_json())
-            .await
-            .is_err()
-        {
+        if session.send(signal).await.is_err() {
             session.cleanup();
             return None;
         }
@@ -288,7 +285,7 @@ impl Session {
     async fn welcome(
         &mut self,
         resume: Vec<crate::protocol::ResumePoint>,
-    ) -> Result<(serde_json::Value, Vec<(ConversationId, u64)>, Vec<Signal>), CommandError> {
+    ) -> Result<(serde_json::Value, Vec<(ConversationId, u64)>, Vec<String>), CommandError> {
         let resume_at = |c: &ConversationId| {
             resume
                 .iter()
@@ -301,18 +298,15 @@ impl Session {
                     org: staff.org.clone(),
                     id: staff.id.clone(),
                 };
-                self.rt.hub.attach_agent(&key, self.handle.clone());
+                self.rt.hub.attach_agent(&key, self.handle.clone()).await;
                 let sessions = self.rt.hub.agent_sessions(&key).len();
                 self.agent = Some(key.clone());
-                let snapshot = self
-                    .rt
-                    .agent_here(&key)
-                    .send(Connect {
-                        staff: staff.clone(),
-                        sessions,
-                    })
-                    .await
-                    .map_err(|_| CommandError::unavailable("agent actor unavailable; retry"))?;
+                let connect = Connect {
+                    staff: staff.clone(),
+                    instance: self.rt.instance().to_string(),
+                    sessions,
+                };
+                let snapshot = ask_here::<AgentActor, _>(&self.rt, &key, connect).await?;
                 // Chats that ended while the agent was away still need their wrap-up: follow
                 // them too, so the agent sees the end and can close them.
                 let filter = crate::engine::ConversationFilter {
@@ -533,7 +527,10 @@ impl Session {
                 if self.follows.contains_key(&c) {
                     return Ok(());
                 }
-                self.rt.hub.follow(&self.conv_key(&c), self.handle.clone());
+                self.rt
+                    .hub
+                    .follow(&self.conv_key(&c), self.handle.clone())
+                    .await;
                 self.follows.insert(
                     c.clone(),
                     Follow {
@@ -546,6 +543,13 @@ impl Session {
                 };
                 self.send(ServerFrame::Signal(&signal).to_json()).await?;
                 self.fill(&c).await
+            }
+            Outbound::Resync => {
+                let followed: Vec<ConversationId> = self.follows.keys().cloned().collect();
+                for c in followed {
+                    self.fill(&c).await?;
+                }
+                Ok(())
             }
             Outbound::Control(Control::Unfollow(c)) => {
                 if self.follows.remove(&c).is_some() {
@@ -632,21 +636,16 @@ impl Session {
         epoch: Option<&str>,
     ) -> Result<serde_json::Value, Stop> {
         let key = self.conv_key(conversation);
-        let access = self
-            .rt
-            .conversation_here(&key)
-            .send(Access {
-                who: self.who.clone(),
-            })
-            .await;
-        let audience = match access {
-            Ok(Ok(a)) => a,
-            Ok(Err(e)) => {
+        let access = Access {
+            who: self.who.clone(),
+        };
+        let audience = match ask_here::<ConversationActor, _>(&self.rt, &key, access).await {
+            Ok(a) => a,
+            Err(e) => {
                 return Ok(serde_json::json!({ "error": e.code.as_str(), "message": e.message }))
             }
-            Err(_) => return Ok(serde_json::json!({ "error": "unavailable" })),
         };
-        self.rt.hub.follow(&key, self.handle.clone());
+        self.rt.hub.follow(&key, self.handle.clone()).await;
         let current = self.rt.engine.read_log(&key, 0, 0).await.ok().flatten();
         let (log_epoch, log_last) =
             current.map_or((String::new(), 0), |s| (s.epoch.to_string(), s.last_seq));
@@ -681,9 +680,10 @@ impl Session {
                     org: key.org.clone(),
                     id: queue,
                 };
-                self.rt.queue(&qkey).do_send(crate::actors::queue::Retell {
+                let retell = crate::actors::queue::Retell {
                     conversation: key.id.clone(),
-                });
+                };
+                tell::<crate::actors::queue::QueueActor, _>(&self.rt, &qkey, retell);
             }
         }
     }
@@ -699,8 +699,14 @@ impl Session {
         self.follows.clear();
         if let Some(key) = self.agent.take() {
             let left = self.rt.hub.detach_agent(&key, self.handle.id);
-            if let Some(addr) = self.rt.agent_if_active(&key) {
-                addr.do_send(Disconnect { sessions: left });
+            let gone = Disconnect {
+                instance: self.rt.instance().to_string(),
+                sessions: left,
+            };
+            if self.rt.cluster.is_some() {
+                tell::<AgentActor, _>(&self.rt, &key, gone);
+            } else if let Some(addr) = self.rt.agent_if_active(&key) {
+                addr.do_send(gone);
             }
         }
     }

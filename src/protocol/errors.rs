@@ -87,6 +87,9 @@ impl ErrorCode {
 pub struct CommandError {
     pub code: ErrorCode,
     pub message: String,
+    /// Internal: the actor that answered lost its lease (another node owns it now); the caller
+    /// locates the actor again and retries. Clients see `unavailable`.
+    pub moved: bool,
 }
 
 impl CommandError {
@@ -94,6 +97,18 @@ impl CommandError {
         Self {
             code,
             message: message.into(),
+            moved: false,
+        }
+    }
+
+    /// The activation lost its lease: locate the actor again (see [`Self::moved`]).
+    pub fn moved() -> Self {
+        Self {
+            moved: true,
+            ..Self::new(
+                ErrorCode::Unavailable,
+                "this conversation moved to another node; retry",
+            )
         }
     }
 

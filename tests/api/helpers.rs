@@ -15,12 +15,18 @@ use switchboard::ids::{AgentId, OrgId, QueueId};
 use switchboard::runtime::Rt;
 use switchboard::startup::Application;
 
+use crate::redis_server::RedisServer;
+
 /// How long any single wait may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
     pub port: u16,
     pub rt: Rt,
+    /// Dropping it tells the node to drain and stop (its thread would otherwise outlive the test).
+    _stop: tokio::sync::oneshot::Sender<()>,
+    /// The test's own Redis when `crate::ENGINE == "redis"`; it dies with the test.
+    _redis: Option<RedisServer>,
 }
 
 /// The test org document; tests patch it with `tweak`.
@@ -63,14 +69,37 @@ pub async fn spawn_app_configured(
     settings.limits.position_update_ms = 20;
     settings.limits.queue_sweep_ms = 50;
     settings.testing.fault_injection = true;
+    // The same suite runs against both engines (DESIGN §1): `tests/api` with the memory engine,
+    // `tests/api_redis` with a real redis-server per test and short cluster timings.
+    let redis = match crate::ENGINE {
+        "memory" => None,
+        "redis" => {
+            let server = RedisServer::start();
+            settings.engine.kind = switchboard::config::EngineKind::Redis;
+            settings.engine.redis.url = server.url();
+            settings.engine.redis.lease_ttl_ms = 3000;
+            settings.engine.redis.renew_ms = 1000;
+            settings.engine.redis.heartbeat_ms = 200;
+            settings.engine.redis.node_ttl_ms = 1500;
+            Some(server)
+        }
+        other => panic!("unknown test engine {other:?}"),
+    };
     configure(&mut settings);
     let (tx, rx) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             match Application::build(settings).await {
                 Ok(app) => {
                     let _ = tx.send(Ok((app.port(), app.runtime())));
-                    let _ = app.run_until_stopped(std::future::pending()).await;
+                    let _ = app
+                        .run_until_stopped(async move {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                    // Stop the node's actor arbiters too, so nothing keeps running after the test.
+                    actix_web::rt::System::current().stop();
                 }
                 Err(e) => {
                     let _ = tx.send(Err(e.to_string()));
@@ -82,7 +111,14 @@ pub async fn spawn_app_configured(
         .recv_timeout(WAIT)
         .expect("server did not start in time")
         .expect("server failed to start");
-    TestApp { port, rt }
+    // Read at start-up; not needed any more.
+    let _ = std::fs::remove_file(&seed);
+    TestApp {
+        port,
+        rt,
+        _stop: stop,
+        _redis: redis,
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -143,29 +179,9 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> (u16, Value) {
-        let client = awc::Client::builder().timeout(WAIT).finish();
-        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = client.request(method, self.url(path));
-        if let Some(t) = token {
-            req = req.insert_header(("Authorization", format!("Bearer {t}")));
-        }
-        for (k, v) in headers {
-            req = req.insert_header((*k, *v));
-        }
-        let mut resp = match body {
-            Some(b) => req.send_json(&b).await,
-            None => req.send().await,
-        }
-        .expect("http request");
-        let status = resp.status().as_u16();
-        let bytes = resp.body().limit(16 << 20).await.expect("body");
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        (status, json)
+        try_http(self.port, method, path, token, body, headers, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("http request {method} {path}: {e}"))
     }
 
     /// A visitor token through the pre-chat form.
@@ -210,6 +226,57 @@ impl TestApp {
             .to_string();
         (c, conv)
     }
+}
+
+/// One HTTP request to `127.0.0.1:port`; `Err` when there is no answer within `timeout`
+/// (connection refused, node stopped or killed). Bodies that are not JSON come back as a string.
+pub async fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<(u16, Value), String> {
+    let client = awc::Client::builder().timeout(timeout).finish();
+    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = client.request(method, format!("http://127.0.0.1:{port}{path}"));
+    if let Some(t) = token {
+        req = req.insert_header(("Authorization", format!("Bearer {t}")));
+    }
+    for (k, v) in headers {
+        req = req.insert_header((*k, *v));
+    }
+    let mut resp = match body {
+        Some(b) => req.send_json(&b).await,
+        None => req.send().await,
+    }
+    .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .body()
+        .limit(16 << 20)
+        .await
+        .map_err(|e| e.to_string())?;
+    let json = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Ok((status, json))
+}
+
+/// What [`Client::try_read`] found.
+#[allow(dead_code)] // used by tests/cluster
+#[derive(Debug)]
+pub enum Next {
+    Frame(Value),
+    /// The socket is closed (see `Client::closed` for the code).
+    Closed,
+    /// Nothing arrived in time.
+    Timeout,
 }
 
 pub struct Client {
@@ -371,6 +438,101 @@ impl Client {
 
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+/// Non-panicking variants for clients of nodes that may die or pause (tests/cluster).
+#[allow(dead_code)]
+impl Client {
+    /// Like `open`, but `None` when no websocket is up within `timeout` (node dead or stopped).
+    pub async fn try_open(port: u16, timeout: Duration) -> Option<Client> {
+        let url = format!("ws://127.0.0.1:{port}/v1/ws");
+        match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(url)).await {
+            Ok(Ok((ws, _))) => Some(Client {
+                ws,
+                next_id: 0,
+                inbox: VecDeque::new(),
+                hello: Value::Null,
+                closed: None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Sends a text frame; false when the socket is gone.
+    pub async fn try_send_raw(&mut self, text: &str) -> bool {
+        matches!(
+            tokio::time::timeout(WAIT, self.ws.send(Message::Text(text.into()))).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Reads one frame from the socket (not the inbox) without panicking.
+    pub async fn try_read(&mut self, timeout: Duration) -> Next {
+        if self.closed.is_some() {
+            return Next::Closed;
+        }
+        loop {
+            let Ok(msg) = tokio::time::timeout(timeout, self.ws.next()).await else {
+                return Next::Timeout;
+            };
+            match msg {
+                Some(Ok(Message::Text(t))) => match serde_json::from_str(&t) {
+                    Ok(v) => return Next::Frame(v),
+                    Err(e) => panic!("server sent a frame that is not JSON ({e}): {t}"),
+                },
+                Some(Ok(Message::Close(frame))) => {
+                    self.closed = Some(frame.map_or((1005, String::new()), |f| {
+                        (u16::from(f.code), f.reason.to_string())
+                    }));
+                    return Next::Closed;
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => {
+                    if self.closed.is_none() {
+                        self.closed = Some((1006, String::new()));
+                    }
+                    return Next::Closed;
+                }
+            }
+        }
+    }
+
+    /// Sends a command with a fresh id; its `ack` or `error`, or `None` when the socket closed
+    /// or nothing answered within `timeout`. Other frames read meanwhile stay in the inbox.
+    pub async fn try_request(&mut self, mut cmd: Value, timeout: Duration) -> Option<Value> {
+        self.next_id += 1;
+        let id = format!("r{}", self.next_id);
+        cmd["id"] = json!(id);
+        if !self.try_send_raw(&cmd.to_string()).await {
+            return None;
+        }
+        let is_reply =
+            |f: &Value| f["id"] == json!(id) && (f["type"] == "ack" || f["type"] == "error");
+        self.try_wait_for(timeout, is_reply).await
+    }
+
+    /// The first frame (buffered or new) matching `pred`, or `None` on close or timeout.
+    pub async fn try_wait_for(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        if let Some(i) = self.inbox.iter().position(&pred) {
+            return self.inbox.remove(i);
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            match self.try_read(left).await {
+                Next::Frame(f) if pred(&f) => return Some(f),
+                Next::Frame(f) => self.inbox.push_back(f),
+                Next::Closed | Next::Timeout => return None,
+            }
+        }
     }
 }
 

@@ -198,7 +198,7 @@ async fn health_readiness_and_metrics() {
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
     let (status, body) = app.http("GET", "/readyz", None, None).await;
     assert_eq!(status, 200);
-    assert_eq!(body["engine"], "memory");
+    assert_eq!(body["engine"], crate::ENGINE);
     let mut al = app.agent("al", &["general"]).await;
     let (mut c, conv) = app.customer_chat("m").await;
     accept_next(&mut al).await;

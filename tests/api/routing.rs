@@ -338,13 +338,15 @@ async fn concurrent_starts_never_push_an_agent_past_its_capacity() {
     };
     let mut held = Vec::new();
     for agent in agents.iter_mut() {
-        // Three offers arrive; a barrier then shows there is no fourth.
+        // Three offers arrive; a barrier then shows there is no fourth. (Each `signal` takes a
+        // new offer out of the inbox: waiting three times waits for three distinct offers.)
+        let mut offers = Vec::new();
         for _ in 0..3 {
             let offer = agent.signal("offer").await;
-            agent.inbox.push_back(offer);
+            offers.push(offer["conversation"].as_str().expect("id").to_string());
         }
         agent.barrier().await;
-        let offers = offers_of(agent);
+        offers.extend(offers_of(agent));
         assert_eq!(
             offers.len(),
             3,
@@ -379,12 +381,13 @@ async fn concurrent_starts_never_push_an_agent_past_its_capacity() {
             .await;
     }
     let a1 = &mut agents[0];
+    let mut refills = Vec::new();
     for _ in 0..2 {
-        let offer = a1.signal("offer").await;
-        a1.inbox.push_back(offer);
+        refills.push(a1.signal("offer").await);
     }
     a1.barrier().await;
-    assert_eq!(offers_of(a1).len(), 2, "two slots freed, two offers");
+    refills.extend(a1.buffered(|f| f["signal"] == "offer"));
+    assert_eq!(refills.len(), 2, "two slots freed, two offers: {refills:?}");
 
     let admin = app.admin_token("t1");
     let (_, q) = app

@@ -4,10 +4,12 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::Utc;
+use serde::{Deserialize, Serialize};
 
 use super::{dedup_key, reply, ConversationActor, Reply};
-use crate::actors::agent::{Release, ReserveTransfer, TransferClosed};
-use crate::actors::queue::{Dequeue, Enqueue};
+use crate::actors::agent::{AgentActor, Release, ReserveTransfer, TransferClosed};
+use crate::actors::queue::{Dequeue, Enqueue, QueueActor};
+use crate::actors::route::{ask, tell};
 use crate::auth::Customer;
 use crate::domain::conversation::{Status, TimerKind};
 use crate::domain::text;
@@ -23,7 +25,7 @@ use crate::protocol::{
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Who is acting on the conversation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Who {
     Customer(CustomerId),
     Agent {
@@ -129,12 +131,16 @@ impl ConversationActor {
         let (Some(queue), Some(created)) = (&self.state.queue, self.state.waiting_since) else {
             return;
         };
-        self.rt.queue(&self.queue_key(queue)).do_send(Enqueue {
-            conversation: self.key.id.clone(),
-            priority: self.state.priority,
-            enqueued_at: created,
-            customer_name: self.state.customer_name.clone(),
-        });
+        tell::<QueueActor, _>(
+            &self.rt,
+            &self.queue_key(queue),
+            Enqueue {
+                conversation: self.key.id.clone(),
+                priority: self.state.priority,
+                enqueued_at: created,
+                customer_name: self.state.customer_name.clone(),
+            },
+        );
     }
 
     /// After a restart, re-announces a waiting conversation to its queue (idempotent there).
@@ -159,22 +165,34 @@ impl ConversationActor {
                 match before.status {
                     Status::Waiting | Status::Assigning => {
                         if let Some(q) = &before.queue {
-                            act.rt.queue(&act.queue_key(q)).do_send(Dequeue {
-                                conversation: act.key.id.clone(),
-                            });
+                            tell::<QueueActor, _>(
+                                &act.rt,
+                                &act.queue_key(q),
+                                Dequeue {
+                                    conversation: act.key.id.clone(),
+                                },
+                            );
                         }
                     }
                     _ => {
                         if let Some(owner) = &before.owner {
-                            act.rt.agent(&act.agent_key(owner)).do_send(Release {
-                                conversation: act.key.id.clone(),
-                            });
+                            tell::<AgentActor, _>(
+                                &act.rt,
+                                &act.agent_key(owner),
+                                Release {
+                                    conversation: act.key.id.clone(),
+                                },
+                            );
                         }
                         if let Some(t) = &before.transfer {
-                            act.rt.agent(&act.agent_key(&t.to)).do_send(TransferClosed {
-                                conversation: act.key.id.clone(),
-                                outcome: "cancelled",
-                            });
+                            tell::<AgentActor, _>(
+                                &act.rt,
+                                &act.agent_key(&t.to),
+                                TransferClosed {
+                                    conversation: act.key.id.clone(),
+                                    outcome: "cancelled".into(),
+                                },
+                            );
                         }
                     }
                 }
@@ -184,7 +202,7 @@ impl ConversationActor {
 }
 
 /// Creates the conversation (the customer's `start`).
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<u64, CommandError>")]
 pub struct Create {
     pub customer: Customer,
@@ -251,7 +269,7 @@ impl Handler<Create> for ConversationActor {
 }
 
 /// A chat message from the customer or the owning agent. Answers `(seq, duplicate)`.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(u64, bool), CommandError>")]
 pub struct Post {
     pub who: Who,
@@ -312,7 +330,7 @@ impl Handler<Post> for ConversationActor {
 }
 
 /// Typing on/off: a live signal to the other side, never logged.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct Typing {
     pub who: Who,
@@ -343,7 +361,7 @@ impl Handler<Typing> for ConversationActor {
 }
 
 /// Read receipt: the reader has seen everything up to `seq`.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct MarkRead {
     pub who: Who,
@@ -390,7 +408,7 @@ impl Handler<MarkRead> for ConversationActor {
 }
 
 /// The customer answers the idle prompt.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct Continue {
     pub customer: CustomerId,
@@ -419,7 +437,7 @@ impl Handler<Continue> for ConversationActor {
 }
 
 /// The customer or the owning agent ends the chat.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<u64, CommandError>")]
 pub struct End {
     pub who: Who,
@@ -445,7 +463,7 @@ impl Handler<End> for ConversationActor {
 }
 
 /// The customer's NPS answer, after the chat ended.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct Survey {
     pub customer: CustomerId,
@@ -513,7 +531,7 @@ impl Handler<Survey> for ConversationActor {
 }
 
 /// An internal note: agents only, never delivered to the customer.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<u64, CommandError>")]
 pub struct Note {
     pub who: Who,
@@ -558,7 +576,7 @@ impl ConversationActor {
 }
 
 /// Wrap-up: a disposition code and optional note on an ended conversation; marks it done.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<u64, CommandError>")]
 pub struct WrapUp {
     pub who: Who,
@@ -613,7 +631,7 @@ impl Handler<WrapUp> for ConversationActor {
 }
 
 /// From the agent actor: the agent accepted the assignment offer.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct Assign {
     pub agent: AgentId,
@@ -657,16 +675,23 @@ impl Handler<Assign> for ConversationActor {
 }
 
 /// From the queue: an assignment offer went out (`true`) or ended without acceptance.
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct OfferChanged {
     pub offered: bool,
 }
 
 impl Handler<OfferChanged> for ConversationActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: OfferChanged, _: &mut Self::Context) {
+    fn handle(&mut self, msg: OfferChanged, ctx: &mut Self::Context) -> Self::Result {
+        self.on_offer_changed(msg, ctx);
+        Ok(())
+    }
+}
+
+impl ConversationActor {
+    fn on_offer_changed(&mut self, msg: OfferChanged, _: &mut Context<Self>) {
         let before = self.status();
         self.offered = msg.offered && self.state.status == Status::Waiting;
         if self.status() != before {
@@ -677,7 +702,7 @@ impl Handler<OfferChanged> for ConversationActor {
 }
 
 /// The owner asks another agent to take the conversation.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<u64, CommandError>")]
 pub struct RequestTransfer {
     pub from: AgentId,
@@ -710,54 +735,59 @@ impl Handler<RequestTransfer> for ConversationActor {
             note: msg.note.clone(),
             expires_at,
         };
-        let target = self.rt.agent(&self.agent_key(&msg.to));
-        let fut = target
-            .send(reserve)
-            .timeout(CALL_TIMEOUT)
-            .into_actor(self)
-            .then(move |res, act, _| {
-                let reserved = match res {
-                    Ok(r) => r,
-                    Err(_) => Err(CommandError::unavailable("the target agent did not answer")),
-                };
-                let to = msg.to.clone();
-                match reserved {
-                    Err(e) => fut::ready(Err(e)).boxed_local(),
-                    Ok(()) => {
-                        crate::metrics::Metrics::inc(&act.rt.metrics.transfers_requested);
-                        let author = Author {
-                            role: AuthorRole::Agent,
-                            id: Some(msg.from.to_string()),
-                            name: None,
-                        };
-                        act.append(vec![event(
-                            author,
-                            EventKind::TransferRequested {
-                                from: msg.from,
-                                to: msg.to,
-                                note: msg.note,
-                            },
-                        )])
-                        .map(move |res, act, _| match res {
-                            Ok(a) => Ok(a.first().map_or(0, |x| x.event.seq)),
-                            Err(e) => {
-                                act.rt.agent(&act.agent_key(&to)).do_send(TransferClosed {
+        let rt = self.rt.clone();
+        let target = self.agent_key(&msg.to);
+        let fut = async move {
+            tokio::time::timeout(CALL_TIMEOUT, ask::<AgentActor, _>(&rt, &target, reserve))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(CommandError::unavailable("the target agent did not answer"))
+                })
+        }
+        .into_actor(self)
+        .then(move |reserved, act, _| {
+            let to = msg.to.clone();
+            match reserved {
+                Err(e) => fut::ready(Err(e)).boxed_local(),
+                Ok(()) => {
+                    crate::metrics::Metrics::inc(&act.rt.metrics.transfers_requested);
+                    let author = Author {
+                        role: AuthorRole::Agent,
+                        id: Some(msg.from.to_string()),
+                        name: None,
+                    };
+                    act.append(vec![event(
+                        author,
+                        EventKind::TransferRequested {
+                            from: msg.from,
+                            to: msg.to,
+                            note: msg.note,
+                        },
+                    )])
+                    .map(move |res, act, _| match res {
+                        Ok(a) => Ok(a.first().map_or(0, |x| x.event.seq)),
+                        Err(e) => {
+                            tell::<AgentActor, _>(
+                                &act.rt,
+                                &act.agent_key(&to),
+                                TransferClosed {
                                     conversation: act.key.id.clone(),
-                                    outcome: "cancelled",
-                                });
-                                Err(e)
-                            }
-                        })
-                        .boxed_local()
-                    }
+                                    outcome: "cancelled".into(),
+                                },
+                            );
+                            Err(e)
+                        }
+                    })
+                    .boxed_local()
                 }
-            });
+            }
+        });
         AtomicResponse::new(Box::pin(fut))
     }
 }
 
 /// From the target agent's actor: the answer to a transfer request.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct AnswerTransfer {
     pub agent: AgentId,
@@ -822,9 +852,13 @@ impl Handler<AnswerTransfer> for ConversationActor {
         let fut = self.append(events).map(move |res, act, _| {
             res?;
             let from = act.agent_key(&t.from);
-            act.rt.agent(&from).do_send(Release {
-                conversation: act.key.id.clone(),
-            });
+            tell::<AgentActor, _>(
+                &act.rt,
+                &from,
+                Release {
+                    conversation: act.key.id.clone(),
+                },
+            );
             act.rt
                 .hub
                 .control_agent(&from, Control::Unfollow(act.key.id.clone()));
@@ -835,7 +869,7 @@ impl Handler<AnswerTransfer> for ConversationActor {
 }
 
 /// The owner moves the conversation to another queue.
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<u64, CommandError>")]
 pub struct TransferToQueue {
     pub from: AgentId,
@@ -885,9 +919,13 @@ impl Handler<TransferToQueue> for ConversationActor {
         let fut = self.append(events).map(move |res, act, _| {
             let seq = res?.last().map_or(0, |a| a.event.seq);
             let from = act.agent_key(&msg.from);
-            act.rt.agent(&from).do_send(Release {
-                conversation: act.key.id.clone(),
-            });
+            tell::<AgentActor, _>(
+                &act.rt,
+                &from,
+                Release {
+                    conversation: act.key.id.clone(),
+                },
+            );
             act.rt
                 .hub
                 .control_agent(&from, Control::Unfollow(act.key.id.clone()));
@@ -899,7 +937,7 @@ impl Handler<TransferToQueue> for ConversationActor {
 }
 
 /// May this viewer follow the conversation, and as which audience?
-#[derive(Message)]
+#[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<Audience, CommandError>")]
 pub struct Access {
     pub who: Who,
@@ -928,17 +966,17 @@ impl Handler<Access> for ConversationActor {
 }
 
 /// From the timer supervisor.
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct TimerFired {
     pub kind: TimerKind,
 }
 
 impl Handler<TimerFired> for ConversationActor {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = AtomicResponse<Self, Result<(), CommandError>>;
 
     fn handle(&mut self, msg: TimerFired, _: &mut Self::Context) -> Self::Result {
-        let nothing = || AtomicResponse::new(Box::pin(fut::ready(())));
+        let nothing = || AtomicResponse::new(Box::pin(fut::ready(Ok(()))));
         if self.ready().is_err() || !self.timer_due(msg.kind) {
             return nothing();
         }
@@ -948,10 +986,11 @@ impl Handler<TimerFired> for ConversationActor {
         let messages = org.settings.messages.clone();
         tracing::debug!(conversation = %self.key.id, kind = ?msg.kind, "Timer fired.");
         let done = |res: Result<u64, CommandError>, act: &mut Self, _: &mut Context<Self>| {
-            if let Err(err) = res {
+            if let Err(err) = &res {
                 tracing::warn!(conversation = %act.key.id, %err, "A timer's action failed; it will be retried.");
                 act.arm_timers();
             }
+            res.map(|_| ())
         };
         let fut = match msg.kind {
             TimerKind::IdlePrompt => self
@@ -989,10 +1028,14 @@ impl Handler<TimerFired> for ConversationActor {
                 )])
                 .map(move |res, act, ctx| {
                     if res.is_ok() {
-                        act.rt.agent(&act.agent_key(&t.to)).do_send(TransferClosed {
-                            conversation: act.key.id.clone(),
-                            outcome: "expired",
-                        });
+                        tell::<AgentActor, _>(
+                            &act.rt,
+                            &act.agent_key(&t.to),
+                            TransferClosed {
+                                conversation: act.key.id.clone(),
+                                outcome: "expired".into(),
+                            },
+                        );
                     }
                     done(res.map(|_| 0), act, ctx)
                 })
@@ -1015,15 +1058,15 @@ impl Handler<TimerFired> for ConversationActor {
 }
 
 /// Test hook (`testing.fault_injection`): makes the actor panic, to prove it comes back.
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
 pub struct Crash;
 
 impl Handler<Crash> for ConversationActor {
-    type Result = ();
+    type Result = Result<(), CommandError>;
 
     #[allow(clippy::panic)]
-    fn handle(&mut self, _: Crash, _: &mut Self::Context) {
+    fn handle(&mut self, _: Crash, _: &mut Self::Context) -> Self::Result {
         panic!(
             "fault injection: conversation {} crashed on request",
             self.key.id
@@ -1034,4 +1077,24 @@ impl Handler<Crash> for ConversationActor {
 /// Validates text once, with the node's limits, for handlers above.
 pub fn message_text(text: &str, limits: &crate::config::Limits) -> Result<String, CommandError> {
     text::chat_text(text, limits.max_message_chars, "text")
+}
+
+crate::remote! {
+    Create => u64, "conv.create";
+    Post => (u64, bool), "conv.post";
+    Typing => (), "conv.typing";
+    MarkRead => (), "conv.read";
+    Continue => (), "conv.continue";
+    End => u64, "conv.end";
+    Survey => (), "conv.survey";
+    Note => u64, "conv.note";
+    WrapUp => u64, "conv.wrap_up";
+    Assign => (), "conv.assign";
+    OfferChanged => (), "conv.offer_changed";
+    RequestTransfer => u64, "conv.request_transfer";
+    AnswerTransfer => (), "conv.answer_transfer";
+    TransferToQueue => u64, "conv.transfer_to_queue";
+    Access => Audience, "conv.access";
+    TimerFired => (), "conv.timer";
+    Crash => (), "conv.crash";
 }

@@ -18,9 +18,12 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
 use super::timers::{Schedule, TimerTarget};
+use crate::actors::route::{LeaseLost, Wake};
 use crate::domain::conversation::{ConversationState, Status, TimerKind};
 use crate::domain::org::OrgConfig;
-use crate::engine::{Appended, ConversationSummary, EngineError, Fence, LogSlice, NewEvent};
+use crate::engine::{
+    ActorRef, Appended, ConversationSummary, EngineError, Fence, LogSlice, NewEvent,
+};
 use crate::hub::EventDelivery;
 use crate::ids::ConvKey;
 use crate::protocol::{AuthorRole, CommandError, EventKind, LogEvent};
@@ -41,9 +44,7 @@ pub(crate) fn reply<T: 'static>(result: Result<T, CommandError>) -> Reply<T> {
 
 pub fn engine_error(e: EngineError) -> CommandError {
     match e {
-        EngineError::Fenced { .. } => {
-            CommandError::unavailable("this conversation moved to another node; retry")
-        }
+        EngineError::Fenced { .. } => CommandError::moved(),
         EngineError::Unavailable(m) => CommandError::unavailable(m),
         EngineError::Other(m) => CommandError::internal(m),
     }
@@ -80,17 +81,20 @@ pub struct ConversationActor {
     passivation: Option<SpawnHandle>,
     /// The status last counted in the metrics gauge.
     counted: Option<Status>,
+    /// This activation lost its lease: it writes nothing more.
+    fenced: bool,
 }
 
 impl ConversationActor {
-    pub fn new(rt: Rt, key: ConvKey) -> Self {
+    /// `epoch`: the fencing epoch of this node's lease on the conversation (1 without a cluster).
+    pub fn new(rt: Rt, key: ConvKey, epoch: u64) -> Self {
         Self {
             rt,
             key,
             state: ConversationState::default(),
             load: Load::Loading,
             epoch: Arc::from(""),
-            fence: Fence { epoch: 1 },
+            fence: Fence { epoch },
             dedup: HashMap::new(),
             armed: HashMap::new(),
             offered: false,
@@ -100,6 +104,7 @@ impl ConversationActor {
             summary_flush: None,
             passivation: None,
             counted: None,
+            fenced: false,
         }
     }
 
@@ -157,6 +162,7 @@ impl ConversationActor {
                 }
                 Err(EngineError::Fenced { ours }) => {
                     tracing::warn!(conversation = %act.key.id, ours, "Fenced; stopping this activation.");
+                    act.fenced = true;
                     ctx.stop();
                     Err(engine_error(EngineError::Fenced { ours }))
                 }
@@ -224,6 +230,9 @@ impl ConversationActor {
     }
 
     pub(crate) fn write_summary_now(&mut self) {
+        if self.fenced {
+            return;
+        }
         self.summary_dirty = false;
         self.summary_written = true;
         if let Some(summary) = self.summary() {
@@ -386,10 +395,33 @@ impl Actor for ConversationActor {
             tracing::error!(conversation = %self.key.id, "Conversation actor panicked; it will be rebuilt from its log.");
         }
         self.rt.forget_conversation(&self.key, &ctx.address());
-        if self.summary_dirty {
+        if self.summary_dirty && !self.fenced {
             self.write_summary_now();
+        }
+        if let Some(node) = &self.rt.cluster {
+            node.release(&ActorRef::Conversation(self.key.clone()), self.fence.epoch);
         }
         self.rt.metrics.transition(self.counted, None);
         self.counted = None;
+    }
+}
+
+impl Handler<LeaseLost> for ConversationActor {
+    type Result = ();
+
+    fn handle(&mut self, _: LeaseLost, ctx: &mut Self::Context) {
+        tracing::info!(conversation = %self.key.id, "Lease lost; this activation stops.");
+        self.fenced = true;
+        ctx.stop();
+    }
+}
+
+impl Handler<Wake> for ConversationActor {
+    type Result = Result<(), CommandError>;
+
+    /// Activation did the work: the log is loaded and the timers are armed.
+    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) -> Self::Result {
+        self.schedule_passivation(ctx);
+        Ok(())
     }
 }
