@@ -344,7 +344,7 @@ impl Actor for AgentActor {
         let actor = ActorRef::Agent(self.key.clone());
         let state = self.rt.cluster.as_ref().map(|node| {
             let addr = ctx.address();
-            self.writer = Some(StateWriter::spawn(
+            self.writer = Some(StateWriter::for_actor(
                 node.bus.clone(),
                 actor.clone(),
                 self.epoch,

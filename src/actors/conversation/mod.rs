@@ -21,6 +21,7 @@ use super::timers::{Schedule, TimerTarget};
 use crate::actors::route::{LeaseLost, Wake};
 use crate::domain::conversation::{ConversationState, Status, TimerKind};
 use crate::domain::org::OrgConfig;
+use crate::cluster::SnapshotWriter;
 use crate::engine::{
     ActorRef, Appended, ConversationSummary, EngineError, Fence, LogSlice, NewEvent,
 };
@@ -78,6 +79,10 @@ pub struct ConversationActor {
     /// Whether a summary was ever written by this activation (the first one goes out at once).
     summary_written: bool,
     summary_flush: Option<SpawnHandle>,
+    /// Writes summaries one at a time, newest last (started on the first write).
+    summaries: Option<SnapshotWriter<ConversationSummary>>,
+    /// The version of the last summary handed to `summaries`.
+    summary_version: u64,
     passivation: Option<SpawnHandle>,
     /// The status last counted in the metrics gauge.
     counted: Option<Status>,
@@ -102,6 +107,8 @@ impl ConversationActor {
             summary_dirty: false,
             summary_written: false,
             summary_flush: None,
+            summaries: None,
+            summary_version: 0,
             passivation: None,
             counted: None,
             fenced: false,
@@ -148,26 +155,51 @@ impl ConversationActor {
             .engine
             .append(&self.key, self.fence, events)
             .into_actor(self)
-            .map(|res, act, ctx| match res {
-                Ok(appended) => {
-                    if let Some(first) = appended.first() {
-                        act.epoch = first.epoch.clone();
-                    }
-                    for a in &appended {
-                        if !a.duplicate {
-                            act.apply(&a.event, ctx);
+            .then(|res, act, ctx| {
+                let summary_before = act.summary_version;
+                let result = match res {
+                    Ok(appended) => {
+                        if let Some(first) = appended.first() {
+                            act.epoch = first.epoch.clone();
                         }
+                        for a in &appended {
+                            if !a.duplicate {
+                                act.apply(&a.event, ctx);
+                            }
+                        }
+                        Ok(appended)
                     }
-                    Ok(appended)
-                }
-                Err(EngineError::Fenced { ours }) => {
-                    tracing::warn!(conversation = %act.key.id, ours, "Fenced; stopping this activation.");
-                    act.fenced = true;
-                    ctx.stop();
-                    Err(engine_error(EngineError::Fenced { ours }))
-                }
-                Err(e) => Err(engine_error(e)),
+                    Err(EngineError::Fenced { ours }) => {
+                        tracing::warn!(conversation = %act.key.id, ours, "Fenced; stopping this activation.");
+                        act.fenced = true;
+                        ctx.stop();
+                        Err(engine_error(EngineError::Fenced { ours }))
+                    }
+                    Err(e) => Err(engine_error(e)),
+                };
+                // A change of status is readable through REST (by id, customer, case id …)
+                // once its command is acknowledged. The event itself is already durable, so a
+                // summary write that does not finish in time does not fail the command.
+                let stored = (act.summary_version != summary_before)
+                    .then(|| act.summary_stored())
+                    .flatten();
+                fut::wrap_future(async move {
+                    if let Some(stored) = stored {
+                        let _ = stored.await;
+                    }
+                    result
+                })
             })
+    }
+
+    /// Resolves once the latest summary handed to the writer is stored (or after a bound).
+    fn summary_stored(
+        &self,
+    ) -> Option<impl std::future::Future<Output = Result<(), CommandError>> + 'static> {
+        let within = Duration::from_millis(self.rt.settings.engine.redis.command_timeout_ms * 2);
+        self.summaries
+            .as_ref()
+            .map(|w| w.saved(self.summary_version, within))
     }
 
     /// Folds one event into the state and tells everyone who needs to know.
@@ -236,13 +268,15 @@ impl ConversationActor {
         self.summary_dirty = false;
         self.summary_written = true;
         if let Some(summary) = self.summary() {
-            let fut = self.rt.engine.put_summary(summary);
-            let conversation = self.key.id.clone();
-            actix::spawn(async move {
-                if let Err(err) = fut.await {
-                    tracing::warn!(%conversation, %err, "Could not write the conversation summary.");
-                }
+            let engine = self.rt.engine.clone();
+            let writer = self.summaries.get_or_insert_with(|| {
+                SnapshotWriter::spawn(
+                    format!("summary of {}", summary.id),
+                    move |s| engine.put_summary(s),
+                    || {},
+                )
             });
+            self.summary_version = writer.save(summary);
         }
     }
 
