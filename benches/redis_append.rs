@@ -1,166 +1,153 @@
-//! Log append on a real local Redis: what does one durable, fenced, deduplicated append cost,
-//! one at a time and group-committed (pipelined) — the throughput lever DESIGN §4 names?
+//! The Redis engine's durable log append (DESIGN §4): what does one fenced, deduplicated,
+//! seq-assigning append cost through `RedisEngine::append`, awaited one at a time, and how far
+//! does group commit (the engine's appender sending everything queued as one pipeline) carry
+//! throughput when many conversations append at once?
 //!
-//! The bench starts its own `redis-server` on a free port (never the machine's 6379) with
-//! `appendonly yes` and `appendfsync everysec`, and loads `fixtures/append.lua`, the append
-//! script shape DESIGN §4 describes (fencing epoch check, seq assignment, client_msg_id dedup,
-//! XADD). The Redis engine itself is issue 3; this measures the primitive it will be built on.
-//! It fails loudly if `redis-server` is not installed.
+//! The bench starts its own `redis-server` on a free port (never the machine's 6379) with the
+//! shipped durability setting, `appendonly yes` + `appendfsync always` (see
+//! `tests/support/redis.rs`), so every figure includes the fsync. It fails loudly if
+//! `redis-server` is not installed.
+//!
+//! - `redis_engine/append_one`: one append, awaited before the next (latency of one ack).
+//! - `redis_engine/append_concurrent_512`: 512 appends to 128 conversations issued together and
+//!   awaited together; throughput is appends per second.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/support/redis.rs"]
+mod redis_server;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures_util::future::join_all;
+use switchboard::config::RedisSettings;
+use switchboard::engine::redis::RedisEngine;
+use switchboard::engine::{ActorRef, Claim, Engine, EngineError, Fence, NewEvent};
+use switchboard::ids::{ConvKey, ConversationId, OrgId};
+use switchboard::protocol::{Author, AuthorRole, EventKind};
 
-struct RedisServer {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
+const CONVERSATIONS: usize = 128;
+const IN_FLIGHT: usize = 512;
 
-impl RedisServer {
-    fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("free port")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let dir = std::env::temp_dir().join(format!("sb-redis-bench-{port}"));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "yes", "--appendfsync", "everysec"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is required for this benchmark (apt-get install redis-server)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) {
-                if let Ok(mut c) = client.get_connection() {
-                    if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                        break;
-                    }
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        RedisServer { child, port, dir }
+fn message(n: u64) -> NewEvent {
+    let cmid = format!("m{n}");
+    NewEvent {
+        author: Author {
+            role: AuthorRole::Customer,
+            id: Some("v_bench".into()),
+            name: None,
+        },
+        kind: EventKind::Message {
+            text: "Hello, I would like to know where my order is.".into(),
+            client_msg_id: cmid.clone(),
+        },
+        dedup_key: Some(format!("c:v_bench:{cmid}")),
     }
 }
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-const EVENT: &str = r#"{"kind":"message","text":"Hello, I would like to know where my order is.","client_msg_id":"m"}"#;
 
 fn append(c: &mut Criterion) {
-    let server = RedisServer::start();
-    let client =
-        redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).expect("client");
-    let mut con = client.get_connection().expect("connection");
-    let script = redis::Script::new(include_str!("fixtures/append.lua"));
-    let keys = |conv: u64| {
-        let tag = format!("{{bench:c{conv}}}");
-        [
-            format!("{tag}:lease"),
-            format!("{tag}:log"),
-            format!("{tag}:dedup"),
-            format!("{tag}:seq"),
-        ]
+    let server = redis_server::RedisServer::start();
+    let system = actix_rt::System::new();
+    let settings = RedisSettings {
+        url: server.url(),
+        ..RedisSettings::default()
     };
-    let _: () = redis::cmd("SET")
-        .arg(&keys(0)[0])
-        .arg("node-a:1")
-        .query(&mut con)
-        .expect("lease");
-
-    // One append: conversation `conv`, writer epoch, dedup key ('' for none).
-    let append = |con: &mut redis::Connection,
-                  conv: u64,
-                  epoch: u64,
-                  dedup: &str|
-     -> redis::RedisResult<(u64, u8)> {
-        let k = keys(conv);
-        script
-            .key(&k[0])
-            .key(&k[1])
-            .key(&k[2])
-            .key(&k[3])
-            .arg(epoch)
-            .arg(dedup)
-            .arg(EVENT)
-            .invoke(con)
-    };
-
+    let engine = system.block_on(async {
+        RedisEngine::connect(&settings, "bench")
+            .await
+            .expect("connect to the bench's redis-server")
+    });
+    let org = OrgId::parse("bench").expect("org id");
+    // Claim every conversation's lease, as the owning node does before it appends.
+    let convs: Vec<(ConvKey, Fence)> = system.block_on(async {
+        let cluster = engine.cluster().expect("the redis engine is a cluster");
+        let mut convs = Vec::new();
+        for _ in 0..CONVERSATIONS {
+            let key = ConvKey {
+                org: org.clone(),
+                id: ConversationId::generate(),
+            };
+            let epoch = match cluster
+                .claim(&ActorRef::Conversation(key.clone()), None)
+                .await
+                .expect("claim")
+            {
+                Claim::Mine { epoch } => epoch,
+                other => panic!("a fresh conversation is held: {other:?}"),
+            };
+            convs.push((key, Fence { epoch }));
+        }
+        convs
+    });
+    let convs = Arc::new(convs);
     let mut n = 0u64;
-    c.bench_function("redis/append_one", |b| {
-        b.iter(|| {
-            n += 1;
-            let (seq, dup) = append(&mut con, n % 100, 1, &format!("c:v:m{n}")).expect("append");
-            assert!(seq > 0 && dup == 0);
+
+    c.bench_function("redis_engine/append_one", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            system.block_on(async {
+                for _ in 0..iters {
+                    n += 1;
+                    let (key, fence) = &convs[n as usize % CONVERSATIONS];
+                    let out = engine
+                        .append(key, *fence, vec![message(n)])
+                        .await
+                        .expect("append");
+                    assert!(!out[0].duplicate);
+                }
+            });
+            start.elapsed()
         })
     });
 
-    // Group commit: one pipeline of 64 appends to 64 conversations per round trip.
-    let mut group = c.benchmark_group("redis");
-    group.throughput(Throughput::Elements(64));
-    let hash = script.get_hash().to_string();
-    group.bench_function("append_pipelined_64", |b| {
-        b.iter(|| {
-            let mut pipe = redis::pipe();
-            for i in 0..64u64 {
-                n += 1;
-                let k = keys(i);
-                pipe.cmd("EVALSHA")
-                    .arg(&hash)
-                    .arg(4)
-                    .arg(&k[0])
-                    .arg(&k[1])
-                    .arg(&k[2])
-                    .arg(&k[3])
-                    .arg(1)
-                    .arg(format!("c:v:m{n}"))
-                    .arg(EVENT);
-            }
-            let out: Vec<(u64, u8)> = pipe.query(&mut con).expect("pipeline");
-            assert_eq!(out.len(), 64);
+    let mut group = c.benchmark_group("redis_engine");
+    group.throughput(Throughput::Elements(IN_FLIGHT as u64));
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function(format!("append_concurrent_{IN_FLIGHT}"), |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            system.block_on(async {
+                for _ in 0..iters {
+                    let appends = (0..IN_FLIGHT).map(|i| {
+                        n += 1;
+                        let (key, fence) = &convs[i % CONVERSATIONS];
+                        engine.append(key, *fence, vec![message(n)])
+                    });
+                    for out in join_all(appends.collect::<Vec<_>>()).await {
+                        out.expect("append");
+                    }
+                }
+            });
+            start.elapsed()
         })
     });
     group.finish();
 
-    // A duplicate returns the original seq; a stale epoch is fenced.
-    let first = append(&mut con, 7, 1, "dup-check").expect("append");
-    let again = append(&mut con, 7, 1, "dup-check").expect("append");
-    assert_eq!(again, (first.0, 1), "a duplicate returns the original seq");
-    let _: () = redis::cmd("SET")
-        .arg(&keys(0)[0])
-        .arg("node-b:2")
-        .query(&mut con)
-        .expect("lease");
-    let fenced = append(&mut con, 0, 1, "");
-    assert!(
-        fenced.is_err_and(|e| e.to_string().contains("FENCED")),
-        "a stale epoch must be refused"
-    );
+    // What the figures stand for: a retry is deduplicated and a stale epoch is fenced.
+    system.block_on(async {
+        let (key, fence) = &convs[0];
+        let first = engine.append(key, *fence, vec![message(0)]).await;
+        let again = engine.append(key, *fence, vec![message(0)]).await;
+        let (first, again) = (first.expect("append"), again.expect("retry"));
+        assert!(
+            again[0].duplicate,
+            "a retried client_msg_id is deduplicated"
+        );
+        assert_eq!(first[0].event.seq, again[0].event.seq);
+        let cluster = engine.cluster().expect("cluster");
+        let actor = ActorRef::Conversation(key.clone());
+        cluster
+            .release(vec![(actor.clone(), fence.epoch)])
+            .await
+            .expect("release");
+        cluster.claim(&actor, None).await.expect("re-claim");
+        let stale = engine.append(key, *fence, vec![message(1 << 40)]).await;
+        assert!(
+            matches!(stale, Err(EngineError::Fenced { .. })),
+            "a stale epoch must be refused: {stale:?}"
+        );
+    });
+    drop(engine);
     drop(server);
 }
 

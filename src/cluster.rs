@@ -630,7 +630,9 @@ impl<T: Clone + Send + Sync + 'static> SnapshotWriter<T> {
         async move {
             match tokio::time::timeout(within, rx.wait_for(|w| *w >= version)).await {
                 Ok(Ok(_)) => Ok(()),
-                _ => Err(CommandError::unavailable("could not store the change; retry")),
+                _ => Err(CommandError::unavailable(
+                    "could not store the change; retry",
+                )),
             }
         }
     }

@@ -19,9 +19,9 @@ use chrono::{DateTime, Utc};
 
 use super::timers::{Schedule, TimerTarget};
 use crate::actors::route::{LeaseLost, Wake};
+use crate::cluster::SnapshotWriter;
 use crate::domain::conversation::{ConversationState, Status, TimerKind};
 use crate::domain::org::OrgConfig;
-use crate::cluster::SnapshotWriter;
 use crate::engine::{
     ActorRef, Appended, ConversationSummary, EngineError, Fence, LogSlice, NewEvent,
 };
