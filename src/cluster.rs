@@ -423,7 +423,8 @@ fn on_bus_event(rt: &Rt, event: BusEvent) {
             Ok(Notice::OrgChanged { .. }) => {}
             Ok(Notice::QueueStarted { queue }) => rt.announce_agents_to(&queue),
             Ok(Notice::Left { instance, actors }) => {
-                if instance != node.instance {
+                // A node that is leaving itself takes nothing over.
+                if instance != node.instance && !node.leaving.load(Ordering::Relaxed) {
                     node.gone.lock().insert(instance.clone());
                     rt.node_gone(&instance);
                     let rt = rt.clone();

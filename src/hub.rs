@@ -99,6 +99,10 @@ pub enum Outbound {
     /// Live notifications may have been lost (the cluster's pub/sub reconnected): re-read
     /// every followed conversation's log from the last seq delivered.
     Resync,
+    /// The conversation's log may hold events whose notification never came (its owner
+    /// changed: the previous one may have died between an append and its publish): re-read
+    /// it from the last seq delivered.
+    ResyncOne(ConversationId),
 }
 
 /// What crosses nodes on conversation and agent topics: frames already serialized by the
@@ -129,6 +133,11 @@ enum Relay {
     Control {
         o: String,
         follow: bool,
+        c: ConversationId,
+    },
+    /// A new owner activated the conversation: followers re-read its log.
+    Resync {
+        o: String,
         c: ConversationId,
     },
 }
@@ -331,6 +340,9 @@ impl Hub {
                     s.push(Outbound::Text(text.clone()));
                 }
             }
+            (Topic::Conversation(key), Relay::Resync { o, .. }) if o != bus.instance => {
+                self.resync_local(key);
+            }
             (Topic::Agent(key), Relay::Control { o, follow, c }) if o != bus.instance => {
                 let control = if follow {
                     Control::Follow(c)
@@ -342,6 +354,26 @@ impl Hub {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A conversation was activated by a new owner (cluster mode): every follower, on every
+    /// node, re-reads its log from the last seq it delivered. Pub/sub only notifies, so an
+    /// event appended by a node that died before publishing it would otherwise reach followers
+    /// only with the next event — or never, if it was the last.
+    pub fn resync(&self, key: &ConvKey) {
+        self.resync_local(key);
+        self.relay(Topic::Conversation(key.clone()), |o| Relay::Resync {
+            o,
+            c: key.id.clone(),
+        });
+    }
+
+    fn resync_local(&self, key: &ConvKey) {
+        if let Some(subs) = self.conversations[shard_of(key)].read().get(key) {
+            for s in subs {
+                s.push(Outbound::ResyncOne(key.id.clone()));
+            }
         }
     }
 

@@ -50,7 +50,7 @@ pub async fn run(shared: Arc<Shared>, idx: usize) {
             return;
         }
     };
-    let conn = match Conn::establish(&shared, idx, &token, &[]).await {
+    let conn = match Conn::establish_first(&shared, idx, &token).await {
         Ok((conn, _)) => conn,
         Err(e) => {
             shared.stats.note(format!("agent sign-in: {e:#}"));

@@ -33,6 +33,30 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// A client's first connection: the node for `slot`, or — when that node cannot be reached
+    /// at all (a killed node, as a load balancer would see it) — the next ones in turn. A node
+    /// that answers but refuses the hello is not skipped: that is the server's answer.
+    pub async fn establish_first(
+        shared: &Arc<Shared>,
+        slot: usize,
+        token: &str,
+    ) -> anyhow::Result<(Conn, Value)> {
+        let nodes = shared.dialer.endpoints.len().max(1);
+        let mut tried = 0;
+        loop {
+            let last = tried + 1 >= nodes;
+            match Conn::connect(shared, slot + tried, token, &[], last).await {
+                Err(e) if !last && !e.to_string().contains("hello") => {
+                    shared
+                        .stats
+                        .note(format!("first connection rerouted: {e:#}"));
+                    tried += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Connects to the node for `slot`, says hello with `token` (and `resume` points), and
     /// returns the connection and the hello ack's data. Records connect + hello latency.
     pub async fn establish(
@@ -40,6 +64,17 @@ impl Conn {
         slot: usize,
         token: &str,
         resume: &[Value],
+    ) -> anyhow::Result<(Conn, Value)> {
+        Conn::connect(shared, slot, token, resume, true).await
+    }
+
+    /// `establish`; a connection that cannot be opened counts as failed only if `count_failure`.
+    async fn connect(
+        shared: &Arc<Shared>,
+        slot: usize,
+        token: &str,
+        resume: &[Value],
+        count_failure: bool,
     ) -> anyhow::Result<(Conn, Value)> {
         let began = Instant::now();
         let node = shared.dialer.endpoint(slot);
@@ -65,7 +100,9 @@ impl Conn {
         let ws = match opened {
             Ok(ws) => ws,
             Err(e) => {
-                inc(&shared.stats.c.connections_failed);
+                if count_failure {
+                    inc(&shared.stats.c.connections_failed);
+                }
                 return Err(e.context(format!("connecting to {}", node.url)));
             }
         };

@@ -56,7 +56,7 @@ pub async fn run(shared: Arc<Shared>, idx: usize) {
             return;
         }
     };
-    let conn = match Conn::establish(&shared, idx, &token, &[]).await {
+    let conn = match Conn::establish_first(&shared, idx, &token).await {
         Ok((conn, _)) => conn,
         Err(e) => {
             inc(&shared.stats.c.customers_unfinished);
@@ -72,7 +72,21 @@ pub async fn run(shared: Arc<Shared>, idx: usize) {
 
 /// The pre-chat form: POST first name, last name, email; 201 with a visitor token.
 async fn prechat(shared: &Shared, idx: usize) -> anyhow::Result<String> {
-    let node = shared.dialer.endpoint(idx);
+    // A node that cannot be reached at all is skipped, as a load balancer would.
+    let nodes = shared.dialer.endpoints.len().max(1);
+    for tried in 0..nodes - 1 {
+        match prechat_at(shared, idx, idx + tried).await {
+            Err(e) if e.to_string() == "connecting" => {
+                shared.stats.note(format!("pre-chat form rerouted: {e:#}"));
+            }
+            other => return other,
+        }
+    }
+    prechat_at(shared, idx, idx + nodes - 1).await
+}
+
+async fn prechat_at(shared: &Shared, idx: usize, slot: usize) -> anyhow::Result<String> {
+    let node = shared.dialer.endpoint(slot);
     let body = json!({
         "first_name": FIRST_NAME,
         "last_name": format!("C{idx}"),

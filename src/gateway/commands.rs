@@ -356,7 +356,13 @@ impl Session {
             .find(|s| s.status.is_open());
         if let Some(open) = existing {
             if !self.follows.contains_key(&open.id) {
-                let _ = self.follow_from(&open.id, 0, None).await;
+                let answer = self.follow_from(&open.id, 0, None).await;
+                // A broken socket ends the session anyway; an unreachable actor is retried.
+                if answer.is_ok_and(|a| a["error"] == ErrorCode::Unavailable.as_str()) {
+                    return Err(CommandError::unavailable(
+                        "the conversation cannot be reached right now; retry",
+                    ));
+                }
             }
             return Ok(serde_json::json!({ "conversation": open.id, "existing": true }));
         }

@@ -226,13 +226,24 @@ async fn hello_frame(
     }
     // Replays and pending offers go out after the hello ack, in order.
     for (conversation, last) in data.1 {
-        if session
-            .follow_from(&conversation, last, None)
-            .await
-            .is_err()
-        {
-            session.cleanup();
-            return None;
+        match session.follow_from(&conversation, last, None).await {
+            // The conversation's actor could not be reached (its node is being replaced):
+            // following it silently would leave the client without its events, so the client
+            // reconnects and resumes instead (PROTOCOL §7).
+            Ok(answer) if answer["error"] == ErrorCode::Unavailable.as_str() => {
+                session.cleanup();
+                let reason = close_reason(
+                    close_codes::TRY_AGAIN_LATER,
+                    "conversation unavailable; resume",
+                );
+                let _ = session.ws.clone().close(reason).await;
+                return None;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                session.cleanup();
+                return None;
+            }
         }
     }
     for signal in data.2 {
@@ -544,6 +555,7 @@ impl Session {
                 self.send(ServerFrame::Signal(&signal).to_json()).await?;
                 self.fill(&c).await
             }
+            Outbound::ResyncOne(c) => self.fill(&c).await,
             Outbound::Resync => {
                 let followed: Vec<ConversationId> = self.follows.keys().cloned().collect();
                 for c in followed {

@@ -135,6 +135,52 @@ async fn killing_the_owning_node_loses_no_acknowledged_message() {
     );
 }
 
+/// Test 4b. The customer's node (which owns the conversation) is SIGKILLed and the customer is
+/// back at once on another node — before the dead node is declared gone, so the conversation's
+/// owner cannot answer yet (forwarded calls here give up after 100 ms). The new node must not
+/// leave it signed in but following nothing: it is told to come back (close 1013) until the
+/// conversation has moved, and then gets every later event, live, without sending anything.
+#[actix_web::test]
+async fn a_customer_back_before_the_failover_still_gets_every_later_event() {
+    let mut cluster = Cluster::start(3, |spec| {
+        spec.env("SWITCHBOARD__ENGINE__REDIS__CALL_TIMEOUT_MS", "100");
+        spec.env("SWITCHBOARD__ENGINE__REDIS__CALL_ATTEMPTS", "1");
+    })
+    .await;
+    let mut al = cluster.agent(1, "al").await;
+    let (mut ada, conv) = cluster.customer(0, "ada").await;
+    accept(&mut al, &conv).await;
+    ada.send(&conv, "hello", Instant::now() + WAIT).await;
+    let seq = al
+        .send(&conv, "hi, how can I help?", Instant::now() + WAIT)
+        .await;
+    ada.wait_seq(&conv, seq, WAIT).await;
+
+    cluster.node(0).kill();
+    let killed_at = Instant::now();
+    // Straight to node 1, well inside the node TTL: node 0 still counts as alive.
+    ada.reconnect(Instant::now() + WAIT).await;
+    assert!(
+        killed_at.elapsed() < NODE_TTL,
+        "the customer came back only after {:?}; the test needs it inside the node TTL",
+        killed_at.elapsed()
+    );
+
+    // The agent goes on once the conversation has moved; the customer only listens.
+    let mut last = 0;
+    for i in 0..3 {
+        last = al
+            .send(
+                &conv,
+                &format!("after the failover {i}"),
+                Instant::now() + LONG,
+            )
+            .await;
+    }
+    ada.wait_seq(&conv, last, LONG).await;
+    everyone_has_everything(&cluster, &conv, &mut [&mut ada, &mut al]).await;
+}
+
 /// Test 5. The owning node is SIGSTOPped for longer than its node TTL and lease while the chat
 /// goes on through the other nodes, then SIGCONTed. The paused node writes nothing stale: the
 /// transcript has no duplicate or out-of-order entry, everything sent meanwhile is there, and a

@@ -409,6 +409,9 @@ impl Actor for ConversationActor {
                     act.recount();
                     act.arm_timers();
                     act.after_rebuild();
+                    if act.rt.cluster.is_some() {
+                        act.rt.hub.resync(&act.key);
+                    }
                     tracing::debug!(conversation = %act.key.id, seq = act.state.last_seq, "Conversation rebuilt from its log.");
                 }
                 Ok(_) => act.load = Load::Missing,
