@@ -604,16 +604,17 @@ impl Agent {
         self.reconnect(delay, false).await;
     }
 
-    /// Drops the socket, waits `delay`, signs in again with `resume` for the chats it owns,
+    /// Drops the socket, waits `delay`, signs in again with `resume` for the chats it has,
     /// goes available again, and sends again whatever was not answered.
     async fn reconnect(&mut self, delay: Duration, storm: bool) {
         let since = Instant::now();
         inc(&self.shared.stats.c.reconnects);
         self.conn.drop_socket();
+        // Every chat it knows, ended ones too: a chat that ended but is not wrapped up yet is
+        // followed again by the server, which replays from here instead of from the start.
         let resume: Vec<Value> = self
             .chats
             .iter()
-            .filter(|(_, chat)| !chat.ended)
             .map(|(c, chat)| protocol::resume_point(c, chat.track.last_seq(), chat.track.epoch()))
             .collect();
         match reconnect(
