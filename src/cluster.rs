@@ -442,10 +442,13 @@ async fn reap(rt: &Rt) {
     let Some(node) = rt.cluster.as_ref() else {
         return;
     };
-    let settled = Duration::from_millis(node.settings.node_ttl_ms + node.settings.heartbeat_ms);
-    if !node.healthy() || node.healthy_since.lock().elapsed() < settled {
+    if !node.healthy() {
         return;
     }
+    // Right after start-up or an outage every other node looks silent: judge silence only once
+    // heartbeats had time to resume.
+    let settled = Duration::from_millis(node.settings.node_ttl_ms + node.settings.heartbeat_ms);
+    let settled = node.healthy_since.lock().elapsed() >= settled;
     let Ok(members) = node.bus.members().await else {
         return;
     };
@@ -454,9 +457,10 @@ async fn reap(rt: &Rt) {
         if m.instance == node.instance {
             continue;
         }
-        // A previous incarnation of this very node is gone by definition.
-        let lapsed =
-            m.silent_ms > node.settings.node_ttl_ms || m.instance.starts_with(prefix.as_str());
+        // A previous incarnation of this very node is gone by definition, at once: a node
+        // restarted after a crash takes its actors back without waiting for their leases.
+        let lapsed = (settled && m.silent_ms > node.settings.node_ttl_ms)
+            || m.instance.starts_with(prefix.as_str());
         if !lapsed {
             // Back (or never gone): its leases are its own again.
             node.gone.lock().remove(&m.instance);

@@ -181,6 +181,40 @@ async fn a_customer_back_before_the_failover_still_gets_every_later_event() {
     everyone_has_everything(&cluster, &conv, &mut [&mut ada, &mut al]).await;
 }
 
+/// Test 4c. The owning node is SIGKILLed and restarted with the same node id (a crash and a
+/// supervisor's restart). The new process knows its previous incarnation is gone and takes its
+/// actors back at once: node TTL and leases are a minute here, so only that rule can bring the
+/// chat back within the bound below. Nothing acknowledged is lost.
+#[actix_web::test]
+async fn a_restarted_node_takes_back_what_its_previous_incarnation_held_at_once() {
+    let mut cluster = Cluster::start(2, |spec| {
+        spec.env("SWITCHBOARD__ENGINE__REDIS__LEASE_TTL_MS", "60000");
+        spec.env("SWITCHBOARD__ENGINE__REDIS__RENEW_MS", "20000");
+        spec.env("SWITCHBOARD__ENGINE__REDIS__NODE_TTL_MS", "60000");
+    })
+    .await;
+    let mut al = cluster.agent(1, "al").await;
+    let (mut ada, conv) = cluster.customer(0, "ada").await;
+    accept(&mut al, &conv).await;
+    ada.send(&conv, "hello", Instant::now() + WAIT).await;
+    al.send(&conv, "hi, how can I help?", Instant::now() + WAIT)
+        .await;
+
+    cluster.node(0).restart().await;
+    let restarted = Instant::now();
+    ada.send(&conv, "are you still there?", Instant::now() + LONG)
+        .await;
+    al.send(&conv, "yes, still here", Instant::now() + LONG)
+        .await;
+    let took = restarted.elapsed();
+    eprintln!("the chat went on {took:?} after the restart");
+    assert!(
+        took < Duration::from_secs(20),
+        "the restarted node did not take its conversation back at once ({took:?})"
+    );
+    everyone_has_everything(&cluster, &conv, &mut [&mut ada, &mut al]).await;
+}
+
 /// Test 5. The owning node is SIGSTOPped for longer than its node TTL and lease while the chat
 /// goes on through the other nodes, then SIGCONTed. The paused node writes nothing stale: the
 /// transcript has no duplicate or out-of-order entry, everything sent meanwhile is there, and a
