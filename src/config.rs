@@ -92,12 +92,23 @@ pub struct RedisSettings {
     pub node_ttl_ms: u64,
     /// One attempt of a command forwarded to another node waits this long for the answer.
     pub call_timeout_ms: u64,
-    /// Attempts of a forwarded command (commands are idempotent, so retrying is safe).
+    /// Attempts of a forwarded command (commands are idempotent, so retrying is safe). A
+    /// command for an actor on a node that just died is answered once that node is declared
+    /// gone and the actor claimed elsewhere, so `call_attempts × call_timeout_ms` should exceed
+    /// `node_ttl_ms + heartbeat_ms` (a warning at start-up says when it does not).
     pub call_attempts: u32,
     /// Appends gathered into one pipeline (group commit).
     pub max_batch: usize,
     /// Longest a Redis command may take before the engine calls Redis unavailable.
     pub command_timeout_ms: u64,
+}
+
+impl RedisSettings {
+    /// Whether a forwarded command outlasts a failover (see `call_attempts`).
+    pub fn calls_outlast_failover(&self) -> bool {
+        u64::from(self.call_attempts.max(1)) * self.call_timeout_ms
+            > self.node_ttl_ms + self.heartbeat_ms
+    }
 }
 
 impl Default for RedisSettings {
@@ -110,7 +121,7 @@ impl Default for RedisSettings {
             heartbeat_ms: 1_000,
             node_ttl_ms: 5_000,
             call_timeout_ms: 2_000,
-            call_attempts: 3,
+            call_attempts: 4,
             max_batch: 128,
             command_timeout_ms: 2_000,
         }
@@ -221,4 +232,23 @@ pub fn embedded_defaults() -> Result<Settings, config::ConfigError> {
         ))
         .build()?
         .try_deserialize()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_cluster_timings_let_a_forwarded_command_outlast_a_failover() {
+        let shipped = embedded_defaults().expect("config/default.toml");
+        assert!(shipped.engine.redis.calls_outlast_failover());
+        let impatient = RedisSettings {
+            call_attempts: 3,
+            call_timeout_ms: 2_000,
+            node_ttl_ms: 5_000,
+            heartbeat_ms: 1_000,
+            ..RedisSettings::default()
+        };
+        assert!(!impatient.calls_outlast_failover());
+    }
 }

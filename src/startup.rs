@@ -61,12 +61,24 @@ pub async fn build_runtime(settings: &Settings) -> anyhow::Result<Rt> {
     settings.server.node_id = crate::runtime::node_id(&settings);
     let engine: SharedEngine = match settings.engine.kind {
         EngineKind::Memory => Arc::new(MemoryEngine::new()),
-        EngineKind::Redis => crate::engine::redis::RedisEngine::connect(
-            &settings.engine.redis,
-            &settings.server.node_id,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?,
+        EngineKind::Redis => {
+            let r = &settings.engine.redis;
+            if !r.calls_outlast_failover() {
+                tracing::warn!(
+                    call_attempts = r.call_attempts,
+                    call_timeout_ms = r.call_timeout_ms,
+                    node_ttl_ms = r.node_ttl_ms,
+                    heartbeat_ms = r.heartbeat_ms,
+                    "Forwarded commands give up before a dead node's actors move: clients get `unavailable` during failovers. Raise engine.redis.call_attempts or call_timeout_ms."
+                );
+            }
+            crate::engine::redis::RedisEngine::connect(
+                &settings.engine.redis,
+                &settings.server.node_id,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?
+        }
     };
     let arbiters = (0..threads(settings.server.actor_threads))
         .map(|_| Arbiter::new().handle())

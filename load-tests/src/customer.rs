@@ -513,7 +513,15 @@ impl Customer {
                 self.acked.insert(num);
                 self.maybe_end().await;
             }
-            Req::End => self.after_end().await,
+            Req::End => {
+                // Acked: the chat is ended in the log, whether or not its `ended` event (which
+                // may travel another way in a cluster) arrives before the customer leaves.
+                if !self.ended_seen {
+                    self.ended_seen = true;
+                    inc(&stats.c.chats_ended);
+                }
+                self.after_end().await
+            }
             Req::Survey => {
                 inc(&stats.c.surveys);
                 self.completed = true;
