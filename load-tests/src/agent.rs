@@ -396,7 +396,10 @@ impl Agent {
 
     fn on_error(&mut self, p: Pending<Req>, code: &str, message: &str) {
         self.shared.stats.error(p.req.name(), code, message);
-        if code == "rate_limited" && p.tries < MAX_TRIES {
+        // Both mean "not now, try again" (PROTOCOL.md, error codes); requests are idempotent, so a retry
+        // (same id, same client_msg_id) never doubles an effect. `unavailable` is what a
+        // cluster answers while an actor moves off a node that died.
+        if matches!(code, "rate_limited" | "unavailable") && p.tries < MAX_TRIES {
             let backoff = Duration::from_millis(100 * u64::from(p.tries));
             self.timers.after(backoff, Action::Retry(p));
             return;

@@ -11,9 +11,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::conversation::{
-    AnswerTransfer as ConvAnswerTransfer, Assign, ConversationActor, CALL_TIMEOUT,
-};
+use super::conversation::{AnswerTransfer as ConvAnswerTransfer, Assign, ConversationActor};
 use super::queue::{AgentUpdate, OfferOutcome, OfferResolved, QueueActor};
 use super::route::{ask, tell, LeaseLost, Remote, Wake};
 use super::timers::{Cancel, Schedule, TimerTarget};
@@ -218,7 +216,7 @@ impl AgentActor {
         }
     }
 
-    /// Sends a message to a conversation and waits (bounded by `CALL_TIMEOUT`) for its answer.
+    /// Sends a message to a conversation and waits (bounded by `call_timeout`) for its answer.
     /// The outer error is "the conversation did not answer"; the inner result is its answer.
     fn ask_conversation<M>(
         &self,
@@ -230,9 +228,10 @@ impl AgentActor {
         ConversationActor: Handler<M>,
     {
         let rt = self.rt.clone();
+        let wait = crate::actors::conversation::call_timeout(&rt);
         let key = self.conv_key(conversation);
         async move {
-            tokio::time::timeout(CALL_TIMEOUT, ask::<ConversationActor, M>(&rt, &key, msg))
+            tokio::time::timeout(wait, ask::<ConversationActor, M>(&rt, &key, msg))
                 .await
                 .map_err(|_| CommandError::unavailable("the conversation did not answer; retry"))
         }

@@ -20,9 +20,20 @@ use crate::protocol::{
     Author, AuthorRole, CommandError, EndReason, ErrorCode, EventKind, ParticipantRole, Signal,
 };
 
-/// How long a conversation waits for another actor before giving up (and answering
-/// `unavailable`), so that no two actors can wait on each other forever.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an actor waits for another actor before giving up (and answering `unavailable`),
+/// so that no two actors can wait on each other forever. In a cluster it also outlasts the
+/// retries of a call to an actor whose node just died (they end once it has moved).
+pub fn call_timeout(rt: &crate::runtime::Rt) -> Duration {
+    const FLOOR: Duration = Duration::from_secs(5);
+    match &rt.cluster {
+        None => FLOOR,
+        Some(node) => {
+            let s = &node.settings;
+            let retries = u64::from(s.call_attempts.max(1)) * (s.call_timeout_ms + 250);
+            FLOOR.max(Duration::from_millis(retries + 1_000))
+        }
+    }
+}
 
 /// Who is acting on the conversation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -736,9 +747,10 @@ impl Handler<RequestTransfer> for ConversationActor {
             expires_at,
         };
         let rt = self.rt.clone();
+        let wait = call_timeout(&rt);
         let target = self.agent_key(&msg.to);
         let fut = async move {
-            tokio::time::timeout(CALL_TIMEOUT, ask::<AgentActor, _>(&rt, &target, reserve))
+            tokio::time::timeout(wait, ask::<AgentActor, _>(&rt, &target, reserve))
                 .await
                 .unwrap_or_else(|_| {
                     Err(CommandError::unavailable("the target agent did not answer"))
