@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use switchboard::auth::Role;
+use switchboard::auth::{Authenticator, Role};
 use switchboard::ids::{AgentId, OrgId, QueueId};
 use switchboard::runtime::Rt;
 use switchboard::startup::Application;
@@ -125,6 +125,28 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A staff token of `org` for agent `id` (named "Agent {id}"), valid for an hour.
+pub fn staff_token(
+    auth: &Authenticator,
+    org: &str,
+    id: &str,
+    roles: &[Role],
+    queues: &[&str],
+) -> String {
+    auth.mint_staff(
+        OrgId::parse(org).expect("org"),
+        AgentId::parse(id).expect("agent id"),
+        Some(format!("Agent {id}")),
+        roles.to_vec(),
+        queues
+            .iter()
+            .map(|q| QueueId::parse(q).expect("queue"))
+            .collect(),
+        3600,
+    )
+    .expect("mint")
+}
+
 /// Sets `settings.<key> = value` on org `index`.
 pub fn set(orgs: &mut [Value], index: usize, key: &str, value: Value) {
     orgs[index]["settings"][key] = value;
@@ -136,20 +158,7 @@ impl TestApp {
     }
 
     pub fn staff_token(&self, org: &str, id: &str, roles: &[Role], queues: &[&str]) -> String {
-        self.rt
-            .auth
-            .mint_staff(
-                OrgId::parse(org).expect("org"),
-                AgentId::parse(id).expect("id"),
-                Some(format!("Agent {id}")),
-                roles.to_vec(),
-                queues
-                    .iter()
-                    .map(|q| QueueId::parse(q).expect("queue"))
-                    .collect(),
-                3600,
-            )
-            .expect("mint")
+        staff_token(&self.rt.auth, org, id, roles, queues)
     }
 
     pub fn admin_token(&self, org: &str) -> String {

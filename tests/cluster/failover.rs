@@ -59,6 +59,24 @@ where
     }
 }
 
+/// Agent `al` on node 1 and customer `ada` on node 0 (which owns the conversation), in an
+/// accepted chat after `rounds` messages each way, both sides caught up.
+async fn chat_owned_by_node_0(cluster: &Cluster, rounds: usize) -> (Peer, Peer, String) {
+    let mut al = cluster.agent(1, "al").await;
+    let (mut ada, conv) = cluster.customer(0, "ada").await;
+    accept(&mut al, &conv).await;
+    for i in 0..rounds {
+        ada.send(&conv, &format!("before {i}"), Instant::now() + WAIT)
+            .await;
+        al.send(&conv, &format!("reply {i}"), Instant::now() + WAIT)
+            .await;
+    }
+    let last = acked_in(&conv, &[&ada, &al]).last().map_or(0, |a| a.seq);
+    ada.wait_seq(&conv, last, WAIT).await;
+    al.wait_seq(&conv, last, WAIT).await;
+    (al, ada, conv)
+}
+
 /// Test 4. The node that owns the conversation (where it was started) is SIGKILLed while the
 /// customer keeps sending. The customer reconnects elsewhere, resumes and re-sends what was not
 /// acked; the chat is served again within the lease TTL plus a few seconds, and the transcript
@@ -66,15 +84,7 @@ where
 #[actix_web::test]
 async fn killing_the_owning_node_loses_no_acknowledged_message() {
     let mut cluster = Cluster::start(3, |_| {}).await;
-    let mut al = cluster.agent(1, "al").await;
-    let (mut ada, conv) = cluster.customer(0, "ada").await;
-    accept(&mut al, &conv).await;
-    for i in 0..3 {
-        ada.send(&conv, &format!("before {i}"), Instant::now() + WAIT)
-            .await;
-        al.send(&conv, &format!("reply {i}"), Instant::now() + WAIT)
-            .await;
-    }
+    let (mut al, mut ada, conv) = chat_owned_by_node_0(&cluster, 3).await;
 
     // The customer sends without pause until five sends were acked after the kill, so the
     // kill lands mid-stream (typically with a send in flight, which is then retried).
@@ -147,14 +157,7 @@ async fn a_customer_back_before_the_failover_still_gets_every_later_event() {
         spec.env("SWITCHBOARD__ENGINE__REDIS__CALL_ATTEMPTS", "1");
     })
     .await;
-    let mut al = cluster.agent(1, "al").await;
-    let (mut ada, conv) = cluster.customer(0, "ada").await;
-    accept(&mut al, &conv).await;
-    ada.send(&conv, "hello", Instant::now() + WAIT).await;
-    let seq = al
-        .send(&conv, "hi, how can I help?", Instant::now() + WAIT)
-        .await;
-    ada.wait_seq(&conv, seq, WAIT).await;
+    let (mut al, mut ada, conv) = chat_owned_by_node_0(&cluster, 1).await;
 
     cluster.node(0).kill();
     let killed_at = Instant::now();
@@ -193,12 +196,7 @@ async fn a_restarted_node_takes_back_what_its_previous_incarnation_held_at_once(
         spec.env("SWITCHBOARD__ENGINE__REDIS__NODE_TTL_MS", "60000");
     })
     .await;
-    let mut al = cluster.agent(1, "al").await;
-    let (mut ada, conv) = cluster.customer(0, "ada").await;
-    accept(&mut al, &conv).await;
-    ada.send(&conv, "hello", Instant::now() + WAIT).await;
-    al.send(&conv, "hi, how can I help?", Instant::now() + WAIT)
-        .await;
+    let (mut al, mut ada, conv) = chat_owned_by_node_0(&cluster, 1).await;
 
     cluster.node(0).restart().await;
     let restarted = Instant::now();
@@ -223,11 +221,7 @@ async fn a_restarted_node_takes_back_what_its_previous_incarnation_held_at_once(
 #[actix_web::test]
 async fn a_paused_node_wakes_up_without_writing_anything_stale() {
     let mut cluster = Cluster::start(3, |_| {}).await;
-    let mut al = cluster.agent(1, "al").await;
-    let (mut ada, conv) = cluster.customer(0, "ada").await;
-    accept(&mut al, &conv).await;
-    ada.send(&conv, "before", Instant::now() + WAIT).await;
-    al.send(&conv, "reply", Instant::now() + WAIT).await;
+    let (mut al, mut ada, conv) = chat_owned_by_node_0(&cluster, 1).await;
 
     // A second socket of the same customer on the node about to be paused.
     let mut old = cluster.connect(0, ada.token()).await;
@@ -326,18 +320,8 @@ async fn a_paused_node_wakes_up_without_writing_anything_stale() {
 #[actix_web::test]
 async fn a_redis_restart_loses_no_acknowledged_message() {
     let mut cluster = Cluster::start(2, |_| {}).await;
-    let mut al = cluster.agent(1, "al").await;
-    let (mut ada, conv) = cluster.customer(0, "ada").await;
-    accept(&mut al, &conv).await;
-    for i in 0..3 {
-        ada.send(&conv, &format!("before {i}"), Instant::now() + WAIT)
-            .await;
-        al.send(&conv, &format!("reply {i}"), Instant::now() + WAIT)
-            .await;
-    }
+    let (mut al, mut ada, conv) = chat_owned_by_node_0(&cluster, 3).await;
     let before = acked_in(&conv, &[&ada, &al]).last().expect("acked").seq;
-    ada.wait_seq(&conv, before, WAIT).await;
-    al.wait_seq(&conv, before, WAIT).await;
 
     cluster.redis.kill();
     for i in 0..2 {

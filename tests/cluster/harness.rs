@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use switchboard::auth::{Authenticator, Role};
-use switchboard::ids::{AgentId, OrgId, QueueId};
 
 use crate::clients::Peer;
 use crate::helpers::{test_org, try_http, Client, WAIT};
@@ -338,19 +337,7 @@ impl Cluster {
     }
 
     pub fn staff_token(&self, id: &str, roles: &[Role], queues: &[&str]) -> String {
-        self.auth
-            .mint_staff(
-                OrgId::parse("t1").expect("org"),
-                AgentId::parse(id).expect("agent id"),
-                Some(format!("Agent {id}")),
-                roles.to_vec(),
-                queues
-                    .iter()
-                    .map(|q| QueueId::parse(q).expect("queue"))
-                    .collect(),
-                3600,
-            )
-            .expect("mint")
+        crate::helpers::staff_token(&self.auth, "t1", id, roles, queues)
     }
 
     pub fn agent_token(&self, id: &str) -> String {

@@ -20,13 +20,7 @@ pub async fn accept(agent: &mut Peer, conv: &str) {
         "{}: unexpected offer",
         agent.label
     );
-    agent
-        .ok(
-            json!({ "type": "accept", "conversation": conv }),
-            Instant::now() + WAIT,
-        )
-        .await;
-    agent.follow(conv);
+    accept_offer_of(agent, conv).await;
 }
 
 /// Every offer an agent gets ends exactly once (accepted, or `offer_ended`), and the agent's
