@@ -79,7 +79,7 @@ async fn chat_owned_by_node_0(cluster: &Cluster, rounds: usize) -> (Peer, Peer, 
 
 /// Test 4. The node that owns the conversation (where it was started) is SIGKILLed while the
 /// customer keeps sending. The customer reconnects elsewhere, resumes and re-sends what was not
-/// acked; the chat is served again within the lease TTL plus a few seconds, and the transcript
+/// acked; the chat is served again within the lease TTL + 2 s (DESIGN §4), and the transcript
 /// holds every acknowledged message exactly once, in order, without a gap.
 #[actix_web::test]
 async fn killing_the_owning_node_loses_no_acknowledged_message() {
@@ -112,20 +112,21 @@ async fn killing_the_owning_node_loses_no_acknowledged_message() {
     tokio::join!(sender, killer);
     let killed_at = killed_at.get().expect("killed");
 
-    let first_after = ada
+    // The customer sends back to back, so the longest wait between two acks is the outage
+    // (an ack already in flight when the node died does not hide it).
+    let outage = ada
         .acked
-        .iter()
-        .find(|a| a.at > killed_at)
-        .expect("an ack after the kill")
-        .at;
+        .windows(2)
+        .map(|w| w[1].at - w[0].at)
+        .max()
+        .expect("acks");
     assert!(
-        first_after - killed_at <= RECOVERY,
-        "served again only after {:?}",
-        first_after - killed_at
+        ada.acked.iter().any(|a| a.at > killed_at),
+        "nothing acked after the kill"
     );
+    assert!(outage <= RECOVERY, "served again only after {outage:?}");
     eprintln!(
-        "served again {:?} after the kill; {} sends acked, {} reconnects",
-        first_after - killed_at,
+        "longest wait for an ack across the kill: {outage:?}; {} sends acked, {} reconnects",
         ada.acked.len(),
         ada.reconnects
     );

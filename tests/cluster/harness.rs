@@ -26,9 +26,8 @@ pub const LEASE_TTL: Duration = Duration::from_millis(3000);
 pub const NODE_TTL: Duration = Duration::from_millis(1500);
 /// `server.drain_timeout_ms`.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(3000);
-/// A killed owner's conversations are served again within this (DESIGN §4: lease TTL + 2 s;
-/// a few seconds more for a loaded test machine).
-pub const RECOVERY: Duration = Duration::from_millis(3000 + 5000);
+/// A killed owner's conversations are served again within this (DESIGN §4: lease TTL + 2 s).
+pub const RECOVERY: Duration = Duration::from_millis(3000 + 2000);
 /// Upper bound for anything that goes through a failover and retries.
 pub const LONG: Duration = Duration::from_secs(30);
 /// A node must answer `GET /readyz` with 200 within this after it was started.
