@@ -142,6 +142,9 @@ enum Relay {
     },
 }
 
+/// Most notifications sent in one pipeline.
+const PUBLISH_BATCH: usize = 256;
+
 /// The hub's link to the other nodes (cluster mode).
 struct Bus {
     cluster: SharedCluster,
@@ -247,9 +250,13 @@ impl Hub {
         let (out, mut rx) = mpsc::unbounded_channel::<(Topic, String)>();
         let publisher = cluster.clone();
         actix::spawn(async move {
-            while let Some((topic, payload)) = rx.recv().await {
-                if let Err(err) = publisher.publish(&topic, payload).await {
-                    tracing::debug!(%err, "A live notification was not published; followers fill gaps from the log.");
+            // Everything queued while the previous round trip was out goes in one pipeline, in
+            // order: under load one publish round trip carries many notifications.
+            let mut batch = Vec::new();
+            while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+                let sent = std::mem::take(&mut batch);
+                if let Err(err) = publisher.publish_many(sent).await {
+                    tracing::debug!(%err, "Live notifications were not published; followers fill gaps from the log.");
                 }
             }
         });

@@ -299,6 +299,8 @@ pub trait Cluster: Send + Sync + 'static {
     fn get_state(&self, actor: &ActorRef) -> EngineFuture<Option<String>>;
 
     fn publish(&self, topic: &Topic, payload: String) -> EngineFuture<()>;
+    /// Publishes several messages in order, in one round trip where the engine can.
+    fn publish_many(&self, batch: Vec<(Topic, String)>) -> EngineFuture<()>;
     /// Resolves once the subscription is active (messages published afterwards arrive).
     fn subscribe(&self, topic: &Topic) -> EngineFuture<()>;
     fn unsubscribe(&self, topic: &Topic) -> EngineFuture<()>;

@@ -490,6 +490,17 @@ impl Cluster for RedisEngine {
         })
     }
 
+    fn publish_many(&self, batch: Vec<(Topic, String)>) -> EngineFuture<()> {
+        let mut pipe = ::redis::pipe();
+        for (topic, payload) in batch {
+            pipe.cmd("PUBLISH")
+                .arg(keys::channel(&topic))
+                .arg(payload)
+                .ignore();
+        }
+        self.run(move |s| async move { s.conns.pipe::<()>(&pipe).await })
+    }
+
     fn subscribe(&self, topic: &Topic) -> EngineFuture<()> {
         let bus = self.bus.clone();
         let topic = topic.clone();
