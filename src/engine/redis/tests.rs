@@ -622,8 +622,15 @@ async fn pub_sub_round_trip_between_two_engines() {
     b.publish(&Topic::Broadcast, "all".into())
         .await
         .expect("publish");
+    // A batch goes out in one pipeline, in order; a topic nobody follows is skipped by Redis.
+    let batch = vec![
+        (topic.clone(), "first".to_string()),
+        (Topic::Conversation(conv("nobody-follows")), "lost".into()),
+        (topic.clone(), "second".into()),
+    ];
+    b.publish_many(batch).await.expect("publish many");
     let mut got = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         match tokio::time::timeout(Duration::from_secs(5), incoming.recv())
             .await
             .expect("message within 5 s")
@@ -639,6 +646,8 @@ async fn pub_sub_round_trip_between_two_engines() {
             (topic.clone(), "hello".to_string()),
             (Topic::Instance(a.instance().to_string()), "direct".into()),
             (Topic::Broadcast, "all".into()),
+            (topic.clone(), "first".into()),
+            (topic.clone(), "second".into()),
         ]
     );
     a.unsubscribe(&topic).await.expect("unsubscribe");
