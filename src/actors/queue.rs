@@ -281,7 +281,9 @@ impl Actor for QueueActor {
         ctx.wait(fut.into_actor(self).map(|res, act, ctx| {
             if let Ok(found) = res {
                 for s in found {
-                    act.insert(s.id, 0, s.created_at, s.customer_name);
+                    // The place in line it had: priority, then original enqueue time.
+                    let since = s.waiting_since.unwrap_or(s.created_at);
+                    act.insert(s.id, s.priority, since, s.customer_name);
                 }
             }
             act.rt.announce_agents_to(&act.key);

@@ -318,6 +318,8 @@ mod tests {
                 .map(|a| AgentId::parse(a).expect("id"))
                 .collect(),
             created_at: Utc::now(),
+            waiting_since: None,
+            priority: 0,
             ended_at: None,
             last_seq: 1,
             messages: 0,

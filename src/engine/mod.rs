@@ -94,6 +94,12 @@ pub struct ConversationSummary {
     pub owner: Option<AgentId>,
     pub agents: Vec<AgentId>,
     pub created_at: DateTime<Utc>,
+    /// Since when it waits in its queue (its place in line: the original enqueue time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// Its priority in the queue (higher first).
+    #[serde(skip)]
+    pub priority: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
     pub last_seq: u64,

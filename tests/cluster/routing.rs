@@ -463,3 +463,42 @@ async fn an_offer_pending_on_a_killed_node_expires_elsewhere_and_frees_the_agent
     }
     drop(customers);
 }
+
+/// Test 7. The queue lives on node A (the chats start there). Chat 1 starts first and is
+/// accepted; chat 2 starts and waits; then chat 1 is transferred back to the queue, so it joins
+/// the line *behind* chat 2. A dies: the queue is rebuilt on another node from what was stored,
+/// and it must keep that order (priority, then original enqueue time — not creation time): the
+/// next offer is chat 2.
+#[actix_web::test]
+async fn a_queue_rebuilt_after_its_node_died_keeps_the_line_in_order() {
+    let mut cluster = Cluster::start(2, |_| {}).await;
+    // The first customer's start activates the queue, on node 0 (before any agent reports).
+    let (_ada, first) = cluster.customer(0, "ada").await;
+    let mut al = cluster.agent(1, "al").await;
+    accept(&mut al, &first).await;
+    al.ok(
+        json!({ "type": "status", "presence": "away" }),
+        Instant::now() + WAIT,
+    )
+    .await;
+    let (_bea, second) = cluster.customer(0, "bea").await;
+    al.ok(
+        json!({ "type": "transfer", "conversation": first, "to_queue": "general" }),
+        Instant::now() + WAIT,
+    )
+    .await;
+
+    cluster.node(0).kill();
+    // Once node 0 is declared gone its queue and conversations come back on node 1; an agent
+    // who becomes available is offered the head of the line.
+    al.ok(
+        json!({ "type": "status", "presence": "available" }),
+        Instant::now() + LONG,
+    )
+    .await;
+    let offer = al.signal("offer", RECOVERY + WAIT).await;
+    assert_eq!(
+        offer["conversation"], second,
+        "the rebuilt queue lost the order: {offer}"
+    );
+}

@@ -253,6 +253,8 @@ impl ConversationActor {
             owner: s.owner.clone(),
             agents: s.agents.clone(),
             created_at: s.created_at?,
+            waiting_since: s.waiting_since,
+            priority: s.priority,
             ended_at: s.ended_at,
             last_seq: s.last_seq,
             messages: s.messages,

@@ -46,6 +46,10 @@ struct StoredSummary {
     agents: Vec<AgentId>,
     created_at: DateTime<Utc>,
     #[serde(default)]
+    waiting_since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    priority: i32,
+    #[serde(default)]
     ended_at: Option<DateTime<Utc>>,
     last_seq: u64,
     messages: u64,
@@ -71,6 +75,8 @@ impl From<&ConversationSummary> for StoredSummary {
             owner: s.owner.clone(),
             agents: s.agents.clone(),
             created_at: s.created_at,
+            waiting_since: s.waiting_since,
+            priority: s.priority,
             ended_at: s.ended_at,
             last_seq: s.last_seq,
             messages: s.messages,
@@ -96,6 +102,8 @@ impl StoredSummary {
             owner: self.owner,
             agents: self.agents,
             created_at: self.created_at,
+            waiting_since: self.waiting_since,
+            priority: self.priority,
             ended_at: self.ended_at,
             last_seq: self.last_seq,
             messages: self.messages,

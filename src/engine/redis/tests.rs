@@ -380,6 +380,8 @@ fn summary(id: &str, customer: &str, agents: &[&str], minutes: i64) -> Conversat
             .map(|a| AgentId::parse(a).expect("id"))
             .collect(),
         created_at: Utc::now() - chrono::Duration::minutes(60 - minutes),
+        waiting_since: None,
+        priority: 0,
         ended_at: None,
         last_seq: 1,
         messages: 0,
