@@ -161,12 +161,13 @@ impl Session {
                     .follow_from(&conversation, last_seq, epoch.as_deref())
                     .await
                 {
-                    Ok(v) => match v.get("error").and_then(Value::as_str) {
-                        Some("not_found") => Err(CommandError::not_found("conversation")),
-                        Some(_) => Err(CommandError::unavailable("could not resume; retry")),
-                        None => Ok(Some(v)),
-                    },
-                    Err(_) => Err(CommandError::unavailable("could not resume; retry")),
+                    Ok(Ok(v)) => Ok(Some(v)),
+                    Ok(Err(e)) if e.code == ErrorCode::NotFound => {
+                        Err(CommandError::not_found("conversation"))
+                    }
+                    Ok(Err(_)) | Err(_) => {
+                        Err(CommandError::unavailable("could not resume; retry"))
+                    }
                 }
             }
             Command::Status { presence } => {
@@ -358,7 +359,7 @@ impl Session {
             if !self.follows.contains_key(&open.id) {
                 let answer = self.follow_from(&open.id, 0, None).await;
                 // A broken socket ends the session anyway; an unreachable actor is retried.
-                if answer.is_ok_and(|a| a["error"] == ErrorCode::Unavailable.as_str()) {
+                if matches!(answer, Ok(Err(ref e)) if e.code == ErrorCode::Unavailable) {
                     return Err(CommandError::unavailable(
                         "the conversation cannot be reached right now; retry",
                     ));

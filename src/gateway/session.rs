@@ -230,7 +230,7 @@ async fn hello_frame(
             // The conversation's actor could not be reached (its node is being replaced):
             // following it silently would leave the client without its events, so the client
             // reconnects and resumes instead (PROTOCOL §7).
-            Ok(answer) if answer["error"] == ErrorCode::Unavailable.as_str() => {
+            Ok(Err(e)) if e.code == ErrorCode::Unavailable => {
                 session.cleanup();
                 let reason = close_reason(
                     close_codes::TRY_AGAIN_LATER,
@@ -640,22 +640,21 @@ impl Session {
 
     /// Follows a conversation from `last_seq`: checks access, registers with the hub, then
     /// replays from the log (live events that arrive meanwhile wait in the inbox and are
-    /// de-duplicated by seq).
+    /// de-duplicated by seq). The inner error is the conversation's refusal (or that it could
+    /// not be reached); the outer one ends the session.
     pub(super) async fn follow_from(
         &mut self,
         conversation: &ConversationId,
         last_seq: u64,
         epoch: Option<&str>,
-    ) -> Result<serde_json::Value, Stop> {
+    ) -> Result<Result<serde_json::Value, CommandError>, Stop> {
         let key = self.conv_key(conversation);
         let access = Access {
             who: self.who.clone(),
         };
         let audience = match ask_here::<ConversationActor, _>(&self.rt, &key, access).await {
             Ok(a) => a,
-            Err(e) => {
-                return Ok(serde_json::json!({ "error": e.code.as_str(), "message": e.message }))
-            }
+            Err(e) => return Ok(Err(e)),
         };
         self.rt.hub.follow(&key, self.handle.clone()).await;
         let current = self.rt.engine.read_log(&key, 0, 0).await.ok().flatten();
@@ -681,7 +680,7 @@ impl Session {
         if audience == Audience::Customer {
             self.retell_position(&key).await;
         }
-        Ok(serde_json::json!({ "recovered": recovered }))
+        Ok(Ok(serde_json::json!({ "recovered": recovered })))
     }
 
     /// A customer back on a waiting conversation gets its queue position again.
