@@ -249,27 +249,12 @@ impl Engine for MemoryEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::AuthorRole;
+    use crate::engine::test_message as msg;
 
     fn key() -> ConvKey {
         ConvKey {
             org: OrgId::parse("o").expect("id"),
             id: ConversationId::parse("c").expect("id"),
-        }
-    }
-
-    fn msg(text: &str, dedup: Option<&str>) -> NewEvent {
-        NewEvent {
-            author: Author {
-                role: AuthorRole::Customer,
-                id: Some("v".into()),
-                name: None,
-            },
-            kind: EventKind::Message {
-                text: text.into(),
-                client_msg_id: dedup.unwrap_or("x").into(),
-            },
-            dedup_key: dedup.map(str::to_string),
         }
     }
 

@@ -201,6 +201,23 @@ pub trait Engine: Send + Sync + 'static {
 }
 
 pub type SharedEngine = Arc<dyn Engine>;
+
+/// A customer's message for the engines' tests; `dedup` is its `client_msg_id` and dedup key.
+#[cfg(test)]
+pub(crate) fn test_message(text: &str, dedup: Option<&str>) -> NewEvent {
+    NewEvent {
+        author: Author {
+            role: crate::protocol::AuthorRole::Customer,
+            id: Some("v".into()),
+            name: None,
+        },
+        kind: EventKind::Message {
+            text: text.into(),
+            client_msg_id: dedup.unwrap_or("x").into(),
+        },
+        dedup_key: dedup.map(str::to_string),
+    }
+}
 pub type SharedCluster = Arc<dyn Cluster>;
 
 /// One actor that can hold a lease: the unit of placement in a cluster.

@@ -377,6 +377,16 @@ async fn two_agents_racing_to_accept_one_chat_have_one_winner() {
     }
 }
 
+/// The agent's next `offer` or `offer_ended` signal; panics with `why` (and every signal it
+/// got) if none comes before `deadline`.
+async fn next_offer_news(agent: &mut Peer, deadline: Instant, why: &str) -> Value {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match agent.next_signal(&["offer", "offer_ended"], left).await {
+        Some(s) => s,
+        None => panic!("{why}; signals: {:?}", agent.all_signals),
+    }
+}
+
 /// Test 6. The chat starts on node A, so A owns the conversation and its offer; the agent is on
 /// node B. A dies with the offer pending: the offer still ends (expired, on another node), once,
 /// and the agent's slot comes back — it fills all three slots again.
@@ -392,16 +402,12 @@ async fn an_offer_pending_on_a_killed_node_expires_elsewhere_and_frees_the_agent
     cluster.node(0).kill();
     let deadline = Instant::now() + RECOVERY + Duration::from_secs(2) + WAIT;
     while book.ended.iter().all(|(c, _)| c != &conv) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let s = al
-            .next_signal(&["offer", "offer_ended"], left)
-            .await
-            .unwrap_or_else(|| {
-                panic!(
-                    "the offer of {conv} never ended; signals: {:?}",
-                    al.all_signals
-                )
-            });
+        let s = next_offer_news(
+            &mut al,
+            deadline,
+            &format!("the offer of {conv} never ended"),
+        )
+        .await;
         if s["signal"] == "offer" {
             book.offered("al", &s, 3);
         } else {
@@ -423,16 +429,11 @@ async fn an_offer_pending_on_a_killed_node_expires_elsewhere_and_frees_the_agent
     }
     let deadline = Instant::now() + LONG;
     while book.accepted.len() < 3 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let s = al
-            .next_signal(&["offer", "offer_ended"], left)
-            .await
-            .unwrap_or_else(|| {
-                panic!(
-                    "Al holds {:?} and is offered nothing more: capacity leaked; signals: {:?}",
-                    book.accepted, al.all_signals
-                )
-            });
+        let why = format!(
+            "Al holds {:?} and is offered nothing more: capacity leaked",
+            book.accepted
+        );
+        let s = next_offer_news(&mut al, deadline, &why).await;
         if s["signal"] == "offer" {
             let c = book.offered("al", &s, 3);
             book.accept(&mut al, &c).await;

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::domain::conversation::Status;
+use crate::engine::test_message as msg;
 use crate::ids::{AgentKey, QueueId};
-use crate::protocol::{AuthorRole, Visibility};
+use crate::protocol::Visibility;
 
 /// A `redis-server` child process, killed on drop.
 struct Server {
@@ -81,21 +82,6 @@ fn conv(id: &str) -> ConvKey {
     ConvKey {
         org: OrgId::parse("demo").expect("id"),
         id: ConversationId::parse(id).expect("id"),
-    }
-}
-
-fn msg(text: &str, dedup: Option<&str>) -> NewEvent {
-    NewEvent {
-        author: Author {
-            role: AuthorRole::Customer,
-            id: Some("v".into()),
-            name: None,
-        },
-        kind: EventKind::Message {
-            text: text.into(),
-            client_msg_id: dedup.unwrap_or("x").into(),
-        },
-        dedup_key: dedup.map(str::to_string),
     }
 }
 
