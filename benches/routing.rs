@@ -102,7 +102,7 @@ fn routing(c: &mut Criterion) {
 
 /// Creates BURST conversations, waits until all are accepted, ends them (untimed) and returns
 /// the time from the first create to the last acceptance.
-async fn burst(rt: &switchboard::runtime::Rt) -> Duration {
+async fn burst(rt: &switchboard::actors::Rt) -> Duration {
     let org = OrgId::parse("demo").expect("org");
     let accepted_before = rt.metrics.offers_accepted.load(Ordering::Relaxed);
     let start = Instant::now();

@@ -2,36 +2,45 @@
 //!
 //! # Layout
 //!
-//! - [`protocol`]: the wire format — client commands, server frames, log events, error codes.
-//! - [`gateway`]: the websocket endpoint; one task per connection translating frames to actor
-//!   messages and delivering events in order.
-//! - [`api`]: the REST API (configuration, conversations, surveys, health, metrics).
-//! - [`actors`]: one actor per conversation, agent and queue, the directory that activates them,
-//!   and the timer supervisor that enforces every deadline.
-//! - [`routing`]: pure routing decisions (who gets the next offer, wait estimates).
-//! - [`domain`]: org configuration, validation, the conversation state machine, hours of
-//!   operation and chat reasons — pure logic, no I/O.
-//! - [`engine`]: storage seam — the memory engine (default) behind the [`engine::Engine`] trait.
-//! - [`hub`]: node-local fan-out of events and signals to sockets.
-//! - [`auth`]: JWTs for staff, visitor tokens, verified-customer tokens.
-//! - [`config`], [`startup`], [`shutdown`], [`telemetry`], [`metrics`], [`runtime`], [`orgs`]:
-//!   the process around it.
+//! Layers, lowest first; a module uses only its own layer and those below (ARCHITECTURE.md,
+//! checked by `tests/layers.rs`):
+//!
+//! 0. Pure: [`ids`], [`protocol`] (the wire format — commands, frames, log events, error
+//!    codes), [`domain`] (org configuration, validation, the conversation state machine, an
+//!    agent's capacity, hours, reasons), [`routing`] (who gets the next offer), [`config`].
+//! 1. Storage: [`engine`] — the memory engine (default) and the Redis engine behind the
+//!    [`engine::Engine`] trait.
+//! 2. The node's services: [`node`] (what one node shares), [`placement`] (where actors live:
+//!    one process or a cluster), [`hub`] (fan-out of events to sockets), [`orgs`], [`auth`],
+//!    [`limiter`], [`metrics`], [`http_error`], [`shutdown`], [`telemetry`].
+//! 3. [`actors`]: one actor per conversation, agent and queue, the directory that activates
+//!    them, and the timer supervisor that enforces every deadline.
+//! 4. The edges: [`gateway`] (the websocket endpoint, one task per connection) and [`api`] (REST).
+//! 5. [`startup`]: building and running a node.
 
-pub mod actors;
-pub mod api;
-pub mod auth;
-pub mod cluster;
+// Layer 0, pure: what things are and the rules they follow.
 pub mod config;
 pub mod domain;
-pub mod engine;
-pub mod gateway;
-pub mod hub;
 pub mod ids;
-pub mod metrics;
-pub mod orgs;
 pub mod protocol;
 pub mod routing;
-pub mod runtime;
+// Layer 1: storage.
+pub mod engine;
+// Layer 2: the node's services.
+pub mod auth;
+pub mod http_error;
+pub mod hub;
+pub mod limiter;
+pub mod metrics;
+pub mod node;
+pub mod orgs;
+pub mod placement;
 pub mod shutdown;
-pub mod startup;
 pub mod telemetry;
+// Layer 3: the actors.
+pub mod actors;
+// Layer 4: the edges.
+pub mod api;
+pub mod gateway;
+// Layer 5: the process.
+pub mod startup;

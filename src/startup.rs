@@ -5,18 +5,20 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Arbiter};
+use actix::Arbiter;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 
 use crate::actors::directory::Directory;
-use crate::actors::timers::TimerWheel;
+use crate::actors::takeover::ClusterHost;
+use crate::actors::{ActorSystem, Rt};
 use crate::config::{EngineKind, Settings};
 use crate::domain::org::OrgConfig;
 use crate::engine::memory::MemoryEngine;
 use crate::engine::SharedEngine;
-use crate::runtime::{Rt, Runtime};
+use crate::node::Node;
+use crate::placement::{ClusterNode, Local, Notice, Placement};
 
 /// The demo org shipped in `config/demo-org.json`, compiled in.
 pub const DEMO_ORGS: &str = include_str!("../config/demo-org.json");
@@ -36,7 +38,7 @@ fn threads(configured: usize) -> usize {
 }
 
 /// Loads org documents from JSON (an array), skipping orgs that already exist.
-pub async fn seed_orgs(rt: &Runtime, json: &str) -> anyhow::Result<usize> {
+pub async fn seed_orgs(rt: &Node, json: &str) -> anyhow::Result<usize> {
     let orgs: Vec<OrgConfig> =
         serde_json::from_str(json).context("org seed data is not valid JSON")?;
     let mut added = 0;
@@ -58,7 +60,7 @@ pub async fn seed_orgs(rt: &Runtime, json: &str) -> anyhow::Result<usize> {
 /// benchmarks use it to drive the actors without sockets.
 pub async fn build_runtime(settings: &Settings) -> anyhow::Result<Rt> {
     let mut settings = settings.clone();
-    settings.server.node_id = crate::runtime::node_id(&settings);
+    settings.server.node_id = crate::node::node_id(&settings);
     let engine: SharedEngine = match settings.engine.kind {
         EngineKind::Memory => Arc::new(MemoryEngine::new()),
         EngineKind::Redis => {
@@ -80,38 +82,31 @@ pub async fn build_runtime(settings: &Settings) -> anyhow::Result<Rt> {
             .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?
         }
     };
+    let placement: Arc<dyn Placement> = match engine.cluster() {
+        Some(bus) => Arc::new(ClusterNode::new(bus, settings.engine.redis.clone())),
+        None => Arc::new(Local::new(&settings.server.node_id)),
+    };
     let arbiters = (0..threads(settings.server.actor_threads))
         .map(|_| Arbiter::new().handle())
         .collect();
-    let rt: Rt = Arc::new(Runtime::new(
-        settings.clone(),
-        engine,
-        Directory::new(arbiters),
-    ));
-    let timers_rt = rt.clone();
-    let timers = TimerWheel::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-        TimerWheel::new(timers_rt)
-    });
-    rt.set_timers(timers);
-    if let Some(node) = &rt.cluster {
-        rt.hub.connect_bus(node.bus.clone());
-        let notify_rt = Arc::downgrade(&rt);
-        rt.orgs.on_change(Box::new(move |org| {
-            let Some(rt) = notify_rt.upgrade() else {
-                return;
-            };
-            let notice = crate::cluster::Notice::OrgChanged {
-                org: org.clone(),
-                from: rt.instance().to_string(),
-            };
-            actix::spawn(async move {
-                if let Some(node) = &rt.cluster {
-                    node.notify(&notice).await;
-                }
-            });
-        }));
-        crate::cluster::start(&rt);
+    let node = Node::new(settings.clone(), engine, placement.clone());
+    if let Some(bus) = node.engine.cluster() {
+        node.hub.connect_bus(bus);
     }
+    let rt = ActorSystem::start(node, Directory::new(arbiters));
+    if placement.clustered() {
+        let notify = Arc::downgrade(&placement);
+        let instance = placement.instance().to_string();
+        rt.orgs.on_change(Box::new(move |org| {
+            if let Some(placement) = notify.upgrade() {
+                placement.broadcast(Notice::OrgChanged {
+                    org: org.clone(),
+                    from: instance.clone(),
+                });
+            }
+        }));
+    }
+    placement.start(ClusterHost::shared(&rt));
 
     rt.orgs
         .load()
@@ -150,7 +145,9 @@ impl Application {
                 .route("/v1/ws", web::get().to(crate::gateway::upgrade))
                 .configure(|cfg| crate::api::routes(cfg, fault_injection))
                 .default_service(web::to(|| async {
-                    crate::api::error_response(&crate::protocol::CommandError::not_found("route"))
+                    crate::http_error::error_response(&crate::protocol::CommandError::not_found(
+                        "route",
+                    ))
                 }))
         })
         .workers(threads(settings.server.workers))
@@ -195,7 +192,7 @@ impl Application {
         }
         tracing::info!("Draining: telling clients to reconnect.");
         rt.begin_drain();
-        crate::cluster::leave(&rt).await;
+        rt.placement.leave(&ClusterHost(rt.clone()), drain).await;
         let stop = handle.stop(true);
         let _ = tokio::time::timeout(drain, async {
             stop.await;

@@ -16,10 +16,10 @@ use super::agent::AgentActor;
 use super::conversation::ConversationActor;
 use super::queue::QueueActor;
 use super::route::{LeaseLost, Routed};
+use super::{ActorSystem, Rt};
 use crate::engine::ActorRef;
 use crate::ids::{AgentKey, ConvKey, QueueKey};
 use crate::metrics::Metrics;
-use crate::runtime::{Rt, Runtime};
 
 const SHARDS: usize = 32;
 
@@ -99,7 +99,7 @@ where
     addr
 }
 
-impl Runtime {
+impl ActorSystem {
     /// Forgets a passivated conversation actor, unless a newer activation replaced it.
     pub fn forget_conversation(&self, key: &ConvKey, addr: &Addr<ConversationActor>) {
         let mut map = self.directory.conversations[hash_of(key) % SHARDS].lock();

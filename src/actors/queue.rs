@@ -16,13 +16,14 @@ use serde::{Deserialize, Serialize};
 use super::agent::{AgentActor, Rescind, Reserve};
 use super::conversation::{ConversationActor, OfferChanged};
 use super::route::{ask, tell, LeaseLost, Wake};
+use crate::actors::Rt;
 use crate::domain::conversation::Status;
 use crate::engine::ActorRef;
 use crate::engine::ConversationFilter;
 use crate::ids::{AgentId, AgentKey, ConvKey, ConversationId, QueueKey};
+use crate::protocol::server::OfferOutcome;
 use crate::protocol::{CommandError, Signal};
 use crate::routing::{choose_agent, AgentView, WaitEstimator};
-use crate::runtime::Rt;
 
 /// Place in line: higher priority first, then earlier enqueue time, then id (total order).
 type Place = (Reverse<i32>, DateTime<Utc>, ConversationId);
@@ -286,28 +287,22 @@ impl Actor for QueueActor {
                     act.insert(s.id, s.priority, since, s.customer_name);
                 }
             }
-            act.rt.announce_agents_to(&act.key);
-            if act.rt.cluster.is_some() {
-                // Agents active on other nodes announce themselves too.
-                let notice = crate::cluster::Notice::QueueStarted {
+            act.rt.announce_agents(&act.key.org);
+            // Agents active on other nodes announce themselves too.
+            act.rt
+                .placement
+                .broadcast(crate::placement::Notice::QueueStarted {
                     queue: act.key.clone(),
-                };
-                let rt = act.rt.clone();
-                actix::spawn(async move {
-                    if let Some(node) = &rt.cluster {
-                        node.notify(&notice).await;
-                    }
                 });
-            }
             act.positions_changed(ctx);
         }));
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
         self.rt.forget_queue(&self.key, &ctx.address());
-        if let Some(node) = &self.rt.cluster {
-            node.release(&ActorRef::Queue(self.key.clone()), self.epoch);
-        }
+        self.rt
+            .placement
+            .release(&ActorRef::Queue(self.key.clone()), self.epoch);
     }
 }
 
@@ -486,15 +481,6 @@ impl QueueActor {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OfferOutcome {
-    Accepted,
-    Rejected,
-    Expired,
-    /// Withdrawn without the agent's decision (agent offline, conversation gone).
-    Rescinded,
-}
-
 /// From the agent actor: how an offer ended.
 #[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
@@ -579,7 +565,7 @@ impl Handler<GetStats> for QueueActor {
     }
 }
 
-crate::remote! {
+crate::remote_messages!(QueueActor {
     Admit => (), "queue.admit";
     Enqueue => (), "queue.enqueue";
     Retell => (), "queue.retell";
@@ -587,4 +573,4 @@ crate::remote! {
     AgentUpdate => (), "queue.agent_update";
     OfferResolved => (), "queue.offer_resolved";
     GetStats => QueueStats, "queue.stats";
-}
+});

@@ -2,7 +2,7 @@
 //!
 //! [`ask`] and [`tell`] are the only way actors, the gateway and the API reach conversation,
 //! agent and queue actors. With one process (memory engine) they go straight to the local
-//! activation. In a cluster they find the actor's owner ([`crate::cluster::ClusterNode::locate`]):
+//! activation. In a cluster they find the actor's owner ([`crate::placement::Placement::locate`]):
 //! here → the local activation, which holds the lease; elsewhere → the message is serialized and
 //! forwarded, and the answer comes back the same way. A stale answer ("this activation lost its
 //! lease") or a silent owner makes the caller locate again and retry; messages are idempotent.
@@ -17,10 +17,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cluster::{Location, WireError};
+use super::Rt;
 use crate::engine::ActorRef;
+use crate::placement::{Location, WireError};
 use crate::protocol::{CommandError, ErrorCode};
-use crate::runtime::Rt;
 
 /// A message that can travel between nodes. Every one answers `Result<T, CommandError>`, so
 /// that a stale activation can say "moved" whatever the message.
@@ -37,14 +37,37 @@ pub trait Remote:
     const NAME: &'static str;
 }
 
-/// Declares messages as [`Remote`]: `remote!(Post => (u64, bool), "conv.post");`.
+/// Declares an actor's remotely callable messages, once: each becomes [`Remote`] (so `ask` and
+/// `tell` accept it, on every engine) and the generated `dispatch` function runs it when
+/// another node forwards it. A message left out of the list cannot be sent at all — the
+/// compiler says so on the memory engine already, not only a cluster at run time.
+///
+/// `remote_messages!(ConversationActor { Post => (u64, bool), "conv.post"; … });`
 #[macro_export]
-macro_rules! remote {
-    ($($msg:ty => $ok:ty, $name:literal;)*) => {
+macro_rules! remote_messages {
+    ($actor:ty { $($msg:ty => $ok:ty, $name:literal;)* }) => {
         $(impl $crate::actors::route::Remote for $msg {
             type Ok = $ok;
             const NAME: &'static str = $name;
         })*
+
+        /// Runs a call forwarded by another node on this actor (see `actors::route`).
+        pub(crate) async fn dispatch(
+            rt: &$crate::actors::Rt,
+            key: <$actor as $crate::actors::route::Routed>::Key,
+            name: &str,
+            body: serde_json::Value,
+        ) -> Result<serde_json::Value, $crate::placement::WireError> {
+            use $crate::actors::route::{dispatch_one, Remote, Wake};
+            match name {
+                $(<$msg as Remote>::NAME => dispatch_one::<$actor, $msg>(rt, key, body).await,)*
+                <Wake as Remote>::NAME => dispatch_one::<$actor, Wake>(rt, key, body).await,
+                other => Err($crate::placement::WireError::Failed {
+                    code: $crate::protocol::ErrorCode::BadRequest,
+                    message: format!("unknown message {other}"),
+                }),
+            }
+        }
     };
 }
 
@@ -93,19 +116,12 @@ where
 {
     // Straight into the mailbox when the actor is here: one sender's messages then arrive in
     // the order they were sent, as with `do_send`.
-    match rt.cluster.as_ref() {
-        None => {
-            A::activate(rt, key, 1, false).do_send(msg);
-            return;
-        }
-        Some(node) => {
-            if let Some(addr) = A::active(rt, key) {
-                if node.epoch_of(&A::actor_ref(key)).is_some() {
-                    addr.do_send(msg);
-                    return;
-                }
-            }
-        }
+    let active = A::active(rt, key);
+    if let Some(epoch) = rt.placement.here_now(&A::actor_ref(key), active.is_some()) {
+        active
+            .unwrap_or_else(|| A::activate(rt, key, epoch, false))
+            .do_send(msg);
+        return;
     }
     let rt = rt.clone();
     let key = key.clone();
@@ -128,26 +144,25 @@ where
     M: Remote,
     A::Context: ToEnvelope<A, M>,
 {
-    let Some(node) = rt.cluster.as_ref() else {
-        return A::activate(rt, key, 1, here)
-            .send(msg)
-            .await
-            .map_err(mailbox)?;
-    };
+    let placement = &rt.placement;
     let actor = A::actor_ref(key);
-    let attempts = node.settings.call_attempts.max(1);
+    let attempts = placement.attempts();
     let mut last = CommandError::unavailable("the actor did not answer; retry");
     for attempt in 0..attempts {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
         }
         let local = A::active(rt, key);
-        match node.locate(&actor, local.is_some()).await? {
+        let location = match placement.here_now(&actor, local.is_some()) {
+            Some(epoch) => Location::Here(epoch),
+            None => placement.locate(&actor, local.is_some()).await?,
+        };
+        match location {
             Location::Here(epoch) => {
                 let addr = local.unwrap_or_else(|| A::activate(rt, key, epoch, here));
                 match addr.send(msg.clone()).await {
                     Ok(Err(e)) if e.moved => {
-                        node.forget_owner(&actor);
+                        placement.forget_owner(&actor);
                         last = e;
                     }
                     Ok(answer) => return answer,
@@ -160,13 +175,13 @@ where
             Location::There(owner) => {
                 let body = serde_json::to_value(&msg)
                     .map_err(|e| CommandError::internal(e.to_string()))?;
-                match node.call_remote(&owner, &actor, M::NAME, body).await {
+                match placement.call_remote(&owner, &actor, M::NAME, body).await {
                     Ok(v) => {
                         return serde_json::from_value(v)
                             .map_err(|e| CommandError::internal(e.to_string()))
                     }
                     Err(WireError::NotOwner) => {
-                        node.forget_owner(&actor);
+                        placement.forget_owner(&actor);
                     }
                     Err(WireError::Failed { code, message }) => {
                         return Err(CommandError::new(code, message))
@@ -180,7 +195,7 @@ where
 
 /// Handles a call forwarded by another node: delivers it to the local activation (claiming the
 /// lease if it is free), never forwarding further.
-async fn dispatch_one<A, M>(rt: &Rt, key: A::Key, body: Value) -> Result<Value, WireError>
+pub async fn dispatch_one<A, M>(rt: &Rt, key: A::Key, body: Value) -> Result<Value, WireError>
 where
     A: Routed + Handler<M>,
     M: Remote,
@@ -203,97 +218,17 @@ where
     }
 }
 
-macro_rules! dispatch_table {
-    ($rt:expr, $key:expr, $name:expr, $body:expr, $actor:ty, [$($msg:ty),* $(,)?]) => {
-        match $name {
-            $(<$msg as Remote>::NAME => dispatch_one::<$actor, $msg>($rt, $key, $body).await,)*
-            other => Err(WireError::Failed {
-                code: ErrorCode::BadRequest,
-                message: format!("unknown message {other}"),
-            }),
-        }
-    };
-}
-
-/// Runs a forwarded call (see [`crate::cluster`]).
+/// Runs a forwarded call (see [`crate::placement::cluster`]).
 pub async fn dispatch(
     rt: &Rt,
     actor: ActorRef,
     name: &str,
     body: Value,
 ) -> Result<Value, WireError> {
-    use super::agent as ag;
-    use super::conversation as cv;
-    use super::queue as qu;
     match actor {
-        ActorRef::Conversation(key) => dispatch_table!(
-            rt,
-            key,
-            name,
-            body,
-            cv::ConversationActor,
-            [
-                cv::Create,
-                cv::Post,
-                cv::Typing,
-                cv::MarkRead,
-                cv::Continue,
-                cv::End,
-                cv::Survey,
-                cv::Note,
-                cv::WrapUp,
-                cv::Assign,
-                cv::OfferChanged,
-                cv::RequestTransfer,
-                cv::AnswerTransfer,
-                cv::TransferToQueue,
-                cv::Access,
-                cv::TimerFired,
-                cv::Crash,
-                Wake,
-            ]
-        ),
-        ActorRef::Agent(key) => dispatch_table!(
-            rt,
-            key,
-            name,
-            body,
-            ag::AgentActor,
-            [
-                ag::Connect,
-                ag::Disconnect,
-                ag::SetPresence,
-                ag::Reserve,
-                ag::AnswerOffer,
-                ag::OfferTimeout,
-                ag::Rescind,
-                ag::ReserveTransfer,
-                ag::AnswerTransfer,
-                ag::TransferClosed,
-                ag::Release,
-                ag::Announce,
-                ag::GetStatus,
-                ag::NodeGone,
-                Wake,
-            ]
-        ),
-        ActorRef::Queue(key) => dispatch_table!(
-            rt,
-            key,
-            name,
-            body,
-            qu::QueueActor,
-            [
-                qu::Admit,
-                qu::Enqueue,
-                qu::Retell,
-                qu::Dequeue,
-                qu::AgentUpdate,
-                qu::OfferResolved,
-                qu::GetStats,
-                Wake,
-            ]
-        ),
+        ActorRef::Conversation(key) => super::conversation::dispatch(rt, key, name, body).await,
+        ActorRef::Agent(key) => super::agent::dispatch(rt, key, name, body).await,
+        ActorRef::Queue(key) => super::queue::dispatch(rt, key, name, body).await,
     }
 }
 
@@ -303,8 +238,9 @@ pub async fn dispatch(
 #[rtype(result = "Result<(), CommandError>")]
 pub struct Wake;
 
-crate::remote! {
-    Wake => (), "wake";
+impl Remote for Wake {
+    type Ok = ();
+    const NAME: &'static str = "wake";
 }
 
 pub async fn wake(rt: &Rt, actor: ActorRef) -> Result<(), CommandError> {

@@ -9,12 +9,12 @@ use super::{ApiError, ApiResult, Authed};
 use crate::actors::agent::{AgentActor, AgentStatus, GetStatus};
 use crate::actors::queue::{GetStats, QueueActor};
 use crate::actors::route::ask;
+use crate::actors::Rt;
 use crate::domain::hours::{DayHours, HoursProfile};
 use crate::domain::org::{AgentProfile, BlockEntry, Disposition, OrgSettings, QueueConfig};
 use crate::domain::reasons::{self, Reason};
 use crate::ids::{AgentId, AgentKey, CustomerId, OrgId, QueueId, QueueKey, ReasonId};
 use crate::protocol::CommandError;
-use crate::runtime::Rt;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/settings", web::get().to(get_settings))
@@ -552,7 +552,7 @@ async fn live_agents(rt: &Rt, org_id: &OrgId) -> Vec<AgentStatus> {
         .map(|(k, _)| k)
         .filter(|k| &k.org == org_id)
         .collect();
-    if rt.cluster.is_some() {
+    if rt.placement.clustered() {
         if let Some(o) = rt.orgs.get(org_id) {
             for a in &o.agents {
                 let key = AgentKey {
@@ -573,13 +573,4 @@ async fn live_agents(rt: &Rt, org_id: &OrgId) -> Vec<AgentStatus> {
         .collect();
     live.sort_by(|a, b| a.id.cmp(&b.id));
     live
-}
-
-/// Another node changed the org: agents active here re-announce (capacity may have changed).
-pub fn org_changed_locally(rt: &Rt, org_id: &OrgId) {
-    for (key, addr) in rt.active_agents() {
-        if &key.org == org_id {
-            addr.do_send(crate::actors::agent::Announce);
-        }
-    }
 }

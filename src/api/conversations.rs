@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, ApiResult, Authed};
+use crate::actors::Rt;
 use crate::auth::Staff;
 use crate::domain::conversation::Status;
 use crate::engine::{ConversationFilter, ConversationSummary, LogSlice};
 use crate::ids::{AgentId, ConvKey, ConversationId, CustomerId};
 use crate::protocol::CommandError;
-use crate::runtime::Rt;
 
 pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     cfg.route("/v1/conversations", web::get().to(list))
@@ -72,7 +72,7 @@ async fn list(rt: web::Data<Rt>, who: Authed, q: web::Query<ListQuery>) -> ApiRe
         .engine
         .find_conversations(&who.0.org, filter)
         .await
-        .map_err(|e| ApiError(crate::actors::conversation::engine_error(e)))?;
+        .map_err(|e| ApiError(CommandError::from(e)))?;
     let rows: Vec<_> = found.into_iter().filter(|s| visible(&who.0, s)).collect();
     Ok(HttpResponse::Ok().json(json!({ "conversations": rows })))
 }
@@ -92,7 +92,7 @@ async fn find(
         .engine
         .summary(&key)
         .await
-        .map_err(|e| ApiError(crate::actors::conversation::engine_error(e)))?
+        .map_err(|e| ApiError(CommandError::from(e)))?
         .filter(|s| visible(staff, s))
         .ok_or_else(|| ApiError(CommandError::not_found("conversation")))?;
     Ok((key, summary))
@@ -128,7 +128,7 @@ async fn transcript(
             .engine
             .read_log(&key, after, 1000)
             .await
-            .map_err(|e| ApiError(crate::actors::conversation::engine_error(e)))?
+            .map_err(|e| ApiError(CommandError::from(e)))?
         else {
             break;
         };
@@ -153,7 +153,7 @@ async fn surveys(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
         .engine
         .surveys(&staff.org)
         .await
-        .map_err(|e| ApiError(crate::actors::conversation::engine_error(e)))?;
+        .map_err(|e| ApiError(CommandError::from(e)))?;
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 

@@ -14,9 +14,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use std::future::{ready, Ready};
 
+use crate::actors::Rt;
 use crate::auth::{Principal, Role, Staff};
 use crate::protocol::{CommandError, ErrorCode};
-use crate::runtime::Rt;
 
 /// A REST error: a protocol error code with its HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -33,16 +33,7 @@ impl ResponseError for ApiError {
     }
 }
 
-pub fn error_response(e: &CommandError) -> HttpResponse {
-    let status =
-        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if e.code == ErrorCode::Internal {
-        tracing::error!(message = %e.message, "Internal error on a REST call.");
-    }
-    HttpResponse::build(status).json(serde_json::json!({
-        "error": { "code": e.code, "message": e.message }
-    }))
-}
+pub use crate::http_error::error_response;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 

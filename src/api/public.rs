@@ -6,11 +6,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, ApiResult};
+use crate::actors::Rt;
 use crate::domain::reasons;
 use crate::domain::text;
 use crate::ids::{CustomerId, OrgId};
 use crate::protocol::{CommandError, ErrorCode};
-use crate::runtime::Rt;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
@@ -56,9 +56,9 @@ async fn healthz() -> HttpResponse {
 
 async fn readyz(rt: web::Data<Rt>) -> HttpResponse {
     let ready = match rt.engine.check_ready().await {
-        Ok(()) if rt.cluster.as_ref().is_some_and(|c| !c.healthy()) => Err(
-            crate::engine::EngineError::Unavailable("cluster heartbeat failing".into()),
-        ),
+        Ok(()) if !rt.placement.healthy() => Err(crate::engine::EngineError::Unavailable(
+            "cluster heartbeat failing".into(),
+        )),
         other => other,
     };
     match ready {

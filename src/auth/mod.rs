@@ -26,6 +26,17 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// The role's name in tokens and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 /// A signed-in agent (or supervisor/admin).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Staff {

@@ -1,6 +1,7 @@
 //! Domain types and pure rules: org configuration, validation of input, the conversation state
-//! machine, hours of operation, chat reasons. Nothing here does I/O or knows about actors.
+//! machine, an agent's capacity, hours of operation, chat reasons. Nothing here does I/O or knows about actors.
 
+pub mod capacity;
 pub mod conversation;
 pub mod hours;
 pub mod org;

@@ -9,6 +9,9 @@
 
 pub mod memory;
 pub mod redis;
+mod snapshot;
+
+pub use snapshot::{SnapshotWriter, StateWriter};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,7 +25,7 @@ use crate::domain::org::OrgConfig;
 use crate::ids::{
     AgentId, AgentKey, ConvKey, ConversationId, CustomerId, OrgId, QueueId, QueueKey, ReasonId,
 };
-use crate::protocol::{Author, EventKind, LogEvent};
+use crate::protocol::{Author, CommandError, EventKind, LogEvent};
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
 
@@ -36,6 +39,18 @@ pub enum EngineError {
     Unavailable(String),
     #[error("engine error: {0}")]
     Other(String),
+}
+
+impl From<EngineError> for CommandError {
+    /// A stale writer is told to locate the actor again; an unreachable store is `unavailable`
+    /// (retry); anything else is internal (its cause is logged, not shown to clients).
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Fenced { .. } => CommandError::moved(),
+            EngineError::Unavailable(m) => CommandError::unavailable(m),
+            EngineError::Other(m) => CommandError::internal(m),
+        }
+    }
 }
 
 /// The writer's fencing token. The memory engine has one writer per process and ignores it; a

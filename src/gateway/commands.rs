@@ -1,7 +1,7 @@
 //! Command dispatch: each client command becomes a typed message to the actor that owns the
 //! state it touches. Input is validated here, once, before any actor sees it.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::session::{Follow, Session};
 use crate::actors::agent::{
@@ -20,6 +20,7 @@ use crate::engine::ConversationFilter;
 use crate::hub::Audience;
 use crate::ids::{AgentKey, ConversationId, QueueId, QueueKey, ReasonId};
 use crate::protocol::client::Command;
+use crate::protocol::server::AckData;
 use crate::protocol::{CommandError, ErrorCode};
 
 /// Most bytes of `context` a customer may attach to a conversation.
@@ -64,7 +65,7 @@ impl Session {
     pub(super) async fn command(
         &mut self,
         command: Command,
-    ) -> Result<Option<Value>, CommandError> {
+    ) -> Result<Option<AckData>, CommandError> {
         let limits = self.rt.settings.limits.clone();
         match command {
             Command::Hello { .. } => Err(CommandError::conflict("already signed in")),
@@ -92,7 +93,7 @@ impl Session {
                     text,
                 };
                 let (seq, duplicate) = self.to_conversation(&conversation, post).await??;
-                Ok(Some(json!({ "seq": seq, "duplicate": duplicate })))
+                Ok(Some(AckData::Sent { seq, duplicate }))
             }
             Command::Typing { conversation, on } => {
                 self.to_conversation(
@@ -131,7 +132,7 @@ impl Session {
                         },
                     )
                     .await??;
-                Ok(Some(json!({ "seq": seq })))
+                Ok(Some(AckData::Seq { seq }))
             }
             Command::Survey {
                 conversation,
@@ -208,7 +209,7 @@ impl Session {
                         ))
                     }
                 };
-                Ok(Some(json!({ "seq": seq })))
+                Ok(Some(AckData::Seq { seq }))
             }
             Command::TransferAccept { conversation } => {
                 self.answer_transfer(conversation, true).await
@@ -231,7 +232,7 @@ impl Session {
                         },
                     )
                     .await??;
-                Ok(Some(json!({ "seq": seq })))
+                Ok(Some(AckData::Seq { seq }))
             }
             Command::WrapUp {
                 conversation,
@@ -246,7 +247,7 @@ impl Session {
                     note,
                 };
                 let seq = self.to_conversation(&conversation, msg).await??;
-                Ok(Some(json!({ "seq": seq })))
+                Ok(Some(AckData::Seq { seq }))
             }
         }
     }
@@ -255,7 +256,7 @@ impl Session {
         &mut self,
         conversation: ConversationId,
         accept: bool,
-    ) -> Result<Option<Value>, CommandError> {
+    ) -> Result<Option<AckData>, CommandError> {
         let key = self.agent_key()?;
         let answer = AnswerOffer {
             conversation,
@@ -269,7 +270,7 @@ impl Session {
         &mut self,
         conversation: ConversationId,
         accept: bool,
-    ) -> Result<Option<Value>, CommandError> {
+    ) -> Result<Option<AckData>, CommandError> {
         let key = self.agent_key()?;
         let answer = AgentAnswerTransfer {
             conversation,
@@ -288,7 +289,7 @@ impl Session {
         case_id: Option<String>,
         channel: Option<String>,
         context: serde_json::Map<String, Value>,
-    ) -> Result<Value, CommandError> {
+    ) -> Result<AckData, CommandError> {
         let customer = self.customer()?;
         let org = self
             .rt
@@ -352,7 +353,7 @@ impl Session {
             .engine
             .find_conversations(&customer.org, filter)
             .await
-            .map_err(crate::actors::conversation::engine_error)?
+            .map_err(CommandError::from)?
             .into_iter()
             .find(|s| s.status.is_open());
         if let Some(open) = existing {
@@ -365,7 +366,10 @@ impl Session {
                     ));
                 }
             }
-            return Ok(serde_json::json!({ "conversation": open.id, "existing": true }));
+            return Ok(AckData::Started {
+                conversation: open.id,
+                existing: true,
+            });
         }
         let queue_id = match queue {
             Some(q) if org.queue(&q).is_some() => q,
@@ -385,13 +389,8 @@ impl Session {
         let key = self.conv_key(&id);
         // Follow before creating so that nothing said about the new conversation is missed.
         self.rt.hub.follow(&key, self.handle.clone()).await;
-        self.follows.insert(
-            id.clone(),
-            Follow {
-                audience: Audience::Customer,
-                last: 0,
-            },
-        );
+        self.follows
+            .insert(id.clone(), Follow::new(Audience::Customer, 0));
         let create = Create {
             customer: customer.clone(),
             queue: queue_id,
@@ -402,7 +401,10 @@ impl Session {
             context,
         };
         match self.to_conversation(&id, create).await.and_then(|r| r) {
-            Ok(_) => Ok(json!({ "conversation": id })),
+            Ok(_) => Ok(AckData::Started {
+                conversation: id,
+                existing: false,
+            }),
             Err(e) => {
                 self.follows.remove(&id);
                 self.rt.hub.unfollow(&key, self.handle.id);

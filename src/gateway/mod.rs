@@ -5,15 +5,12 @@
 //! would need after the socket closes.
 
 mod commands;
-mod limiter;
 mod session;
-
-pub use limiter::TokenBucket;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::actors::Rt;
 use crate::metrics::Metrics;
-use crate::runtime::Rt;
 
 /// Close codes the server uses (RFC 6455 §7.4 and the registered range).
 pub mod close_codes {
@@ -33,27 +30,20 @@ pub async fn upgrade(
 ) -> Result<HttpResponse, actix_web::Error> {
     let rt = rt.get_ref().clone();
     if *rt.drain_signal().borrow() {
-        return Ok(crate::api::error_response(
+        return Ok(crate::http_error::error_response(
             &crate::protocol::CommandError::unavailable(
                 "this node is draining; connect to another",
             ),
         ));
     }
-    let m = &rt.metrics;
-    let open = m
-        .connections_opened
-        .load(std::sync::atomic::Ordering::Relaxed)
-        .saturating_sub(
-            m.connections_closed
-                .load(std::sync::atomic::Ordering::Relaxed),
-        );
-    if open as usize >= rt.settings.limits.max_connections {
-        return Ok(crate::api::error_response(
+    // The permit travels with the session and is given back when it ends, however it ends.
+    let Some(permit) = rt.connection_permit() else {
+        return Ok(crate::http_error::error_response(
             &crate::protocol::CommandError::unavailable(
                 "this node holds as many connections as it may; try another",
             ),
         ));
-    }
+    };
     let origin = req
         .headers()
         .get(actix_web::http::header::ORIGIN)
@@ -62,6 +52,7 @@ pub async fn upgrade(
     let (response, ws, stream) = actix_ws::handle(&req, body)?;
     Metrics::inc(&rt.metrics.connections_opened);
     actix_web::rt::spawn(async move {
+        let _permit = permit;
         session::run(rt.clone(), ws, stream, origin).await;
         Metrics::inc(&rt.metrics.connections_closed);
     });

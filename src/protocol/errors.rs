@@ -139,4 +139,15 @@ impl CommandError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unavailable, message)
     }
+
+    /// The message a client may see. An internal error's cause (a serializer's or a store's
+    /// message) is logged here and replaced by a generic text: it is ours to fix, not theirs.
+    pub fn client_message(&self) -> &str {
+        if self.code == ErrorCode::Internal {
+            tracing::error!(cause = %self.message, "Internal error answered to a client.");
+            "internal error; the cause is in the server's log"
+        } else {
+            &self.message
+        }
+    }
 }

@@ -1,11 +1,31 @@
 //! Server → client frames.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::client::Presence;
 use super::errors::ErrorCode;
 use super::events::LogEvent;
-use crate::ids::{AgentId, ConversationId, QueueId};
+use crate::ids::{AgentId, ConversationId, CustomerId, OrgId, QueueId};
+
+/// How an assignment offer ended (DESIGN invariant 5: each ends exactly once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferOutcome {
+    Accepted,
+    Rejected,
+    Expired,
+    /// Withdrawn without the agent's decision (agent offline, customer gone).
+    Rescinded,
+}
+
+/// How a transfer request to an agent ended without being accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferOutcome {
+    Expired,
+    /// The owner's transfer was cancelled (the chat ended, or it was answered elsewhere).
+    Cancelled,
+}
 
 /// Live signals: delivered, never logged (DESIGN §3).
 #[derive(Debug, Clone, Serialize)]
@@ -35,10 +55,11 @@ pub enum Signal {
         expires_in_ms: u64,
         customer_name: String,
     },
-    /// The offer is gone: `expired`, `rescinded` (customer left, agent went offline).
+    /// The offer is gone without the agent's answer: `expired`, `rescinded` (customer left,
+    /// agent went offline).
     OfferEnded {
         conversation: ConversationId,
-        outcome: &'static str,
+        outcome: OfferOutcome,
     },
     /// A transfer request addressed to this agent.
     TransferOffer {
@@ -51,7 +72,7 @@ pub enum Signal {
     /// A transfer request to this agent is gone without being accepted (`expired`, `cancelled`).
     TransferEnded {
         conversation: ConversationId,
-        outcome: &'static str,
+        outcome: TransferOutcome,
     },
     /// This agent's presence and load changed.
     Presence {
@@ -72,6 +93,60 @@ pub enum Signal {
     },
 }
 
+/// What an `ack` carries (docs/PROTOCOL.md §4: each command's "ack data" column).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum AckData {
+    Hello(HelloAck),
+    /// `send`: the message's seq, and whether it was a retry of a stored one.
+    Sent {
+        seq: u64,
+        duplicate: bool,
+    },
+    /// `end`, `note`, `transfer`, `wrap_up`: the seq of the event the command logged.
+    Seq {
+        seq: u64,
+    },
+    /// `start`: the conversation, and whether it is the customer's already open one.
+    Started {
+        conversation: ConversationId,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        existing: bool,
+    },
+    /// `resume`: whether the replay continues from the client's seq (`false`: from seq 1).
+    Resumed {
+        recovered: bool,
+    },
+}
+
+/// The `hello` ack's data (docs/PROTOCOL.md §4.1).
+#[derive(Debug, Serialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum HelloAck {
+    Customer {
+        org: OrgId,
+        customer: CustomerId,
+        name: String,
+        verified: bool,
+        /// Open conversations the session follows.
+        conversations: Vec<ConversationId>,
+    },
+    /// Also for supervisors and admins.
+    Agent {
+        org: OrgId,
+        agent: AgentId,
+        name: String,
+        roles: Vec<String>,
+        queues: Vec<QueueId>,
+        presence: Presence,
+        max_chats: u32,
+        /// Conversations the agent owns (assigned or transferring).
+        assigned: Vec<ConversationId>,
+        /// Conversations that ended while the agent was away and still need its wrap-up.
+        wrap_up: Vec<ConversationId>,
+    },
+}
+
 /// A frame the server sends.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -80,7 +155,7 @@ pub enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        data: Option<serde_json::Value>,
+        data: Option<AckData>,
     },
     Error {
         #[serde(skip_serializing_if = "Option::is_none")]

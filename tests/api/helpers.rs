@@ -10,9 +10,9 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use switchboard::actors::Rt;
 use switchboard::auth::{Authenticator, Role};
 use switchboard::ids::{AgentId, OrgId, QueueId};
-use switchboard::runtime::Rt;
 use switchboard::startup::Application;
 
 use crate::redis_server::RedisServer;

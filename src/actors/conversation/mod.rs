@@ -6,9 +6,25 @@
 //! else until the append has returned: events are applied in log order, and the state a handler
 //! validated against is the state its append applies to.
 
-mod handlers;
+//!
+//! The handlers, by concern: `access.rs` (who may do what, and which audience a follower is),
+//! `lifecycle.rs` (create, continue, end, survey, wrap-up), `messaging.rs` (messages, typing,
+//! read receipts, notes), `assignment.rs` (the queue's offers and the agent's acceptance),
+//! `transfer.rs` (to an agent or a queue) and `timers.rs` (what each deadline does).
 
-pub use handlers::*;
+mod access;
+mod assignment;
+mod lifecycle;
+mod messaging;
+mod timers;
+mod transfer;
+
+pub use access::{Access, Who};
+pub use assignment::{Assign, OfferChanged};
+pub use lifecycle::{Continue, Crash, Create, End, Survey, WrapUp};
+pub use messaging::{message_text, MarkRead, Note, Post, Typing};
+pub use timers::TimerFired;
+pub use transfer::{AnswerTransfer, RequestTransfer, TransferToQueue};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,18 +33,19 @@ use std::time::Duration;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
-use super::timers::{Schedule, TimerTarget};
+use super::timers::TimerTarget;
 use crate::actors::route::{LeaseLost, Wake};
-use crate::cluster::SnapshotWriter;
+use crate::actors::Rt;
 use crate::domain::conversation::{ConversationState, Status, TimerKind};
 use crate::domain::org::OrgConfig;
+use crate::engine::SnapshotWriter;
 use crate::engine::{
     ActorRef, Appended, ConversationSummary, EngineError, Fence, LogSlice, NewEvent,
 };
+use crate::hub::Audience;
 use crate::hub::EventDelivery;
-use crate::ids::ConvKey;
-use crate::protocol::{AuthorRole, CommandError, EventKind, LogEvent};
-use crate::runtime::Rt;
+use crate::ids::{AgentId, AgentKey, ConvKey, QueueId, QueueKey};
+use crate::protocol::{Author, AuthorRole, CommandError, EventKind, LogEvent};
 
 /// How long a finished (or unknown) conversation's actor stays in memory without traffic.
 const PASSIVATE_AFTER: Duration = Duration::from_secs(30);
@@ -37,18 +54,55 @@ const SUMMARY_FLUSH: Duration = Duration::from_secs(1);
 /// Log pages read while rebuilding.
 const LOAD_PAGE: usize = 1000;
 
+/// An event to append, without a dedup key.
+fn event(author: Author, kind: EventKind) -> NewEvent {
+    NewEvent {
+        author,
+        kind,
+        dedup_key: None,
+    }
+}
+
+impl ConversationActor {
+    fn agent_key(&self, id: &AgentId) -> AgentKey {
+        AgentKey {
+            org: self.key.org.clone(),
+            id: id.clone(),
+        }
+    }
+
+    fn queue_key(&self, id: &QueueId) -> QueueKey {
+        QueueKey {
+            org: self.key.org.clone(),
+            id: id.clone(),
+        }
+    }
+}
+
+crate::remote_messages!(ConversationActor {
+    Create => u64, "conv.create";
+    Post => (u64, bool), "conv.post";
+    Typing => (), "conv.typing";
+    MarkRead => (), "conv.read";
+    Continue => (), "conv.continue";
+    End => u64, "conv.end";
+    Survey => (), "conv.survey";
+    Note => u64, "conv.note";
+    WrapUp => u64, "conv.wrap_up";
+    Assign => (), "conv.assign";
+    OfferChanged => (), "conv.offer_changed";
+    RequestTransfer => u64, "conv.request_transfer";
+    AnswerTransfer => (), "conv.answer_transfer";
+    TransferToQueue => u64, "conv.transfer_to_queue";
+    Access => Audience, "conv.access";
+    TimerFired => (), "conv.timer";
+    Crash => (), "conv.crash";
+});
+
 pub type Reply<T> = AtomicResponse<ConversationActor, Result<T, CommandError>>;
 
 pub(crate) fn reply<T: 'static>(result: Result<T, CommandError>) -> Reply<T> {
     AtomicResponse::new(Box::pin(fut::ready(result)))
-}
-
-pub fn engine_error(e: EngineError) -> CommandError {
-    match e {
-        EngineError::Fenced { .. } => CommandError::moved(),
-        EngineError::Unavailable(m) => CommandError::unavailable(m),
-        EngineError::Other(m) => CommandError::internal(m),
-    }
 }
 
 enum Load {
@@ -173,9 +227,9 @@ impl ConversationActor {
                         tracing::warn!(conversation = %act.key.id, ours, "Fenced; stopping this activation.");
                         act.fenced = true;
                         ctx.stop();
-                        Err(engine_error(EngineError::Fenced { ours }))
+                        Err(CommandError::from(EngineError::Fenced { ours }))
                     }
-                    Err(e) => Err(engine_error(e)),
+                    Err(e) => Err(e.into()),
                 };
                 // A change of status is readable through REST (by id, customer, case id …)
                 // once its command is acknowledged. The event itself is already durable, so a
@@ -298,9 +352,6 @@ impl ConversationActor {
     /// what is already asked for. A later deadline needs no message: the early wake-up re-checks.
     pub(crate) fn arm_timers(&mut self) {
         let Some(org) = self.org() else { return };
-        let Some(timers) = self.rt.timers() else {
-            return;
-        };
         for kind in TimerKind::ALL {
             let Some(at) = self.state.deadline(kind, &org.settings) else {
                 continue;
@@ -309,10 +360,9 @@ impl ConversationActor {
                 continue;
             }
             self.armed.insert(kind, at);
-            timers.do_send(Schedule {
-                target: TimerTarget::Conversation(self.key.clone(), kind),
-                at,
-            });
+            self.rt
+                .timers
+                .schedule(TimerTarget::Conversation(self.key.clone(), kind), at);
         }
     }
 
@@ -411,7 +461,7 @@ impl Actor for ConversationActor {
                     act.recount();
                     act.arm_timers();
                     act.after_rebuild();
-                    if act.rt.cluster.is_some() {
+                    if act.rt.placement.clustered() {
                         act.rt.hub.resync(&act.key);
                     }
                     tracing::debug!(conversation = %act.key.id, seq = act.state.last_seq, "Conversation rebuilt from its log.");
@@ -437,9 +487,9 @@ impl Actor for ConversationActor {
         if self.summary_dirty && !self.fenced {
             self.write_summary_now();
         }
-        if let Some(node) = &self.rt.cluster {
-            node.release(&ActorRef::Conversation(self.key.clone()), self.fence.epoch);
-        }
+        self.rt
+            .placement
+            .release(&ActorRef::Conversation(self.key.clone()), self.fence.epoch);
         self.rt.metrics.transition(self.counted, None);
         self.counted = None;
     }

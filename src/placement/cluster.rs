@@ -2,8 +2,8 @@
 //! node that owns an actor, keeping leases alive, noticing dead nodes and taking over their
 //! actors, and handing everything over on drain.
 //!
-//! This module knows the [`Cluster`] trait, not Redis. The memory engine has no cluster: then
-//! [`crate::runtime::Runtime::cluster`] is `None` and every actor is local.
+//! This module knows the [`Cluster`] trait, not Redis, and no actor: what needs doing to actors
+//! it asks of its [`Host`]. The memory engine has no cluster: its placement is [`super::Local`].
 //!
 //! - **Placement.** An actor is active on the instance that holds its lease. A caller that has
 //!   no local activation claims the lease: if it gets it, the actor starts here with the lease's
@@ -21,6 +21,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -28,36 +29,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use super::{BoxFuture, Host, Location, Notice, Placement, WireError};
 use crate::config::RedisSettings;
 use crate::engine::{ActorRef, BusEvent, Claim, EngineError, SharedCluster, Topic};
-use crate::ids::{OrgId, QueueKey};
 use crate::protocol::CommandError;
-use crate::runtime::Rt;
 
 /// How long a remembered owner of a remote actor is trusted before asking Redis again.
 const OWNER_CACHE: Duration = Duration::from_secs(5);
-
-/// Where an actor is active.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// Here, with this fencing epoch.
-    Here(u64),
-    /// On another instance.
-    There(String),
-}
-
-/// Why a forwarded call did not produce an answer from the actor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "e", rename_all = "snake_case")]
-pub enum WireError {
-    /// The receiving instance does not own the actor (any more): locate it again.
-    NotOwner,
-    /// The actor answered with an error, or the message could not be handled.
-    Failed {
-        code: crate::protocol::ErrorCode,
-        message: String,
-    },
-}
 
 /// What travels on instance topics.
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,21 +51,6 @@ pub enum Envelope {
     Reply {
         corr: u64,
         result: Result<Value, WireError>,
-    },
-}
-
-/// What travels on the broadcast topic.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
-pub enum Notice {
-    /// An org document changed: reload it.
-    OrgChanged { org: OrgId, from: String },
-    /// A queue (re)started on some node: agents that are members announce themselves to it.
-    QueueStarted { queue: QueueKey },
-    /// An instance drained and released its leases: take over its actors now.
-    Left {
-        instance: String,
-        actors: Vec<ActorRef>,
     },
 }
 
@@ -110,10 +73,13 @@ pub struct ClusterNode {
     healthy_since: Mutex<Instant>,
     /// Set once the node drains: no more heartbeats, no more claims.
     leaving: AtomicBool,
+    /// How many leases this instance holds, for drain to wait until every activation stopped
+    /// and gave its lease back.
+    held: tokio::sync::watch::Sender<usize>,
 }
 
 fn unavailable(e: EngineError) -> CommandError {
-    crate::actors::conversation::engine_error(e)
+    CommandError::from(e)
 }
 
 impl ClusterNode {
@@ -130,20 +96,12 @@ impl ClusterNode {
             healthy: AtomicBool::new(true),
             healthy_since: Mutex::new(Instant::now()),
             leaving: AtomicBool::new(false),
+            held: tokio::sync::watch::Sender::new(0),
         }
     }
 
-    pub fn instance(&self) -> &str {
-        &self.instance
-    }
-
-    pub fn healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed) && !self.leaving.load(Ordering::Relaxed)
-    }
-
-    /// Whether the instance was seen gone.
-    pub fn is_gone(&self, instance: &str) -> bool {
-        self.gone.lock().contains(instance)
+    fn count_leases(&self, leases: &HashMap<ActorRef, u64>) {
+        self.held.send_replace(leases.len());
     }
 
     pub fn lease_count(&self) -> usize {
@@ -156,11 +114,7 @@ impl ClusterNode {
 
     /// Finds where the actor is active, claiming its lease when nobody live holds it.
     /// `active_here` says whether a live local activation exists (then its lease is ours).
-    pub async fn locate(
-        &self,
-        actor: &ActorRef,
-        active_here: bool,
-    ) -> Result<Location, CommandError> {
+    async fn find(&self, actor: &ActorRef, active_here: bool) -> Result<Location, CommandError> {
         if active_here {
             if let Some(epoch) = self.epoch_of(actor) {
                 return Ok(Location::Here(epoch));
@@ -186,7 +140,11 @@ impl ClusterNode {
         };
         Ok(match claim {
             Claim::Mine { epoch } => {
-                self.leases.lock().insert(actor.clone(), epoch);
+                {
+                    let mut leases = self.leases.lock();
+                    leases.insert(actor.clone(), epoch);
+                    self.count_leases(&leases);
+                }
                 self.owners.lock().remove(actor);
                 Location::Here(epoch)
             }
@@ -199,38 +157,12 @@ impl ClusterNode {
         })
     }
 
-    /// Forgets a remembered remote owner (it did not answer, or said it is not the owner).
-    pub fn forget_owner(&self, actor: &ActorRef) {
-        self.owners.lock().remove(actor);
-    }
-
-    /// An activation stopped: give its lease up so that any node can claim it at once.
-    pub fn release(&self, actor: &ActorRef, epoch: u64) {
-        let removed = {
-            let mut leases = self.leases.lock();
-            if leases.get(actor) == Some(&epoch) {
-                leases.remove(actor);
-                true
-            } else {
-                false
-            }
-        };
-        if removed {
-            let fut = self.bus.release(vec![(actor.clone(), epoch)]);
-            actix::spawn(async move {
-                if let Err(err) = fut.await {
-                    tracing::debug!(%err, "Could not release a lease; it will lapse.");
-                }
-            });
-        }
-    }
-
     /// Forwards a call to the instance that owns the actor and waits for its answer.
-    pub async fn call_remote(
+    async fn forward(
         &self,
         instance: &str,
         actor: &ActorRef,
-        name: &str,
+        name: &'static str,
         body: Value,
     ) -> Result<Value, WireError> {
         let corr = self.next_corr.fetch_add(1, Ordering::Relaxed);
@@ -243,7 +175,16 @@ impl ClusterNode {
             name: name.to_string(),
             body,
         };
-        let payload = serde_json::to_string(&envelope).unwrap_or_default();
+        let payload = match serde_json::to_string(&envelope) {
+            Ok(payload) => payload,
+            Err(err) => {
+                self.pending.lock().remove(&corr);
+                return Err(WireError::Failed {
+                    code: crate::protocol::ErrorCode::Internal,
+                    message: format!("could not serialize a forwarded call: {err}"),
+                });
+            }
+        };
         let topic = Topic::Instance(instance.to_string());
         if let Err(err) = self.bus.publish(&topic, payload).await {
             self.pending.lock().remove(&corr);
@@ -270,7 +211,13 @@ impl ClusterNode {
     }
 
     pub async fn notify(&self, notice: &Notice) {
-        let payload = serde_json::to_string(notice).unwrap_or_default();
+        let payload = match serde_json::to_string(notice) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(%err, "Could not serialize a notice; not sent.");
+                return;
+            }
+        };
         if let Err(err) = self.bus.publish(&Topic::Broadcast, payload).await {
             tracing::warn!(%err, "Could not broadcast a notice.");
         }
@@ -301,6 +248,7 @@ impl ClusterNode {
                         held.remove(actor);
                     }
                 }
+                self.count_leases(&held);
                 lost
             }
             Err(err) => {
@@ -311,17 +259,126 @@ impl ClusterNode {
     }
 }
 
+impl Placement for ClusterNode {
+    fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn clustered(&self) -> bool {
+        true
+    }
+
+    fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed) && !self.leaving.load(Ordering::Relaxed)
+    }
+
+    fn here_now(&self, actor: &ActorRef, active_here: bool) -> Option<u64> {
+        if active_here {
+            self.epoch_of(actor)
+        } else {
+            None
+        }
+    }
+
+    fn locate<'a>(
+        &'a self,
+        actor: &'a ActorRef,
+        active_here: bool,
+    ) -> BoxFuture<'a, Result<Location, CommandError>> {
+        Box::pin(self.find(actor, active_here))
+    }
+
+    fn forget_owner(&self, actor: &ActorRef) {
+        self.owners.lock().remove(actor);
+    }
+
+    fn call_remote<'a>(
+        &'a self,
+        instance: &'a str,
+        actor: &'a ActorRef,
+        name: &'static str,
+        body: Value,
+    ) -> BoxFuture<'a, Result<Value, WireError>> {
+        Box::pin(self.forward(instance, actor, name, body))
+    }
+
+    fn attempts(&self) -> u32 {
+        self.settings.call_attempts.max(1)
+    }
+
+    /// Outlasts the retries of a call to an actor whose node just died (they end once it has
+    /// moved), with a floor of five seconds.
+    fn call_timeout(&self) -> Duration {
+        const FLOOR: Duration = Duration::from_secs(5);
+        let s = &self.settings;
+        let retries = u64::from(s.call_attempts.max(1)) * (s.call_timeout_ms + 250);
+        FLOOR.max(Duration::from_millis(retries + 1_000))
+    }
+
+    /// An activation stopped: give its lease up so that any node can claim it at once.
+    fn release(&self, actor: &ActorRef, epoch: u64) {
+        let removed = {
+            let mut leases = self.leases.lock();
+            if leases.get(actor) == Some(&epoch) {
+                leases.remove(actor);
+                self.count_leases(&leases);
+                true
+            } else {
+                false
+            }
+        };
+        if removed {
+            let fut = self.bus.release(vec![(actor.clone(), epoch)]);
+            actix::spawn(async move {
+                if let Err(err) = fut.await {
+                    tracing::debug!(%err, "Could not release a lease; it will lapse.");
+                }
+            });
+        }
+    }
+
+    fn is_gone(&self, instance: &str) -> bool {
+        self.gone.lock().contains(instance)
+    }
+
+    fn broadcast(&self, notice: Notice) {
+        let bus = self.bus.clone();
+        let payload = match serde_json::to_string(&notice) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(%err, "Could not serialize a notice; not sent.");
+                return;
+            }
+        };
+        actix::spawn(async move {
+            if let Err(err) = bus.publish(&Topic::Broadcast, payload).await {
+                tracing::warn!(%err, "Could not broadcast a notice.");
+            }
+        });
+    }
+
+    fn state_store(&self) -> Option<SharedCluster> {
+        Some(self.bus.clone())
+    }
+
+    fn start(self: Arc<Self>, host: Arc<dyn Host>) {
+        start(&self, host);
+    }
+
+    fn leave<'a>(&'a self, host: &'a dyn Host, within: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(leave(self, host, within))
+    }
+}
+
 /// Starts the node's cluster tasks: the pub/sub reader, heartbeat, lease renewal and the
 /// reaper. Runs inside the actix system.
-pub fn start(rt: &Rt) {
-    let Some(node) = rt.cluster.as_ref() else {
-        return;
-    };
+fn start(node: &Arc<ClusterNode>, host: Arc<dyn Host>) {
     if let Some(mut incoming) = node.bus.take_incoming() {
-        let rt = rt.clone();
+        let node = node.clone();
+        let host = host.clone();
         actix::spawn(async move {
             while let Some(event) = incoming.recv().await {
-                on_bus_event(&rt, event);
+                on_bus_event(&node, &host, event);
             }
             tracing::warn!("The cluster's pub/sub reader stopped.");
         });
@@ -329,14 +386,12 @@ pub fn start(rt: &Rt) {
     let heartbeat = Duration::from_millis(node.settings.heartbeat_ms.max(50));
     let renew = Duration::from_millis(node.settings.renew_ms.max(50));
     {
-        let rt = rt.clone();
+        let node = node.clone();
+        let host = host.clone();
         actix::spawn(async move {
             let mut tick = tokio::time::interval(heartbeat);
             loop {
                 tick.tick().await;
-                let Some(node) = rt.cluster.as_ref() else {
-                    return;
-                };
                 if node.leaving.load(Ordering::Relaxed) {
                     return;
                 }
@@ -349,36 +404,30 @@ pub fn start(rt: &Rt) {
                         tracing::warn!("Redis is unreachable: refusing writes until it is back.");
                     }
                 }
-                reap(&rt).await;
+                reap(&node, &host).await;
             }
         });
     }
     {
-        let rt = rt.clone();
+        let node = node.clone();
         actix::spawn(async move {
             let mut tick = tokio::time::interval(renew);
             loop {
                 tick.tick().await;
-                let Some(node) = rt.cluster.as_ref() else {
-                    return;
-                };
                 for (actor, _) in node.renew().await {
                     tracing::warn!(?actor, "Lost a lease; stopping the activation.");
-                    rt.stop_activation(&actor);
+                    host.stop_activation(&actor);
                 }
             }
         });
     }
 }
 
-fn on_bus_event(rt: &Rt, event: BusEvent) {
-    let Some(node) = rt.cluster.as_ref() else {
-        return;
-    };
+fn on_bus_event(node: &Arc<ClusterNode>, host: &Arc<dyn Host>, event: BusEvent) {
     match event {
         BusEvent::Reconnected => {
             tracing::info!("Pub/sub reconnected: followers re-read what they missed.");
-            rt.hub.resync_all();
+            host.resync_followers();
         }
         BusEvent::Message {
             topic: Topic::Instance(_),
@@ -392,14 +441,18 @@ fn on_bus_event(rt: &Rt, event: BusEvent) {
                 name,
                 body,
             }) => {
-                let rt = rt.clone();
+                let node = node.clone();
+                let call = host.dispatch(actor, name, body);
                 actix::spawn(async move {
-                    let result = crate::actors::route::dispatch(&rt, actor, &name, body).await;
-                    let Some(node) = rt.cluster.as_ref() else {
-                        return;
-                    };
+                    let result = call.await;
                     let reply = Envelope::Reply { corr, result };
-                    let payload = serde_json::to_string(&reply).unwrap_or_default();
+                    let payload = match serde_json::to_string(&reply) {
+                        Ok(payload) => payload,
+                        Err(err) => {
+                            tracing::error!(%err, "Could not serialize a forwarded call's answer.");
+                            return;
+                        }
+                    };
                     if let Err(err) = node.bus.publish(&Topic::Instance(from), payload).await {
                         tracing::warn!(%err, "Could not send a forwarded call's answer.");
                     }
@@ -412,36 +465,30 @@ fn on_bus_event(rt: &Rt, event: BusEvent) {
             payload,
         } => match serde_json::from_str::<Notice>(&payload) {
             Ok(Notice::OrgChanged { org, from }) if from != node.instance => {
-                let rt = rt.clone();
-                actix::spawn(async move {
-                    if let Err(err) = rt.orgs.reload(&org).await {
-                        tracing::warn!(%org, ?err, "Could not reload a changed org.");
-                    }
-                    crate::api::config::org_changed_locally(&rt, &org);
-                });
+                actix::spawn(host.org_changed(org));
             }
             Ok(Notice::OrgChanged { .. }) => {}
-            Ok(Notice::QueueStarted { queue }) => rt.announce_agents_to(&queue),
+            Ok(Notice::QueueStarted { queue }) => host.queue_started(&queue),
             Ok(Notice::Left { instance, actors }) => {
                 // A node that is leaving itself takes nothing over.
                 if instance != node.instance && !node.leaving.load(Ordering::Relaxed) {
                     node.gone.lock().insert(instance.clone());
-                    rt.node_gone(&instance);
-                    let rt = rt.clone();
-                    actix::spawn(async move { reap_instance(&rt, &instance, actors).await });
+                    host.instance_gone(&instance);
+                    let node = node.clone();
+                    let host = host.clone();
+                    actix::spawn(
+                        async move { reap_instance(&node, &host, &instance, actors).await },
+                    );
                 }
             }
             Err(err) => tracing::warn!(%err, "Unreadable notice."),
         },
-        BusEvent::Message { topic, payload } => rt.hub.deliver_remote(&topic, &payload),
+        BusEvent::Message { topic, payload } => host.deliver_remote(&topic, &payload),
     }
 }
 
 /// Looks for instances that went silent; takes over what they owned.
-async fn reap(rt: &Rt) {
-    let Some(node) = rt.cluster.as_ref() else {
-        return;
-    };
+async fn reap(node: &Arc<ClusterNode>, host: &Arc<dyn Host>) {
     if !node.healthy() {
         return;
     }
@@ -469,23 +516,25 @@ async fn reap(rt: &Rt) {
         let first_time = node.gone.lock().insert(m.instance.clone());
         if first_time {
             tracing::warn!(instance = %m.instance, silent_ms = m.silent_ms, "A node is gone; taking over its actors.");
-            rt.node_gone(&m.instance);
+            host.instance_gone(&m.instance);
         }
-        reap_instance(rt, &m.instance, Vec::new()).await;
+        reap_instance(node, host, &m.instance, Vec::new()).await;
     }
 }
 
 /// Wakes what a gone instance owned (its owned set, plus `also`: what it said it held when it
 /// left), once cluster-wide.
-async fn reap_instance(rt: &Rt, instance: &str, also: Vec<ActorRef>) {
-    let Some(node) = rt.cluster.as_ref() else {
-        return;
-    };
+async fn reap_instance(
+    node: &Arc<ClusterNode>,
+    host: &Arc<dyn Host>,
+    instance: &str,
+    also: Vec<ActorRef>,
+) {
     match node.bus.lock_reap(instance).await {
         Ok(true) => {}
         _ => return,
     }
-    let owned = match node.bus.owned(instance).await {
+    let mut owned = match node.bus.owned(instance).await {
         Ok(mut owned) => {
             let extra: Vec<ActorRef> = also.into_iter().filter(|a| !owned.contains(a)).collect();
             owned.extend(extra);
@@ -498,14 +547,13 @@ async fn reap_instance(rt: &Rt, instance: &str, also: Vec<ActorRef>) {
     };
     tracing::info!(%instance, actors = owned.len(), "Waking the actors of a gone node.");
     // Queues and agents first: conversations that wake up re-announce themselves to queues.
-    let mut owned = owned;
     owned.sort_by_key(|a| match a {
         ActorRef::Queue(_) => 0,
         ActorRef::Agent(_) => 1,
         ActorRef::Conversation(_) => 2,
     });
     for actor in owned {
-        if let Err(err) = crate::actors::route::wake(rt, actor.clone()).await {
+        if let Err(err) = host.wake(actor.clone()).await {
             tracing::warn!(?actor, %err, "Could not wake an actor of a gone node.");
         }
     }
@@ -514,12 +562,10 @@ async fn reap_instance(rt: &Rt, instance: &str, also: Vec<ActorRef>) {
     }
 }
 
-/// Drain, cluster part: stop heartbeating, stop every local actor (each releases its lease),
-/// then tell the other nodes to take over at once.
-pub async fn leave(rt: &Rt) {
-    let Some(node) = rt.cluster.as_ref() else {
-        return;
-    };
+/// Drain, cluster part: stop heartbeating, stop every local activation and wait (bounded by
+/// `within`) until each has stopped and released its lease, release whatever is left in one
+/// batch, then tell the other nodes to take over at once.
+async fn leave(node: &ClusterNode, host: &dyn Host, within: Duration) {
     node.leaving.store(true, Ordering::Relaxed);
     let held: Vec<(ActorRef, u64)> = node
         .leases
@@ -528,11 +574,22 @@ pub async fn leave(rt: &Rt) {
         .map(|(a, e)| (a.clone(), *e))
         .collect();
     for (actor, _) in &held {
-        rt.stop_activation(actor);
+        host.stop_activation(actor);
     }
-    // Give the stopping actors a moment to flush; then release whatever is left in one batch.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let left: Vec<(ActorRef, u64)> = node.leases.lock().drain().collect();
+    // Each stopping activation writes what it still has to write, then releases its lease.
+    let mut count = node.held.subscribe();
+    if tokio::time::timeout(within, count.wait_for(|n| *n == 0))
+        .await
+        .is_err()
+    {
+        tracing::warn!("Some actors did not stop in time; releasing their leases anyway.");
+    }
+    let left: Vec<(ActorRef, u64)> = {
+        let mut leases = node.leases.lock();
+        let left = leases.drain().collect();
+        node.count_leases(&leases);
+        left
+    };
     if !left.is_empty() {
         if let Err(err) = node.bus.release(left).await {
             tracing::warn!(%err, "Could not release leases on drain; they will lapse.");
@@ -544,101 +601,4 @@ pub async fn leave(rt: &Rt) {
     })
     .await;
     tracing::info!(released = held.len(), "Leases handed over.");
-}
-
-/// Writes snapshots of one writer's data in order, one write at a time, always the latest
-/// (snapshots overtaken while a write was in flight are skipped). Used for actor state (fenced)
-/// and conversation summaries, so that an older snapshot can never land after a newer one.
-/// A write refused by the fencing epoch calls `on_fenced` and stops the writer; other failures
-/// are retried until a newer snapshot replaces the one that failed.
-pub struct SnapshotWriter<T> {
-    latest: tokio::sync::watch::Sender<Option<(u64, T)>>,
-    written: tokio::sync::watch::Receiver<u64>,
-    version: u64,
-}
-
-/// An actor's persisted state, written with its fencing epoch.
-pub type StateWriter = SnapshotWriter<String>;
-
-impl StateWriter {
-    pub fn for_actor(
-        bus: SharedCluster,
-        actor: ActorRef,
-        epoch: u64,
-        on_fenced: impl FnOnce() + Send + 'static,
-    ) -> Self {
-        let what = format!("{actor:?}");
-        SnapshotWriter::spawn(
-            what,
-            move |state: String| bus.put_state(&actor, epoch, state),
-            on_fenced,
-        )
-    }
-}
-
-impl<T: Clone + Send + Sync + 'static> SnapshotWriter<T> {
-    pub fn spawn(
-        what: String,
-        write: impl Fn(T) -> crate::engine::EngineFuture<()> + 'static,
-        on_fenced: impl FnOnce() + 'static,
-    ) -> Self {
-        let (latest, mut rx) = tokio::sync::watch::channel::<Option<(u64, T)>>(None);
-        let (done, written) = tokio::sync::watch::channel(0u64);
-        actix::spawn(async move {
-            while rx.changed().await.is_ok() {
-                let Some((version, snapshot)) = rx.borrow_and_update().clone() else {
-                    continue;
-                };
-                loop {
-                    match write(snapshot.clone()).await {
-                        Ok(()) => {
-                            done.send_replace(version);
-                            break;
-                        }
-                        Err(EngineError::Fenced { .. }) => {
-                            tracing::warn!(%what, "Write fenced: another node owns this actor.");
-                            on_fenced();
-                            return;
-                        }
-                        Err(err) => {
-                            tracing::warn!(%what, %err, "Could not write a snapshot; retrying.");
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                            if rx.has_changed().unwrap_or(false) {
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        Self {
-            latest,
-            written,
-            version: 0,
-        }
-    }
-
-    /// Queues a snapshot; returns its version.
-    pub fn save(&mut self, snapshot: T) -> u64 {
-        self.version += 1;
-        self.latest.send_replace(Some((self.version, snapshot)));
-        self.version
-    }
-
-    /// Resolves once `version` (or a later snapshot) is stored, or fails after `within`.
-    pub fn saved(
-        &self,
-        version: u64,
-        within: Duration,
-    ) -> impl std::future::Future<Output = Result<(), CommandError>> + 'static {
-        let mut rx = self.written.clone();
-        async move {
-            match tokio::time::timeout(within, rx.wait_for(|w| *w >= version)).await {
-                Ok(Ok(_)) => Ok(()),
-                _ => Err(CommandError::unavailable(
-                    "could not store the change; retry",
-                )),
-            }
-        }
-    }
 }

@@ -1,6 +1,14 @@
-//! A token bucket for per-connection rate limits.
+//! Rate limits (DESIGN invariant 8): a token bucket for per-connection limits, and one shared
+//! bucket per org on this node.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use crate::config::Limits;
+use crate::ids::OrgId;
 
 #[derive(Debug)]
 pub struct TokenBucket {
@@ -35,6 +43,38 @@ impl TokenBucket {
         } else {
             false
         }
+    }
+}
+
+/// A token bucket shared by every connection of one org on this node.
+pub type OrgLimiter = Arc<Mutex<TokenBucket>>;
+
+/// One shared rate limiter per org, created on first use.
+pub struct OrgLimiters {
+    rate_per_sec: u32,
+    burst: u32,
+    /// `parking_lot` lock: held only for a lookup or an insert, never across an await.
+    by_org: Mutex<HashMap<OrgId, OrgLimiter>>,
+}
+
+impl OrgLimiters {
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            rate_per_sec: limits.org_rate_per_sec,
+            burst: limits.org_rate_burst,
+            by_org: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The org's shared limiter.
+    pub fn of(&self, org: &OrgId) -> OrgLimiter {
+        self.by_org
+            .lock()
+            .entry(org.clone())
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(TokenBucket::new(self.rate_per_sec, self.burst)))
+            })
+            .clone()
     }
 }
 

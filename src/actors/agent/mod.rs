@@ -1,0 +1,237 @@
+//! The agent actor: single writer of one agent's presence, capacity and pending offers.
+//!
+//! **Capacity (DESIGN invariant 4)** is enforced here and only here: every reservation — an
+//! assignment offer from any queue, a transfer request from any conversation — asks this actor,
+//! which takes a seat in its [`Seats`] or refuses. Queues keep a view of each agent's free
+//! slots to choose quickly, but the view is advisory.
+//!
+//! - `presence.rs` — sessions signing in and out, presence, gone nodes, announcements;
+//! - `offers.rs` — assignment offers: reserve, answer, expiry, rescind; each ends once;
+//! - `transfers.rs` — transfer requests to this agent, and releasing finished chats;
+//! - `persistence.rs` — rebuilding on activation and persisting for a node that takes over;
+//! - `views.rs` — what sessions and REST read.
+
+mod offers;
+mod persistence;
+mod presence;
+mod transfers;
+mod views;
+
+pub use offers::{AnswerOffer, OfferTimeout, Rescind, Reserve};
+pub use presence::{Announce, Connect, Disconnect, NodeGone, SetPresence};
+pub use transfers::{AnswerTransfer, Release, ReserveTransfer, TransferClosed};
+pub use views::{AgentSnapshot, AgentStatus, GetStatus};
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::conversation::ConversationActor;
+use super::queue::{AgentUpdate, QueueActor};
+use super::route::{ask, tell, LeaseLost, Remote, Wake};
+use super::Rt;
+use crate::domain::capacity::Seats;
+use crate::engine::{ActorRef, StateWriter};
+use crate::ids::{AgentId, AgentKey, ConvKey, ConversationId, QueueId, QueueKey};
+use crate::protocol::client::Presence;
+use crate::protocol::{CommandError, Signal};
+
+/// A pending assignment offer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Offer {
+    queue: QueueId,
+    customer_name: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// A pending transfer request to this agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TransferIn {
+    from: AgentId,
+    note: Option<String>,
+    expires_at: DateTime<Utc>,
+}
+
+/// What a seat remembers, by kind.
+#[derive(Debug, Clone)]
+enum Detail {
+    Assigned,
+    Offer(Offer),
+    TransferIn(TransferIn),
+}
+
+pub struct AgentActor {
+    rt: Rt,
+    key: AgentKey,
+    name: String,
+    presence: Presence,
+    queues: Vec<QueueId>,
+    /// Signed-in sessions per instance (node process) that holds them.
+    sessions: HashMap<String, usize>,
+    /// Assigned chats, offers and transfer requests: the capacity this agent has taken.
+    seats: Seats<Detail>,
+    ready_since: DateTime<Utc>,
+    /// Fencing epoch of this node's lease on the agent (1 on one process).
+    epoch: u64,
+    /// Cluster mode: persists presence, sessions, offers and transfers so that a node taking
+    /// over re-arms them (DESIGN §4).
+    writer: Option<StateWriter>,
+    /// The version of the last state queued for writing.
+    saved_version: u64,
+}
+
+impl AgentActor {
+    pub fn new(rt: Rt, key: AgentKey, epoch: u64) -> Self {
+        Self {
+            name: key.id.to_string(),
+            rt,
+            key,
+            presence: Presence::Offline,
+            queues: Vec::new(),
+            sessions: HashMap::new(),
+            seats: Seats::default(),
+            ready_since: Utc::now(),
+            epoch,
+            writer: None,
+            saved_version: 0,
+        }
+    }
+
+    fn session_count(&self) -> usize {
+        self.sessions.values().sum()
+    }
+
+    fn max_chats(&self) -> u32 {
+        self.rt.orgs.get(&self.key.org).map_or(3, |o| {
+            o.agent(&self.key.id)
+                .and_then(|a| a.max_chats)
+                .unwrap_or(o.settings.max_chats)
+        })
+    }
+
+    fn free(&self) -> u32 {
+        self.seats.free(self.max_chats())
+    }
+
+    fn eligible(&self) -> bool {
+        self.presence == Presence::Available && self.session_count() > 0
+    }
+
+    fn conv_key(&self, id: &ConversationId) -> ConvKey {
+        ConvKey {
+            org: self.key.org.clone(),
+            id: id.clone(),
+        }
+    }
+
+    fn queue_key(&self, id: &QueueId) -> QueueKey {
+        QueueKey {
+            org: self.key.org.clone(),
+            id: id.clone(),
+        }
+    }
+
+    /// Sends a message to a conversation and waits (bounded by the placement's call timeout)
+    /// for its answer. The outer error is "the conversation did not answer"; the inner result
+    /// is its answer.
+    fn ask_conversation<M>(
+        &self,
+        conversation: &ConversationId,
+        msg: M,
+    ) -> impl ActorFuture<Self, Output = Result<Result<(), CommandError>, CommandError>>
+    where
+        M: Remote<Ok = ()>,
+        ConversationActor: Handler<M>,
+    {
+        let rt = self.rt.clone();
+        let wait = rt.placement.call_timeout();
+        let key = self.conv_key(conversation);
+        async move {
+            tokio::time::timeout(wait, ask::<ConversationActor, M>(&rt, &key, msg))
+                .await
+                .map_err(|_| CommandError::unavailable("the conversation did not answer; retry"))
+        }
+        .into_actor(self)
+    }
+
+    /// Tells every queue of the agent its current availability, and the agent its load; stores
+    /// the state (every change ends here).
+    fn publish(&mut self) {
+        self.persist();
+        let update = AgentUpdate {
+            agent: self.key.id.clone(),
+            eligible: self.eligible(),
+            free: self.free(),
+            ready_since: self.ready_since,
+        };
+        for q in &self.queues {
+            tell::<QueueActor, _>(&self.rt, &self.queue_key(q), update.clone());
+        }
+        self.rt.hub.signal_agent(
+            &self.key,
+            &Signal::Presence {
+                presence: self.presence,
+                assigned: self
+                    .seats
+                    .count(crate::domain::capacity::SeatKind::Assigned),
+                max_chats: self.max_chats(),
+            },
+        );
+    }
+}
+
+impl Actor for AgentActor {
+    type Context = Context<Self>;
+
+    /// Rebuilds the assigned seats from the conversations this agent owns, so that a restarted
+    /// actor still counts them against capacity; in a cluster, restores presence, sessions,
+    /// offers and transfer requests persisted by the previous owner and re-arms the offers.
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+        self.rebuild(ctx);
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.rt.forget_agent(&self.key, &ctx.address());
+        self.rt
+            .placement
+            .release(&ActorRef::Agent(self.key.clone()), self.epoch);
+    }
+}
+
+impl Handler<LeaseLost> for AgentActor {
+    type Result = ();
+
+    fn handle(&mut self, _: LeaseLost, ctx: &mut Self::Context) {
+        tracing::info!(agent = %self.key.id, "Lease lost; this activation stops.");
+        self.writer = None;
+        ctx.stop();
+    }
+}
+
+impl Handler<Wake> for AgentActor {
+    type Result = Result<(), CommandError>;
+
+    fn handle(&mut self, _: Wake, _: &mut Self::Context) -> Self::Result {
+        Ok(())
+    }
+}
+
+crate::remote_messages!(AgentActor {
+    Connect => AgentSnapshot, "agent.connect";
+    Disconnect => (), "agent.disconnect";
+    SetPresence => (), "agent.presence";
+    Reserve => (), "agent.reserve";
+    AnswerOffer => (), "agent.answer_offer";
+    OfferTimeout => (), "agent.offer_timeout";
+    Rescind => (), "agent.rescind";
+    ReserveTransfer => (), "agent.reserve_transfer";
+    AnswerTransfer => (), "agent.answer_transfer";
+    TransferClosed => (), "agent.transfer_closed";
+    Release => (), "agent.release";
+    Announce => (), "agent.announce";
+    GetStatus => AgentStatus, "agent.status";
+    NodeGone => (), "agent.node_gone";
+});

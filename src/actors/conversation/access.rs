@@ -1,0 +1,136 @@
+//! Who may do what on a conversation: the parties, the owner, agents who held it, and
+//! which audience a follower belongs to (DESIGN invariant 7).
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::ConversationActor;
+use crate::domain::conversation::Status;
+use crate::hub::Audience;
+use crate::ids::{AgentId, CustomerId};
+use crate::protocol::{Author, AuthorRole, CommandError};
+
+/// Who is acting on the conversation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Who {
+    Customer(CustomerId),
+    Agent {
+        id: AgentId,
+        name: String,
+        /// Supervisors and admins may act on any conversation of their org.
+        supervisor: bool,
+    },
+}
+
+impl Who {
+    pub fn author(&self) -> Author {
+        match self {
+            Who::Customer(id) => Author {
+                role: AuthorRole::Customer,
+                id: Some(id.to_string()),
+                name: None,
+            },
+            Who::Agent { id, name, .. } => Author {
+                role: AuthorRole::Agent,
+                id: Some(id.to_string()),
+                name: Some(name.clone()),
+            },
+        }
+    }
+}
+
+impl ConversationActor {
+    /// The customer of this conversation, or an agent who owns it (or a supervisor).
+    pub(super) fn check_party(&self, who: &Who) -> Result<(), CommandError> {
+        match who {
+            Who::Customer(id) if self.state.customer.as_ref() == Some(id) => Ok(()),
+            Who::Customer(_) => Err(CommandError::not_found("conversation")),
+            Who::Agent { id, supervisor, .. } => {
+                if self.state.owner.as_ref() == Some(id) || *supervisor {
+                    Ok(())
+                } else if self.state.agents.contains(id) {
+                    Err(CommandError::forbidden(
+                        "you no longer own this conversation",
+                    ))
+                } else {
+                    Err(CommandError::not_found("conversation"))
+                }
+            }
+        }
+    }
+
+    pub(super) fn check_open(&self) -> Result<(), CommandError> {
+        if self.state.status.is_open() {
+            Ok(())
+        } else {
+            Err(CommandError::ended())
+        }
+    }
+
+    pub(super) fn check_owner(&self, agent: &AgentId) -> Result<(), CommandError> {
+        if self.state.owner.as_ref() == Some(agent) {
+            Ok(())
+        } else if !self.state.agents.contains(agent) {
+            Err(CommandError::not_found("conversation"))
+        } else {
+            Err(CommandError::forbidden(
+                "only the owner of the conversation can do this",
+            ))
+        }
+    }
+
+    /// Preconditions shared by both kinds of transfer: the owner, of an open conversation, with
+    /// no other transfer pending.
+    pub(super) fn check_can_transfer(&self, from: &AgentId) -> Result<(), CommandError> {
+        self.ready()?;
+        self.check_open()?;
+        self.check_owner(from)?;
+        if self.state.status == Status::Transferring {
+            return Err(CommandError::conflict("a transfer is already pending"));
+        }
+        Ok(())
+    }
+}
+
+impl ConversationActor {
+    /// Any agent who has held the conversation (notes and wrap-up are allowed after a transfer
+    /// or the end), or a supervisor.
+    pub(super) fn check_participant_agent(&self, who: &Who) -> Result<(), CommandError> {
+        match who {
+            Who::Agent {
+                supervisor: true, ..
+            } => Ok(()),
+            Who::Agent { id, .. } if self.state.agents.contains(id) => Ok(()),
+            _ => Err(CommandError::not_found("conversation")),
+        }
+    }
+}
+
+/// May this viewer follow the conversation, and as which audience?
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<Audience, CommandError>")]
+pub struct Access {
+    pub who: Who,
+}
+
+impl Handler<Access> for ConversationActor {
+    type Result = Result<Audience, CommandError>;
+
+    fn handle(&mut self, msg: Access, ctx: &mut Self::Context) -> Self::Result {
+        self.schedule_passivation(ctx);
+        self.ready()?;
+        match &msg.who {
+            Who::Customer(id) if self.state.customer.as_ref() == Some(id) => Ok(Audience::Customer),
+            Who::Agent {
+                supervisor: true, ..
+            } => Ok(Audience::Agent),
+            Who::Agent { id, .. }
+                if self.state.agents.contains(id)
+                    || self.state.transfer.as_ref().is_some_and(|t| &t.to == id) =>
+            {
+                Ok(Audience::Agent)
+            }
+            _ => Err(CommandError::not_found("conversation")),
+        }
+    }
+}

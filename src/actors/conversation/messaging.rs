@@ -1,0 +1,188 @@
+//! What the parties say: messages (deduplicated by `client_msg_id`), typing, read receipts
+//! and internal notes.
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{dedup_key, reply, ConversationActor, Reply};
+use crate::domain::text;
+use crate::engine::NewEvent;
+use crate::protocol::{CommandError, EventKind, Signal};
+
+use super::event;
+use super::Who;
+
+/// A chat message from the customer or the owning agent. Answers `(seq, duplicate)`.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(u64, bool), CommandError>")]
+pub struct Post {
+    pub who: Who,
+    pub client_msg_id: String,
+    pub text: String,
+}
+
+impl Handler<Post> for ConversationActor {
+    type Result = Reply<(u64, bool)>;
+
+    fn handle(&mut self, msg: Post, _: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.ready().and_then(|_| self.check_party(&msg.who)) {
+            return reply(Err(e));
+        }
+        let author = msg.who.author();
+        let key = dedup_key(&author.role, author.id.as_deref(), &msg.client_msg_id);
+        // A retry of something already stored is answered from the log, whatever the state now.
+        if let Some(&seq) = self.dedup.get(&key) {
+            crate::metrics::Metrics::inc(&self.rt.metrics.messages_duplicate);
+            return reply(Ok((seq, true)));
+        }
+        if let Err(e) = self.check_open() {
+            return reply(Err(e));
+        }
+        if let Who::Agent {
+            id,
+            supervisor: false,
+            ..
+        } = &msg.who
+        {
+            if let Err(e) = self.check_owner(id) {
+                return reply(Err(e));
+            }
+        }
+        let new = NewEvent {
+            author,
+            kind: EventKind::Message {
+                text: msg.text,
+                client_msg_id: msg.client_msg_id,
+            },
+            dedup_key: Some(key),
+        };
+        let fut = self.append(vec![new]).map(|res, act, _| {
+            let a = res?
+                .into_iter()
+                .next()
+                .ok_or_else(|| CommandError::internal("empty append"))?;
+            let metric = if a.duplicate {
+                &act.rt.metrics.messages_duplicate
+            } else {
+                &act.rt.metrics.messages
+            };
+            crate::metrics::Metrics::inc(metric);
+            Ok((a.event.seq, a.duplicate))
+        });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+/// Typing on/off: a live signal to the other side, never logged.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
+pub struct Typing {
+    pub who: Who,
+    pub on: bool,
+}
+
+impl Handler<Typing> for ConversationActor {
+    type Result = Result<(), CommandError>;
+
+    fn handle(&mut self, msg: Typing, _: &mut Self::Context) -> Self::Result {
+        self.ready()?;
+        self.check_party(&msg.who)?;
+        self.check_open()?;
+        let (who, to_customer, to_agents) = match &msg.who {
+            Who::Customer(_) => ("customer".to_string(), false, true),
+            Who::Agent { name, .. } => (name.clone(), true, false),
+        };
+        let signal = Signal::Typing {
+            conversation: self.key.id.clone(),
+            who,
+            on: msg.on,
+        };
+        self.rt
+            .hub
+            .signal_conversation(&self.key, to_customer, to_agents, &signal);
+        Ok(())
+    }
+}
+
+/// Read receipt: the reader has seen everything up to `seq`.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
+pub struct MarkRead {
+    pub who: Who,
+    pub seq: u64,
+}
+
+impl Handler<MarkRead> for ConversationActor {
+    type Result = Reply<()>;
+
+    fn handle(&mut self, msg: MarkRead, _: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.ready().and_then(|_| self.check_party(&msg.who)) {
+            return reply(Err(e));
+        }
+        if msg.seq > self.state.last_seq {
+            return reply(Err(CommandError::bad_request(
+                "seq is beyond the end of the conversation",
+            )));
+        }
+        let customer = matches!(msg.who, Who::Customer(_));
+        let last = if customer {
+            self.last_read.0
+        } else {
+            self.last_read.1
+        };
+        if msg.seq <= last || !self.state.status.is_open() {
+            return reply(Ok(()));
+        }
+        let fut = self
+            .append(vec![event(
+                msg.who.author(),
+                EventKind::Read { up_to: msg.seq },
+            )])
+            .map(move |res, act, _| {
+                res?;
+                if customer {
+                    act.last_read.0 = msg.seq;
+                } else {
+                    act.last_read.1 = msg.seq;
+                }
+                Ok(())
+            });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+/// An internal note: agents only, never delivered to the customer.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<u64, CommandError>")]
+pub struct Note {
+    pub who: Who,
+    pub text: String,
+}
+
+impl Handler<Note> for ConversationActor {
+    type Result = Reply<u64>;
+
+    fn handle(&mut self, msg: Note, _: &mut Self::Context) -> Self::Result {
+        if matches!(msg.who, Who::Customer(_)) {
+            return reply(Err(CommandError::forbidden("notes are for agents")));
+        }
+        if let Err(e) = self
+            .ready()
+            .and_then(|_| self.check_participant_agent(&msg.who))
+        {
+            return reply(Err(e));
+        }
+        let fut = self
+            .append(vec![event(
+                msg.who.author(),
+                EventKind::Note { text: msg.text },
+            )])
+            .map(|res, _, _| Ok(res?.first().map_or(0, |a| a.event.seq)));
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+/// Validates text once, with the node's limits, for handlers above.
+pub fn message_text(text: &str, limits: &crate::config::Limits) -> Result<String, CommandError> {
+    text::chat_text(text, limits.max_message_chars, "text")
+}

@@ -1,0 +1,251 @@
+//! Transfers: to an agent (who accepts, rejects or lets it expire) or to another queue.
+
+use actix::prelude::*;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::{reply, ConversationActor, Reply};
+use crate::actors::agent::{AgentActor, Release, ReserveTransfer, TransferClosed};
+use crate::actors::route::{ask, tell};
+use crate::hub::Control;
+use crate::ids::{AgentId, QueueId};
+use crate::protocol::server::TransferOutcome;
+use crate::protocol::{Author, AuthorRole, CommandError, ErrorCode, EventKind, ParticipantRole};
+
+use super::event;
+
+/// The owner asks another agent to take the conversation.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<u64, CommandError>")]
+pub struct RequestTransfer {
+    pub from: AgentId,
+    pub to: AgentId,
+    pub note: Option<String>,
+}
+
+impl Handler<RequestTransfer> for ConversationActor {
+    type Result = Reply<u64>;
+
+    fn handle(&mut self, msg: RequestTransfer, _: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.check_can_transfer(&msg.from) {
+            return reply(Err(e));
+        }
+        if msg.to == msg.from {
+            return reply(Err(CommandError::bad_request(
+                "cannot transfer to yourself",
+            )));
+        }
+        let Some(org) = self.org() else {
+            return reply(Err(CommandError::not_found("org")));
+        };
+        let expires_at = Utc::now()
+            + chrono::Duration::milliseconds(
+                i64::try_from(org.settings.transfer_expiry_ms).unwrap_or(i64::MAX),
+            );
+        let reserve = ReserveTransfer {
+            conversation: self.key.id.clone(),
+            from: msg.from.clone(),
+            note: msg.note.clone(),
+            expires_at,
+        };
+        let rt = self.rt.clone();
+        let wait = rt.placement.call_timeout();
+        let target = self.agent_key(&msg.to);
+        let fut = async move {
+            tokio::time::timeout(wait, ask::<AgentActor, _>(&rt, &target, reserve))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(CommandError::unavailable("the target agent did not answer"))
+                })
+        }
+        .into_actor(self)
+        .then(move |reserved, act, _| {
+            let to = msg.to.clone();
+            match reserved {
+                Err(e) => fut::ready(Err(e)).boxed_local(),
+                Ok(()) => {
+                    crate::metrics::Metrics::inc(&act.rt.metrics.transfers_requested);
+                    let author = Author {
+                        role: AuthorRole::Agent,
+                        id: Some(msg.from.to_string()),
+                        name: None,
+                    };
+                    act.append(vec![event(
+                        author,
+                        EventKind::TransferRequested {
+                            from: msg.from,
+                            to: msg.to,
+                            note: msg.note,
+                        },
+                    )])
+                    .map(move |res, act, _| match res {
+                        Ok(a) => Ok(a.first().map_or(0, |x| x.event.seq)),
+                        Err(e) => {
+                            tell::<AgentActor, _>(
+                                &act.rt,
+                                &act.agent_key(&to),
+                                TransferClosed {
+                                    conversation: act.key.id.clone(),
+                                    outcome: TransferOutcome::Cancelled,
+                                },
+                            );
+                            Err(e)
+                        }
+                    })
+                    .boxed_local()
+                }
+            }
+        });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+/// From the target agent's actor: the answer to a transfer request.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
+pub struct AnswerTransfer {
+    pub agent: AgentId,
+    pub name: String,
+    pub accept: bool,
+}
+
+impl Handler<AnswerTransfer> for ConversationActor {
+    type Result = Reply<()>;
+
+    fn handle(&mut self, msg: AnswerTransfer, _: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.ready().and_then(|_| self.check_open()) {
+            return reply(Err(e));
+        }
+        let Some(t) = self.state.transfer.clone().filter(|t| t.to == msg.agent) else {
+            return reply(Err(CommandError::new(
+                ErrorCode::Expired,
+                "no pending transfer to you",
+            )));
+        };
+        let me = Author {
+            role: AuthorRole::Agent,
+            id: Some(msg.agent.to_string()),
+            name: Some(msg.name.clone()),
+        };
+        if !msg.accept {
+            let fut = self
+                .append(vec![event(
+                    me,
+                    EventKind::TransferRejected {
+                        from: t.from,
+                        to: t.to,
+                    },
+                )])
+                .map(|res, _, _| res.map(|_| ()));
+            return AtomicResponse::new(Box::pin(fut));
+        }
+        let events = vec![
+            event(
+                me.clone(),
+                EventKind::TransferAccepted {
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                },
+            ),
+            event(
+                Author::system(),
+                EventKind::ParticipantLeft {
+                    participant: t.from.to_string(),
+                    role: ParticipantRole::Owner,
+                },
+            ),
+            event(
+                me,
+                EventKind::ParticipantJoined {
+                    participant: t.to.to_string(),
+                    name: msg.name,
+                    role: ParticipantRole::Owner,
+                },
+            ),
+        ];
+        let fut = self.append(events).map(move |res, act, _| {
+            res?;
+            let from = act.agent_key(&t.from);
+            tell::<AgentActor, _>(
+                &act.rt,
+                &from,
+                Release {
+                    conversation: act.key.id.clone(),
+                },
+            );
+            act.rt
+                .hub
+                .control_agent(&from, Control::Unfollow(act.key.id.clone()));
+            Ok(())
+        });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+/// The owner moves the conversation to another queue.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<u64, CommandError>")]
+pub struct TransferToQueue {
+    pub from: AgentId,
+    pub queue: QueueId,
+    pub note: Option<String>,
+}
+
+impl Handler<TransferToQueue> for ConversationActor {
+    type Result = Reply<u64>;
+
+    fn handle(&mut self, msg: TransferToQueue, _: &mut Self::Context) -> Self::Result {
+        if let Err(e) = self.check_can_transfer(&msg.from) {
+            return reply(Err(e));
+        }
+        let Some(queue) = self.org().and_then(|o| o.queue(&msg.queue).cloned()) else {
+            return reply(Err(CommandError::not_found("queue")));
+        };
+        let author = Author {
+            role: AuthorRole::Agent,
+            id: Some(msg.from.to_string()),
+            name: None,
+        };
+        let events = vec![
+            event(
+                author.clone(),
+                EventKind::TransferredToQueue {
+                    from: msg.from.clone(),
+                    queue: queue.id.clone(),
+                    note: msg.note,
+                },
+            ),
+            event(
+                author,
+                EventKind::ParticipantLeft {
+                    participant: msg.from.to_string(),
+                    role: ParticipantRole::Owner,
+                },
+            ),
+            event(
+                Author::system(),
+                EventKind::Queued {
+                    queue: queue.id,
+                    priority: queue.priority,
+                },
+            ),
+        ];
+        let fut = self.append(events).map(move |res, act, _| {
+            let seq = res?.last().map_or(0, |a| a.event.seq);
+            let from = act.agent_key(&msg.from);
+            tell::<AgentActor, _>(
+                &act.rt,
+                &from,
+                Release {
+                    conversation: act.key.id.clone(),
+                },
+            );
+            act.rt
+                .hub
+                .control_agent(&from, Control::Unfollow(act.key.id.clone()));
+            act.enqueue();
+            Ok(seq)
+        });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}

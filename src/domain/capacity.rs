@@ -1,0 +1,284 @@
+//! An agent's capacity (DESIGN invariant 4): the seats it holds, one per conversation, each of
+//! a kind. Assigned chats, pending assignment offers and incoming transfer requests all take a
+//! seat; a reservation that would take one more seat than `max_chats` is refused. New ways to be
+//! in a chat (a conference or consultation seat, an observer who takes none) are new
+//! [`SeatKind`]s, not new branches in the agent actor.
+//!
+//! Pure data: the agent actor is the only place that reserves, and it keeps whatever a seat
+//! needs to remember (an offer's queue and expiry …) as the seat's `detail`.
+
+use std::collections::HashMap;
+
+use crate::ids::ConversationId;
+
+/// Why an agent holds a seat in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SeatKind {
+    /// The agent owns the chat.
+    Assigned,
+    /// An assignment offer waits for the agent's answer.
+    Offer,
+    /// A transfer request to the agent waits for its answer.
+    TransferIn,
+}
+
+impl SeatKind {
+    pub const ALL: [SeatKind; 3] = [SeatKind::Assigned, SeatKind::Offer, SeatKind::TransferIn];
+
+    /// Whether a seat of this kind counts against `max_chats`.
+    pub fn counts(self) -> bool {
+        match self {
+            SeatKind::Assigned | SeatKind::Offer | SeatKind::TransferIn => true,
+        }
+    }
+}
+
+/// A refused reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SeatError {
+    /// The agent already holds a seat in this conversation (of this kind).
+    #[error("the agent already holds this conversation ({0:?})")]
+    AlreadyHeld(SeatKind),
+    /// Taking the seat would exceed `max_chats`.
+    #[error("the agent is at capacity")]
+    Full,
+}
+
+/// One held seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat<D> {
+    pub kind: SeatKind,
+    pub detail: D,
+}
+
+/// The seats of one agent.
+#[derive(Debug, Clone)]
+pub struct Seats<D> {
+    held: HashMap<ConversationId, Seat<D>>,
+}
+
+impl<D> Default for Seats<D> {
+    fn default() -> Self {
+        Self {
+            held: HashMap::new(),
+        }
+    }
+}
+
+impl<D> Seats<D> {
+    /// Seats that count against `max_chats`.
+    pub fn load(&self) -> usize {
+        self.held.values().filter(|s| s.kind.counts()).count()
+    }
+
+    /// How many more counted seats fit under `max`.
+    pub fn free(&self, max: u32) -> u32 {
+        u32::try_from((max as usize).saturating_sub(self.load())).unwrap_or(u32::MAX)
+    }
+
+    pub fn count(&self, kind: SeatKind) -> usize {
+        self.held.values().filter(|s| s.kind == kind).count()
+    }
+
+    pub fn get(&self, conversation: &ConversationId) -> Option<&Seat<D>> {
+        self.held.get(conversation)
+    }
+
+    pub fn holds(&self, conversation: &ConversationId, kind: SeatKind) -> bool {
+        self.held.get(conversation).is_some_and(|s| s.kind == kind)
+    }
+
+    /// Takes a seat if the agent holds none in this conversation and one more fits under
+    /// `max` (kinds that do not count always fit).
+    pub fn reserve(
+        &mut self,
+        conversation: ConversationId,
+        kind: SeatKind,
+        detail: D,
+        max: u32,
+    ) -> Result<(), SeatError> {
+        if let Some(seat) = self.held.get(&conversation) {
+            return Err(SeatError::AlreadyHeld(seat.kind));
+        }
+        if kind.counts() && self.free(max) == 0 {
+            return Err(SeatError::Full);
+        }
+        self.held.insert(conversation, Seat { kind, detail });
+        Ok(())
+    }
+
+    /// Records a seat the agent is known to hold (rebuilt from the log or restored after a
+    /// takeover), whatever the limit: what is held is counted, never dropped.
+    pub fn restore(&mut self, conversation: ConversationId, kind: SeatKind, detail: D) {
+        self.held.insert(conversation, Seat { kind, detail });
+    }
+
+    /// Turns a held seat of kind `from` into one of kind `to` (an accepted offer becomes an
+    /// assignment): the seat is kept, so capacity never needs checking again.
+    pub fn convert(
+        &mut self,
+        conversation: &ConversationId,
+        from: SeatKind,
+        to: SeatKind,
+        detail: D,
+    ) -> bool {
+        match self.held.get_mut(conversation) {
+            Some(seat) if seat.kind == from => {
+                *seat = Seat { kind: to, detail };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Gives back the seat if it is held as `kind`; returns its detail.
+    pub fn release(&mut self, conversation: &ConversationId, kind: SeatKind) -> Option<D> {
+        if self.holds(conversation, kind) {
+            self.held.remove(conversation).map(|s| s.detail)
+        } else {
+            None
+        }
+    }
+
+    /// The seats of one kind.
+    pub fn of_kind(&self, kind: SeatKind) -> impl Iterator<Item = (&ConversationId, &D)> {
+        self.held
+            .iter()
+            .filter(move |(_, s)| s.kind == kind)
+            .map(|(c, s)| (c, &s.detail))
+    }
+
+    /// Removes every seat of one kind; returns them.
+    pub fn drain_kind(&mut self, kind: SeatKind) -> Vec<(ConversationId, D)> {
+        let ids: Vec<ConversationId> = self
+            .held
+            .iter()
+            .filter(|(_, s)| s.kind == kind)
+            .map(|(c, _)| c.clone())
+            .collect();
+        ids.into_iter()
+            .filter_map(|c| self.held.remove(&c).map(|s| (c, s.detail)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SeatKind::{Assigned, Offer, TransferIn};
+
+    fn c(n: u32) -> ConversationId {
+        ConversationId::parse(&format!("c{n}")).expect("id")
+    }
+
+    fn seats(held: &[(u32, SeatKind)]) -> Seats<()> {
+        let mut s = Seats::default();
+        for (n, kind) in held {
+            s.restore(c(*n), *kind, ());
+        }
+        s
+    }
+
+    #[test]
+    fn reservations_respect_max_chats_whatever_the_mix_of_kinds() {
+        // (held, max, reserve (conversation, kind), expected, load after)
+        type Row = (
+            &'static [(u32, SeatKind)],
+            u32,
+            (u32, SeatKind),
+            Result<(), SeatError>,
+            usize,
+        );
+        let table: &[Row] = &[
+            (&[], 3, (1, Offer), Ok(()), 1),
+            (&[(1, Assigned), (2, Assigned)], 3, (3, Offer), Ok(()), 3),
+            (
+                &[(1, Assigned), (2, Offer), (3, TransferIn)],
+                3,
+                (4, Offer),
+                Err(SeatError::Full),
+                3,
+            ),
+            (
+                &[(1, Assigned), (2, Assigned), (3, Assigned)],
+                3,
+                (4, TransferIn),
+                Err(SeatError::Full),
+                3,
+            ),
+            (
+                &[(1, Offer)],
+                3,
+                (1, Offer),
+                Err(SeatError::AlreadyHeld(Offer)),
+                1,
+            ),
+            (
+                &[(1, Assigned)],
+                3,
+                (1, TransferIn),
+                Err(SeatError::AlreadyHeld(Assigned)),
+                1,
+            ),
+            (
+                &[(1, Assigned), (2, Assigned), (3, Assigned)],
+                3,
+                (1, Offer),
+                Err(SeatError::AlreadyHeld(Assigned)),
+                3,
+            ),
+            (&[], 0, (1, Offer), Err(SeatError::Full), 0),
+            // Restored seats above the limit (max lowered meanwhile) are kept and counted.
+            (
+                &[(1, Assigned), (2, Assigned), (3, Assigned)],
+                2,
+                (4, Offer),
+                Err(SeatError::Full),
+                3,
+            ),
+        ];
+        for (held, max, (n, kind), expected, load) in table {
+            let mut s = seats(held);
+            assert_eq!(
+                s.reserve(c(*n), *kind, (), *max),
+                *expected,
+                "{held:?} max {max} + c{n} {kind:?}"
+            );
+            assert_eq!(s.load(), *load, "{held:?} max {max} + c{n} {kind:?}: load");
+            assert!(
+                s.load() <= (*max as usize).max(held.len()),
+                "never past the limit by a reservation"
+            );
+        }
+    }
+
+    #[test]
+    fn converting_and_releasing_keep_the_count_exact() {
+        let mut s = seats(&[(1, Offer), (2, TransferIn), (3, Assigned)]);
+        assert!(
+            s.convert(&c(1), Offer, Assigned, ()),
+            "an accepted offer keeps its seat"
+        );
+        assert!(!s.convert(&c(1), Offer, Assigned, ()), "only once");
+        assert!(
+            !s.convert(&c(3), TransferIn, Assigned, ()),
+            "not a transfer seat"
+        );
+        assert_eq!(
+            (s.count(Assigned), s.count(Offer), s.count(TransferIn)),
+            (2, 0, 1)
+        );
+        assert_eq!(
+            s.release(&c(2), Offer),
+            None,
+            "released only as the kind it is held as"
+        );
+        assert_eq!(s.release(&c(2), TransferIn), Some(()));
+        assert_eq!(s.free(3), 1);
+        s.restore(c(4), Offer, ());
+        s.restore(c(5), Offer, ());
+        assert_eq!(s.drain_kind(Offer).len(), 2);
+        assert_eq!((s.load(), s.free(3)), (2, 1));
+        assert!(SeatKind::ALL.iter().all(|k| k.counts()));
+    }
+}

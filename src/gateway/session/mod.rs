@@ -1,0 +1,213 @@
+//! One websocket connection: hello, then a loop that reads client frames, runs their commands
+//! and writes what the hub delivers, in order and without gaps.
+//!
+//! - `signin.rs` — the first frame: `hello`, authentication, signing in with the agent actor,
+//!   and the replays the hello asks for;
+//! - `inbound.rs` — every later client frame: limits, parsing, the command, the answer;
+//! - `delivery.rs` — what goes out: live events in order, gaps filled from the log, following
+//!   and unfollowing conversations, around the pure [`cursor::Cursor`].
+
+mod cursor;
+mod delivery;
+mod inbound;
+mod signin;
+
+use signin::{first_text, hello_frame};
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, MessageStream};
+use bytestring::ByteString;
+
+use super::close_codes;
+use crate::actors::agent::{AgentActor, Disconnect};
+use crate::actors::conversation::Who;
+use crate::actors::route::tell;
+use crate::actors::Rt;
+use crate::auth::Principal;
+use crate::hub::{SessionHandle, SessionInbox};
+use crate::ids::{AgentKey, ConvKey, ConversationId};
+use crate::limiter::TokenBucket;
+use crate::protocol::{CommandError, ErrorCode, ServerFrame};
+
+pub(super) use cursor::Cursor as Follow;
+
+/// Events read from the log per page when replaying.
+const REPLAY_PAGE: usize = 500;
+
+/// Why the loop ended.
+pub(super) enum Stop {
+    /// The client went away or the socket broke.
+    Gone,
+    /// We close it, with a code and reason.
+    Close(u16, &'static str),
+}
+
+pub(super) struct Session {
+    pub rt: Rt,
+    pub ws: actix_ws::Session,
+    pub principal: Principal,
+    pub who: Who,
+    pub handle: SessionHandle,
+    pub follows: HashMap<ConversationId, Follow>,
+    pub agent: Option<AgentKey>,
+    limiter: TokenBucket,
+    org_limiter: crate::limiter::OrgLimiter,
+    violations: u32,
+}
+
+fn close_reason(code: u16, reason: &str) -> Option<CloseReason> {
+    Some(CloseReason {
+        code: CloseCode::from(code),
+        description: Some(reason.to_string()),
+    })
+}
+
+/// Runs the connection until it closes.
+pub async fn run(rt: Rt, mut ws: actix_ws::Session, stream: MessageStream, origin: Option<String>) {
+    let limits = rt.settings.limits.clone();
+    // The codec accepts frames up to 4x our limit so that a too-large frame gets a polite
+    // `too_large` error instead of a protocol failure; beyond that the socket is closed.
+    let hard_limit = limits.max_frame_bytes.saturating_mul(4).max(4096);
+    let mut stream = stream
+        .max_frame_size(hard_limit)
+        .aggregate_continuations()
+        .max_continuation_size(hard_limit);
+
+    // Boxed sub-futures keep the resident (idle) size of this task small: an idle socket only
+    // holds the `serve` loop's state, not the largest state any command ever needs.
+    let hello = tokio::time::timeout(
+        limits.hello_timeout(),
+        Box::pin(first_text(&mut stream, &mut ws)),
+    )
+    .await;
+    let text = match hello {
+        Ok(Some(text)) => text,
+        Ok(None) => return,
+        Err(_) => {
+            let _ = ws
+                .close(close_reason(close_codes::POLICY, "no hello in time"))
+                .await;
+            return;
+        }
+    };
+    let (mut session, mut inbox) =
+        match Box::pin(hello_frame(&rt, &mut ws, &text, origin.as_deref())).await {
+            Some(s) => s,
+            None => {
+                let _ = ws
+                    .close(close_reason(close_codes::POLICY, "authentication failed"))
+                    .await;
+                return;
+            }
+        };
+    let stop = Box::pin(session.serve(&mut stream, &mut inbox)).await;
+    session.cleanup();
+    if let Stop::Close(code, reason) = stop {
+        let _ = session.ws.close(close_reason(code, reason)).await;
+    }
+}
+
+impl Session {
+    pub(super) fn conv_key(&self, id: &ConversationId) -> ConvKey {
+        ConvKey {
+            org: self.principal.org().clone(),
+            id: id.clone(),
+        }
+    }
+
+    pub(super) async fn send(&mut self, text: impl Into<ByteString>) -> Result<(), Stop> {
+        self.ws.text(text).await.map_err(|_| Stop::Gone)
+    }
+
+    async fn serve(
+        &mut self,
+        stream: &mut AggregatedMessageStream,
+        inbox: &mut SessionInbox,
+    ) -> Stop {
+        let beat = self.rt.settings.limits.heartbeat();
+        let mut heartbeat = tokio::time::interval(beat);
+        heartbeat.tick().await;
+        let mut last_heard = Instant::now();
+        let mut drain = self.rt.drain_signal();
+        loop {
+            tokio::select! {
+                biased;
+                _ = drain.wait_for(|d| *d) => {
+                    let bye = ServerFrame::Goodbye { reason: "restart", retry_after_ms: Some(1000) };
+                    let _ = self.send(bye.to_json()).await;
+                    return Stop::Close(close_codes::RESTART, "server restarting; reconnect and resume");
+                }
+                _ = inbox.kick.notified() => {
+                    if inbox.overflowed.load(std::sync::atomic::Ordering::Relaxed) {
+                        crate::metrics::Metrics::inc(&self.rt.metrics.slow_consumers);
+                        let bye = ServerFrame::Goodbye { reason: "slow_consumer", retry_after_ms: Some(1000) };
+                        let _ = self.send(bye.to_json()).await;
+                        return Stop::Close(close_codes::TRY_AGAIN_LATER, "send buffer full; resume");
+                    }
+                }
+                item = inbox.rx.recv() => {
+                    let Some(item) = item else { return Stop::Gone };
+                    if let Err(stop) = Box::pin(self.outbound(item)).await {
+                        return stop;
+                    }
+                }
+                msg = stream.recv() => {
+                    last_heard = Instant::now();
+                    let result = match msg {
+                        None => return Stop::Gone,
+                        Some(Err(e)) => {
+                            tracing::debug!(%e, "Websocket protocol error.");
+                            let code = ErrorCode::TooLarge;
+                            let frame = ServerFrame::Error { id: None, code, message: "websocket protocol error or frame too large" };
+                            let _ = self.send(frame.to_json()).await;
+                            return Stop::Close(close_codes::POLICY, "protocol error");
+                        }
+                        Some(Ok(AggregatedMessage::Text(text))) => Box::pin(self.on_text(&text)).await,
+                        Some(Ok(AggregatedMessage::Binary(_))) => {
+                            self.reply_error(None, &CommandError::bad_request("frames are JSON text")).await
+                        }
+                        Some(Ok(AggregatedMessage::Ping(p))) => self.ws.pong(&p).await.map_err(|_| Stop::Gone),
+                        Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
+                        Some(Ok(AggregatedMessage::Close(_))) => return Stop::Close(1000, "bye"),
+                    };
+                    if let Err(stop) = result {
+                        return stop;
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() > beat * 2 {
+                        return Stop::Close(close_codes::POLICY, "heartbeat timeout");
+                    }
+                    if self.ws.ping(b"").await.is_err() {
+                        return Stop::Gone;
+                    }
+                }
+            }
+        }
+    }
+
+    fn cleanup(&mut self) {
+        for c in self.follows.keys() {
+            let key = ConvKey {
+                org: self.principal.org().clone(),
+                id: c.clone(),
+            };
+            self.rt.hub.unfollow(&key, self.handle.id);
+        }
+        self.follows.clear();
+        if let Some(key) = self.agent.take() {
+            let left = self.rt.hub.detach_agent(&key, self.handle.id);
+            let gone = Disconnect {
+                instance: self.rt.instance().to_string(),
+                sessions: left,
+            };
+            if self.rt.placement.clustered() {
+                tell::<AgentActor, _>(&self.rt, &key, gone);
+            } else if let Some(addr) = self.rt.agent_if_active(&key) {
+                addr.do_send(gone);
+            }
+        }
+    }
+}
