@@ -24,6 +24,24 @@ const DEMO_CSP: &str = "default-src 'self'; script-src 'self' http: https:; \
     style-src 'self' http: https:; connect-src 'self' http: https: ws: wss:; \
     img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
+/// `/widget.js`: the shared chat core (`SwitchboardCore`: text rendering, socket, outbox), then
+/// the widget, as one file for the retailer's single `<script>` tag, with no build step. Both go
+/// inside one function, so that the core's name stays off the retailer's page: the widget's own
+/// function gets the core as its argument.
+const WIDGET_JS: &str = concat!(
+    "(function () {\n",
+    include_str!("../web/chatcore.js"),
+    include_str!("../web/widget.js"),
+    "})();\n"
+);
+/// `/console.js`: the same core, then the console, concatenated here too rather than served as a
+/// separate `/chatcore.js` with its own script tag: one file, one request, and no global, since
+/// the console is an ES module (`<script type="module">`) and the core's name is module-scoped.
+const CONSOLE_JS: &str = concat!(
+    include_str!("../web/chatcore.js"),
+    include_str!("../web/console.js")
+);
+
 struct Asset {
     path: &'static str,
     content_type: &'static str,
@@ -35,7 +53,7 @@ const ASSETS: &[Asset] = &[
     Asset {
         path: "/widget.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../web/widget.js"),
+        body: WIDGET_JS,
         csp: None,
     },
     Asset {
@@ -53,7 +71,7 @@ const ASSETS: &[Asset] = &[
     Asset {
         path: "/console.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../web/console.js"),
+        body: CONSOLE_JS,
         csp: None,
     },
     Asset {

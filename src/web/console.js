@@ -1,6 +1,12 @@
 // Switchboard agent console. A plain ES module served by the server: no framework, no build.
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.
+//
+// Served as one file: src/api/assets.rs puts chatcore.js in front of this module, so
+// SwitchboardCore (the text rendering, the socket and the outbox shared with the customer widget)
+// is in this module's scope, not a global.
+
+const { renderText, ChatSocket, Outbox, resumePoint, order } = SwitchboardCore;
 
 const WS_URL = location.origin.replace(/^http/, 'ws') + '/v1/ws';
 const STORE_KEY = 'switchboard-console';
@@ -24,26 +30,11 @@ function h(tag, props, ...children) {
 }
 const $ = (id) => document.getElementById(id);
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
-/** Text as text nodes; http(s) addresses become links whose text is their real address. */
-function renderText(el, text) {
-  let last = 0;
-  for (const m of text.matchAll(URL_RE)) {
-    const url = m[0].replace(/[.,;:!?)\]}]+$/, '');
-    el.append(document.createTextNode(text.slice(last, m.index)));
-    let ok = false;
-    try { ok = /^https?:$/.test(new URL(url).protocol); } catch { ok = false; }
-    el.append(ok ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer nofollow', text: url }) : document.createTextNode(url));
-    last = m.index + url.length;
-  }
-  el.append(document.createTextNode(text.slice(last)));
-}
 const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const mmss = (ms) => {
   const s = Math.max(0, Math.floor(ms / 1000));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 };
-const newId = () => 'c' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
 
 // ------------------------------------------------------------------ state
 const S = {
@@ -109,71 +100,27 @@ async function loadReference() {
   drawChats();
 }
 
-// ------------------------------------------------------------------ socket
-const sock = { ws: null, ready: false, next: 1, pending: new Map(), backoff: 500, timer: null, stopped: false };
-
-function connect() {
-  if (sock.ws || sock.stopped) return;
-  const ws = new WebSocket(WS_URL);
-  sock.ws = ws;
-  setNet('Connecting…', 'warn');
-  ws.onopen = () => {
-    const resume = [...S.chats.values()]
-      .filter((c) => c.lastSeq > 0)
-      .map((c) => ({ conversation: c.id, last_seq: c.lastSeq, epoch: c.epoch || undefined }));
-    ws.send(JSON.stringify({ type: 'hello', id: 'hello', token: S.token, resume }));
-  };
-  ws.onmessage = (m) => {
-    if (ws !== sock.ws) return;
-    let f;
-    try { f = JSON.parse(m.data); } catch { return; }
-    onFrame(f);
-  };
-  ws.onclose = () => {
-    if (ws !== sock.ws) return;
-    sock.ws = null;
-    const wasReady = sock.ready;
-    sock.ready = false;
-    for (const p of sock.pending.values()) p.reject(Object.assign(new Error('connection lost'), { code: 'disconnected' }));
-    sock.pending.clear();
-    if (sock.stopped) return;
-    setNet('Reconnecting…', 'warn');
-    const wait = wasReady ? 300 : sock.backoff;
-    sock.backoff = Math.min(sock.backoff * 2, 8000);
-    clearTimeout(sock.timer);
-    sock.timer = setTimeout(connect, wait);
-  };
-}
-
-function request(cmd) {
-  return new Promise((resolve, reject) => {
-    if (!sock.ready) { reject(Object.assign(new Error('Not connected; retrying.'), { code: 'disconnected' })); return; }
-    const id = 'r' + sock.next++;
-    sock.pending.set(id, { resolve, reject });
-    sock.ws.send(JSON.stringify({ ...cmd, id }));
-  });
-}
-function fire(cmd) { if (sock.ready) sock.ws.send(JSON.stringify(cmd)); }
+// ------------------------------------------------------------------ socket (chatcore's ChatSocket)
+const sock = new ChatSocket({
+  url: WS_URL,
+  notConnected: 'Not connected; retrying.',
+  hello: () => ({
+    token: S.token,
+    resume: [...S.chats.values()].filter((c) => c.lastSeq > 0).map((c) => resumePoint(c.id, c.lastSeq, c.epoch)),
+  }),
+  onConnecting: () => setNet('Connecting…', 'warn'),
+  onHello,
+  onEvent,
+  onSignal,
+  onClose: () => { if (!sock.stopped) setNet('Reconnecting…', 'warn'); },
+});
+const request = (cmd) => sock.request(cmd);
+const fire = (cmd) => sock.fire(cmd);
 
 function setNet(text, kind) {
   const n = $('net');
   n.textContent = text;
   n.className = 'net ' + (kind || '');
-}
-
-function onFrame(f) {
-  if (f.type === 'ack' || f.type === 'error') {
-    if (f.id === 'hello') return onHello(f);
-    const p = sock.pending.get(f.id);
-    if (p) {
-      sock.pending.delete(f.id);
-      if (f.type === 'ack') p.resolve(f.data || {});
-      else p.reject(Object.assign(new Error(f.message), { code: f.code }));
-    }
-    return;
-  }
-  if (f.type === 'event') return onEvent(f);
-  if (f.type === 'signal') return onSignal(f);
 }
 
 function onHello(f) {
@@ -184,8 +131,7 @@ function onHello(f) {
   const d = f.data;
   if (d.role !== 'agent') { signOut('This is not an agent token.'); return; }
   S.me = d;
-  sock.ready = true;
-  sock.backoff = 500;
+  sock.signedIn();
   setNet('Connected', 'ok');
   $('signin').hidden = true;
   $('app').hidden = false;
@@ -204,14 +150,14 @@ function onHello(f) {
   S.offers.clear();
   drawOffers();
   drawChats();
-  for (const c of S.chats.values()) flushOutbox(c);
+  for (const c of S.chats.values()) c.outbox.flush();
   persist();
   loadReference();
 }
 
 function resume(c) {
   c.resuming = true;
-  request({ type: 'resume', conversation: c.id, last_seq: c.lastSeq, epoch: c.epoch || undefined })
+  sock.resume(c.id, c.lastSeq, c.epoch)
     .then(() => { c.resuming = false; })
     .catch((e) => {
       c.resuming = false;
@@ -227,8 +173,17 @@ function chatFor(id) {
       id, events: [], lastSeq: 0, epoch: null, status: 'waiting', owner: null,
       customer: { name: 'Customer' }, queue: null, reason: null, unread: 0, readSent: 0,
       customerRead: 0, pendingSince: null, transfer: null, typing: false, typingTimer: null,
-      outbox: new Map(), dom: null, leftNote: null, resuming: false,
+      outbox: null, dom: null, leftNote: null, resuming: false,
     };
+    // Replies not acked yet, retried under their client_msg_id (chatcore's Outbox); one that
+    // the server refused for good stays, marked failed.
+    c.outbox = new Outbox({
+      socket: sock,
+      idPrefix: 'c',
+      conversation: () => c.id,
+      delivered: (id) => c.events.some((e) => e.kind === 'message' && e.client_msg_id === id),
+      changed: () => drawOutbox(c),
+    });
     S.chats.set(id, c);
     if (!S.selected) S.selected = id;
     persist();
@@ -238,8 +193,9 @@ function chatFor(id) {
 
 function onEvent(f) {
   const c = chatFor(f.conversation);
-  if (f.seq <= c.lastSeq) return; // seen
-  if (f.prev !== c.lastSeq) {
+  const place = order(c.lastSeq, f);
+  if (place === 'seen') return;
+  if (place === 'gap') {
     // A gap: the server replays from our last seq.
     if (!c.resuming) resume(c);
     return;
@@ -276,7 +232,7 @@ function apply(c, e) {
         c.typing = false;
       } else if (e.author?.role === 'agent') {
         c.pendingSince = null;
-        c.outbox.delete(e.client_msg_id);
+        c.outbox.remove(e.client_msg_id);
       }
       break;
     case 'read':
@@ -552,10 +508,7 @@ function buildChat(c) {
         .finally(() => { send.disabled = false; });
     } else {
       input.value = '';
-      const id = newId();
-      c.outbox.set(id, { text, failed: null });
-      drawOutbox(c);
-      trySend(c, id);
+      c.outbox.add(text);
     }
   });
 
@@ -569,32 +522,13 @@ function buildChat(c) {
   for (const e of c.events) appendEvent(c, e);
 }
 
-function trySend(c, id) {
-  const m = c.outbox.get(id);
-  if (!m || m.inflight || !sock.ready) return;
-  m.inflight = true;
-  request({ type: 'send', conversation: c.id, client_msg_id: id, text: m.text }).then(() => {
-    m.inflight = false;
-    if (c.events.some((e) => e.kind === 'message' && e.client_msg_id === id)) { c.outbox.delete(id); drawOutbox(c); }
-  }, (e) => {
-    m.inflight = false;
-    if (['disconnected', 'unavailable', 'rate_limited'].includes(e.code)) {
-      if (sock.ready) setTimeout(() => trySend(c, id), 1000);
-      return; // re-sent on reconnect, with the same client_msg_id
-    }
-    m.failed = e.message;
-    drawOutbox(c);
-  });
-}
-function flushOutbox(c) { for (const [id, m] of c.outbox) { m.inflight = false; if (!m.failed) trySend(c, id); } }
-
 function drawOutbox(c) {
   if (!c.dom) return;
   c.dom.outbox.replaceChildren();
-  for (const [id, m] of c.outbox) {
+  for (const m of c.outbox.items()) {
     const text = h('div', { class: 'text' });
     renderText(text, m.text);
-    c.dom.outbox.append(h('li', { class: 'msg agent mine sending' + (m.failed ? ' failed' : ''), t: 'msg-pending', 'data-client-msg-id': id },
+    c.dom.outbox.append(h('li', { class: 'msg agent mine sending' + (m.failed ? ' failed' : ''), t: 'msg-pending', 'data-client-msg-id': m.id },
       text, h('div', { class: 'meta', text: m.failed ? `Not sent: ${m.failed}` : 'Sending…' })));
   }
 }
@@ -826,15 +760,11 @@ setInterval(() => {
 // ------------------------------------------------------------------ sign in / out
 function signIn(token) {
   S.token = token.trim();
-  sock.stopped = false;
   persist();
-  connect();
+  sock.start();
 }
 function signOut(message) {
-  sock.stopped = true;
-  const ws = sock.ws;
-  sock.ws = null; sock.ready = false;
-  if (ws) ws.close();
+  sock.stop();
   S.token = null; S.me = null; S.chats.clear(); S.offers.clear(); S.selected = null;
   try { sessionStorage.removeItem(STORE_KEY); } catch { /* ignore */ }
   $('app').hidden = true;
@@ -861,7 +791,7 @@ $('presence').addEventListener('change', (ev) => {
 
 // Test and support hook: drop the connection (the console reconnects and resumes by itself).
 window.switchboardConsole = {
-  drop() { if (sock.ws) sock.ws.close(); },
+  drop() { sock.drop(); },
   connected() { return sock.ready; },
 };
 

@@ -10,8 +10,12 @@
  * It speaks only the documented REST API (/v1/orgs/{org}/...) and websocket protocol (/v1/ws).
  * Everything a person typed is put in the page as text (textContent), never as HTML; links are
  * shown with their real address.
+ *
+ * Served as one file: src/api/assets.rs puts chatcore.js (SwitchboardCore: the text rendering,
+ * the socket and the outbox it shares with the agent console) in front of this file, both inside
+ * one function, so nothing but window.Switchboard reaches the retailer's page.
  */
-(function () {
+(function (core) {
   'use strict';
   if (window.Switchboard && window.Switchboard.version) return;
 
@@ -78,27 +82,8 @@
   }
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
 
-  var URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
-  /** Puts `text` into `el` as text nodes, with http(s) addresses as links that show themselves. */
-  function renderText(el, text) {
-    var last = 0, m;
-    URL_RE.lastIndex = 0;
-    while ((m = URL_RE.exec(text)) !== null) {
-      var url = m[0].replace(/[.,;:!?)\]}]+$/, '');
-      if (!url) continue;
-      el.appendChild(document.createTextNode(text.slice(last, m.index)));
-      var ok = false;
-      try { ok = /^https?:$/.test(new URL(url).protocol); } catch (e) { ok = false; }
-      if (ok) {
-        el.appendChild(h('a', { href: url, target: '_blank', rel: 'noopener noreferrer nofollow', text: url }));
-      } else {
-        el.appendChild(document.createTextNode(url));
-      }
-      last = m.index + url.length;
-      URL_RE.lastIndex = last;
-    }
-    el.appendChild(document.createTextNode(text.slice(last)));
-  }
+  /** Chat text into the page as text nodes; http(s) addresses as links that show themselves. */
+  var renderText = core.renderText;
   function clock(iso) {
     var d = iso ? new Date(iso) : new Date();
     return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -262,7 +247,7 @@
   }
 
   function startChat(reason) {
-    return ready().then(function () {
+    return sock.whenReady().then(function () {
       var cmd = { type: 'start', channel: 'chat', context: { page: location.href.slice(0, 500) } };
       if (reason) cmd.reason = reason;
       return request(cmd);
@@ -554,114 +539,59 @@
     b.textContent = unseen ? String(unseen) : '';
   }
 
-  // ---- sending, with retries under the original client_msg_id
-  function sendMessage(text) {
-    var m = { id: 'w' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10), text: text };
-    store.outbox.push(m); save();
-    drawPending(); scrollDown();
-    trySend(m);
-  }
-  function trySend(m) {
-    if (!sock.ready || !store.conv || m.inflight) return;
-    m.inflight = true;
-    request({ type: 'send', conversation: store.conv, client_msg_id: m.id, text: m.text }).then(function () {
-      m.inflight = false;
-      // The event normally arrives right after the ack; until then the bubble stays.
-      if (store.events.some(function (e) { return e.kind === 'message' && e.client_msg_id === m.id; })) dropOutbox(m.id);
-    }, function (e) {
-      m.inflight = false;
-      var transient = !e || ['disconnected', 'unavailable', 'rate_limited', 'internal'].indexOf(e.code) >= 0;
-      if (transient) {
-        if (sock.ready) setTimeout(function () { trySend(m); }, 1000);
-        return;
-      }
-      dropOutbox(m.id);
+  // ---------------------------------------------------------------- the socket (chatcore's ChatSocket)
+  var sock = new core.ChatSocket({
+    url: WS_URL,
+    notConnected: 'Not connected. Retrying\u2026',
+    canConnect: function () { return !!store.token; },
+    hello: function () {
+      var hello = { token: store.token };
+      if (store.conv) hello.resume = [core.resumePoint(store.conv, store.lastSeq, store.epoch)];
+      return hello;
+    },
+    onHello: onHello,
+    onEvent: onEvent,
+    onSignal: onSignal,
+    onClose: function () {
+      typingSent = false;
+      if (store.conv) netEl.hidden = false;
+    },
+  });
+
+  // ---- sending, with retries under the original client_msg_id (chatcore's Outbox); the
+  // entries live in store.outbox, so that a reload sends them again with the same id
+  var outbox = new core.Outbox({
+    socket: sock,
+    idPrefix: 'w',
+    list: function () { return store.outbox; },
+    conversation: function () { return store.conv; },
+    delivered: function (id) {
+      return store.events.some(function (e) { return e.kind === 'message' && e.client_msg_id === id; });
+    },
+    transient: ['disconnected', 'unavailable', 'rate_limited', 'internal'],
+    changed: function () { save(); drawPending(); },
+    failed: function (m, e) {
+      outbox.remove(m.id);
       store.failed = (store.failed || []).concat([{ text: m.text, error: e.message || e.code }]);
       save(); drawPending();
-    });
-  }
-  function dropOutbox(id) {
-    var before = store.outbox.length;
-    store.outbox = store.outbox.filter(function (x) { return x.id !== id; });
-    if (store.outbox.length !== before) { save(); drawPending(); }
-  }
-  function flushOutbox() { store.outbox.forEach(function (m) { m.inflight = false; trySend(m); }); }
-
-  // ---------------------------------------------------------------- the socket
-  var sock = { ws: null, ready: false, waiters: [], next: 1, pending: {}, backoff: 500, timer: null, held: false };
-
-  function ensureSocket() {
-    if (sock.ws || sock.held || !store.token) return;
-    var ws = new WebSocket(WS_URL);
-    sock.ws = ws;
-    ws.onopen = function () {
-      var hello = { type: 'hello', id: 'hello', token: store.token };
-      if (store.conv) hello.resume = [{ conversation: store.conv, last_seq: store.lastSeq, epoch: store.epoch || undefined }];
-      ws.send(JSON.stringify(hello));
-    };
-    ws.onmessage = function (m) {
-      var f;
-      try { f = JSON.parse(m.data); } catch (e) { return; }
-      if (ws === sock.ws) onFrame(f);
-    };
-    ws.onclose = function () {
-      if (ws !== sock.ws) return;
-      sock.ws = null;
-      var wasReady = sock.ready;
-      sock.ready = false;
-      typingSent = false;
-      Object.keys(sock.pending).forEach(function (id) { sock.pending[id].reject({ code: 'disconnected', message: 'connection lost' }); });
-      sock.pending = {};
-      if (store.conv) netEl.hidden = false;
-      if (sock.helloFailed) return;
-      var wait = wasReady ? 300 : sock.backoff;
-      sock.backoff = Math.min(sock.backoff * 2, 8000);
-      clearTimeout(sock.timer);
-      sock.timer = setTimeout(ensureSocket, wait);
-    };
+    },
+  });
+  function sendMessage(text) {
+    outbox.add(text);
+    scrollDown();
   }
 
-  /** Resolves once signed in (opening the socket if needed). */
-  function ready() {
-    if (sock.ready) return Promise.resolve();
-    return new Promise(function (resolve, reject) {
-      sock.waiters.push({ resolve: resolve, reject: reject });
-      sock.helloFailed = false;
-      ensureSocket();
-    });
-  }
-
-  function fire(cmd) { if (sock.ws && sock.ready) sock.ws.send(JSON.stringify(cmd)); }
-  function request(cmd) {
-    return new Promise(function (resolve, reject) {
-      if (!sock.ws || !sock.ready) { reject({ code: 'disconnected', message: 'Not connected. Retrying\u2026' }); return; }
-      var id = 'r' + (sock.next++);
-      cmd.id = id;
-      sock.pending[id] = { resolve: resolve, reject: reject };
-      sock.ws.send(JSON.stringify(cmd));
-    });
-  }
-
-  function onFrame(f) {
-    if (f.type === 'ack' || f.type === 'error') {
-      if (f.id === 'hello') return onHello(f);
-      var p = sock.pending[f.id];
-      if (p) {
-        delete sock.pending[f.id];
-        if (f.type === 'ack') p.resolve(f.data || {}); else p.reject({ code: f.code, message: f.message });
-      }
-      return;
-    }
-    if (f.type === 'event') return onEvent(f);
-    if (f.type === 'signal') return onSignal(f);
-  }
+  function ensureSocket() { sock.connect(); }
+  function fire(cmd) { sock.fire(cmd); }
+  function request(cmd) { return sock.request(cmd); }
+  function resumeNow() { return sock.resume(store.conv, store.lastSeq, store.epoch); }
 
   function onHello(f) {
     if (f.type === 'error') {
-      // A token that expired or was revoked: start over with the form.
-      sock.helloFailed = true;
-      var waiters = sock.waiters; sock.waiters = [];
-      waiters.forEach(function (w) { w.reject({ code: f.code, message: 'Please fill in the form again.' }); });
+      // A token that expired or was revoked: start over with the form (no reconnect with it).
+      var again = new Error('Please fill in the form again.');
+      again.code = f.code;
+      sock.refused(again);
       var verified = store.verified ? store.token : null;
       store = blankStore(verified && f.code !== 'unauthorized' ? verified : null, !!verified);
       store.open = true; save();
@@ -669,8 +599,7 @@
       view = null; route();
       return;
     }
-    sock.ready = true;
-    sock.backoff = 500;
+    sock.signedIn(); // whoever waits in whenReady() goes on once this frame is handled
     netEl.hidden = true;
     store.name = f.data && f.data.name; save();
     var open = (f.data && f.data.conversations) || [];
@@ -680,26 +609,24 @@
       if (view !== 'chat') showChat();
     } else if (store.conv && open.indexOf(store.conv) < 0) {
       // Ended (survey pending) or gone: ask for what we missed explicitly.
-      request({ type: 'resume', conversation: store.conv, last_seq: store.lastSeq, epoch: store.epoch || undefined })
+      resumeNow()
         .catch(function (e) { if (e && e.code === 'not_found') { store.conv = null; store.events = []; save(); view = null; route(); } });
     }
-    var waiters = sock.waiters; sock.waiters = [];
-    waiters.forEach(function (w) { w.resolve(); });
     readSent = 0;
-    flushOutbox();
+    outbox.flush();
     markRead();
   }
 
   var resuming = false;
   function onEvent(f) {
     if (f.conversation !== store.conv) return;
-    if (f.seq <= store.lastSeq) return; // already have it
-    if (f.prev !== store.lastSeq) {
+    var place = core.order(store.lastSeq, f);
+    if (place === 'seen') return; // already have it
+    if (place === 'gap') {
       // A gap: ask the server for what is missing (it replays from our last seq).
       if (!resuming) {
         resuming = true;
-        request({ type: 'resume', conversation: store.conv, last_seq: store.lastSeq, epoch: store.epoch || undefined })
-          .then(function () { resuming = false; }, function () { resuming = false; });
+        resumeNow().then(function () { resuming = false; }, function () { resuming = false; });
       }
       return;
     }
@@ -708,8 +635,7 @@
     var e = f.event;
     store.events.push(e);
     if (e.kind === 'message' && e.author && e.author.role === 'customer') {
-      store.outbox = store.outbox.filter(function (m) { return m.id !== e.client_msg_id; });
-      drawPending();
+      outbox.remove(e.client_msg_id);
     }
     if (e.kind === 'participant_joined' && e.role === 'owner') { position = null; busyMessage = null; }
     if (e.kind === 'message' && e.author && e.author.role === 'agent') {
@@ -766,7 +692,7 @@
     identify: function (token) {
       if (!token || token === store.token) return;
       var keepOpen = store.open;
-      if (sock.ws) { var ws = sock.ws; sock.ws = null; sock.ready = false; ws.close(); }
+      sock.close();
       store = blankStore(token, true); store.open = keepOpen; save();
       view = null;
       if (store.open) route();
@@ -775,11 +701,9 @@
     close: function () { setOpen(false); },
     /** For tests and demos: drop the connection (it comes back by itself), or hold it down. */
     _debug: {
-      drop: function () { if (sock.ws) sock.ws.close(); },
+      drop: function () { sock.drop(); },
       hold: function (on) {
-        sock.held = !!on;
-        if (on && sock.ws) sock.ws.close();
-        if (!on) ensureSocket();
+        if (on) { sock.stopped = true; sock.drop(); } else { sock.start(); }
       },
       state: function () { return JSON.parse(JSON.stringify(store)); },
       connected: function () { return sock.ready; },
@@ -795,4 +719,4 @@
   }
   if (store.conv && !store.open) ensureSocket();
   loadConfig().catch(function () { /* shown when opened */ });
-})();
+})(SwitchboardCore);

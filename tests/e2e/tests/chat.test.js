@@ -134,6 +134,34 @@ test('an HTML/script payload from either side shows as inert text on both pages'
     // Names typed into the form and the token are text too.
     assert.equal(await c(pane, 'chat-title').textContent(), '<img src=x onerror=alert(1)> Tester');
     assert.equal(await onCustomer.locator('[data-sb=msg-agent] .sb-who').textContent(), 'Alice <b>Agent</b>');
+
+    // Both pages render through the one shared renderText (chatcore.js): the same text makes
+    // the same nodes on either side.
+    const markup = (scope, selector) => scope.locator(selector).evaluate((el) => el.innerHTML);
+    assert.equal(await markup(onCustomer, '[data-sb=msg-mine] .sb-text'), await markup(onAgent, '[data-t=msg-customer] .text'));
+    assert.equal(await markup(onCustomer, '[data-sb=msg-agent] .sb-text'), await markup(onAgent, '[data-t=msg-agent] .text'));
+
+    // An internal note is rendered the same way on the console and never reaches the customer.
+    await c(pane, 'note-toggle').check();
+    await agentSays(pane, payload('note'));
+    await onAgent.locator('[data-t=note]').waitFor();
+    await check(onAgent, '[data-t=note]', 'note');
+    await c(pane, 'note-toggle').uncheck();
+    await agentSays(pane, 'after the note');
+    await onCustomer.locator('[data-sb=msg-agent]', { hasText: 'after the note' }).waitFor();
+    assert.ok(!(await onCustomer.textContent()).includes("__pwned='note'"), 'the note never reached the customer');
+
+    // A message waiting in the widget's outbox (offline) is text too, and arrives as text.
+    await customer.evaluate(() => window.Switchboard._debug.hold(true));
+    await until(async () => !(await customer.evaluate(() => window.Switchboard._debug.connected())), 'the widget to go offline');
+    await customerSays(customer, payload('outbox'));
+    await check(customer.locator('#switchboard-widget'), '[data-sb=msg-pending]', 'outbox');
+    await customer.evaluate(() => window.Switchboard._debug.hold(false));
+    const arrived = onAgent.locator('[data-t=msg-customer]', { hasText: "__pwned='outbox'" });
+    await arrived.waitFor();
+    assert.equal(await arrived.locator('.text').textContent(), payload('outbox'));
+    assert.equal(await arrived.locator('.text').locator('img, script, b, i').count(), 0);
+
     for (const page of [agent, customer]) {
       assert.equal(await page.evaluate(() => window.__pwned), undefined, 'nothing ran');
     }
