@@ -9,28 +9,21 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::watch;
 
-use crate::client::{ids_in, reconnect, Conn, Reconnected, Recv};
+use crate::client::{ids_in, Conn};
 use crate::clock;
 use crate::customer;
+use crate::participant::{self, Participant, Request, Role, Side};
 use crate::payload;
-use crate::protocol::{self, Event, Incoming, Signal};
-use crate::requests::{Pending, Requests};
-use crate::rng::Rng;
+use crate::protocol::{self, Event, Signal};
+use crate::requests::Pending;
 use crate::scenario::TransferTo;
-use crate::shared::{flag_set, Shared};
+use crate::shared::Shared;
 use crate::stats::{inc, record, Tick};
-use crate::timers::Timers;
 use crate::token;
 use crate::tracker::ConvTracker;
-
-const SWEEP: Duration = Duration::from_secs(1);
-const STREAM: u64 = 0xA6E0_0000_0000;
-const MAX_TRIES: u32 = 10;
 
 /// Agent ids for a run: `<prefix><n>`, n from 1.
 pub fn ids(prefix: &str, count: usize) -> Vec<String> {
@@ -59,7 +52,7 @@ pub async fn run(shared: Arc<Shared>, idx: usize) {
     };
     let mut agent = Agent::new(shared, idx, id, token, conn);
     agent.go_available(true).await;
-    agent.serve().await;
+    participant::run(&mut agent).await;
 }
 
 enum Req {
@@ -79,7 +72,7 @@ enum Req {
     WrapUp,
 }
 
-impl Req {
+impl Request for Req {
     fn name(&self) -> &'static str {
         match self {
             Req::Status { .. } => "status",
@@ -91,6 +84,10 @@ impl Req {
             Req::WrapUp => "wrap_up",
         }
     }
+
+    fn is_message(&self) -> bool {
+        matches!(self, Req::Send { .. })
+    }
 }
 
 enum Action {
@@ -98,8 +95,6 @@ enum Action {
     Reply { conversation: String, to: u64 },
     WrapUp { conversation: String },
     TransferAccept { conversation: String },
-    Sweep,
-    Retry(Pending<Req>),
 }
 
 /// What the agent knows of one chat it follows.
@@ -129,159 +124,36 @@ impl Chat {
     }
 }
 
-struct Resuming {
-    since: Instant,
-    waiting: HashSet<String>,
-    storm: bool,
-}
-
 struct Agent {
-    shared: Arc<Shared>,
+    p: Participant<Req, Action>,
     id: String,
-    token: String,
-    rng: Rng,
-    conn: Conn,
-    slot: usize,
     ready: bool,
     /// Gave up reconnecting.
     gone: bool,
     chats: HashMap<String, Chat>,
-    requests: Requests<Req>,
-    timers: Timers<Action>,
-    stop: watch::Receiver<bool>,
-    storm: watch::Receiver<bool>,
-    in_storm: bool,
-    resuming: Option<Resuming>,
-    retry_after: Option<Duration>,
 }
 
 impl Agent {
     fn new(shared: Arc<Shared>, idx: usize, id: String, token: String, conn: Conn) -> Self {
-        let mut rng = Rng::new(shared.scenario.seed, STREAM + idx as u64);
-        // Only clients already connected when the storm strikes take part in it.
-        let storm_struck = *shared.storm.borrow();
-        let in_storm = !storm_struck
-            && shared
-                .scenario
-                .reconnect
-                .as_ref()
-                .is_some_and(|r| rng.chance(r.agents));
         Self {
-            stop: shared.stop_agents.subscribe(),
-            storm: shared.storm.subscribe(),
-            shared,
+            p: Participant::new(shared, Side::Agent, idx, token, conn),
             id,
-            token,
-            rng,
-            conn,
-            slot: idx,
             ready: false,
             gone: false,
             chats: HashMap::new(),
-            requests: Requests::default(),
-            timers: Timers::default(),
-            in_storm,
-            resuming: None,
-            retry_after: None,
         }
     }
 
     async fn go_available(&mut self, initial: bool) {
-        self.request(Req::Status { initial }, protocol::status_available())
+        self.p
+            .request(Req::Status { initial }, protocol::status_available())
             .await;
-    }
-
-    async fn serve(&mut self) {
-        self.timers.after(SWEEP, Action::Sweep);
-        while !self.gone {
-            let wake = self.timers.next_wake();
-            tokio::select! {
-                biased;
-                () = flag_set(&mut self.stop) => break,
-                () = flag_set(&mut self.storm), if self.in_storm => {
-                    self.in_storm = false;
-                    self.shared.stats.storm_client();
-                    let spread = self.shared.scenario.reconnect.as_ref().map_or(0, |r| r.spread_ms);
-                    let delay = Duration::from_millis(self.rng.between(0, spread));
-                    self.reconnect(delay, true).await;
-                }
-                r = self.conn.recv() => match r {
-                    Recv::Frame(f) => self.on_frame(f).await,
-                    Recv::Closed => self.connection_lost().await,
-                },
-                () = tokio::time::sleep_until(wake.into()) => self.fire_due().await,
-            }
-        }
-        self.conn.close().await;
-    }
-
-    async fn request(&mut self, req: Req, command: Value) {
-        let frame = self.requests.issue(req, command);
-        self.conn.send(frame).await;
-    }
-
-    async fn fire_due(&mut self) {
-        while let Some(action) = self.timers.pop_due(Instant::now()) {
-            self.act(action).await;
-        }
-    }
-
-    async fn act(&mut self, action: Action) {
-        match action {
-            Action::Answer {
-                conversation,
-                accept,
-            } => {
-                let (req, kind) = if accept {
-                    (Req::Accept, "accept")
-                } else {
-                    (Req::Reject, "reject")
-                };
-                self.request(req, protocol::on_conversation(kind, &conversation))
-                    .await;
-            }
-            Action::Reply { conversation, to } => self.reply(conversation, to).await,
-            Action::WrapUp { conversation } => {
-                let disposition = self.shared.scenario.agents.disposition.clone();
-                self.request(
-                    Req::WrapUp,
-                    protocol::wrap_up(&conversation, disposition.as_deref()),
-                )
-                .await;
-            }
-            Action::TransferAccept { conversation } => {
-                self.request(
-                    Req::TransferAccept,
-                    protocol::on_conversation("transfer_accept", &conversation),
-                )
-                .await;
-            }
-            Action::Sweep => {
-                for p in self.requests.expired(self.shared.request_timeout()) {
-                    inc(&self.shared.stats.c.request_timeouts);
-                    self.shared
-                        .stats
-                        .note(format!("agent: no answer to {}", p.req.name()));
-                    if matches!(p.req, Req::WrapUp) {
-                        self.shared.agent_work.fetch_sub(1, Relaxed);
-                    }
-                }
-                self.timers.after(SWEEP, Action::Sweep);
-            }
-            Action::Retry(p) => {
-                if matches!(p.req, Req::Send { .. }) {
-                    inc(&self.shared.stats.c.messages_resent);
-                }
-                let frame = self.requests.retry(p);
-                self.conn.send(frame).await;
-            }
-        }
     }
 
     /// Answers customer message `to` unless it was answered meanwhile (by us or, seen in a
     /// replay, by a previous owner); then transfers the chat if it is one of those to transfer.
     async fn reply(&mut self, conversation: String, to: u64) {
-        let shared = self.shared.clone();
+        let shared = self.p.shared.clone();
         let a = &shared.scenario.agents;
         let Some(chat) = self.chats.get_mut(&conversation) else {
             return;
@@ -300,72 +172,100 @@ impl Agent {
         let text = payload::compose(Some(to), shared.scenario.customers.message_bytes);
         let command = protocol::send(&conversation, &payload::client_msg_id(true, num), &text);
         inc(&shared.stats.c.messages_sent);
-        self.request(Req::Send { num }, command).await;
+        self.p.request(Req::Send { num }, command).await;
         if transfer {
             let command = match a.transfer_to {
                 TransferTo::Queue => None,
                 TransferTo::Agent => self.transfer_target(),
-                TransferTo::Mixed if self.rng.chance(0.5) => self.transfer_target(),
+                TransferTo::Mixed if self.p.rng.chance(0.5) => self.transfer_target(),
                 TransferTo::Mixed => None,
             }
             .map_or_else(
                 || protocol::transfer_to_queue(&conversation, &a.transfer_queue),
                 |to| protocol::transfer_to_agent(&conversation, &to),
             );
-            self.request(Req::Transfer { conversation }, command).await;
+            self.p
+                .request(Req::Transfer { conversation }, command)
+                .await;
         }
     }
 
     /// Another load agent, at random.
     fn transfer_target(&mut self) -> Option<String> {
-        let ids = &self.shared.agent_ids;
+        let ids = &self.p.shared.agent_ids;
         if ids.len() < 2 {
             return None;
         }
         loop {
-            let pick = &ids[self.rng.index(ids.len())];
+            let pick = &ids[self.p.rng.index(ids.len())];
             if *pick != self.id {
                 return Some(pick.clone());
             }
         }
     }
 
-    async fn on_frame(&mut self, frame: Incoming) {
-        match frame {
-            Incoming::Ack { id, data } => {
-                if let Some(p) = self.requests.take(id.as_deref()) {
-                    self.on_ack(p, data.unwrap_or(Value::Null));
-                }
-            }
-            Incoming::Error { id, code, message } => match self.requests.take(id.as_deref()) {
-                Some(p) => self.on_error(p, &code, &message),
-                None => self.shared.stats.error("(no request)", &code, &message),
-            },
-            Incoming::Event {
+    /// A new chat to follow: one of those to transfer, by the scenario's ratio.
+    fn follow(&mut self, conversation: String) {
+        let ratio = self.p.shared.scenario.agents.transfer_ratio;
+        let will_transfer = self.p.rng.chance(ratio);
+        self.chats.insert(conversation, Chat::new(will_transfer));
+    }
+}
+
+impl Role for Agent {
+    type Req = Req;
+    type Action = Action;
+
+    fn participant(&mut self) -> &mut Participant<Req, Action> {
+        &mut self.p
+    }
+
+    fn finished(&self) -> bool {
+        self.gone
+    }
+
+    fn gave_up(&mut self) {
+        self.gone = true;
+    }
+
+    async fn act(&mut self, action: Action) {
+        match action {
+            Action::Answer {
                 conversation,
-                seq,
-                prev,
-                epoch,
-                event,
+                accept,
             } => {
-                self.on_event(conversation, seq, prev, &epoch, event);
+                let (req, kind) = if accept {
+                    (Req::Accept, "accept")
+                } else {
+                    (Req::Reject, "reject")
+                };
+                self.p
+                    .request(req, protocol::on_conversation(kind, &conversation))
+                    .await;
             }
-            Incoming::Signal(s) => self.on_signal(s),
-            Incoming::Goodbye {
-                reason,
-                retry_after_ms,
-            } => {
-                inc(&self.shared.stats.c.goodbyes);
-                self.shared
-                    .stats
-                    .note(format!("goodbye to an agent: {reason}"));
-                self.retry_after = retry_after_ms.map(Duration::from_millis);
+            Action::Reply { conversation, to } => self.reply(conversation, to).await,
+            Action::WrapUp { conversation } => {
+                let disposition = self.p.shared.scenario.agents.disposition.clone();
+                self.p
+                    .request(
+                        Req::WrapUp,
+                        protocol::wrap_up(&conversation, disposition.as_deref()),
+                    )
+                    .await;
+            }
+            Action::TransferAccept { conversation } => {
+                self.p
+                    .request(
+                        Req::TransferAccept,
+                        protocol::on_conversation("transfer_accept", &conversation),
+                    )
+                    .await;
             }
         }
     }
 
-    fn on_ack(&mut self, p: Pending<Req>, data: Value) {
-        let stats = &self.shared.stats;
+    async fn on_ack(&mut self, p: Pending<Req>, data: Value) {
+        let stats = &self.p.shared.stats;
         match p.req {
             Req::Status { initial } => {
                 if initial && !self.ready {
@@ -375,128 +275,46 @@ impl Agent {
             }
             Req::Accept => inc(&stats.c.offers_accepted),
             Req::Reject => inc(&stats.c.offers_rejected),
-            Req::Send { num } => {
-                if self.shared.ledger.acked(num) {
-                    inc(&stats.c.messages_acked);
-                    stats.tick(Tick::Acked);
-                    record(&stats.lat.send_to_ack, p.first_sent.elapsed());
-                }
-                if data.get("duplicate").and_then(Value::as_bool) == Some(true) {
-                    inc(&stats.c.ack_duplicates);
-                }
-            }
+            Req::Send { num } => self.p.send_acked(num, p.first_sent, &data),
             Req::Transfer { .. } => inc(&stats.c.transfers),
             Req::TransferAccept => inc(&stats.c.transfer_accepts),
             Req::WrapUp => {
                 inc(&stats.c.wrap_ups);
-                self.shared.agent_work.fetch_sub(1, Relaxed);
+                self.p.shared.agent_work.fetch_sub(1, Relaxed);
             }
         }
     }
 
-    fn on_error(&mut self, p: Pending<Req>, code: &str, message: &str) {
-        self.shared.stats.error(p.req.name(), code, message);
-        // Both mean "not now, try again" (PROTOCOL.md, error codes); requests are idempotent, so a retry
-        // (same id, same client_msg_id) never doubles an effect. `unavailable` is what a
-        // cluster answers while an actor moves off a node that died.
-        if matches!(code, "rate_limited" | "unavailable") && p.tries < MAX_TRIES {
-            let backoff = Duration::from_millis(100 * u64::from(p.tries));
-            self.timers.after(backoff, Action::Retry(p));
-            return;
-        }
+    async fn on_refused(&mut self, p: Pending<Req>, _code: &str) {
         match p.req {
             Req::Transfer { conversation } => {
-                inc(&self.shared.stats.c.transfers_failed);
+                inc(&self.p.shared.stats.c.transfers_failed);
                 if let Some(chat) = self.chats.get_mut(&conversation) {
                     chat.will_transfer = false;
                 }
             }
             Req::WrapUp => {
-                self.shared.agent_work.fetch_sub(1, Relaxed);
+                self.p.shared.agent_work.fetch_sub(1, Relaxed);
             }
             _ => {}
         }
     }
 
-    fn on_signal(&mut self, s: Signal) {
-        let stats = &self.shared.stats;
-        let Some(conversation) = s.conversation else {
-            return;
-        };
-        match s.signal.as_str() {
-            "offer" => {
-                inc(&stats.c.offers);
-                stats.tick(Tick::Offer);
-                let started = s
-                    .customer_name
-                    .as_deref()
-                    .and_then(customer::index_from_name)
-                    .and_then(|c| self.shared.starts.first_offer(c));
-                if let Some(at) = started {
-                    record(&stats.lat.start_to_offer, clock::since(at));
-                }
-                let a = &self.shared.scenario.agents;
-                let accept = !self.rng.chance(a.reject_ratio);
-                let think = a.accept_think_ms.pick(&mut self.rng);
-                self.timers.after(
-                    think,
-                    Action::Answer {
-                        conversation,
-                        accept,
-                    },
-                );
-            }
-            "offer_ended" => {
-                inc(&stats.c.offers_withdrawn);
-                stats.note(format!(
-                    "offer ended: {}",
-                    s.outcome.as_deref().unwrap_or("?")
-                ));
-            }
-            "joined" => {
-                let will_transfer = self.rng.chance(self.shared.scenario.agents.transfer_ratio);
-                self.chats.insert(conversation, Chat::new(will_transfer));
-            }
-            "left" => {
-                self.chats.remove(&conversation);
-            }
-            "transfer_offer" => {
-                let think = self
-                    .shared
-                    .scenario
-                    .agents
-                    .transfer_accept_ms
-                    .pick(&mut self.rng);
-                self.timers
-                    .after(think, Action::TransferAccept { conversation });
-            }
-            "resumed" => {
-                let recovered = s.recovered != Some(false);
-                if !recovered {
-                    inc(&stats.c.resume_not_recovered);
-                }
-                match self.chats.get_mut(&conversation) {
-                    Some(chat) if !recovered => chat.track = ConvTracker::default(),
-                    Some(_) => {}
-                    // Assigned while our accept's ack was lost: the server replays it all.
-                    None => {
-                        let will_transfer =
-                            self.rng.chance(self.shared.scenario.agents.transfer_ratio);
-                        self.chats
-                            .insert(conversation.clone(), Chat::new(will_transfer));
-                    }
-                }
-                if let Some(r) = self.resuming.as_mut() {
-                    r.waiting.remove(&conversation);
-                }
-                self.check_resumed();
-            }
-            _ => {}
+    async fn on_timeout(&mut self, p: Pending<Req>) {
+        if matches!(p.req, Req::WrapUp) {
+            self.p.shared.agent_work.fetch_sub(1, Relaxed);
         }
     }
 
-    fn on_event(&mut self, conversation: String, seq: u64, prev: u64, epoch: &str, event: Event) {
-        let shared = self.shared.clone();
+    async fn on_event(
+        &mut self,
+        conversation: String,
+        seq: u64,
+        prev: u64,
+        epoch: &str,
+        event: Event,
+    ) {
+        let shared = self.p.shared.clone();
         let stats = &shared.stats;
         let Some(chat) = self.chats.get_mut(&conversation) else {
             inc(&stats.c.stray_events);
@@ -506,56 +324,25 @@ impl Agent {
             ));
             return;
         };
-        let check = chat.track.event(seq, prev, epoch);
-        if check.out_of_order {
-            inc(&stats.c.out_of_order);
-            stats.note(format!(
-                "agent: {conversation} seq {seq} after {} (out of order)",
-                chat.track.last_seq()
-            ));
-        }
-        if check.gap {
-            inc(&stats.c.gaps);
-            stats.note(format!(
-                "agent: {conversation} event {seq} has prev {prev}; a gap"
-            ));
-        }
+        self.p
+            .check_event(&mut chat.track, &conversation, seq, prev, epoch);
         match event.kind.as_str() {
             "message" if event.author.role == "customer" => {
-                let Some(num) = event.client_msg_id.as_deref().and_then(payload::ledger_num) else {
+                let id = &self.id;
+                let Some(got) = self.p.received(&mut chat.track, &event, |num| {
+                    format!("agent {id} got customer message c{num} of {conversation} twice")
+                }) else {
                     return;
                 };
-                if !chat.track.message(num) {
-                    inc(&stats.c.duplicates);
-                    stats.note(format!(
-                        "agent {} got customer message c{num} of {conversation} twice",
-                        self.id
-                    ));
-                    return;
-                }
-                match shared.ledger.delivered(num) {
-                    Some(true) => {
-                        inc(&stats.c.messages_delivered);
-                        stats.tick(Tick::Delivered);
-                        if let Some(s) = event.text.as_deref().and_then(payload::parse) {
-                            record(
-                                &stats.lat.delivery_customer_to_agent,
-                                clock::since(s.sent_nanos),
-                            );
-                        }
-                    }
-                    Some(false) => inc(&stats.c.messages_replayed),
-                    None => {}
-                }
                 chat.customer_messages += 1;
                 if shared.scenario.agents.reply && !chat.ended {
-                    chat.unanswered.insert(num);
-                    let think = shared.scenario.agents.reply_think_ms.pick(&mut self.rng);
-                    self.timers.after(
+                    chat.unanswered.insert(got.num);
+                    let think = shared.scenario.agents.reply_think_ms.pick(&mut self.p.rng);
+                    self.p.after(
                         think,
                         Action::Reply {
                             conversation,
-                            to: num,
+                            to: got.num,
                         },
                     );
                 }
@@ -575,78 +362,86 @@ impl Agent {
                 chat.ended = true;
                 chat.unanswered.clear();
                 shared.agent_work.fetch_add(1, Relaxed);
-                let delay = shared.scenario.agents.wrap_up_ms.pick(&mut self.rng);
-                self.timers.after(delay, Action::WrapUp { conversation });
+                let delay = shared.scenario.agents.wrap_up_ms.pick(&mut self.p.rng);
+                self.p.after(delay, Action::WrapUp { conversation });
             }
             _ => {}
         }
     }
 
-    fn check_resumed(&mut self) {
-        if self.resuming.as_ref().is_some_and(|r| r.waiting.is_empty()) {
-            if let Some(r) = self.resuming.take() {
-                let stats = &self.shared.stats;
-                inc(&stats.c.resumed);
-                record(&stats.lat.resume, r.since.elapsed());
-                if r.storm {
-                    stats.storm_client_resumed();
+    fn on_signal(&mut self, s: Signal) {
+        let Some(conversation) = s.conversation else {
+            return;
+        };
+        let stats = &self.p.shared.stats;
+        match s.signal.as_str() {
+            "offer" => {
+                inc(&stats.c.offers);
+                stats.tick(Tick::Offer);
+                let started = s
+                    .customer_name
+                    .as_deref()
+                    .and_then(customer::index_from_name)
+                    .and_then(|c| self.p.shared.starts.first_offer(c));
+                if let Some(at) = started {
+                    record(&stats.lat.start_to_offer, clock::since(at));
                 }
+                let a = &self.p.shared.scenario.agents;
+                let accept = !self.p.rng.chance(a.reject_ratio);
+                let think = a.accept_think_ms.pick(&mut self.p.rng);
+                self.p.after(
+                    think,
+                    Action::Answer {
+                        conversation,
+                        accept,
+                    },
+                );
             }
+            "offer_ended" => {
+                inc(&stats.c.offers_withdrawn);
+                stats.note(format!(
+                    "offer ended: {}",
+                    s.outcome.as_deref().unwrap_or("?")
+                ));
+            }
+            "joined" => self.follow(conversation),
+            "left" => {
+                self.chats.remove(&conversation);
+            }
+            "transfer_offer" => {
+                let a = &self.p.shared.scenario.agents;
+                let think = a.transfer_accept_ms.pick(&mut self.p.rng);
+                self.p.after(think, Action::TransferAccept { conversation });
+            }
+            "resumed" => {
+                let recovered = s.recovered != Some(false);
+                match self.chats.get_mut(&conversation) {
+                    Some(chat) if !recovered => chat.track = ConvTracker::default(),
+                    Some(_) => {}
+                    // Assigned while our accept's ack was lost: the server replays it all.
+                    None => self.follow(conversation.clone()),
+                }
+                self.p.resumed(Some(&conversation), recovered);
+            }
+            _ => {}
         }
     }
 
-    async fn connection_lost(&mut self) {
-        inc(&self.shared.stats.c.closed_by_server);
-        self.shared
-            .stats
-            .note("the server closed an agent's connection".to_string());
-        let delay = self
-            .retry_after
-            .take()
-            .unwrap_or(Duration::from_millis(100));
-        self.reconnect(delay, false).await;
-    }
-
-    /// Drops the socket, waits `delay`, signs in again with `resume` for the chats it has,
-    /// goes available again, and sends again whatever was not answered.
-    async fn reconnect(&mut self, delay: Duration, storm: bool) {
-        let since = Instant::now();
-        inc(&self.shared.stats.c.reconnects);
-        self.conn.drop_socket();
-        // Every chat it knows, ended ones too: a chat that ended but is not wrapped up yet is
-        // followed again by the server, which replays from here instead of from the start.
-        let resume: Vec<Value> = self
-            .chats
+    /// Every chat it knows, ended ones too: a chat that ended but is not wrapped up yet is
+    /// followed again by the server, which replays from here instead of from the start.
+    fn resume_points(&self) -> Vec<Value> {
+        self.chats
             .iter()
             .map(|(c, chat)| protocol::resume_point(c, chat.track.last_seq(), chat.track.epoch()))
-            .collect();
-        match reconnect(
-            &self.shared,
-            &mut self.slot,
-            &self.token,
-            &resume,
-            delay,
-            &mut self.stop,
-            "agent",
-        )
-        .await
-        {
-            Reconnected::Up(conn, data) => {
-                self.conn = *conn;
-                self.resuming = Some(Resuming {
-                    since,
-                    waiting: ids_in(&data, "assigned"),
-                    storm,
-                });
-                self.check_resumed();
-                let pending = self.requests.resend_all();
-                self.conn
-                    .resend(pending, |r| matches!(r, Req::Send { .. }))
-                    .await;
-                // A new session starts `away`.
-                self.go_available(false).await;
-            }
-            Reconnected::Stopped | Reconnected::GaveUp => self.gone = true,
-        }
+            .collect()
+    }
+
+    fn to_resume(&self, hello: &Value) -> HashSet<String> {
+        ids_in(hello, "assigned")
+    }
+
+    /// A new session starts `away`.
+    async fn reconnected(&mut self) {
+        self.go_available(false).await;
     }
 }

@@ -11,30 +11,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
-use tokio::sync::watch;
 
-use crate::client::{ids_in, reconnect, Conn, Reconnected, Recv};
+use crate::client::{ids_in, Conn, Recv};
 use crate::clock;
 use crate::http;
+use crate::participant::{self, Participant, Request, Role, Side};
 use crate::payload;
 use crate::protocol::{self, Event, Incoming, Signal};
-use crate::requests::{Pending, Requests};
-use crate::rng::Rng;
+use crate::requests::Pending;
 use crate::scenario::Mode;
 use crate::shared::{flag_set, Shared};
-use crate::stats::{inc, record, Tick};
-use crate::timers::Timers;
+use crate::stats::{inc, record};
 use crate::tracker::ConvTracker;
 
 /// Every customer's first name; the last name is `C<index>`, so an offer's `customer_name`
 /// ("Load C17") tells the agent which customer's start time to measure from.
 const FIRST_NAME: &str = "Load";
-/// How often pending requests are checked for timeouts.
-const SWEEP: Duration = Duration::from_secs(1);
-/// Random-stream salt so that customers and agents with the same index differ.
-const STREAM: u64 = 0xC057_0000_0000;
-/// Most tries of a request answered `rate_limited`.
-const MAX_TRIES: u32 = 10;
 /// The customer index in an offer's `customer_name`.
 pub fn index_from_name(name: &str) -> Option<usize> {
     name.strip_prefix(FIRST_NAME)?
@@ -167,7 +159,7 @@ enum Req {
     Survey,
 }
 
-impl Req {
+impl Request for Req {
     fn name(&self) -> &'static str {
         match self {
             Req::Start => "start",
@@ -176,6 +168,10 @@ impl Req {
             Req::Survey => "survey",
         }
     }
+
+    fn is_message(&self) -> bool {
+        matches!(self, Req::Send { .. })
+    }
 }
 
 enum Action {
@@ -183,25 +179,11 @@ enum Action {
     AssignTimeout,
     ReplyTimeout,
     ChatTimeout,
-    Sweep,
-    Retry(Pending<Req>),
-}
-
-/// A reconnection waiting for its `resumed` signals.
-struct Resuming {
-    since: Instant,
-    waiting: HashSet<String>,
-    storm: bool,
 }
 
 struct Customer {
-    shared: Arc<Shared>,
+    p: Participant<Req, Action>,
     idx: usize,
-    rng: Rng,
-    token: String,
-    conn: Conn,
-    /// Which node the next (re)connection goes to.
-    slot: usize,
     phase: Phase,
     /// The whole flow went through (assigned, ended, surveyed if enabled).
     completed: bool,
@@ -217,36 +199,13 @@ struct Customer {
     acked: HashSet<u64>,
     /// Customer messages the agent has answered.
     replies: HashSet<u64>,
-    requests: Requests<Req>,
-    timers: Timers<Action>,
-    stop: watch::Receiver<bool>,
-    storm: watch::Receiver<bool>,
-    /// Chosen for the reconnect storm and not yet reconnected.
-    in_storm: bool,
-    resuming: Option<Resuming>,
-    retry_after: Option<Duration>,
 }
 
 impl Customer {
     fn new(shared: Arc<Shared>, idx: usize, token: String, conn: Conn) -> Self {
-        let mut rng = Rng::new(shared.scenario.seed, STREAM + idx as u64);
-        // Only clients already connected when the storm strikes take part in it.
-        let storm_struck = *shared.storm.borrow();
-        let in_storm = !storm_struck
-            && shared
-                .scenario
-                .reconnect
-                .as_ref()
-                .is_some_and(|r| rng.chance(r.customers));
         Self {
-            stop: shared.stop_customers.subscribe(),
-            storm: shared.storm.subscribe(),
-            shared,
+            p: Participant::new(shared, Side::Customer, idx, token, conn),
             idx,
-            rng,
-            token,
-            conn,
-            slot: idx,
             phase: Phase::Starting,
             completed: false,
             conversation: None,
@@ -259,48 +218,20 @@ impl Customer {
             failed_sends: 0,
             acked: HashSet::new(),
             replies: HashSet::new(),
-            requests: Requests::default(),
-            timers: Timers::default(),
-            in_storm,
-            resuming: None,
-            retry_after: None,
         }
     }
 
     async fn chat(mut self) {
-        let s = &self.shared.scenario.customers;
-        let reason = s.reasons[self.rng.index(s.reasons.len())].clone();
-        self.timers.after(SWEEP, Action::Sweep);
-        self.timers
-            .after(Duration::from_secs(s.max_chat_secs), Action::ChatTimeout);
+        let s = &self.p.shared.scenario.customers;
+        let reason = s.reasons[self.p.rng.index(s.reasons.len())].clone();
+        let max_chat = Duration::from_secs(s.max_chat_secs);
+        self.p.after(max_chat, Action::ChatTimeout);
         self.start_sent_nanos = clock::unix_nanos();
-        self.shared.starts.started(self.idx, self.start_sent_nanos);
-        self.request(Req::Start, protocol::start(&reason)).await;
-
-        while self.phase != Phase::Done {
-            let wake = self.timers.next_wake();
-            tokio::select! {
-                biased;
-                () = flag_set(&mut self.stop) => {
-                    self.shared.stats.note("customers stopped by the run deadline".to_string());
-                    break;
-                }
-                () = flag_set(&mut self.storm), if self.in_storm => {
-                    self.in_storm = false;
-                    self.shared.stats.storm_client();
-                    let spread = self.shared.scenario.reconnect.as_ref().map_or(0, |r| r.spread_ms);
-                    let delay = Duration::from_millis(self.rng.between(0, spread));
-                    self.reconnect(delay, true).await;
-                }
-                r = self.conn.recv() => match r {
-                    Recv::Frame(f) => self.on_frame(f).await,
-                    Recv::Closed => self.connection_lost().await,
-                },
-                () = tokio::time::sleep_until(wake.into()) => self.fire_due().await,
-            }
-        }
-        self.conn.close().await;
-        let stats = &self.shared.stats;
+        let starts = &self.p.shared.starts;
+        starts.started(self.idx, self.start_sent_nanos);
+        self.p.request(Req::Start, protocol::start(&reason)).await;
+        participant::run(&mut self).await;
+        let stats = &self.p.shared.stats;
         inc(if self.completed {
             &stats.c.customers_finished
         } else {
@@ -308,107 +239,44 @@ impl Customer {
         });
     }
 
-    async fn request(&mut self, req: Req, command: Value) {
-        let frame = self.requests.issue(req, command);
-        // A failed write shows up as a closed connection on the next read.
-        self.conn.send(frame).await;
-    }
-
-    async fn fire_due(&mut self) {
-        while let Some(action) = self.timers.pop_due(Instant::now()) {
-            self.act(action).await;
-        }
-    }
-
-    async fn act(&mut self, action: Action) {
-        match action {
-            Action::SendNext => self.send_next().await,
-            Action::AssignTimeout if self.phase == Phase::Waiting => {
-                inc(&self.shared.stats.c.assign_timeouts);
-                self.shared
-                    .stats
-                    .note("a customer gave up waiting for an agent".to_string());
-                self.end().await;
-            }
-            Action::ReplyTimeout if self.phase == Phase::Chatting => {
-                inc(&self.shared.stats.c.reply_timeouts);
-                self.shared
-                    .stats
-                    .note("a customer ended without all replies".to_string());
-                self.end().await;
-            }
-            Action::ChatTimeout => match self.phase {
-                Phase::Starting | Phase::Done => self.phase = Phase::Done,
-                Phase::Waiting | Phase::Chatting => {
-                    inc(&self.shared.stats.c.chat_timeouts);
-                    self.end().await;
-                }
-                Phase::Ending | Phase::Surveying => self.phase = Phase::Done,
-            },
-            Action::Sweep => {
-                for p in self.requests.expired(self.shared.request_timeout()) {
-                    inc(&self.shared.stats.c.request_timeouts);
-                    self.shared
-                        .stats
-                        .note(format!("customer: no answer to {}", p.req.name()));
-                    match p.req {
-                        Req::Send { .. } => {
-                            self.failed_sends += 1;
-                            self.maybe_end().await;
-                        }
-                        Req::Start | Req::End | Req::Survey => self.phase = Phase::Done,
-                    }
-                }
-                self.timers.after(SWEEP, Action::Sweep);
-            }
-            Action::Retry(p) => {
-                if matches!(p.req, Req::Send { .. }) {
-                    inc(&self.shared.stats.c.messages_resent);
-                }
-                let frame = self.requests.retry(p);
-                self.conn.send(frame).await;
-            }
-            Action::AssignTimeout | Action::ReplyTimeout => {}
-        }
-    }
-
     async fn send_next(&mut self) {
-        let s = &self.shared.scenario.customers;
+        let s = &self.p.shared.scenario.customers;
         if self.phase != Phase::Chatting || self.sent >= s.messages {
             return;
         }
-        let interval = s.message_interval_ms.pick(&mut self.rng);
+        let interval = s.message_interval_ms.pick(&mut self.p.rng);
         if !self.owned {
             // Transferred to a queue: wait for the next agent.
-            self.timers.after(interval, Action::SendNext);
+            self.p.after(interval, Action::SendNext);
             return;
         }
         let Some(conversation) = self.conversation.clone() else {
             return;
         };
-        let num = self.shared.ledger.allocate(false);
+        let num = self.p.shared.ledger.allocate(false);
         let text = payload::compose(None, s.message_bytes);
         let command = protocol::send(&conversation, &payload::client_msg_id(false, num), &text);
         let (messages, reply_timeout) = (s.messages, s.reply_timeout_ms);
-        inc(&self.shared.stats.c.messages_sent);
+        inc(&self.p.shared.stats.c.messages_sent);
         self.sent += 1;
-        self.request(Req::Send { num }, command).await;
+        self.p.request(Req::Send { num }, command).await;
         if self.sent < messages {
-            self.timers.after(interval, Action::SendNext);
+            self.p.after(interval, Action::SendNext);
         } else {
-            self.timers
+            self.p
                 .after(Duration::from_millis(reply_timeout), Action::ReplyTimeout);
         }
     }
 
     /// Ends the chat once every message is acked and (if agents reply) answered.
     async fn maybe_end(&mut self) {
-        if self.phase != Phase::Chatting || self.sent < self.shared.scenario.customers.messages {
+        let scenario = &self.p.shared.scenario;
+        if self.phase != Phase::Chatting || self.sent < scenario.customers.messages {
             return;
         }
         let settled = self.acked.len() as u32 + self.failed_sends >= self.sent;
-        let answered = !self.shared.scenario.agents.reply
-            || self.acked.iter().all(|n| self.replies.contains(n));
+        let answered =
+            !scenario.agents.reply || self.acked.iter().all(|n| self.replies.contains(n));
         if settled && answered {
             self.end().await;
         }
@@ -420,7 +288,7 @@ impl Customer {
             return;
         };
         self.phase = Phase::Ending;
-        self.request(Req::End, protocol::end(&conversation)).await;
+        self.p.request(Req::End, protocol::end(&conversation)).await;
     }
 
     /// The chat is over (our `end`, or ended by the agent or a timer): survey, or done.
@@ -429,10 +297,11 @@ impl Customer {
             return;
         }
         match self.conversation.clone() {
-            Some(c) if self.assigned && self.shared.scenario.customers.survey => {
+            Some(c) if self.assigned && self.p.shared.scenario.customers.survey => {
                 self.phase = Phase::Surveying;
-                let rating = self.rng.between(6, 10) as u8;
-                self.request(Req::Survey, protocol::survey(&c, rating))
+                let rating = self.p.rng.between(6, 10) as u8;
+                self.p
+                    .request(Req::Survey, protocol::survey(&c, rating))
                     .await;
             }
             _ => {
@@ -442,42 +311,75 @@ impl Customer {
         }
     }
 
-    async fn on_frame(&mut self, frame: Incoming) {
-        match frame {
-            Incoming::Ack { id, data } => {
-                if let Some(p) = self.requests.take(id.as_deref()) {
-                    self.on_ack(p, data.unwrap_or(Value::Null)).await;
+    fn schedule_first_message(&mut self) {
+        let s = &self.p.shared.scenario.customers;
+        let interval = s.message_interval_ms.pick(&mut self.p.rng);
+        self.p.after(interval, Action::SendNext);
+    }
+
+    async fn on_agent_message(&mut self, event: &Event) {
+        let idx = self.idx;
+        let Some(got) = self.p.received(&mut self.track, event, |num| {
+            format!("customer {idx} got agent message a{num} twice")
+        }) else {
+            return;
+        };
+        if let Some(to) = got.stamp.and_then(|s| s.reply_to) {
+            self.replies.insert(to);
+            self.maybe_end().await;
+        }
+    }
+}
+
+impl Role for Customer {
+    type Req = Req;
+    type Action = Action;
+
+    fn participant(&mut self) -> &mut Participant<Req, Action> {
+        &mut self.p
+    }
+
+    fn finished(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    fn stopped(&mut self) {
+        let note = "customers stopped by the run deadline";
+        self.p.shared.stats.note(note.to_string());
+    }
+
+    fn gave_up(&mut self) {
+        self.phase = Phase::Done;
+    }
+
+    async fn act(&mut self, action: Action) {
+        let stats = &self.p.shared.stats;
+        match action {
+            Action::SendNext => self.send_next().await,
+            Action::AssignTimeout if self.phase == Phase::Waiting => {
+                inc(&stats.c.assign_timeouts);
+                stats.note("a customer gave up waiting for an agent".to_string());
+                self.end().await;
+            }
+            Action::ReplyTimeout if self.phase == Phase::Chatting => {
+                inc(&stats.c.reply_timeouts);
+                stats.note("a customer ended without all replies".to_string());
+                self.end().await;
+            }
+            Action::ChatTimeout => match self.phase {
+                Phase::Starting | Phase::Done => self.phase = Phase::Done,
+                Phase::Waiting | Phase::Chatting => {
+                    inc(&stats.c.chat_timeouts);
+                    self.end().await;
                 }
-            }
-            Incoming::Error { id, code, message } => match self.requests.take(id.as_deref()) {
-                Some(p) => self.on_error(p, &code, &message).await,
-                None => self.shared.stats.error("(no request)", &code, &message),
+                Phase::Ending | Phase::Surveying => self.phase = Phase::Done,
             },
-            Incoming::Event {
-                conversation,
-                seq,
-                prev,
-                epoch,
-                event,
-            } => {
-                self.on_event(conversation, seq, prev, &epoch, event).await;
-            }
-            Incoming::Signal(s) => self.on_signal(s),
-            Incoming::Goodbye {
-                reason,
-                retry_after_ms,
-            } => {
-                inc(&self.shared.stats.c.goodbyes);
-                self.shared
-                    .stats
-                    .note(format!("goodbye to a customer: {reason}"));
-                self.retry_after = retry_after_ms.map(Duration::from_millis);
-            }
+            Action::AssignTimeout | Action::ReplyTimeout => {}
         }
     }
 
     async fn on_ack(&mut self, p: Pending<Req>, data: Value) {
-        let stats = &self.shared.stats;
+        let stats = &self.p.shared.stats;
         match p.req {
             Req::Start => {
                 let Some(c) = data.get("conversation").and_then(Value::as_str) else {
@@ -494,22 +396,15 @@ impl Customer {
                         Phase::Waiting
                     };
                     let timeout =
-                        Duration::from_millis(self.shared.scenario.customers.assign_timeout_ms);
-                    self.timers.after(timeout, Action::AssignTimeout);
+                        Duration::from_millis(self.p.shared.scenario.customers.assign_timeout_ms);
+                    self.p.after(timeout, Action::AssignTimeout);
                     if self.phase == Phase::Chatting {
                         self.schedule_first_message();
                     }
                 }
             }
             Req::Send { num } => {
-                if self.shared.ledger.acked(num) {
-                    inc(&stats.c.messages_acked);
-                    stats.tick(Tick::Acked);
-                    record(&stats.lat.send_to_ack, p.first_sent.elapsed());
-                }
-                if data.get("duplicate").and_then(Value::as_bool) == Some(true) {
-                    inc(&stats.c.ack_duplicates);
-                }
+                self.p.send_acked(num, p.first_sent, &data);
                 self.acked.insert(num);
                 self.maybe_end().await;
             }
@@ -530,16 +425,7 @@ impl Customer {
         }
     }
 
-    async fn on_error(&mut self, p: Pending<Req>, code: &str, message: &str) {
-        self.shared.stats.error(p.req.name(), code, message);
-        // Both mean "not now, try again" (PROTOCOL.md, error codes); requests are idempotent, so a retry
-        // (same id, same client_msg_id) never doubles an effect. `unavailable` is what a
-        // cluster answers while an actor moves off a node that died.
-        if matches!(code, "rate_limited" | "unavailable") && p.tries < MAX_TRIES {
-            let backoff = Duration::from_millis(100 * u64::from(p.tries));
-            self.timers.after(backoff, Action::Retry(p));
-            return;
-        }
+    async fn on_refused(&mut self, p: Pending<Req>, code: &str) {
         match p.req {
             Req::Start => self.phase = Phase::Done,
             Req::Send { .. } => {
@@ -552,14 +438,14 @@ impl Customer {
         }
     }
 
-    fn schedule_first_message(&mut self) {
-        let interval = self
-            .shared
-            .scenario
-            .customers
-            .message_interval_ms
-            .pick(&mut self.rng);
-        self.timers.after(interval, Action::SendNext);
+    async fn on_timeout(&mut self, p: Pending<Req>) {
+        match p.req {
+            Req::Send { .. } => {
+                self.failed_sends += 1;
+                self.maybe_end().await;
+            }
+            Req::Start | Req::End | Req::Survey => self.phase = Phase::Done,
+        }
     }
 
     async fn on_event(
@@ -570,7 +456,7 @@ impl Customer {
         epoch: &str,
         event: Event,
     ) {
-        let stats = &self.shared.stats;
+        let stats = &self.p.shared.stats;
         match &self.conversation {
             // Events of the new conversation may come before the start ack.
             None => self.conversation = Some(conversation.clone()),
@@ -584,20 +470,8 @@ impl Customer {
             }
             Some(_) => {}
         }
-        let check = self.track.event(seq, prev, epoch);
-        if check.out_of_order {
-            inc(&stats.c.out_of_order);
-            stats.note(format!(
-                "customer: {conversation} seq {seq} after {} (out of order)",
-                self.track.last_seq()
-            ));
-        }
-        if check.gap {
-            inc(&stats.c.gaps);
-            stats.note(format!(
-                "customer: {conversation} event {seq} has prev {prev}; a gap"
-            ));
-        }
+        self.p
+            .check_event(&mut self.track, &conversation, seq, prev, epoch);
         let owner_role = event.role.as_deref() == Some("owner");
         match event.kind.as_str() {
             "assigned" => {
@@ -633,121 +507,28 @@ impl Customer {
         }
     }
 
-    async fn on_agent_message(&mut self, event: &Event) {
-        let stats = &self.shared.stats;
-        let Some(num) = event.client_msg_id.as_deref().and_then(payload::ledger_num) else {
-            return;
-        };
-        if !self.track.message(num) {
-            inc(&stats.c.duplicates);
-            stats.note(format!(
-                "customer {} got agent message a{num} twice",
-                self.idx
-            ));
-            return;
-        }
-        let stamp = event.text.as_deref().and_then(payload::parse);
-        match self.shared.ledger.delivered(num) {
-            Some(true) => {
-                inc(&stats.c.messages_delivered);
-                stats.tick(Tick::Delivered);
-                if let Some(s) = stamp {
-                    record(
-                        &stats.lat.delivery_agent_to_customer,
-                        clock::since(s.sent_nanos),
-                    );
-                }
-            }
-            Some(false) => inc(&stats.c.messages_replayed),
-            None => {}
-        }
-        if let Some(to) = stamp.and_then(|s| s.reply_to) {
-            self.replies.insert(to);
-            self.maybe_end().await;
-        }
-    }
-
     fn on_signal(&mut self, s: Signal) {
         if s.signal != "resumed" {
             return;
         }
-        if s.recovered == Some(false) {
-            inc(&self.shared.stats.c.resume_not_recovered);
+        let recovered = s.recovered != Some(false);
+        if !recovered {
             self.track = ConvTracker::default();
         }
-        if let (Some(r), Some(c)) = (self.resuming.as_mut(), s.conversation.as_deref()) {
-            r.waiting.remove(c);
-        }
-        self.check_resumed();
+        self.p.resumed(s.conversation.as_deref(), recovered);
     }
 
-    fn check_resumed(&mut self) {
-        if self.resuming.as_ref().is_some_and(|r| r.waiting.is_empty()) {
-            if let Some(r) = self.resuming.take() {
-                let stats = &self.shared.stats;
-                inc(&stats.c.resumed);
-                record(&stats.lat.resume, r.since.elapsed());
-                if r.storm {
-                    stats.storm_client_resumed();
-                }
-            }
-        }
-    }
-
-    async fn connection_lost(&mut self) {
-        if self.phase == Phase::Done {
-            return;
-        }
-        inc(&self.shared.stats.c.closed_by_server);
-        self.shared
-            .stats
-            .note("the server closed a customer's connection".to_string());
-        let delay = self
-            .retry_after
-            .take()
-            .unwrap_or(Duration::from_millis(100));
-        self.reconnect(delay, false).await;
-    }
-
-    /// Drops the socket, waits `delay`, connects again with `resume`, and sends again whatever
-    /// was not answered.
-    async fn reconnect(&mut self, delay: Duration, storm: bool) {
-        let since = Instant::now();
-        inc(&self.shared.stats.c.reconnects);
-        self.conn.drop_socket();
-        let resume: Vec<Value> = self
-            .conversation
+    fn resume_points(&self) -> Vec<Value> {
+        self.conversation
             .iter()
             .map(|c| protocol::resume_point(c, self.track.last_seq(), self.track.epoch()))
-            .collect();
-        match reconnect(
-            &self.shared,
-            &mut self.slot,
-            &self.token,
-            &resume,
-            delay,
-            &mut self.stop,
-            "customer",
-        )
-        .await
-        {
-            Reconnected::Up(conn, data) => {
-                self.conn = *conn;
-                let mut open = ids_in(&data, "conversations");
-                open.retain(|c| self.conversation.as_deref() == Some(c.as_str()));
-                self.resuming = Some(Resuming {
-                    since,
-                    waiting: open,
-                    storm,
-                });
-                self.check_resumed();
-                let pending = self.requests.resend_all();
-                self.conn
-                    .resend(pending, |r| matches!(r, Req::Send { .. }))
-                    .await;
-            }
-            Reconnected::Stopped | Reconnected::GaveUp => self.phase = Phase::Done,
-        }
+            .collect()
+    }
+
+    fn to_resume(&self, hello: &Value) -> HashSet<String> {
+        let mut open = ids_in(hello, "conversations");
+        open.retain(|c| self.conversation.as_deref() == Some(c.as_str()));
+        open
     }
 }
 

@@ -16,6 +16,7 @@ mod http;
 mod ledger;
 mod memory;
 mod net;
+mod participant;
 mod payload;
 mod protocol;
 mod report;
