@@ -131,6 +131,9 @@ fn serve(settings: switchboard::config::Settings) -> anyhow::Result<()> {
         let app = switchboard::startup::Application::build(settings).await?;
         let port = app.port();
         println!("Switchboard listening on http://127.0.0.1:{port} (websocket: ws://127.0.0.1:{port}/v1/ws)");
+        println!("Chat widget:    http://127.0.0.1:{port}/demo   (a sample shop page with the widget)");
+        println!("Agent console:  http://127.0.0.1:{port}/console (sign in with an agent token)");
+        println!("Widget snippet: http://127.0.0.1:{port}/snippet");
         println!("Agent token:    cargo run --release -- token --kind agent --id alice");
         println!("Admin token:    cargo run --release -- token --kind admin --id dave");
         println!("Visitor token:  curl -XPOST localhost:{port}/v1/orgs/demo/visitors -H 'content-type: application/json' \\");

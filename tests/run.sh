@@ -5,12 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The Redis engine's tests start their own redis-server processes on free ports: say so now
-# rather than after minutes of compiling (`.ci/run` installs it on a fresh machine).
-if ! command -v redis-server >/dev/null; then
-  echo "tests/run.sh: redis-server is not on PATH; the cluster tests need it (apt-get install -y redis-server)" >&2
-  exit 1
-fi
+# Installs what a fresh machine lacks (redis-server, Chromium, npm packages …), so this one
+# command is all the README asks for.
+tests/setup.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

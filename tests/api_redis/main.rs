@@ -1,25 +1,13 @@
 //! The behavioural suite of `tests/api`, run against the redis engine: every test gets its own
 //! `redis-server` (see `tests/support/redis.rs`) and a node in cluster mode with short lease and
-//! heartbeat timings. Needs `redis-server` on PATH; it never skips.
+//! heartbeat timings. Needs `redis-server` on PATH; it never skips. The module list is
+//! `tests/support/suite.rs`, shared with `tests/api/main.rs`.
 
 /// The engine `helpers::spawn_app_configured` gives every node of this binary.
 pub const ENGINE: &str = "redis";
 
-#[path = "../api/bad_input.rs"]
-mod bad_input;
-#[path = "../api/chat.rs"]
-mod chat;
-#[path = "../api/helpers.rs"]
-mod helpers;
-#[path = "../api/policy.rs"]
-mod policy;
-#[path = "../support/redis.rs"]
-mod redis_server;
-#[path = "../api/rest.rs"]
-mod rest;
-#[path = "../api/routing.rs"]
-mod routing;
-#[path = "../api/timers.rs"]
-mod timers;
-#[path = "../api/web.rs"]
-mod web;
+#[macro_use]
+#[path = "../support/suite.rs"]
+mod suite;
+
+behavioural_suite!();

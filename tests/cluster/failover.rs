@@ -46,19 +46,6 @@ async fn everyone_has_everything(
     events
 }
 
-/// Polls until `f` holds, for at most `timeout`.
-async fn eventually<F, Fut>(what: &str, timeout: Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Agent `al` on node 1 and customer `ada` on node 0 (which owns the conversation), in an
 /// accepted chat after `rounds` messages each way, both sides caught up.
 async fn chat_owned_by_node_0(cluster: &Cluster, rounds: usize) -> (Peer, Peer, String) {
@@ -105,7 +92,12 @@ async fn killing_the_owning_node_loses_no_acknowledged_message() {
         }
     };
     let killer = async {
-        eventually("5 messages", WAIT, || async { sent.get() >= 5 }).await;
+        eventually("5 messages", WAIT, || async {
+            (sent.get() >= 5)
+                .then_some(())
+                .ok_or(format!("{} sent", sent.get()))
+        })
+        .await;
         cluster.node(0).kill();
         killed_at.set(Some(Instant::now()));
     };
@@ -328,7 +320,10 @@ async fn a_redis_restart_loses_no_acknowledged_message() {
     for i in 0..2 {
         let node = &cluster.nodes[i];
         eventually(&format!("n{i} /readyz not 200"), WAIT, || async {
-            node.readyz().await != Some(200)
+            match node.readyz().await {
+                Some(200) => Err("200".to_string()),
+                _ => Ok(()),
+            }
         })
         .await;
     }
@@ -415,7 +410,12 @@ async fn draining_a_node_under_traffic_moves_its_chats_to_the_others() {
         }
     };
     let drain = async {
-        eventually("traffic", WAIT, || async { sent.get() >= 3 }).await;
+        eventually("traffic", WAIT, || async {
+            (sent.get() >= 3)
+                .then_some(())
+                .ok_or(format!("{} sent", sent.get()))
+        })
+        .await;
         let started = Instant::now();
         cluster.node(0).term();
         let exit = cluster

@@ -427,22 +427,20 @@ impl Cluster {
     pub async fn transcript_from(&self, i: usize, conv: &str) -> Vec<Value> {
         let admin = self.admin_token();
         let path = format!("/v1/conversations/{conv}/transcript");
-        let deadline = Instant::now() + LONG;
-        loop {
-            let got = try_http(self.port(i), "GET", &path, Some(&admin), None, &[], WAIT).await;
-            match got {
-                Ok((200, body)) => {
-                    return body["events"]
+        eventually(
+            &format!("the transcript of {conv} from n{i}"),
+            LONG,
+            || async {
+                match try_http(self.port(i), "GET", &path, Some(&admin), None, &[], WAIT).await {
+                    Ok((200, body)) => Ok(body["events"]
                         .as_array()
                         .unwrap_or_else(|| panic!("transcript without events: {body}"))
-                        .clone()
+                        .clone()),
+                    other => Err(format!("{other:?}")),
                 }
-                other if Instant::now() > deadline => {
-                    panic!("no transcript of {conv} from n{i}: {other:?}")
-                }
-                _ => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
+            },
+        )
+        .await
     }
 
     /// The transcript from the first node that answers.
@@ -474,6 +472,25 @@ impl Drop for Cluster {
             eprintln!("(cluster files kept in {})", self.dir.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Polls `probe` (every 50 ms) until it answers `Ok`, for at most `timeout`; then panics with
+/// `what` and the probe's last `Err` (what it saw instead). The one polling loop of these tests.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe().await {
+            Ok(done) => return done,
+            Err(seen) if Instant::now() > deadline => {
+                panic!("timed out after {timeout:?} waiting for {what}; last seen: {seen}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
 }

@@ -245,22 +245,22 @@ async fn concurrent_chats_on_three_nodes_never_push_an_agent_past_max_chats() {
         });
         let customers = futures_util::future::join_all(starts).await;
         // Settled: every agent full, the rest waiting, no offer out.
-        let deadline = Instant::now() + LONG;
-        loop {
-            let full = accepted.borrow().values().sum::<usize>() == 4 * MAX;
-            let (_, q) = cluster
-                .http(0, "GET", "/v1/queues/general", Some(&admin), None)
-                .await;
-            if full && q["stats"]["waiting"] == 50 - 4 * MAX && q["stats"]["offered"] == 0 {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "did not settle: accepted {:?}, queue {q}",
-                accepted.borrow()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        eventually(
+            "every agent full, the rest waiting, no offer out",
+            LONG,
+            || async {
+                let full = accepted.borrow().values().sum::<usize>() == 4 * MAX;
+                let (_, q) = cluster
+                    .http(0, "GET", "/v1/queues/general", Some(&admin), None)
+                    .await;
+                if full && q["stats"]["waiting"] == 50 - 4 * MAX && q["stats"]["offered"] == 0 {
+                    Ok(())
+                } else {
+                    Err(format!("accepted {:?}, queue {q}", accepted.borrow()))
+                }
+            },
+        )
+        .await;
         stop.set(true);
         customers
     };
@@ -444,8 +444,7 @@ async fn an_offer_pending_on_a_killed_node_expires_elsewhere_and_frees_the_agent
 
     // The REST view of the surviving nodes agrees: three assigned, no offer left over.
     let admin = cluster.admin_token();
-    let deadline = Instant::now() + WAIT;
-    loop {
+    eventually("al: three assigned, no offer", WAIT, || async {
         let (_, live) = cluster
             .http(2, "GET", "/v1/agents", Some(&admin), None)
             .await;
@@ -457,11 +456,12 @@ async fn an_offer_pending_on_a_killed_node_expires_elsewhere_and_frees_the_agent
             .cloned()
             .unwrap_or(Value::Null);
         if a["assigned"] == 3 && a["offers"] == 0 {
-            break;
+            Ok(())
+        } else {
+            Err(a.to_string())
         }
-        assert!(Instant::now() < deadline, "al: {a}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     drop(customers);
 }
 

@@ -7,6 +7,9 @@
 //! Sessions own the ordering logic (drop what they have seen, fill gaps from the log), so the hub
 //! can be lossy without losing anything: a session whose buffer overflows is told to close, and
 //! its client resumes from its last seq.
+//!
+//! This file is the local fan-out (sessions, who follows what); `relay.rs` is the cross-node
+//! half (cluster mode).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,11 +19,13 @@ use bytestring::ByteString;
 use parking_lot::RwLock;
 use tokio::sync::{mpsc, Notify};
 
-use serde::{Deserialize, Serialize};
+use crate::engine::Topic;
 
-use crate::engine::{SharedCluster, Topic};
+mod relay;
+
 use crate::ids::{AgentKey, ConvKey, ConversationId};
 use crate::protocol::{LogEvent, ServerFrame, Signal, Visibility};
+use relay::{Bus, Relay};
 
 pub type SessionId = u64;
 
@@ -103,54 +108,6 @@ pub enum Outbound {
     /// changed: the previous one may have died between an append and its publish): re-read
     /// it from the last seq delivered.
     ResyncOne(ConversationId),
-}
-
-/// What crosses nodes on conversation and agent topics: frames already serialized by the
-/// node that produced them, so that receivers only hand them on. `o` is the sending instance
-/// (which delivered to its own sockets already).
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
-enum Relay {
-    Event {
-        o: String,
-        c: ConversationId,
-        seq: u64,
-        pp: u64,
-        vis: Visibility,
-        af: String,
-        cf: Option<String>,
-    },
-    Signal {
-        o: String,
-        customer: bool,
-        agents: bool,
-        frame: String,
-    },
-    AgentSignal {
-        o: String,
-        frame: String,
-    },
-    Control {
-        o: String,
-        follow: bool,
-        c: ConversationId,
-    },
-    /// A new owner activated the conversation: followers re-read its log.
-    Resync {
-        o: String,
-        c: ConversationId,
-    },
-}
-
-/// Most notifications sent in one pipeline.
-const PUBLISH_BATCH: usize = 256;
-
-/// The hub's link to the other nodes (cluster mode).
-struct Bus {
-    cluster: SharedCluster,
-    instance: String,
-    /// Publishes go out in order, one task per node.
-    out: mpsc::UnboundedSender<(Topic, String)>,
 }
 
 /// A session's mailbox as seen by the hub.
@@ -241,126 +198,6 @@ impl Hub {
             conversations: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             agents: RwLock::new(HashMap::new()),
             bus: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// Links the hub to the other nodes; starts the node's publisher task. Must run inside
-    /// the actix system.
-    pub fn connect_bus(&self, cluster: SharedCluster) {
-        let (out, mut rx) = mpsc::unbounded_channel::<(Topic, String)>();
-        let publisher = cluster.clone();
-        actix::spawn(async move {
-            // Everything queued while the previous round trip was out goes in one pipeline, in
-            // order: under load one publish round trip carries many notifications.
-            let mut batch = Vec::new();
-            while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
-                let sent = std::mem::take(&mut batch);
-                if let Err(err) = publisher.publish_many(sent).await {
-                    tracing::debug!(%err, "Live notifications were not published; followers fill gaps from the log.");
-                }
-            }
-        });
-        let _ = self.bus.set(Bus {
-            instance: cluster.instance().to_string(),
-            cluster,
-            out,
-        });
-    }
-
-    fn relay(&self, topic: Topic, make: impl FnOnce(String) -> Relay) {
-        if let Some(bus) = self.bus.get() {
-            let relay = make(bus.instance.clone());
-            if let Ok(payload) = serde_json::to_string(&relay) {
-                let _ = bus.out.send((topic, payload));
-            }
-        }
-    }
-
-    /// Subscribes this node to a topic (cluster mode); resolves when the subscription is live.
-    fn subscribe(&self, topic: Topic) -> impl std::future::Future<Output = ()> + 'static {
-        let fut = self.bus.get().map(|b| b.cluster.subscribe(&topic));
-        async move {
-            if let Some(fut) = fut {
-                if let Err(err) = fut.await {
-                    tracing::warn!(?topic, %err, "Could not subscribe; live events will be filled from the log.");
-                }
-            }
-        }
-    }
-
-    fn unsubscribe(&self, topic: Topic) {
-        if let Some(bus) = self.bus.get() {
-            let fut = bus.cluster.unsubscribe(&topic);
-            actix::spawn(async move {
-                let _ = fut.await;
-            });
-        }
-    }
-
-    /// Handles a message another node published on a conversation or agent topic.
-    pub fn deliver_remote(&self, topic: &Topic, payload: &str) {
-        let Some(bus) = self.bus.get() else { return };
-        let relay = match serde_json::from_str::<Relay>(payload) {
-            Ok(r) => r,
-            Err(err) => {
-                tracing::warn!(%err, "Unreadable relay message.");
-                return;
-            }
-        };
-        match (topic, relay) {
-            (
-                Topic::Conversation(key),
-                Relay::Event {
-                    o,
-                    c,
-                    seq,
-                    pp,
-                    vis,
-                    af,
-                    cf,
-                },
-            ) if o != bus.instance => {
-                let delivery = EventDelivery {
-                    conversation: c,
-                    seq,
-                    prev_public: pp,
-                    visibility: vis,
-                    agent_frame: ByteString::from(af),
-                    customer_frame: cf.map(ByteString::from),
-                };
-                self.publish_local(key, Arc::new(delivery));
-            }
-            (
-                Topic::Conversation(key),
-                Relay::Signal {
-                    o,
-                    customer,
-                    agents,
-                    frame,
-                },
-            ) if o != bus.instance => {
-                self.signal_conversation_local(key, customer, agents, ByteString::from(frame));
-            }
-            (Topic::Agent(key), Relay::AgentSignal { o, frame }) if o != bus.instance => {
-                let text = ByteString::from(frame);
-                for s in self.agent_sessions(key) {
-                    s.push(Outbound::Text(text.clone()));
-                }
-            }
-            (Topic::Conversation(key), Relay::Resync { o, .. }) if o != bus.instance => {
-                self.resync_local(key);
-            }
-            (Topic::Agent(key), Relay::Control { o, follow, c }) if o != bus.instance => {
-                let control = if follow {
-                    Control::Follow(c)
-                } else {
-                    Control::Unfollow(c)
-                };
-                for s in self.agent_sessions(key) {
-                    s.push(Outbound::Control(control.clone()));
-                }
-            }
-            _ => {}
         }
     }
 

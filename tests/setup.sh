@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs and a fresh machine may lack: a C toolchain, redis-server
+# (the Redis engine's tests start their own on free ports), Debian's Chromium (browser tests;
+# never a downloaded browser) and the browser tests' npm packages. Idempotent and quiet when
+# everything is there. Called by tests/run.sh (the README's test command) and so by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo >/dev/null || { echo "cargo is missing: this machine needs the Rust toolchain (rustup)" >&2; exit 1; }
+
+need_apt=()
+command -v cc >/dev/null || need_apt+=(build-essential)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium fonts-dejavu-core)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+    echo "tests/setup.sh: missing ${need_apt[*]}; install them (apt-get install -y ${need_apt[*]})" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "== installing: ${need_apt[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}"
+fi
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+  echo "tests/setup.sh: node $(node --version) is too old; the browser tests need Node.js 20+" >&2
+  exit 1
+fi
+if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+  echo "== installing the browser tests' npm packages"
+  (cd tests/e2e && npm ci --no-audit --no-fund)
+fi
