@@ -8,6 +8,7 @@ pub const ENGINE: &str = "memory";
 
 mod bad_input;
 mod chat;
+mod config;
 mod helpers;
 mod policy;
 #[path = "../support/redis.rs"]

@@ -9,6 +9,8 @@ pub const ENGINE: &str = "redis";
 mod bad_input;
 #[path = "../api/chat.rs"]
 mod chat;
+#[path = "../api/config.rs"]
+mod config;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/policy.rs"]
