@@ -12,6 +12,8 @@ macro_rules! behavioural_suite {
         mod bad_input;
         #[path = "../api/chat.rs"]
         mod chat;
+        #[path = "../api/config.rs"]
+        mod config;
         #[path = "../api/helpers.rs"]
         mod helpers;
         #[path = "../api/policy.rs"]

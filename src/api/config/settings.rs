@@ -1,0 +1,36 @@
+//! `GET` and `PUT /v1/settings`: the org's settings. The customer token secret is never
+//! returned, only whether one is set, and a `PUT` without it keeps the stored one.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::super::{ApiResult, Authed};
+use super::org;
+use crate::actors::Rt;
+use crate::domain::org::OrgSettings;
+
+pub(super) async fn get_settings(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
+    let o = org(&rt, &who.0.org)?;
+    let mut s = o.settings.clone();
+    let has_secret = s.customer_token_secret.take().is_some();
+    Ok(HttpResponse::Ok().json(json!({ "settings": s, "customer_token_secret_set": has_secret })))
+}
+
+pub(super) async fn put_settings(
+    rt: web::Data<Rt>,
+    who: Authed,
+    body: web::Json<OrgSettings>,
+) -> ApiResult<HttpResponse> {
+    let staff = who.admin()?;
+    let mut next = body.into_inner();
+    rt.orgs
+        .update(&staff.org, |o| {
+            if next.customer_token_secret.is_none() {
+                next.customer_token_secret = o.settings.customer_token_secret.clone();
+            }
+            o.settings = next;
+            Ok(())
+        })
+        .await?;
+    get_settings(rt, who).await
+}
