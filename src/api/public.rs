@@ -8,9 +8,10 @@ use serde_json::json;
 use super::{ApiError, ApiResult};
 use crate::actors::Rt;
 use crate::domain::reasons;
+use crate::domain::start;
 use crate::domain::text;
 use crate::ids::{CustomerId, OrgId};
-use crate::protocol::{CommandError, ErrorCode};
+use crate::protocol::CommandError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
@@ -148,19 +149,12 @@ async fn visitor(
         .headers()
         .get(actix_web::http::header::ORIGIN)
         .and_then(|v| v.to_str().ok());
-    if !org.settings.origin_allowed(origin) {
-        return Err(CommandError::forbidden("this origin may not open chats for the org").into());
-    }
+    start::check_origin(&org.settings, origin).map_err(CommandError::from)?;
     let first = text::person_name(&form.first_name, "first_name")?;
     let last = text::person_name(&form.last_name, "last_name")?;
     let email = text::email(&form.email)?;
-    if org.blocklist.iter().any(|b| {
-        b.email
-            .as_deref()
-            .is_some_and(|e| e.eq_ignore_ascii_case(&email))
-    }) {
-        return Err(CommandError::new(ErrorCode::Blocked, "you cannot start a chat").into());
-    }
+    // The visitor has no customer id yet: the blocklist matches the email alone.
+    start::check_blocklist(&org, None, Some(&email)).map_err(CommandError::from)?;
     let customer = CustomerId::generate();
     let (token, exp) = rt.auth.mint_visitor(
         org.id.clone(),

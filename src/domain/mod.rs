@@ -1,9 +1,11 @@
 //! Domain types and pure rules: org configuration, validation of input, the conversation state
-//! machine, an agent's capacity, hours of operation, chat reasons. Nothing here does I/O or knows about actors.
+//! machine, an agent's capacity, hours of operation, chat reasons, the rules for starting a chat.
+//! Nothing here does I/O or knows about actors.
 
 pub mod capacity;
 pub mod conversation;
 pub mod hours;
 pub mod org;
 pub mod reasons;
+pub mod start;
 pub mod text;

@@ -180,7 +180,8 @@ pub struct Disposition {
     pub label: String,
 }
 
-/// A blocked visitor (seed 001): no new chats from this customer id or email, org-wide.
+/// A blocked visitor (seed 001): no new chats from this customer id or email, org-wide (matched by
+/// [`super::start::check_blocklist`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlockEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,13 +246,6 @@ impl OrgConfig {
             .or_else(|| self.settings.default_queue.clone())
             .or_else(|| self.queues.first().map(|q| q.id.clone()))
             .filter(|q| self.queue(q).is_some())
-    }
-
-    pub fn is_blocked(&self, customer: &CustomerId, email: Option<&str>) -> bool {
-        self.blocklist.iter().any(|b| {
-            b.customer.as_ref() == Some(customer)
-                || matches!((&b.email, email), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
-        })
     }
 
     /// Checks the whole document; every REST write goes through this before it is stored.

@@ -1,8 +1,6 @@
 //! Command dispatch: each client command becomes a typed message to the actor that owns the
 //! state it touches. Input is validated here, once, before any actor sees it.
 
-use serde_json::Value;
-
 use super::session::{Follow, Session};
 use crate::actors::agent::{
     AgentActor, AnswerOffer, AnswerTransfer as AgentAnswerTransfer, SetPresence,
@@ -14,17 +12,14 @@ use crate::actors::conversation::{
 use crate::actors::queue::{Admit, QueueActor};
 use crate::actors::route::{ask, ask_here, Remote};
 use crate::auth::{Customer, Principal, Staff};
-use crate::domain::reasons;
+use crate::domain::start::{self, Start};
 use crate::domain::text;
 use crate::engine::ConversationFilter;
 use crate::hub::Audience;
-use crate::ids::{AgentKey, ConversationId, QueueId, QueueKey, ReasonId};
+use crate::ids::{AgentKey, ConversationId, QueueKey};
 use crate::protocol::client::Command;
 use crate::protocol::server::AckData;
 use crate::protocol::{CommandError, ErrorCode};
-
-/// Most bytes of `context` a customer may attach to a conversation.
-const MAX_CONTEXT_BYTES: usize = 4096;
 
 impl Session {
     fn customer(&self) -> Result<Customer, CommandError> {
@@ -76,10 +71,16 @@ impl Session {
                 case_id,
                 channel,
                 context,
-            } => self
-                .start(reason, queue, case_id, channel, context)
-                .await
-                .map(Some),
+            } => {
+                let request = start::Request {
+                    reason,
+                    queue,
+                    case_id,
+                    channel,
+                    context,
+                };
+                self.start(request).await.map(Some)
+            }
             Command::Send {
                 conversation,
                 client_msg_id,
@@ -280,108 +281,62 @@ impl Session {
         Ok(None)
     }
 
-    /// The customer's `start`: checks the org's rules in the order a customer meets them, then
-    /// creates the conversation and follows it.
-    async fn start(
-        &mut self,
-        reason: Option<ReasonId>,
-        queue: Option<QueueId>,
-        case_id: Option<String>,
-        channel: Option<String>,
-        context: serde_json::Map<String, Value>,
-    ) -> Result<AckData, CommandError> {
+    /// A second `start` while the customer's chat is open: follows that chat (unless this session
+    /// already does) and returns it.
+    async fn rejoin(&mut self, open: ConversationId) -> Result<AckData, CommandError> {
+        if !self.follows.contains_key(&open) {
+            let answer = self.follow_from(&open, 0, None).await;
+            // A broken socket ends the session anyway; an unreachable actor is retried.
+            if matches!(answer, Ok(Err(ref e)) if e.code == ErrorCode::Unavailable) {
+                return Err(CommandError::unavailable(
+                    "the conversation cannot be reached right now; retry",
+                ));
+            }
+        }
+        Ok(AckData::Started {
+            conversation: open,
+            existing: true,
+        })
+    }
+
+    /// The customer's `start`: gathers what the rules need (`domain::start`, which checks them in
+    /// the order a customer meets them), then creates the conversation and follows it.
+    async fn start(&mut self, request: start::Request) -> Result<AckData, CommandError> {
         let customer = self.customer()?;
         let org = self
             .rt
             .orgs
             .get(&customer.org)
             .ok_or_else(|| CommandError::not_found("org"))?;
-        if !org.settings.enabled {
-            return Err(CommandError::forbidden("chat is not enabled for this org"));
-        }
-        if org.is_blocked(&customer.id, customer.email.as_deref()) {
-            return Err(CommandError::new(
-                ErrorCode::Blocked,
-                "you cannot start a chat",
-            ));
-        }
-        let channel = channel.unwrap_or_else(|| "chat".to_string());
-        if channel.is_empty()
-            || channel.len() > 32
-            || !channel
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            return Err(CommandError::bad_request(
-                "channel must be 1 to 32 letters, digits or '_'",
-            ));
-        }
-        if !org.hours.is_open(&channel, chrono::Utc::now()) {
-            return Err(CommandError::new(
-                ErrorCode::OutsideHours,
-                org.settings.messages.outside_hours.clone(),
-            ));
-        }
-        let chosen =
-            reasons::check_selection(&org.reasons, reason.as_ref()).map_err(|e| match e {
-                reasons::ReasonError::SelectionRequired => {
-                    CommandError::new(ErrorCode::ReasonRequired, "choose a reason for your chat")
-                }
-                other => CommandError::bad_request(other.to_string()),
-            })?;
-        if let Some(c) = &case_id {
-            if c.is_empty() || c.len() > 64 || c.chars().any(char::is_control) {
-                return Err(CommandError::bad_request(
-                    "case_id must be 1 to 64 characters",
-                ));
-            }
-        }
-        if serde_json::to_string(&context).map_or(usize::MAX, |s| s.len()) > MAX_CONTEXT_BYTES {
-            return Err(CommandError::new(
-                ErrorCode::TooLarge,
-                format!("context is limited to {MAX_CONTEXT_BYTES} bytes"),
-            ));
-        }
+        let checked = start::check(
+            &org,
+            &customer.id,
+            customer.email.as_deref(),
+            request,
+            chrono::Utc::now(),
+        )?;
         // One open conversation per customer: a second start returns the first.
         let filter = ConversationFilter {
             customer: Some(customer.id.clone()),
             limit: 20,
             ..Default::default()
         };
-        let existing = self
+        let open = self
             .rt
             .engine
             .find_conversations(&customer.org, filter)
             .await
             .map_err(CommandError::from)?
             .into_iter()
-            .find(|s| s.status.is_open());
-        if let Some(open) = existing {
-            if !self.follows.contains_key(&open.id) {
-                let answer = self.follow_from(&open.id, 0, None).await;
-                // A broken socket ends the session anyway; an unreachable actor is retried.
-                if matches!(answer, Ok(Err(ref e)) if e.code == ErrorCode::Unavailable) {
-                    return Err(CommandError::unavailable(
-                        "the conversation cannot be reached right now; retry",
-                    ));
-                }
-            }
-            return Ok(AckData::Started {
-                conversation: open.id,
-                existing: true,
-            });
-        }
-        let queue_id = match queue {
-            Some(q) if org.queue(&q).is_some() => q,
-            Some(_) => return Err(CommandError::not_found("queue")),
-            None => org
-                .queue_for(chosen)
-                .ok_or_else(|| CommandError::unavailable("no queue is configured"))?,
+            .find(|s| s.status.is_open())
+            .map(|s| s.id);
+        let chat = match checked.decide(open)? {
+            Start::Existing(open) => return self.rejoin(open).await,
+            Start::New(chat) => chat,
         };
-        let priority = org.queue(&queue_id).map_or(0, |q| q.priority);
         let qkey = QueueKey {
             org: customer.org.clone(),
-            id: queue_id.clone(),
+            id: chat.queue.clone(),
         };
         ask::<QueueActor, _>(&self.rt, &qkey, Admit).await?;
 
@@ -393,12 +348,12 @@ impl Session {
             .insert(id.clone(), Follow::new(Audience::Customer, 0));
         let create = Create {
             customer: customer.clone(),
-            queue: queue_id,
-            priority,
-            reason: chosen.map(|r| r.id.clone()),
-            case_id,
-            channel,
-            context,
+            queue: chat.queue,
+            priority: chat.priority,
+            reason: chat.reason,
+            case_id: chat.case_id,
+            channel: chat.channel,
+            context: chat.context,
         };
         match self.to_conversation(&id, create).await.and_then(|r| r) {
             Ok(_) => Ok(AckData::Started {

@@ -10,6 +10,7 @@ use crate::actors::conversation::Who;
 use crate::actors::route::ask_here;
 use crate::actors::Rt;
 use crate::auth::Principal;
+use crate::domain::start;
 use crate::hub::{Audience, SessionHandle, SessionInbox};
 use crate::ids::{AgentKey, ConversationId};
 use crate::limiter::TokenBucket;
@@ -180,14 +181,7 @@ fn authenticate(rt: &Rt, token: &str, origin: Option<&str>) -> Result<Principal,
         .get(principal.org())
         .ok_or_else(|| CommandError::new(ErrorCode::Unauthorized, "unknown org"))?;
     if let Principal::Customer(_) = principal {
-        if !org.settings.enabled {
-            return Err(CommandError::forbidden("chat is not enabled for this org"));
-        }
-        if !org.settings.origin_allowed(origin) {
-            return Err(CommandError::forbidden(
-                "this origin may not open chats for the org",
-            ));
-        }
+        start::admit_customer(&org.settings, origin)?;
     }
     Ok(principal)
 }
