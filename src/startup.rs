@@ -20,6 +20,10 @@ use crate::engine::SharedEngine;
 use crate::node::Node;
 use crate::placement::{ClusterNode, Local, Notice, Placement};
 
+/// How long drain waits for the local actors to stop (each finishes what it is writing and
+/// gives its lease back) before it releases their leases anyway.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
 /// The demo org shipped in `config/demo-org.json`, compiled in.
 pub const DEMO_ORGS: &str = include_str!("../config/demo-org.json");
 
@@ -192,11 +196,16 @@ impl Application {
         }
         tracing::info!("Draining: telling clients to reconnect.");
         rt.begin_drain();
-        rt.placement.leave(&ClusterHost(rt.clone()), drain).await;
+        rt.placement
+            .leave(&ClusterHost(rt.clone()), STOP_WAIT.min(drain))
+            .await;
+        // Graceful: the server stops as soon as its connections are gone (sessions close
+        // themselves on the drain signal), at the latest after the drain timeout. The server
+        // future runs the command loop that carries the stop out, so it is polled alongside
+        // (awaiting the stop's completion alone waited out the whole drain timeout).
         let stop = handle.stop(true);
         let _ = tokio::time::timeout(drain, async {
-            stop.await;
-            let _ = (&mut server).await;
+            let _ = tokio::join!(stop, &mut server);
         })
         .await;
         Ok(())

@@ -4,6 +4,10 @@
 //! rejected or expires puts the conversation back in its place (DESIGN invariant 5). The queue
 //! keeps an advisory view of its agents, chooses with [`crate::routing::choose_agent`], and asks
 //! the chosen agent's actor to reserve a slot; the agent actor has the last word on capacity.
+//!
+//! (Close to 600 lines, one concern: the waiting line and the routing that empties it — entries,
+//! offers out, positions and ETA, rebuilding — held together because every message changes the
+//! line and the offers in one step.)
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -49,6 +53,9 @@ pub struct QueueActor {
     /// Last position told to each customer, to send only changes.
     told: HashMap<ConversationId, usize>,
     positions_pending: Option<SpawnHandle>,
+    /// Reservations asked of each agent and not answered yet: slots of that agent this queue
+    /// is about to take (see `AgentUpdate`'s answer).
+    reserving: HashMap<AgentId, HashSet<ConversationId>>,
     /// Fencing epoch of this node's lease on the queue (1 without a cluster).
     epoch: u64,
 }
@@ -65,6 +72,7 @@ impl QueueActor {
             estimator: WaitEstimator::default(),
             told: HashMap::new(),
             positions_pending: None,
+            reserving: HashMap::new(),
         }
     }
 
@@ -173,10 +181,20 @@ impl QueueActor {
             };
             let rt = self.rt.clone();
             let agent_key = self.agent_key(&agent);
+            self.reserving
+                .entry(agent.clone())
+                .or_default()
+                .insert(conversation.clone());
             ctx.spawn(
                 async move { ask::<AgentActor, _>(&rt, &agent_key, reserve).await }
                     .into_actor(self)
                     .map(move |res, act, ctx| {
+                        if let Some(asked) = act.reserving.get_mut(&agent) {
+                            asked.remove(&conversation);
+                            if asked.is_empty() {
+                                act.reserving.remove(&agent);
+                            }
+                        }
                         let ok = res.is_ok();
                         match act.entries.get_mut(&conversation) {
                             Some(entry) if entry.offered_to.as_ref() == Some(&agent) => {
@@ -446,9 +464,11 @@ impl QueueActor {
     }
 }
 
-/// An agent's availability for this queue.
+/// An agent's availability for this queue. Answers the conversations this queue has asked
+/// the agent to reserve and not heard back about: slots it is taking (the agent actor offers
+/// what is left to its lower-priority queues).
 #[derive(Message, Clone, Debug, Serialize, Deserialize)]
-#[rtype(result = "Result<(), CommandError>")]
+#[rtype(result = "Result<Vec<ConversationId>, CommandError>")]
 pub struct AgentUpdate {
     pub agent: AgentId,
     pub eligible: bool,
@@ -457,11 +477,16 @@ pub struct AgentUpdate {
 }
 
 impl Handler<AgentUpdate> for QueueActor {
-    type Result = Result<(), CommandError>;
+    type Result = Result<Vec<ConversationId>, CommandError>;
 
     fn handle(&mut self, msg: AgentUpdate, ctx: &mut Self::Context) -> Self::Result {
+        let agent = msg.agent.clone();
         self.on_agent_update(msg, ctx);
-        Ok(())
+        Ok(self
+            .reserving
+            .get(&agent)
+            .map(|asked| asked.iter().cloned().collect())
+            .unwrap_or_default())
     }
 }
 
@@ -570,7 +595,7 @@ crate::remote_messages!(QueueActor {
     Enqueue => (), "queue.enqueue";
     Retell => (), "queue.retell";
     Dequeue => (), "queue.dequeue";
-    AgentUpdate => (), "queue.agent_update";
+    AgentUpdate => Vec<ConversationId>, "queue.agent_update";
     OfferResolved => (), "queue.offer_resolved";
     GetStats => QueueStats, "queue.stats";
 });

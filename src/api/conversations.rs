@@ -60,13 +60,21 @@ async fn list(rt: web::Data<Rt>, who: Authed, q: web::Query<ListQuery>) -> ApiRe
                 ApiError(CommandError::bad_request(format!("unknown status {s:?}")))
             })?),
         };
+    let limit = match q.limit.unwrap_or(100) {
+        limit @ 1..=1000 => limit,
+        _ => {
+            return Err(ApiError(CommandError::bad_request(
+                "limit must be 1 to 1000",
+            )))
+        }
+    };
     let filter = ConversationFilter {
         customer: q.customer,
         case_id: q.case_id,
         status,
         agent: q.agent,
         queues: None,
-        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        limit,
     };
     let found = rt
         .engine

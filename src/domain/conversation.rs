@@ -4,6 +4,9 @@
 //! takes a conversation over) rebuilds it by replaying the log through [`ConversationState::apply`].
 //! Deadlines are derived from that state by [`ConversationState::deadline`], so timers survive a
 //! restart without being stored separately.
+//!
+//! (Over 500 lines because of its tests, which start at `mod tests`; the state machine is the
+//! first 320 lines.)
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;

@@ -16,6 +16,9 @@
 //!   modelled as two days, as in the seed.
 //! - Entries that would fail validation (unknown zone or day, malformed or empty periods, too many
 //!   periods) are skipped by `is_open`, which never panics; skipping an entry can only close a channel.
+//!
+//! (Over 500 lines because of its table-driven tests, which start at `mod tests`; the logic is
+//! the first 300 lines.)
 
 use std::collections::HashSet;
 use std::str::FromStr;

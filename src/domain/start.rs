@@ -13,6 +13,9 @@
 //! 2. [`Checked::decide`], given the open conversation if there is one: that conversation (one
 //!    open chat per customer), else the queue — the one asked for, else the reason's, else the
 //!    org's default, else its first.
+//!
+//! (The file is long because of its tests: the rules are the first 250 lines, the rest is the
+//! table of cases that pins each rule, its boundaries and the order between rules.)
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};

@@ -51,11 +51,19 @@ pub fn client_msg_id(id: &str, max_len: usize) -> Result<(), CommandError> {
 
 /// A person's name from the pre-chat form.
 pub fn person_name(name: &str, what: &str) -> Result<String, CommandError> {
+    const MAX_CHARS: usize = 100;
     let trimmed = name.trim();
     if trimmed.is_empty() {
         return Err(CommandError::bad_request(format!("{what} is required")));
     }
-    chat_text(trimmed, 100, what)
+    // A form field out of range is a bad request (400, PROTOCOL §9.2), not `too_large`.
+    let chars = trimmed.chars().count();
+    if chars > MAX_CHARS {
+        return Err(CommandError::bad_request(format!(
+            "{what} has {chars} characters; the limit is {MAX_CHARS}"
+        )));
+    }
+    chat_text(trimmed, MAX_CHARS, what)
 }
 
 /// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces.

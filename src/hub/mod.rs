@@ -165,6 +165,13 @@ impl SessionHandle {
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
+
+    /// Resolves once the buffer has overflowed (for a session stuck writing to its socket).
+    pub async fn overflow(&self) {
+        while !self.overflowed.load(Ordering::Relaxed) {
+            self.kick.notified().await;
+        }
+    }
 }
 
 const SHARDS: usize = 32;

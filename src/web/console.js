@@ -1,4 +1,6 @@
 // Switchboard agent console. A plain ES module served by the server: no framework, no build.
+// (Over 500 lines because it is a whole application without a build step: sign-in, presence,
+// offers, chats, transfers, notes, wrap-up; the socket, outbox and rendering are chatcore.js.)
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.
 //

@@ -1,5 +1,7 @@
 /*
  * Switchboard chat widget. A retailer embeds it with one tag, before </body>:
+ * (Over 500 lines because it is a whole page with no build step: form, reasons, chat, survey,
+ * reload resume; the socket, outbox and text rendering are shared in chatcore.js.)
  *
  *   <script src="https://CHAT-SERVER/widget.js" data-org="ORG" async></script>
  *

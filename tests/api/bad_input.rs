@@ -273,3 +273,203 @@ async fn one_orgs_flood_is_limited_without_touching_another_org() {
         other.barrier().await;
     }
 }
+
+/// PROTOCOL §1.6 for a client that stops reading altogether: its socket fills up, the server's
+/// writes to it block, and the session must still be closed (1013) instead of waiting forever
+/// while its buffer grows. Al's socket keeps a tiny receive window and is never read while
+/// the customer floods the chat; the customer carries on unaffected.
+#[actix_web::test]
+async fn a_client_that_stops_reading_is_disconnected_and_the_other_side_carries_on() {
+    let app = spawn_app_configured(
+        |s| {
+            s.limits.send_buffer = 8;
+            s.limits.rate_per_sec = 100_000;
+            s.limits.rate_burst = 100_000;
+            // Only the slow-consumer rule can close Al within this test.
+            s.limits.heartbeat_ms = 120_000;
+        },
+        |_| {},
+    )
+    .await;
+    let token = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
+    let mut al = Client::open_with_recv_buffer(app.port, 4096).await;
+    al.ok(json!({ "type": "hello", "token": token })).await;
+    al.ok(json!({ "type": "status", "presence": "available" }))
+        .await;
+    let (mut customer, conv) = app.customer_chat("flood").await;
+    accept_next(&mut al).await;
+    al.barrier().await;
+
+    // From here on Al never reads its socket.
+    let text = "x".repeat(4000);
+    let closed = |metrics: &serde_json::Value| {
+        metrics
+            .as_str()
+            .is_some_and(|m| m.contains("switchboard_slow_consumers_total 1"))
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut sent = 0;
+    loop {
+        for _ in 0..20 {
+            sent += 1;
+            customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": format!("f{sent}"), "text": text })).await;
+        }
+        customer.inbox.clear();
+        let (_, metrics) = app.http("GET", "/metrics", None, None).await;
+        if closed(&metrics) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Al's session is still open after {sent} messages it never read: {metrics}"
+        );
+    }
+
+    // Al's session is gone: the agent goes offline.
+    let admin = app.admin_token("t1");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, agents) = app.http("GET", "/v1/agents", Some(&admin), None).await;
+        let al_live = agents["live"]
+            .as_array()
+            .expect("live")
+            .iter()
+            .find(|a| a["id"] == "al")
+            .cloned()
+            .expect("al");
+        if al_live["presence"] == "offline" && al_live["sessions"] == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Al is still signed in: {agents}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // The customer is unaffected.
+    customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "after", "text": "still here" })).await;
+    assert!(customer.closed.is_none());
+
+    // When Al reads again, what was buffered comes out and then the connection ends.
+    let code = al.closed_code().await;
+    assert!(matches!(code, 1013 | 1006), "close code {code}");
+}
+
+/// PROTOCOL §9.5: `limit` is 1–1000 on `GET /v1/conversations`; §9.2: pre-chat names are 1–100
+/// characters. Out of range is `400` with a JSON error, like every other bad input.
+#[actix_web::test]
+async fn out_of_range_rest_parameters_get_400() {
+    let app = spawn_app().await;
+    let admin = app.admin_token("t1");
+    for limit in ["0", "1001"] {
+        let (status, body) = app
+            .http(
+                "GET",
+                &format!("/v1/conversations?limit={limit}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, 400, "limit={limit}: {body}");
+        assert_eq!(
+            body["error"]["code"], "bad_request",
+            "limit={limit}: {body}"
+        );
+    }
+    for limit in ["1", "1000"] {
+        let (status, body) = app
+            .http(
+                "GET",
+                &format!("/v1/conversations?limit={limit}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "limit={limit}: {body}");
+    }
+
+    let form =
+        |first: String| json!({ "first_name": first, "last_name": "B", "email": "a@example.com" });
+    let (status, body) = app
+        .http(
+            "POST",
+            "/v1/orgs/t1/visitors",
+            None,
+            Some(form("n".repeat(101))),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    let (status, body) = app
+        .http(
+            "POST",
+            "/v1/orgs/t1/visitors",
+            None,
+            Some(form("n".repeat(100))),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// PROTOCOL §1.3 for a client that stops reading: even while the server's write to it is
+/// blocked on its full socket, nothing heard for twice the heartbeat interval closes the
+/// session (the buffer is made too large to overflow here, so only that rule applies).
+#[actix_web::test]
+async fn a_client_that_stops_reading_times_out_on_the_heartbeat_even_while_a_write_waits() {
+    let app = spawn_app_configured(
+        |s| {
+            s.limits.send_buffer = 1_000_000;
+            s.limits.rate_per_sec = 100_000;
+            s.limits.rate_burst = 100_000;
+            s.limits.heartbeat_ms = 2_000;
+        },
+        |_| {},
+    )
+    .await;
+    let token = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
+    let mut al = Client::open_with_recv_buffer(app.port, 4096).await;
+    al.ok(json!({ "type": "hello", "token": token })).await;
+    al.ok(json!({ "type": "status", "presence": "available" }))
+        .await;
+    let (mut customer, conv) = app.customer_chat("flood").await;
+    accept_next(&mut al).await;
+    al.barrier().await;
+
+    // From here on Al never reads (nor answers pings) while the customer floods the chat.
+    let text = "x".repeat(4000);
+    let admin = app.admin_token("t1");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut sent = 0;
+    loop {
+        for _ in 0..20 {
+            sent += 1;
+            customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": format!("f{sent}"), "text": text })).await;
+        }
+        customer.inbox.clear();
+        let (_, agents) = app.http("GET", "/v1/agents", Some(&admin), None).await;
+        let offline = agents["live"]
+            .as_array()
+            .expect("live")
+            .iter()
+            .any(|a| a["id"] == "al" && a["presence"] == "offline");
+        if offline {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Al's session is still open after {sent} messages it never read: {agents}"
+        );
+    }
+    let (_, metrics) = app.http("GET", "/metrics", None, None).await;
+    assert!(
+        metrics
+            .as_str()
+            .is_some_and(|m| m.contains("switchboard_slow_consumers_total 0")),
+        "closed by the heartbeat rule, not as a slow consumer: {metrics}"
+    );
+    customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "after", "text": "still here" })).await;
+    assert!(customer.closed.is_none());
+    let code = al.closed_code().await;
+    assert!(matches!(code, 1008 | 1006), "close code {code}");
+}

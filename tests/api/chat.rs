@@ -413,3 +413,34 @@ async fn an_agent_who_reconnects_sees_chats_that_ended_meanwhile_and_can_wrap_th
     al.ok(json!({ "type": "wrap_up", "conversation": conv, "disposition": "resolved" }))
         .await;
 }
+
+/// §7.3: a `hello` resume entry whose epoch is not the log's is a reset log: `recovered: false`
+/// and a replay from seq 1, exactly like the `resume` command.
+#[actix_web::test]
+async fn a_hello_resume_with_a_stale_epoch_replays_from_the_start() {
+    let app = spawn_app().await;
+    let token = app.visitor_token("t1", "old").await;
+    let mut customer = app.connect(&token).await;
+    let conv = customer.ok(json!({ "type": "start" })).await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let mut last = 0;
+    for i in 1..=3 {
+        let ack = customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": format!("e{i}"), "text": format!("msg {i}") })).await;
+        last = ack["seq"].as_u64().expect("seq");
+    }
+    customer.close().await;
+
+    let mut again = Client::open(app.port).await;
+    let reply = again
+        .request(json!({ "type": "hello", "token": token, "resume": [{ "conversation": conv, "last_seq": last - 1, "epoch": "not-the-epoch" }] }))
+        .await;
+    assert_eq!(reply["type"], "ack", "hello refused: {reply}");
+    let resumed = again.signal("resumed").await;
+    assert_eq!(resumed["conversation"], conv.as_str());
+    assert_eq!(resumed["recovered"], false, "{resumed}");
+    let first = again.wait_for("the replay", |f| is_event(f, &conv)).await;
+    assert_eq!(first["seq"], 1, "the replay starts at seq 1: {first}");
+    assert_eq!(first["prev"], 0);
+}

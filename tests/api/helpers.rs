@@ -324,6 +324,33 @@ impl Client {
         }
     }
 
+    /// Like `open`, with the socket's receive buffer shrunk to about `bytes` (the kernel rounds
+    /// it), so that once this client stops reading, the server's writes to it soon block.
+    pub async fn open_with_recv_buffer(port: u16, bytes: u32) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let tcp = tokio::time::timeout(WAIT, socket.connect(addr))
+            .await
+            .expect("connect timed out")
+            .expect("connect");
+        let url = format!("ws://127.0.0.1:{port}/v1/ws");
+        let (ws, _) = tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)),
+        )
+        .await
+        .expect("handshake timed out")
+        .expect("handshake");
+        Client {
+            ws,
+            next_id: 0,
+            inbox: VecDeque::new(),
+            hello: Value::Null,
+            closed: None,
+        }
+    }
+
     pub async fn send_raw(&mut self, text: &str) {
         self.ws
             .send(Message::Text(text.into()))

@@ -404,3 +404,115 @@ async fn concurrent_starts_never_push_an_agent_past_its_capacity() {
         assert!(load <= 3, "agent over capacity: {a}");
     }
 }
+
+/// PROTOCOL §4.9 lets a transfer target `resume` the conversation while the request is
+/// pending; once the request ends without acceptance that access is gone (§4.15: "the target
+/// does not follow the conversation"), so the target's session is told `left` and gets none of
+/// the conversation's later events — neither customer messages nor internal notes.
+async fn a_refused_transfer_target_stops_following(expire: bool) {
+    let app = spawn_app_with(|orgs| set(orgs, 0, "transfer_expiry_ms", json!(1500))).await;
+    let mut al = app.agent("al", &["general"]).await;
+    let (mut customer, conv) = app.customer_chat("leak").await;
+    accept_next(&mut al).await;
+    let mut bo = app.agent("bo", &["billing"]).await;
+
+    al.ok(json!({ "type": "transfer", "conversation": conv, "to_agent": "bo" }))
+        .await;
+    bo.signal("transfer_offer").await;
+    bo.ok(json!({ "type": "resume", "conversation": conv }))
+        .await;
+    if expire {
+        let gone = bo.signal("transfer_ended").await;
+        assert_eq!(gone["outcome"], "expired");
+        al.event(&conv, "transfer_expired").await;
+    } else {
+        bo.ok(json!({ "type": "transfer_reject", "conversation": conv }))
+            .await;
+        al.event(&conv, "transfer_rejected").await;
+    }
+    let left = bo.signal("left").await;
+    assert_eq!(left["conversation"], conv.as_str());
+    bo.inbox.clear();
+
+    customer.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "secret", "text": "my card number" })).await;
+    al.ok(json!({ "type": "note", "conversation": conv, "text": "internal only" }))
+        .await;
+    al.event(&conv, "message").await;
+    al.event(&conv, "note").await;
+    // Everything the server queued for Bo before answering this ping is in Bo's inbox now.
+    bo.barrier().await;
+    let leaked = bo.buffered(|f| is_event(f, &conv));
+    assert!(leaked.is_empty(), "Bo still follows the chat: {leaked:?}");
+    bo.err(
+        json!({ "type": "resume", "conversation": conv }),
+        "not_found",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_rejecting_transfer_target_who_resumed_stops_following() {
+    a_refused_transfer_target_stops_following(false).await;
+}
+
+#[actix_web::test]
+async fn an_expired_transfer_target_who_resumed_stops_following() {
+    a_refused_transfer_target_stops_following(true).await;
+}
+
+/// §4.14: `transfer_accept` is followed by `joined` even when the target already follows the
+/// conversation because it resumed it while the request was pending (§4.9).
+#[actix_web::test]
+async fn a_transfer_target_who_resumed_gets_joined_on_accept() {
+    let app = spawn_app().await;
+    let mut al = app.agent("al", &["general"]).await;
+    let (_customer, conv) = app.customer_chat("join").await;
+    accept_next(&mut al).await;
+    let mut bo = app.agent("bo", &["billing"]).await;
+
+    al.ok(json!({ "type": "transfer", "conversation": conv, "to_agent": "bo" }))
+        .await;
+    bo.signal("transfer_offer").await;
+    bo.ok(json!({ "type": "resume", "conversation": conv }))
+        .await;
+    bo.ok(json!({ "type": "transfer_accept", "conversation": conv }))
+        .await;
+    let joined = bo.signal("joined").await;
+    assert_eq!(joined["conversation"], conv.as_str());
+    bo.event(&conv, "transfer_accepted").await;
+    al.signal("left").await;
+}
+
+/// §9.3: higher queue priority is served first — also across the queues of one agent. Chats
+/// wait in `low` (priority 0) and `high` (priority 5); Al, in both with one slot and listing
+/// `low` first in the token, comes available: the first offer is the high-priority chat.
+#[actix_web::test]
+async fn an_agent_in_several_queues_is_offered_the_highest_priority_chat_first() {
+    let app = spawn_app_with(|orgs| {
+        orgs[0]["queues"] = json!([
+            { "id": "general", "name": "General" },
+            { "id": "low", "name": "Low", "priority": 0 },
+            { "id": "high", "name": "High", "priority": 5 }
+        ]);
+        orgs[0]["agents"] = json!([{ "id": "al", "name": "Al", "max_chats": 1 }]);
+    })
+    .await;
+    let mut chats = Vec::new();
+    for (name, queue) in [("lo", "low"), ("hi", "high")] {
+        let token = app.visitor_token("t1", name).await;
+        let mut c = app.connect(&token).await;
+        let data = c.ok(json!({ "type": "start", "queue": queue })).await;
+        let conv = data["conversation"].as_str().expect("id").to_string();
+        c.signal("all_busy").await;
+        chats.push((c, conv));
+    }
+    let high = chats[1].1.clone();
+    let mut al = app.agent("al", &["low", "high"]).await;
+    let offer = al.signal("offer").await;
+    assert_eq!(
+        offer["conversation"],
+        high.as_str(),
+        "the low-priority chat was offered first: {offer}"
+    );
+    assert_eq!(offer["queue"], "high");
+}

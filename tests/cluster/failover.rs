@@ -467,3 +467,25 @@ async fn draining_a_node_under_traffic_moves_its_chats_to_the_others() {
     everyone_has_everything(&cluster, &c1, &mut [&mut ada, &mut al]).await;
     everyone_has_everything(&cluster, &c2, &mut [&mut bea, &mut bo]).await;
 }
+
+/// A node with nothing to drain exits on SIGTERM at once instead of waiting out
+/// `server.drain_timeout_ms` (PROTOCOL §1.7: it waits *up to* the timeout for clients to
+/// leave). Both a memory node and a cluster-mode node, with a 20 s drain timeout.
+#[actix_web::test]
+async fn an_idle_node_exits_on_sigterm_without_waiting_out_the_drain_timeout() {
+    for engine in ["memory", "redis"] {
+        let mut cluster = Cluster::start(1, |spec| {
+            spec.env("SWITCHBOARD__ENGINE__KIND", engine);
+            spec.env("SWITCHBOARD__SERVER__DRAIN_TIMEOUT_MS", 20_000);
+        })
+        .await;
+        let started = Instant::now();
+        cluster.node(0).term();
+        let exit = cluster.node(0).wait_exit(Duration::from_secs(5)).await;
+        assert!(
+            exit.is_some(),
+            "the idle {engine} node was still running {:?} after SIGTERM",
+            started.elapsed()
+        );
+    }
+}

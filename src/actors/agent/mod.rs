@@ -22,7 +22,9 @@ pub use presence::{Announce, Connect, Disconnect, NodeGone, SetPresence};
 pub use transfers::{AnswerTransfer, Release, ReserveTransfer, TransferClosed};
 pub use views::{AgentSnapshot, AgentStatus, GetStatus};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
@@ -80,6 +82,9 @@ pub struct AgentActor {
     writer: Option<StateWriter>,
     /// The version of the last state queued for writing.
     saved_version: u64,
+    /// Counts the availability updates sent to the queues; an update still being handed down
+    /// the queues by priority gives up when a newer one exists (`tell_queues`).
+    publication: Arc<AtomicU64>,
 }
 
 impl AgentActor {
@@ -96,6 +101,7 @@ impl AgentActor {
             epoch,
             writer: None,
             saved_version: 0,
+            publication: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -166,9 +172,7 @@ impl AgentActor {
             free: self.free(),
             ready_since: self.ready_since,
         };
-        for q in &self.queues {
-            tell::<QueueActor, _>(&self.rt, &self.queue_key(q), update.clone());
-        }
+        self.tell_queues(update);
         self.rt.hub.signal_agent(
             &self.key,
             &Signal::Presence {
@@ -179,6 +183,94 @@ impl AgentActor {
                 max_chats: self.max_chats(),
             },
         );
+    }
+}
+
+impl AgentActor {
+    /// Tells the agent's queues its availability. Free slots go to the highest-priority queues
+    /// first (PROTOCOL §9.3: higher priority is served first — also across the queues of one
+    /// agent). Each queue chooses agents on its own and the first reservation to arrive here
+    /// wins, so telling every queue at once let whichever queue heard first take the slot.
+    ///
+    /// Instead, with queues of different priorities and a free slot, the queues are told tier
+    /// by tier, highest priority first: the lower tiers are told at once that there is no room
+    /// (so they cannot race), then each tier is asked in turn; its answer is the reservations
+    /// it has asked of this agent without an answer yet, those not among the offers counted in
+    /// `free` take slots, and the next tier is told what is left. The order is decided here, by
+    /// the capacity authority, and does not depend on where the queues run: in a cluster a tier
+    /// that does not answer within the call timeout counts as taking nothing, so a lost node
+    /// delays lower tiers, never starves them. A newer update supersedes one still on its way
+    /// down. Less room (busy, offline, full) goes to every queue at once, as does everything
+    /// for an agent whose queues share one priority.
+    fn tell_queues(&self, update: AgentUpdate) {
+        let publication = self.publication.fetch_add(1, Ordering::Relaxed) + 1;
+        let org = self.rt.orgs.get(&self.key.org);
+        let priority = |q: &QueueId| {
+            org.as_ref()
+                .and_then(|o| o.queue(q).map(|c| c.priority))
+                .unwrap_or(0)
+        };
+        let mut tiers: Vec<(i32, Vec<QueueKey>)> = Vec::new();
+        for q in &self.queues {
+            let p = priority(q);
+            match tiers.iter_mut().find(|(tp, _)| *tp == p) {
+                Some((_, keys)) => keys.push(self.queue_key(q)),
+                None => tiers.push((p, vec![self.queue_key(q)])),
+            }
+        }
+        tiers.sort_by_key(|(p, _)| std::cmp::Reverse(*p));
+        let tiers: Vec<Vec<QueueKey>> = tiers.into_iter().map(|(_, keys)| keys).collect();
+        if tiers.len() < 2 || !update.eligible || update.free == 0 {
+            for key in tiers.iter().flatten() {
+                tell::<QueueActor, _>(&self.rt, key, update.clone());
+            }
+            return;
+        }
+        let held = AgentUpdate {
+            free: 0,
+            ..update.clone()
+        };
+        for key in tiers[1..].iter().flatten() {
+            tell::<QueueActor, _>(&self.rt, key, held.clone());
+        }
+        let rt = self.rt.clone();
+        let latest = self.publication.clone();
+        let counted: HashSet<ConversationId> = self
+            .seats
+            .of_kind(crate::domain::capacity::SeatKind::Offer)
+            .map(|(c, _)| c.clone())
+            .collect();
+        actix::spawn(async move {
+            let wait = rt.placement.call_timeout();
+            let mut free = update.free;
+            let last = tiers.len() - 1;
+            for (i, tier) in tiers.iter().enumerate() {
+                if free == 0 || latest.load(Ordering::Relaxed) != publication {
+                    return;
+                }
+                let told = AgentUpdate {
+                    free,
+                    ..update.clone()
+                };
+                if i == last {
+                    for key in tier {
+                        tell::<QueueActor, _>(&rt, key, told.clone());
+                    }
+                    return;
+                }
+                let asks = tier.iter().map(|key| {
+                    tokio::time::timeout(wait, ask::<QueueActor, _>(&rt, key, told.clone()))
+                });
+                let taken: HashSet<ConversationId> = futures_util::future::join_all(asks)
+                    .await
+                    .into_iter()
+                    .filter_map(|answer| answer.ok()?.ok())
+                    .flatten()
+                    .filter(|c| !counted.contains(c))
+                    .collect();
+                free = free.saturating_sub(u32::try_from(taken.len()).unwrap_or(u32::MAX));
+            }
+        });
     }
 }
 

@@ -134,3 +134,19 @@ impl Handler<Access> for ConversationActor {
         }
     }
 }
+
+impl ConversationActor {
+    /// A transfer request ended without being accepted (rejected, expired, cancelled by the
+    /// end): the access it gave its target (PROTOCOL §4.9: it may `resume` meanwhile) is gone,
+    /// so the target's sessions stop following the conversation (§4.15) and get `left` if
+    /// they did follow it. A target that holds access otherwise (it owned the conversation
+    /// before) keeps following.
+    pub(super) fn transfer_target_loses_access(&self, target: &AgentId) {
+        if !self.state.agents.contains(target) {
+            self.rt.hub.control_agent(
+                &self.agent_key(target),
+                crate::hub::Control::Unfollow(self.key.id.clone()),
+            );
+        }
+    }
+}

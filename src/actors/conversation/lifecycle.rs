@@ -63,6 +63,7 @@ impl ConversationActor {
                                     outcome: TransferOutcome::Cancelled,
                                 },
                             );
+                            act.transfer_target_loses_access(&t.to);
                         }
                     }
                 }

@@ -16,6 +16,7 @@ mod access;
 mod assignment;
 mod lifecycle;
 mod messaging;
+mod summary;
 mod timers;
 mod transfer;
 
@@ -246,16 +247,6 @@ impl ConversationActor {
             })
     }
 
-    /// Resolves once the latest summary handed to the writer is stored (or after a bound).
-    fn summary_stored(
-        &self,
-    ) -> Option<impl std::future::Future<Output = Result<(), CommandError>> + 'static> {
-        let within = Duration::from_millis(self.rt.settings.engine.redis.command_timeout_ms * 2);
-        self.summaries
-            .as_ref()
-            .map(|w| w.saved(self.summary_version, within))
-    }
-
     /// Folds one event into the state and tells everyone who needs to know.
     fn apply(&mut self, event: &Arc<LogEvent>, ctx: &mut Context<Self>) {
         let before = self.status();
@@ -289,63 +280,6 @@ impl ConversationActor {
         let now = self.exists().then(|| self.status());
         self.rt.metrics.transition(self.counted, now);
         self.counted = now;
-    }
-
-    pub(crate) fn summary(&self) -> Option<ConversationSummary> {
-        let s = &self.state;
-        Some(ConversationSummary {
-            id: self.key.id.clone(),
-            org: self.key.org.clone(),
-            status: self.status(),
-            customer: s.customer.clone()?,
-            customer_name: s.customer_name.clone(),
-            customer_email: s.customer_email.clone(),
-            queue: s.queue.clone(),
-            reason: s.reason.clone(),
-            case_id: s.case_id.clone(),
-            channel: s.channel.clone(),
-            owner: s.owner.clone(),
-            agents: s.agents.clone(),
-            created_at: s.created_at?,
-            waiting_since: s.waiting_since,
-            priority: s.priority,
-            ended_at: s.ended_at,
-            last_seq: s.last_seq,
-            messages: s.messages,
-            disposition: s.disposition.clone(),
-            survey_rating: s.survey,
-        })
-    }
-
-    pub(crate) fn write_summary_now(&mut self) {
-        if self.fenced {
-            return;
-        }
-        self.summary_dirty = false;
-        self.summary_written = true;
-        if let Some(summary) = self.summary() {
-            let engine = self.rt.engine.clone();
-            let writer = self.summaries.get_or_insert_with(|| {
-                SnapshotWriter::spawn(
-                    format!("summary of {}", summary.id),
-                    move |s| engine.put_summary(s),
-                    || {},
-                )
-            });
-            self.summary_version = writer.save(summary);
-        }
-    }
-
-    fn schedule_summary_flush(&mut self, ctx: &mut Context<Self>) {
-        if self.summary_flush.is_some() {
-            return;
-        }
-        self.summary_flush = Some(ctx.run_later(SUMMARY_FLUSH, |act, _| {
-            act.summary_flush = None;
-            if act.summary_dirty {
-                act.write_summary_now();
-            }
-        }));
     }
 
     /// Asks the timer supervisor for the earliest deadline of each kind, if it is earlier than

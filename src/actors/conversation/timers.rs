@@ -84,6 +84,7 @@ impl Handler<TimerFired> for ConversationActor {
                                 outcome: TransferOutcome::Expired,
                             },
                         );
+                        act.transfer_target_loses_access(&t.to);
                     }
                     done(res.map(|_| 0), act, ctx)
                 })

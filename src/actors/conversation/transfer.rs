@@ -133,10 +133,14 @@ impl Handler<AnswerTransfer> for ConversationActor {
                     me,
                     EventKind::TransferRejected {
                         from: t.from,
-                        to: t.to,
+                        to: t.to.clone(),
                     },
                 )])
-                .map(|res, _, _| res.map(|_| ()));
+                .map(move |res, act, _| {
+                    res?;
+                    act.transfer_target_loses_access(&t.to);
+                    Ok(())
+                });
             return AtomicResponse::new(Box::pin(fut));
         }
         let events = vec![

@@ -11,6 +11,10 @@
 //! No script touches keys of two hash tags, so every script runs on Redis Cluster; multi-key
 //! work across tags uses pipelines. Connection trouble and timeouts (`command_timeout_ms` on
 //! every round trip) are `EngineError::Unavailable`.
+//!
+//! (Over 500 lines: this file is the `Engine` and `Cluster` implementations, one short method
+//! per trait method; keys, scripts, connections, the log appender and the stored documents
+//! each have their own file.)
 
 mod bus;
 mod conn;

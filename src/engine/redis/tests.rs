@@ -1,4 +1,6 @@
 //! Tests against a real `redis-server` each test starts on a free port (none touches 6379).
+//!
+//! (Long because it is the engine's whole test suite: one test per guarantee of docs/REDIS.md.)
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

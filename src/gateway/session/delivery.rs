@@ -22,15 +22,17 @@ impl Session {
             Outbound::Text(t) => self.send(t).await,
             Outbound::Event(d) => self.deliver(d).await,
             Outbound::Control(Control::Follow(c)) => {
-                if self.follows.contains_key(&c) {
-                    return Ok(());
+                // A session may follow it already (a transfer target that resumed it while
+                // the request was pending): it still gets `joined` (PROTOCOL §4.14), and the
+                // fill below sends only what it has not seen.
+                if !self.follows.contains_key(&c) {
+                    self.rt
+                        .hub
+                        .follow(&self.conv_key(&c), self.handle.clone())
+                        .await;
+                    self.follows
+                        .insert(c.clone(), Follow::new(Audience::Agent, 0));
                 }
-                self.rt
-                    .hub
-                    .follow(&self.conv_key(&c), self.handle.clone())
-                    .await;
-                self.follows
-                    .insert(c.clone(), Follow::new(Audience::Agent, 0));
                 let signal = Signal::Joined {
                     conversation: c.clone(),
                 };

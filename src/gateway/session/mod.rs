@@ -15,7 +15,7 @@ mod signin;
 use signin::{first_text, hello_frame};
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, MessageStream};
 use bytestring::ByteString;
@@ -35,6 +35,9 @@ pub(super) use cursor::Cursor as Follow;
 
 /// Events read from the log per page when replaying.
 const REPLAY_PAGE: usize = 500;
+/// How long the close frame may wait for room in the socket once the session has ended (a
+/// client that stopped reading never takes it).
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Why the loop ended.
 pub(super) enum Stop {
@@ -55,6 +58,8 @@ pub(super) struct Session {
     limiter: TokenBucket,
     org_limiter: crate::limiter::OrgLimiter,
     violations: u32,
+    /// When the client was last heard from (any frame): the heartbeat rule (PROTOCOL §1.3).
+    last_heard: Instant,
 }
 
 fn close_reason(code: u16, reason: &str) -> Option<CloseReason> {
@@ -105,7 +110,8 @@ pub async fn run(rt: Rt, mut ws: actix_ws::Session, stream: MessageStream, origi
     let stop = Box::pin(session.serve(&mut stream, &mut inbox)).await;
     session.cleanup();
     if let Stop::Close(code, reason) = stop {
-        let _ = session.ws.close(close_reason(code, reason)).await;
+        let close = session.ws.close(close_reason(code, reason));
+        let _ = tokio::time::timeout(CLOSE_WAIT, close).await;
     }
 }
 
@@ -118,7 +124,15 @@ impl Session {
     }
 
     pub(super) async fn send(&mut self, text: impl Into<ByteString>) -> Result<(), Stop> {
-        self.ws.text(text).await.map_err(|_| Stop::Gone)
+        let deadline = self.write_deadline();
+        bounded_write(&self.rt, &self.handle, deadline, self.ws.text(text)).await
+    }
+
+    /// A write waits for room in the socket; a client that stops reading would make it wait
+    /// forever. The heartbeat rule bounds it in time: nothing heard for twice the heartbeat
+    /// interval (PROTOCOL §1.3).
+    fn write_deadline(&self) -> Instant {
+        self.last_heard + self.rt.settings.limits.heartbeat() * 2
     }
 
     async fn serve(
@@ -129,7 +143,7 @@ impl Session {
         let beat = self.rt.settings.limits.heartbeat();
         let mut heartbeat = tokio::time::interval(beat);
         heartbeat.tick().await;
-        let mut last_heard = Instant::now();
+        self.last_heard = Instant::now();
         let mut drain = self.rt.drain_signal();
         loop {
             tokio::select! {
@@ -143,7 +157,8 @@ impl Session {
                     if inbox.overflowed.load(std::sync::atomic::Ordering::Relaxed) {
                         crate::metrics::Metrics::inc(&self.rt.metrics.slow_consumers);
                         let bye = ServerFrame::Goodbye { reason: "slow_consumer", retry_after_ms: Some(1000) };
-                        let _ = self.send(bye.to_json()).await;
+                        // Not `send`: the buffer's overflow would refuse it at once.
+                        let _ = tokio::time::timeout(CLOSE_WAIT, self.ws.text(bye.to_json())).await;
                         return Stop::Close(close_codes::TRY_AGAIN_LATER, "send buffer full; resume");
                     }
                 }
@@ -154,7 +169,7 @@ impl Session {
                     }
                 }
                 msg = stream.recv() => {
-                    last_heard = Instant::now();
+                    self.last_heard = Instant::now();
                     let result = match msg {
                         None => return Stop::Gone,
                         Some(Err(e)) => {
@@ -168,7 +183,10 @@ impl Session {
                         Some(Ok(AggregatedMessage::Binary(_))) => {
                             self.reply_error(None, &CommandError::bad_request("frames are JSON text")).await
                         }
-                        Some(Ok(AggregatedMessage::Ping(p))) => self.ws.pong(&p).await.map_err(|_| Stop::Gone),
+                        Some(Ok(AggregatedMessage::Ping(p))) => {
+                            let deadline = self.write_deadline();
+                            bounded_write(&self.rt, &self.handle, deadline, self.ws.pong(&p)).await
+                        }
                         Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
                         Some(Ok(AggregatedMessage::Close(_))) => return Stop::Close(1000, "bye"),
                     };
@@ -177,11 +195,12 @@ impl Session {
                     }
                 }
                 _ = heartbeat.tick() => {
-                    if last_heard.elapsed() > beat * 2 {
+                    if self.last_heard.elapsed() > beat * 2 {
                         return Stop::Close(close_codes::POLICY, "heartbeat timeout");
                     }
-                    if self.ws.ping(b"").await.is_err() {
-                        return Stop::Gone;
+                    let deadline = self.write_deadline();
+                    if let Err(stop) = bounded_write(&self.rt, &self.handle, deadline, self.ws.ping(b"")).await {
+                        return stop;
                     }
                 }
             }
@@ -208,6 +227,32 @@ impl Session {
             } else if let Some(addr) = self.rt.agent_if_active(&key) {
                 addr.do_send(gone);
             }
+        }
+    }
+}
+
+/// Runs one socket write, which waits while the client's socket is full. The session loop
+/// is stuck meanwhile, so the two rules that would close a client that stopped reading are
+/// applied here too: the slow-consumer rule (the hub filled this session's buffer of
+/// `limits.send_buffer` items: 1013, PROTOCOL §1.6) and the heartbeat rule (nothing heard
+/// until `deadline`: 1008). What a stuck session holds is thereby bounded in items (its hub
+/// buffer plus actix-ws's 32 frames) and in time. (The `goodbye` cannot go out on a full
+/// socket, so the close comes without it.)
+async fn bounded_write(
+    rt: &Rt,
+    handle: &SessionHandle,
+    deadline: Instant,
+    write: impl std::future::Future<Output = Result<(), actix_ws::Closed>>,
+) -> Result<(), Stop> {
+    tokio::select! {
+        biased;
+        res = write => res.map_err(|_| Stop::Gone),
+        () = handle.overflow() => {
+            crate::metrics::Metrics::inc(&rt.metrics.slow_consumers);
+            Err(Stop::Close(close_codes::TRY_AGAIN_LATER, "send buffer full; resume"))
+        }
+        () = tokio::time::sleep_until(deadline.into()) => {
+            Err(Stop::Close(close_codes::POLICY, "heartbeat timeout"))
         }
     }
 }

@@ -117,6 +117,7 @@ pub(super) async fn hello_frame(
         limiter: TokenBucket::new(limits.rate_per_sec, limits.rate_burst),
         org_limiter,
         violations: 0,
+        last_heard: std::time::Instant::now(),
     };
     let data = match session.welcome(resume).await {
         Ok(data) => data,
@@ -140,8 +141,11 @@ pub(super) async fn hello_frame(
         return None;
     }
     // Replays and pending offers go out after the hello ack, in order.
-    for (conversation, last) in data.1 {
-        match session.follow_from(&conversation, last, None).await {
+    for (conversation, last, epoch) in data.1 {
+        match session
+            .follow_from(&conversation, last, epoch.as_deref())
+            .await
+        {
             // The conversation's actor could not be reached (its node is being replaced):
             // following it silently would leave the client without its events, so the client
             // reconnects and resumes instead (PROTOCOL §7).
@@ -188,17 +192,26 @@ fn authenticate(rt: &Rt, token: &str, origin: Option<&str>) -> Result<Principal,
 
 impl Session {
     /// Signs the session in with its actor (agents) and works out what to replay.
-    /// Returns the hello ack's data, the conversations to follow, and pending offers.
+    /// Returns the hello ack's data, the conversations to follow (with the last seq and epoch
+    /// the client has, which `follow_from` checks as for the `resume` command), and pending
+    /// offers.
     #[allow(clippy::type_complexity)]
     pub(in crate::gateway) async fn welcome(
         &mut self,
         resume: Vec<crate::protocol::ResumePoint>,
-    ) -> Result<(HelloAck, Vec<(ConversationId, u64)>, Vec<String>), CommandError> {
+    ) -> Result<
+        (
+            HelloAck,
+            Vec<(ConversationId, u64, Option<String>)>,
+            Vec<String>,
+        ),
+        CommandError,
+    > {
         let resume_at = |c: &ConversationId| {
             resume
                 .iter()
                 .find(|r| &r.conversation == c)
-                .map_or(0, |r| r.last_seq)
+                .map_or((0, None), |r| (r.last_seq, r.epoch.clone()))
         };
         match self.principal.clone() {
             Principal::Staff(staff) => {
@@ -237,7 +250,10 @@ impl Session {
                     .assigned
                     .iter()
                     .chain(&wrap_up)
-                    .map(|c| (c.clone(), resume_at(c)))
+                    .map(|c| {
+                        let (last, epoch) = resume_at(c);
+                        (c.clone(), last, epoch)
+                    })
                     .collect();
                 let data = HelloAck::Agent {
                     org: staff.org.clone(),
@@ -268,7 +284,13 @@ impl Session {
                     .filter(|s| s.status.is_open())
                     .map(|s| s.id)
                     .collect();
-                let follow = open.iter().map(|id| (id.clone(), resume_at(id))).collect();
+                let follow = open
+                    .iter()
+                    .map(|id| {
+                        let (last, epoch) = resume_at(id);
+                        (id.clone(), last, epoch)
+                    })
+                    .collect();
                 let data = HelloAck::Customer {
                     org: c.org.clone(),
                     customer: c.id.clone(),
