@@ -74,7 +74,7 @@ async fn readyz(rt: web::Data<Rt>) -> HttpResponse {
 
 async fn metrics(rt: web::Data<Rt>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type(crate::metrics::CONTENT_TYPE)
         .body(rt.metrics.render())
 }
 
