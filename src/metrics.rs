@@ -1,13 +1,17 @@
 //! Prometheus metrics through `prometheus-client`, rendered as text at `/metrics`.
 //!
 //! Labels are bounded (state names, error codes, outcomes); never an org, conversation or agent
-//! id. Fast-moving quantities are paired counters (opened/closed) rather than gauges.
+//! id. Fast-moving quantities are paired counters (opened/closed) rather than gauges. Latencies
+//! a contact center watches are histograms in seconds, each observed at exactly one place.
+
+use std::time::Duration;
 
 use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 
 use crate::domain::conversation::Status;
 use crate::protocol::ErrorCode;
@@ -30,6 +34,22 @@ struct CodeLabel {
     code: &'static str,
 }
 
+/// Queue wait: seconds to hours.
+const QUEUE_WAIT_BUCKETS: [f64; 13] = [
+    1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+];
+/// Offer → accept: bounded by the offer expiry (30 s by default).
+const OFFER_ACCEPT_BUCKETS: [f64; 11] =
+    [0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0];
+/// First response: an agent reading and typing, seconds to minutes.
+const FIRST_RESPONSE_BUCKETS: [f64; 12] = [
+    5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0,
+];
+/// Send → ack and delivery: the node's own latency, milliseconds to seconds.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 pub struct Metrics {
     registry: Registry,
     pub connections_opened: Counter,
@@ -45,6 +65,16 @@ pub struct Metrics {
     pub transfers_requested: Counter,
     pub actor_restarts: Counter,
     pub slow_consumers: Counter,
+    /// Enqueued → an offer for the conversation accepted (the queue actor).
+    pub queue_wait: Histogram,
+    /// Offer made → accepted (the agent actor).
+    pub offer_accept: Histogram,
+    /// The customer's first message → the first agent message after it (the conversation).
+    pub first_response: Histogram,
+    /// A `send` frame received → its ack written (the websocket session).
+    pub send_ack: Histogram,
+    /// An event applied by its conversation → handed to a follower's socket (the session).
+    pub delivery: Histogram,
     /// Open websockets, set from the opened/closed counters when rendered.
     connections: Gauge,
     /// One gauge per [`Status::ALL`] entry, in that order.
@@ -55,6 +85,10 @@ pub struct Metrics {
 
 fn status_index(s: Status) -> usize {
     Status::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+fn histogram(buckets: &[f64]) -> Histogram {
+    Histogram::new(buckets.iter().copied())
 }
 
 impl Default for Metrics {
@@ -117,6 +151,37 @@ impl Default for Metrics {
             connections.clone(),
         );
 
+        let mut seconds = |name: &str, help: &str, buckets: &[f64]| {
+            let h = histogram(buckets);
+            registry.register_with_unit(name, help, Unit::Seconds, h.clone());
+            h
+        };
+        let queue_wait = seconds(
+            "queue_wait",
+            "Time from joining a queue to an accepted offer",
+            &QUEUE_WAIT_BUCKETS,
+        );
+        let offer_accept = seconds(
+            "offer_accept",
+            "Time from an offer to its acceptance by the agent",
+            &OFFER_ACCEPT_BUCKETS,
+        );
+        let first_response = seconds(
+            "first_response",
+            "Time from the customer's first message to the first agent message after it",
+            &FIRST_RESPONSE_BUCKETS,
+        );
+        let send_ack = seconds(
+            "send_ack",
+            "Time from receiving a send frame to writing its ack",
+            &LATENCY_BUCKETS,
+        );
+        let delivery = seconds(
+            "delivery",
+            "Time from a conversation applying an event to handing it to a follower's socket",
+            &LATENCY_BUCKETS,
+        );
+
         Self {
             registry,
             connections_opened,
@@ -132,6 +197,11 @@ impl Default for Metrics {
             transfers_requested,
             actor_restarts,
             slow_consumers,
+            queue_wait,
+            offer_accept,
+            first_response,
+            send_ack,
+            delivery,
             connections,
             by_status,
             errors,
@@ -142,6 +212,11 @@ impl Default for Metrics {
 impl Metrics {
     pub fn inc(counter: &Counter) {
         counter.inc();
+    }
+
+    /// Records a duration, in seconds.
+    pub fn observe(histogram: &Histogram, elapsed: Duration) {
+        histogram.observe(elapsed.as_secs_f64());
     }
 
     /// Moves one conversation between states (`None` for "did not exist" / "forgotten").
@@ -191,6 +266,7 @@ mod tests {
         m.transition(None, Some(Status::Waiting));
         m.transition(Some(Status::Waiting), Some(Status::Assigned));
         m.error(ErrorCode::BadRequest);
+        Metrics::observe(&m.send_ack, Duration::from_millis(3));
         let text = m.render();
         for line in [
             "# TYPE switchboard_connections_opened_total counter",
@@ -201,6 +277,14 @@ mod tests {
             "switchboard_conversations{state=\"assigned\"} 1",
             "switchboard_conversations{state=\"waiting\"} 0",
             "switchboard_errors_total{code=\"bad_request\"} 1",
+            "# TYPE switchboard_send_ack_seconds histogram",
+            "switchboard_send_ack_seconds_bucket{le=\"0.005\"} 1",
+            "switchboard_send_ack_seconds_bucket{le=\"0.0025\"} 0",
+            "switchboard_send_ack_seconds_count 1",
+            "switchboard_queue_wait_seconds_count 0",
+            "switchboard_offer_accept_seconds_count 0",
+            "switchboard_first_response_seconds_count 0",
+            "switchboard_delivery_seconds_count 0",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
