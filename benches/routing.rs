@@ -6,7 +6,6 @@
 //! There are no sockets here: the load generator (`load-tests/scenarios/burst.toml`) measures
 //! the same path end to end, but on a 2-core box it saturates its own core first.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -104,7 +103,7 @@ fn routing(c: &mut Criterion) {
 /// the time from the first create to the last acceptance.
 async fn burst(rt: &switchboard::actors::Rt) -> Duration {
     let org = OrgId::parse("demo").expect("org");
-    let accepted_before = rt.metrics.offers_accepted.load(Ordering::Relaxed);
+    let accepted_before = rt.metrics.offers_accepted.get();
     let start = Instant::now();
     let mut convs = Vec::with_capacity(BURST);
     for i in 0..BURST {
@@ -132,7 +131,7 @@ async fn burst(rt: &switchboard::actors::Rt) -> Duration {
         convs.push((key, customer.id));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    while rt.metrics.offers_accepted.load(Ordering::Relaxed) < accepted_before + BURST as u64 {
+    while rt.metrics.offers_accepted.get() < accepted_before + BURST as u64 {
         assert!(
             Instant::now() < deadline,
             "the burst was not assigned within 60 s"

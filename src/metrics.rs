@@ -1,40 +1,222 @@
-//! Prometheus metrics, hand-rolled: a few atomics rendered as text at `/metrics`.
+//! Prometheus metrics through `prometheus-client`, rendered as text at `/metrics`.
 //!
 //! Labels are bounded (state names, error codes, outcomes); never an org, conversation or agent
-//! id. Fast-moving quantities are paired counters (opened/closed) rather than gauges.
+//! id. Fast-moving quantities are paired counters (opened/closed) rather than gauges. Latencies
+//! a contact center watches are histograms in seconds, each observed at exactly one place.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 
 use crate::domain::conversation::Status;
 use crate::protocol::ErrorCode;
 
-#[derive(Default)]
+/// The `Content-Type` of [`Metrics::render`]: Prometheus text format 0.0.4.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabel {
+    code: &'static str,
+}
+
+/// Queue wait: seconds to hours.
+const QUEUE_WAIT_BUCKETS: [f64; 13] = [
+    1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+];
+/// Offer → accept: bounded by the offer expiry (30 s by default).
+const OFFER_ACCEPT_BUCKETS: [f64; 11] =
+    [0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0];
+/// First response: an agent reading and typing, seconds to minutes.
+const FIRST_RESPONSE_BUCKETS: [f64; 12] = [
+    5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0,
+];
+/// Send → ack and delivery: the node's own latency, milliseconds to seconds.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 pub struct Metrics {
-    pub connections_opened: AtomicU64,
-    pub connections_closed: AtomicU64,
-    pub conversations_started: AtomicU64,
-    pub messages: AtomicU64,
-    pub messages_duplicate: AtomicU64,
-    pub offers_sent: AtomicU64,
-    pub offers_accepted: AtomicU64,
-    pub offers_rejected: AtomicU64,
-    pub offers_expired: AtomicU64,
-    pub offers_rescinded: AtomicU64,
-    pub transfers_requested: AtomicU64,
-    pub actor_restarts: AtomicU64,
-    pub slow_consumers: AtomicU64,
-    by_status: [AtomicI64; 7],
-    errors: [AtomicU64; 15],
+    registry: Registry,
+    pub connections_opened: Counter,
+    pub connections_closed: Counter,
+    pub conversations_started: Counter,
+    pub messages: Counter,
+    pub messages_duplicate: Counter,
+    pub offers_sent: Counter,
+    pub offers_accepted: Counter,
+    pub offers_rejected: Counter,
+    pub offers_expired: Counter,
+    pub offers_rescinded: Counter,
+    pub transfers_requested: Counter,
+    pub actor_restarts: Counter,
+    pub slow_consumers: Counter,
+    /// Enqueued → an offer for the conversation accepted (the queue actor).
+    pub queue_wait: Histogram,
+    /// Offer made → accepted (the agent actor).
+    pub offer_accept: Histogram,
+    /// The customer's first message → the first agent message after it (the conversation).
+    pub first_response: Histogram,
+    /// A `send` frame received → its ack written (the websocket session).
+    pub send_ack: Histogram,
+    /// An event applied by its conversation → handed to a follower's socket (the session).
+    pub delivery: Histogram,
+    /// Open websockets, set from the opened/closed counters when rendered.
+    connections: Gauge,
+    /// One gauge per [`Status::ALL`] entry, in that order.
+    by_status: Vec<Gauge>,
+    /// One counter per [`ErrorCode::ALL`] entry, in that order.
+    errors: Vec<Counter>,
 }
 
 fn status_index(s: Status) -> usize {
     Status::ALL.iter().position(|x| *x == s).unwrap_or(0)
 }
 
+fn histogram(buckets: &[f64]) -> Histogram {
+    Histogram::new(buckets.iter().copied())
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("switchboard");
+        let mut counter = |name: &str, help: &str| {
+            let c = Counter::default();
+            registry.register(name, help, c.clone());
+            c
+        };
+        let connections_opened = counter("connections_opened", "Websocket connections accepted");
+        let connections_closed = counter("connections_closed", "Websocket connections closed");
+        let conversations_started = counter("conversations_started", "Conversations created");
+        let messages = counter("messages", "Chat messages appended to logs");
+        let messages_duplicate =
+            counter("messages_duplicate", "Retried sends answered from the log");
+        let transfers_requested =
+            counter("transfers_requested", "Agent-to-agent transfer requests");
+        let actor_restarts = counter("actor_restarts", "Actors reactivated after dying");
+        let slow_consumers = counter(
+            "slow_consumers",
+            "Connections closed because their send buffer filled",
+        );
+
+        let offers = Family::<OutcomeLabel, Counter>::default();
+        registry.register("offers", "Assignment offers by outcome", offers.clone());
+        let offer = |outcome| offers.get_or_create_owned(&OutcomeLabel { outcome });
+        let offers_sent = offer("sent");
+        let offers_accepted = offer("accepted");
+        let offers_rejected = offer("rejected");
+        let offers_expired = offer("expired");
+        let offers_rescinded = offer("rescinded");
+
+        let states = Family::<StateLabel, Gauge>::default();
+        registry.register(
+            "conversations",
+            "Conversations held by this node, by state",
+            states.clone(),
+        );
+        let by_status = Status::ALL
+            .iter()
+            .map(|s| states.get_or_create_owned(&StateLabel { state: s.as_str() }))
+            .collect();
+
+        let codes = Family::<CodeLabel, Counter>::default();
+        registry.register(
+            "errors",
+            "Errors returned to clients, by code",
+            codes.clone(),
+        );
+        let errors = ErrorCode::ALL
+            .iter()
+            .map(|c| codes.get_or_create_owned(&CodeLabel { code: c.as_str() }))
+            .collect();
+
+        let connections = Gauge::default();
+        registry.register(
+            "connections",
+            "Open websocket connections",
+            connections.clone(),
+        );
+
+        let mut seconds = |name: &str, help: &str, buckets: &[f64]| {
+            let h = histogram(buckets);
+            registry.register_with_unit(name, help, Unit::Seconds, h.clone());
+            h
+        };
+        let queue_wait = seconds(
+            "queue_wait",
+            "Time from joining a queue to an accepted offer",
+            &QUEUE_WAIT_BUCKETS,
+        );
+        let offer_accept = seconds(
+            "offer_accept",
+            "Time from an offer to its acceptance by the agent",
+            &OFFER_ACCEPT_BUCKETS,
+        );
+        let first_response = seconds(
+            "first_response",
+            "Time from the customer's first message to the first agent message after it",
+            &FIRST_RESPONSE_BUCKETS,
+        );
+        let send_ack = seconds(
+            "send_ack",
+            "Time from receiving a send frame to writing its ack",
+            &LATENCY_BUCKETS,
+        );
+        let delivery = seconds(
+            "delivery",
+            "Time from a conversation applying an event to handing it to a follower's socket",
+            &LATENCY_BUCKETS,
+        );
+
+        Self {
+            registry,
+            connections_opened,
+            connections_closed,
+            conversations_started,
+            messages,
+            messages_duplicate,
+            offers_sent,
+            offers_accepted,
+            offers_rejected,
+            offers_expired,
+            offers_rescinded,
+            transfers_requested,
+            actor_restarts,
+            slow_consumers,
+            queue_wait,
+            offer_accept,
+            first_response,
+            send_ack,
+            delivery,
+            connections,
+            by_status,
+            errors,
+        }
+    }
+}
+
 impl Metrics {
-    pub fn inc(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    pub fn inc(counter: &Counter) {
+        counter.inc();
+    }
+
+    /// Records a duration, in seconds.
+    pub fn observe(histogram: &Histogram, elapsed: Duration) {
+        histogram.observe(elapsed.as_secs_f64());
     }
 
     /// Moves one conversation between states (`None` for "did not exist" / "forgotten").
@@ -43,99 +225,72 @@ impl Metrics {
             return;
         }
         if let Some(f) = from {
-            self.by_status[status_index(f)].fetch_sub(1, Ordering::Relaxed);
+            self.by_status[status_index(f)].dec();
         }
         if let Some(t) = to {
-            self.by_status[status_index(t)].fetch_add(1, Ordering::Relaxed);
+            self.by_status[status_index(t)].inc();
         }
     }
 
     pub fn error(&self, code: ErrorCode) {
         let i = ErrorCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
-        self.errors[i].fetch_add(1, Ordering::Relaxed);
+        self.errors[i].inc();
     }
 
+    /// Prometheus text format 0.0.4 ([`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(4096);
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let counters = [
-            (
-                "switchboard_connections_opened_total",
-                "Websocket connections accepted.",
-                get(&self.connections_opened),
-            ),
-            (
-                "switchboard_connections_closed_total",
-                "Websocket connections closed.",
-                get(&self.connections_closed),
-            ),
-            (
-                "switchboard_conversations_started_total",
-                "Conversations created.",
-                get(&self.conversations_started),
-            ),
-            (
-                "switchboard_messages_total",
-                "Chat messages appended to logs.",
-                get(&self.messages),
-            ),
-            (
-                "switchboard_messages_duplicate_total",
-                "Retried sends answered from the log.",
-                get(&self.messages_duplicate),
-            ),
-            (
-                "switchboard_transfers_requested_total",
-                "Agent-to-agent transfer requests.",
-                get(&self.transfers_requested),
-            ),
-            (
-                "switchboard_actor_restarts_total",
-                "Actors reactivated after dying.",
-                get(&self.actor_restarts),
-            ),
-            (
-                "switchboard_slow_consumers_total",
-                "Connections closed because their send buffer filled.",
-                get(&self.slow_consumers),
-            ),
-        ];
-        for (name, help, v) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
-            );
-        }
-        let _ = writeln!(out, "# HELP switchboard_offers_total Assignment offers by outcome.\n# TYPE switchboard_offers_total counter");
-        for (outcome, v) in [
-            ("sent", get(&self.offers_sent)),
-            ("accepted", get(&self.offers_accepted)),
-            ("rejected", get(&self.offers_rejected)),
-            ("expired", get(&self.offers_expired)),
-            ("rescinded", get(&self.offers_rescinded)),
-        ] {
-            let _ = writeln!(out, "switchboard_offers_total{{outcome=\"{outcome}\"}} {v}");
-        }
-        let _ = writeln!(out, "# HELP switchboard_conversations Conversations held by this node, by state.\n# TYPE switchboard_conversations gauge");
-        for s in Status::ALL {
-            let v = self.by_status[status_index(s)].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "switchboard_conversations{{state=\"{}\"}} {v}",
-                s.as_str()
-            );
-        }
-        let _ = writeln!(out, "# HELP switchboard_errors_total Errors returned to clients, by code.\n# TYPE switchboard_errors_total counter");
-        for (i, code) in ErrorCode::ALL.iter().enumerate() {
-            let v = self.errors[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "switchboard_errors_total{{code=\"{}\"}} {v}",
-                code.as_str()
-            );
-        }
-        let open = get(&self.connections_opened).saturating_sub(get(&self.connections_closed));
-        let _ = writeln!(out, "# HELP switchboard_connections Open websocket connections.\n# TYPE switchboard_connections gauge\nswitchboard_connections {open}");
+        let open = self
+            .connections_opened
+            .get()
+            .saturating_sub(self.connections_closed.get());
+        self.connections
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+        let mut out = String::with_capacity(8192);
+        // Writing to a String cannot fail.
+        let _ = prometheus_text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_series_with_its_labels() {
+        let m = Metrics::default();
+        Metrics::inc(&m.connections_opened);
+        Metrics::inc(&m.connections_opened);
+        Metrics::inc(&m.connections_closed);
+        Metrics::inc(&m.offers_accepted);
+        m.transition(None, Some(Status::Waiting));
+        m.transition(Some(Status::Waiting), Some(Status::Assigned));
+        m.error(ErrorCode::BadRequest);
+        Metrics::observe(&m.send_ack, Duration::from_millis(3));
+        let text = m.render();
+        for line in [
+            "# TYPE switchboard_connections_opened_total counter",
+            "switchboard_connections_opened_total 2",
+            "switchboard_connections 1",
+            "switchboard_offers_total{outcome=\"accepted\"} 1",
+            "switchboard_offers_total{outcome=\"sent\"} 0",
+            "switchboard_conversations{state=\"assigned\"} 1",
+            "switchboard_conversations{state=\"waiting\"} 0",
+            "switchboard_errors_total{code=\"bad_request\"} 1",
+            "# TYPE switchboard_send_ack_seconds histogram",
+            "switchboard_send_ack_seconds_bucket{le=\"0.005\"} 1",
+            "switchboard_send_ack_seconds_bucket{le=\"0.0025\"} 0",
+            "switchboard_send_ack_seconds_count 1",
+            "switchboard_queue_wait_seconds_count 0",
+            "switchboard_offer_accept_seconds_count 0",
+            "switchboard_first_response_seconds_count 0",
+            "switchboard_delivery_seconds_count 0",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(
+            !text.contains(".."),
+            "help text ends in one period:\n{text}"
+        );
     }
 }

@@ -25,6 +25,7 @@ use crate::domain::conversation::Status;
 use crate::engine::ActorRef;
 use crate::engine::ConversationFilter;
 use crate::ids::{AgentId, AgentKey, ConvKey, ConversationId, QueueKey};
+use crate::metrics::Metrics;
 use crate::protocol::server::OfferOutcome;
 use crate::protocol::{CommandError, Signal};
 use crate::routing::{choose_agent, AgentView, WaitEstimator};
@@ -527,8 +528,13 @@ impl Handler<OfferResolved> for QueueActor {
 impl QueueActor {
     fn on_offer_resolved(&mut self, msg: OfferResolved, ctx: &mut Context<Self>) {
         if msg.outcome == OfferOutcome::Accepted {
-            if self.remove(&msg.conversation).is_some() {
-                self.estimator.record_assignment(Utc::now());
+            if let Some(entry) = self.remove(&msg.conversation) {
+                let now = Utc::now();
+                // The place's time is when the conversation joined the line (kept across
+                // takeovers: it is the conversation's `waiting_since`).
+                let waited = (now - entry.place.1).to_std().unwrap_or_default();
+                Metrics::observe(&self.rt.metrics.queue_wait, waited);
+                self.estimator.record_assignment(now);
                 self.positions_changed(ctx);
             }
             return;

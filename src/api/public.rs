@@ -1,6 +1,8 @@
 //! Unauthenticated routes: health, metrics, and what a website widget needs before a customer
 //! has a token (widget settings, reasons, the pre-chat form).
 
+use actix_cors::Cors;
+use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -36,19 +38,19 @@ fn cors(
         InitError = (),
     >,
 > {
-    web::resource(path)
-        .wrap(
-            actix_web::middleware::DefaultHeaders::new().add(("Access-Control-Allow-Origin", "*")),
-        )
-        .route(web::method(actix_web::http::Method::OPTIONS).to(preflight))
+    web::resource(path).wrap(widget_cors())
 }
 
-async fn preflight() -> HttpResponse {
-    HttpResponse::NoContent()
-        .insert_header(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
-        .insert_header(("Access-Control-Allow-Headers", "content-type"))
-        .insert_header(("Access-Control-Max-Age", "600"))
-        .finish()
+/// Any origin (`*`, so one cached answer fits every shop), `GET`/`POST`, a JSON body, and a
+/// preflight browsers may cache for ten minutes.
+fn widget_cors() -> Cors {
+    Cors::default()
+        .allow_any_origin()
+        .send_wildcard()
+        .allowed_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allowed_header(header::CONTENT_TYPE)
+        .max_age(600)
+        .disable_vary_header()
 }
 
 async fn healthz() -> HttpResponse {
@@ -73,7 +75,7 @@ async fn readyz(rt: web::Data<Rt>) -> HttpResponse {
 
 async fn metrics(rt: web::Data<Rt>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type(crate::metrics::CONTENT_TYPE)
         .body(rt.metrics.render())
 }
 

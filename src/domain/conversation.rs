@@ -127,6 +127,10 @@ pub struct ConversationState {
     pub survey: Option<u8>,
     pub disposition: Option<String>,
     pub messages: u64,
+    /// When the customer first wrote.
+    pub first_customer_message_at: Option<DateTime<Utc>>,
+    /// When an agent first wrote after that: the first response.
+    pub first_response_at: Option<DateTime<Utc>>,
 }
 
 impl Default for ConversationState {
@@ -158,6 +162,8 @@ impl Default for ConversationState {
             survey: None,
             disposition: None,
             messages: 0,
+            first_customer_message_at: None,
+            first_response_at: None,
         }
     }
 }
@@ -212,8 +218,17 @@ impl ConversationState {
             EventKind::Message { .. } => {
                 self.messages += 1;
                 self.last_activity = Some(at);
-                if event.author.role == crate::protocol::AuthorRole::Customer {
-                    self.customer_activity(at);
+                match event.author.role {
+                    crate::protocol::AuthorRole::Customer => {
+                        self.customer_activity(at);
+                        self.first_customer_message_at.get_or_insert(at);
+                    }
+                    crate::protocol::AuthorRole::Agent => {
+                        if self.first_customer_message_at.is_some() {
+                            self.first_response_at.get_or_insert(at);
+                        }
+                    }
+                    crate::protocol::AuthorRole::System => {}
                 }
             }
             EventKind::Continued => self.customer_activity(at),
@@ -357,6 +372,28 @@ mod tests {
 
     fn agent(s: &str) -> AgentId {
         AgentId::parse(s).expect("id")
+    }
+
+    #[test]
+    fn first_response_is_the_first_agent_message_after_the_customers_first() {
+        use AuthorRole::*;
+        let msg = |id: &str| EventKind::Message {
+            text: "hi".into(),
+            client_msg_id: id.into(),
+        };
+        let mut s = ConversationState::from_log(&[ev(1, 0, Customer, created())]);
+        // An agent's greeting before the customer wrote is no response.
+        s.apply(&ev(2, 5, Agent, msg("a0")));
+        assert_eq!(s.first_response_at, None);
+        s.apply(&ev(3, 10, Customer, msg("c1")));
+        s.apply(&ev(4, 20, Customer, msg("c2")));
+        s.apply(&ev(5, 40, Agent, msg("a1")));
+        s.apply(&ev(6, 60, Agent, msg("a2")));
+        assert_eq!(
+            s.first_customer_message_at,
+            Some(ev(0, 10, System, msg("")).at)
+        );
+        assert_eq!(s.first_response_at, Some(ev(0, 40, System, msg("")).at));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytestring::ByteString;
 use parking_lot::RwLock;
@@ -47,6 +48,9 @@ pub struct EventDelivery {
     pub agent_frame: ByteString,
     /// `None` for agent-only events.
     pub customer_frame: Option<ByteString>,
+    /// When the conversation applied the event, for the delivery histogram; `None` for events
+    /// relayed from another node (its clock is not this one's).
+    pub applied_at: Option<Instant>,
 }
 
 impl EventDelivery {
@@ -83,6 +87,7 @@ impl EventDelivery {
             visibility: event.visibility,
             agent_frame: ByteString::from(agent_frame),
             customer_frame,
+            applied_at: Some(Instant::now()),
         }
     }
 }

@@ -162,6 +162,7 @@ impl Hub {
                     visibility: vis,
                     agent_frame: ByteString::from(af),
                     customer_frame: cf.map(ByteString::from),
+                    applied_at: None,
                 };
                 self.publish_local(key, Arc::new(delivery));
             }

@@ -221,3 +221,68 @@ async fn health_readiness_and_metrics() {
         assert!(m.contains(needle), "missing {needle} in\n{m}");
     }
 }
+
+/// The value of an unlabelled sample (`name value`) in Prometheus text.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[actix_web::test]
+async fn metrics_expose_contact_center_latencies_after_a_chat() {
+    let app = spawn_app().await;
+    let mut al = app.agent("al", &["general"]).await;
+    let (mut c, conv) = app.customer_chat("m").await;
+    accept_next(&mut al).await;
+    c.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "c1", "text": "hi" }))
+        .await;
+    al.event(&conv, "message").await;
+    al.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "a1", "text": "hello" }))
+        .await;
+    c.wait_for("agent message", |f| {
+        is_event(f, &conv) && f["event"]["client_msg_id"] == "a1"
+    })
+    .await;
+    // Both sessions have handled what came before (acks written, events delivered).
+    c.barrier().await;
+    al.barrier().await;
+    // The queue hears of the acceptance asynchronously.
+    let deadline = std::time::Instant::now() + WAIT;
+    let m = loop {
+        let (_, m) = app.http("GET", "/metrics", None, None).await;
+        let m = m.as_str().expect("text").to_string();
+        if sample(&m, "switchboard_queue_wait_seconds_count") == Some(1.0)
+            || std::time::Instant::now() > deadline
+        {
+            break m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    for name in [
+        "queue_wait",
+        "offer_accept",
+        "first_response",
+        "send_ack",
+        "delivery",
+    ] {
+        let needle = format!("# TYPE switchboard_{name}_seconds histogram");
+        assert!(m.contains(&needle), "missing {needle} in\n{m}");
+    }
+    for (name, count) in [
+        ("switchboard_queue_wait_seconds_count", 1.0),
+        ("switchboard_offer_accept_seconds_count", 1.0),
+        ("switchboard_first_response_seconds_count", 1.0),
+        ("switchboard_send_ack_seconds_count", 2.0),
+    ] {
+        assert_eq!(sample(&m, name), Some(count), "{name} in\n{m}");
+    }
+    assert!(
+        m.contains("switchboard_offer_accept_seconds_bucket{le=\"+Inf\"} 1"),
+        "{m}"
+    );
+    // Every live event reaches both sides: several deliveries, each well under a minute.
+    let deliveries = sample(&m, "switchboard_delivery_seconds_count").expect("delivery count");
+    assert!(deliveries >= 4.0, "{deliveries} deliveries in\n{m}");
+    let total = sample(&m, "switchboard_delivery_seconds_sum").expect("delivery sum");
+    assert!(total < 60.0, "{m}");
+}

@@ -94,11 +94,25 @@ async fn the_widget_routes_answer_cross_origin_requests() {
         .send()
         .await
         .expect("preflight");
-    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(resp.status().as_u16(), 200);
     let h = resp.headers();
     assert_eq!(header(h, "access-control-allow-origin"), "*");
     assert!(header(h, "access-control-allow-methods").contains("POST"));
     assert!(header(h, "access-control-allow-headers").contains("content-type"));
+    assert_eq!(header(h, "access-control-max-age"), "600");
+    // A preflight for what the routes do not take is refused.
+    for (method, headers) in [("DELETE", "content-type"), ("POST", "authorization")] {
+        let resp = client
+            .request(awc::http::Method::OPTIONS, app.url("/v1/orgs/t1/visitors"))
+            .insert_header(("Origin", "https://shop.example"))
+            .insert_header(("Access-Control-Request-Method", method))
+            .insert_header(("Access-Control-Request-Headers", headers))
+            .send()
+            .await
+            .expect("preflight");
+        assert_eq!(resp.status().as_u16(), 400, "{method} with {headers}");
+        assert!(resp.headers().get("access-control-allow-origin").is_none());
+    }
     let (status, body) = app
         .http_with(
             "POST",

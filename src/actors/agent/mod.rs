@@ -46,6 +46,10 @@ struct Offer {
     queue: QueueId,
     customer_name: String,
     expires_at: DateTime<Utc>,
+    /// When the offer was made (for the offer → accept histogram); absent in offers stored
+    /// before it was recorded.
+    #[serde(default)]
+    offered_at: Option<DateTime<Utc>>,
 }
 
 /// A pending transfer request to this agent.

@@ -53,6 +53,12 @@ impl AgentActor {
             OfferOutcome::Expired => &m.offers_expired,
             OfferOutcome::Rescinded => &m.offers_rescinded,
         });
+        if let (OfferOutcome::Accepted, Some(at)) = (outcome, offer.offered_at) {
+            Metrics::observe(
+                &m.offer_accept,
+                (Utc::now() - at).to_std().unwrap_or_default(),
+            );
+        }
         if matches!(outcome, OfferOutcome::Expired | OfferOutcome::Rescinded) {
             self.rt.hub.signal_agent(
                 &self.key,
@@ -101,12 +107,14 @@ impl AgentActor {
             return Err(CommandError::not_found("org"));
         };
         let expiry_ms = org.settings.offer_expiry_ms;
-        let expires_at = Utc::now()
-            + chrono::Duration::milliseconds(i64::try_from(expiry_ms).unwrap_or(i64::MAX));
+        let now = Utc::now();
+        let expires_at =
+            now + chrono::Duration::milliseconds(i64::try_from(expiry_ms).unwrap_or(i64::MAX));
         let offer = Offer {
             queue: msg.queue.clone(),
             customer_name: msg.customer_name.clone(),
             expires_at,
+            offered_at: Some(now),
         };
         let max = self.max_chats();
         match self.seats.reserve(

@@ -251,7 +251,17 @@ impl ConversationActor {
     fn apply(&mut self, event: &Arc<LogEvent>, ctx: &mut Context<Self>) {
         let before = self.status();
         let prev_public = self.state.last_public_seq;
+        let responded = self.state.first_response_at;
         self.state.apply(event);
+        // Applied live (not rebuilt from the log), so each conversation is counted once.
+        if let (None, Some(response), Some(first)) = (
+            responded,
+            self.state.first_response_at,
+            self.state.first_customer_message_at,
+        ) {
+            let waited = (response - first).to_std().unwrap_or_default();
+            crate::metrics::Metrics::observe(&self.rt.metrics.first_response, waited);
+        }
         if let EventKind::Message { client_msg_id, .. } = &event.kind {
             self.dedup.insert(
                 dedup_key(

@@ -10,6 +10,7 @@ use crate::actors::route::{ask_here, tell};
 use crate::domain::conversation::Status;
 use crate::hub::{Audience, Control, EventDelivery, Outbound};
 use crate::ids::{ConvKey, ConversationId};
+use crate::metrics::Metrics;
 use crate::protocol::server::AckData;
 use crate::protocol::{CommandError, LogEvent, ServerFrame, Signal};
 
@@ -74,6 +75,9 @@ impl Session {
                 };
                 if let Some(frame) = frame {
                     self.send(frame.clone()).await?;
+                    if let Some(applied) = d.applied_at {
+                        Metrics::observe(&self.rt.metrics.delivery, applied.elapsed());
+                    }
                 }
                 if let Some(c) = self.follows.get_mut(&d.conversation) {
                     c.delivered(d.seq);

@@ -1,14 +1,18 @@
 //! Every client frame after `hello`: frame and rate limits, parsing, running the command
 //! (`gateway/commands.rs`) and answering it.
 
+use std::time::Instant;
+
 use super::close_codes;
-use crate::protocol::client::parse_frame;
+use crate::metrics::Metrics;
+use crate::protocol::client::{parse_frame, Command};
 use crate::protocol::{CommandError, ErrorCode, ServerFrame};
 
 use super::{Session, Stop};
 
 impl Session {
     pub(in crate::gateway) async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
+        let received = Instant::now();
         let limits = &self.rt.settings.limits;
         if text.len() > limits.max_frame_bytes {
             let e = CommandError::new(
@@ -60,6 +64,7 @@ impl Session {
             }
         };
         let id = frame.id;
+        let is_send = matches!(frame.command, Command::Send { .. });
         match self.command(frame.command).await {
             Ok(data) => {
                 if id.is_some() || data.is_some() {
@@ -68,6 +73,9 @@ impl Session {
                         data,
                     };
                     self.send(ack.to_json()).await?;
+                    if is_send {
+                        Metrics::observe(&self.rt.metrics.send_ack, received.elapsed());
+                    }
                 }
                 Ok(())
             }
