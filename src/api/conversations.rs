@@ -11,7 +11,7 @@ use super::{ApiError, ApiResult, Authed};
 use crate::actors::Rt;
 use crate::auth::Staff;
 use crate::domain::conversation::Status;
-use crate::engine::{ConversationFilter, ConversationSummary, LogSlice};
+use crate::engine::{ConversationFilter, ConversationSummary};
 use crate::ids::{AgentId, ConvKey, ConversationId, CustomerId};
 use crate::protocol::CommandError;
 
@@ -122,31 +122,12 @@ async fn transcript(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let (key, summary) = find(&rt, &who.0, &path).await?;
-    let mut events = Vec::new();
-    let mut epoch = String::new();
-    loop {
-        let after = events
-            .last()
-            .map_or(0, |e: &std::sync::Arc<crate::protocol::LogEvent>| e.seq);
-        let Some(LogSlice {
-            epoch: e,
-            events: page,
-            last_seq,
-        }) = rt
-            .engine
-            .read_log(&key, after, 1000)
-            .await
-            .map_err(|e| ApiError(CommandError::from(e)))?
-        else {
-            break;
-        };
-        epoch = e.to_string();
-        let done = page.is_empty() || page.last().is_some_and(|l| l.seq >= last_seq);
-        events.extend(page);
-        if done {
-            break;
-        }
-    }
+    let whole = crate::engine::read_all(rt.engine.as_ref(), &key, 1000)
+        .await
+        .map_err(|e| ApiError(CommandError::from(e)))?;
+    let (epoch, events) = whole.map_or((String::new(), Vec::new()), |w| {
+        (w.epoch.to_string(), w.events)
+    });
     Ok(HttpResponse::Ok().json(json!({
         "conversation": summary,
         "epoch": epoch,

@@ -35,6 +35,12 @@ impl ResponseError for ApiError {
 
 pub use crate::http_error::error_response;
 
+impl From<crate::domain::text::TextError> for ApiError {
+    fn from(e: crate::domain::text::TextError) -> Self {
+        ApiError(e.into())
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 fn rt_of(req: &HttpRequest) -> Result<Rt, CommandError> {

@@ -1,27 +1,70 @@
 //! Parse-don't-validate constructors for text that comes from clients.
 
-use crate::protocol::CommandError;
+use crate::protocol::{CommandError, ErrorCode};
+
+/// Why client text was refused. `what` names the field, as clients sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("{what} is empty")]
+    Empty { what: &'static str },
+    #[error("{what} is required")]
+    Required { what: &'static str },
+    /// Over the node's limit for chat text (`too_large`).
+    #[error("{what} has {chars} characters; the limit is {max}")]
+    TooLong {
+        what: &'static str,
+        chars: usize,
+        max: usize,
+    },
+    /// A form field out of its documented range (`bad_request`, PROTOCOL §9.2).
+    #[error("{what} has {chars} characters; the limit is {max}")]
+    FieldTooLong {
+        what: &'static str,
+        chars: usize,
+        max: usize,
+    },
+    #[error("{what} contains control characters")]
+    ControlCharacters { what: &'static str },
+    #[error("client_msg_id must be 1 to {max} printable ASCII characters")]
+    ClientMsgId { max: usize },
+    #[error("email is not a valid address")]
+    Email,
+}
+
+impl TextError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            TextError::TooLong { .. } => ErrorCode::TooLarge,
+            _ => ErrorCode::BadRequest,
+        }
+    }
+}
+
+impl From<TextError> for CommandError {
+    fn from(e: TextError) -> Self {
+        CommandError::new(e.code(), e.to_string())
+    }
+}
 
 /// Rejects text that is empty, too long, or holds control characters other than tab and newlines.
 /// Text is otherwise stored exactly as sent (never trimmed, never rendered as HTML).
-pub fn chat_text(text: &str, max_chars: usize, what: &str) -> Result<String, CommandError> {
+pub fn chat_text(text: &str, max_chars: usize, what: &'static str) -> Result<String, TextError> {
     if text.trim().is_empty() {
-        return Err(CommandError::bad_request(format!("{what} is empty")));
+        return Err(TextError::Empty { what });
     }
     let chars = text.chars().count();
     if chars > max_chars {
-        return Err(CommandError::new(
-            crate::protocol::ErrorCode::TooLarge,
-            format!("{what} has {chars} characters; the limit is {max_chars}"),
-        ));
+        return Err(TextError::TooLong {
+            what,
+            chars,
+            max: max_chars,
+        });
     }
     if text
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err(CommandError::bad_request(format!(
-            "{what} contains control characters"
-        )));
+        return Err(TextError::ControlCharacters { what });
     }
     Ok(text.to_string())
 }
@@ -30,8 +73,8 @@ pub fn chat_text(text: &str, max_chars: usize, what: &str) -> Result<String, Com
 pub fn optional_text(
     text: Option<&str>,
     max_chars: usize,
-    what: &str,
-) -> Result<Option<String>, CommandError> {
+    what: &'static str,
+) -> Result<Option<String>, TextError> {
     match text {
         None => Ok(None),
         Some(t) if t.trim().is_empty() => Ok(None),
@@ -40,48 +83,47 @@ pub fn optional_text(
 }
 
 /// A client message id: 1..=max printable ASCII characters.
-pub fn client_msg_id(id: &str, max_len: usize) -> Result<(), CommandError> {
+pub fn client_msg_id(id: &str, max_len: usize) -> Result<(), TextError> {
     if id.is_empty() || id.len() > max_len || !id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(CommandError::bad_request(format!(
-            "client_msg_id must be 1 to {max_len} printable ASCII characters"
-        )));
+        return Err(TextError::ClientMsgId { max: max_len });
     }
     Ok(())
 }
 
 /// A person's name from the pre-chat form.
-pub fn person_name(name: &str, what: &str) -> Result<String, CommandError> {
+pub fn person_name(name: &str, what: &'static str) -> Result<String, TextError> {
     const MAX_CHARS: usize = 100;
     let trimmed = name.trim();
     if trimmed.is_empty() {
-        return Err(CommandError::bad_request(format!("{what} is required")));
+        return Err(TextError::Required { what });
     }
     // A form field out of range is a bad request (400, PROTOCOL §9.2), not `too_large`.
     let chars = trimmed.chars().count();
     if chars > MAX_CHARS {
-        return Err(CommandError::bad_request(format!(
-            "{what} has {chars} characters; the limit is {MAX_CHARS}"
-        )));
+        return Err(TextError::FieldTooLong {
+            what,
+            chars,
+            max: MAX_CHARS,
+        });
     }
     chat_text(trimmed, MAX_CHARS, what)
 }
 
 /// A plausible email address: one `@`, a non-empty local part, a dotted domain, no spaces.
 /// Deliverability is not our business; catching typos like a missing `@` is.
-pub fn email(email: &str) -> Result<String, CommandError> {
+pub fn email(email: &str) -> Result<String, TextError> {
     let e = email.trim();
-    let bad = || CommandError::bad_request("email is not a valid address");
     if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad());
+        return Err(TextError::Email);
     }
-    let (local, domain) = e.split_once('@').ok_or_else(bad)?;
+    let (local, domain) = e.split_once('@').ok_or(TextError::Email)?;
     if local.is_empty()
         || domain.contains('@')
         || !domain.contains('.')
         || domain.starts_with('.')
         || domain.ends_with('.')
     {
-        return Err(bad());
+        return Err(TextError::Email);
     }
     Ok(e.to_string())
 }
@@ -90,7 +132,7 @@ pub fn email(email: &str) -> Result<String, CommandError> {
 mod tests {
     use super::*;
 
-    fn check<T>(result: Result<T, CommandError>, ok: bool, input: &str) {
+    fn check<T>(result: Result<T, TextError>, ok: bool, input: &str) {
         assert_eq!(result.is_ok(), ok, "input {input:?}");
     }
 
@@ -111,7 +153,12 @@ mod tests {
             check(chat_text(input, 40, "text"), ok, input);
         }
         let err = chat_text(&"x".repeat(21), 20, "text").expect_err("too long");
-        assert_eq!(err.code, crate::protocol::ErrorCode::TooLarge);
+        assert_eq!(err.code(), ErrorCode::TooLarge);
+        let err = CommandError::from(err);
+        assert_eq!(err.code, ErrorCode::TooLarge);
+        assert_eq!(err.message, "text has 21 characters; the limit is 20");
+        let name = person_name(&"x".repeat(101), "first_name").expect_err("too long");
+        assert_eq!(name.code(), ErrorCode::BadRequest, "a form field: 400");
     }
 
     #[test]

@@ -41,6 +41,39 @@ pub enum EngineError {
     Other(String),
 }
 
+/// Reads a conversation's whole log, `page` events per read: the one loop that every reader of
+/// a whole transcript uses (an actor rebuilding itself, the transcript API). `None` when the
+/// conversation has no log.
+pub async fn read_all(
+    engine: &dyn Engine,
+    key: &ConvKey,
+    page: usize,
+) -> Result<Option<LogSlice>, EngineError> {
+    let mut whole: Option<LogSlice> = None;
+    loop {
+        let after = whole
+            .as_ref()
+            .and_then(|w| w.events.last())
+            .map_or(0, |e| e.seq);
+        let Some(slice) = engine.read_log(key, after, page).await? else {
+            return Ok(whole);
+        };
+        let done =
+            slice.events.is_empty() || slice.events.last().is_some_and(|l| l.seq >= slice.last_seq);
+        match &mut whole {
+            Some(w) => {
+                w.epoch = slice.epoch;
+                w.last_seq = slice.last_seq;
+                w.events.extend(slice.events);
+            }
+            None => whole = Some(slice),
+        }
+        if done {
+            return Ok(whole);
+        }
+    }
+}
+
 impl From<EngineError> for CommandError {
     /// A stale writer is told to locate the actor again; an unreachable store is `unavailable`
     /// (retry); anything else is internal (its cause is logged, not shown to clients).

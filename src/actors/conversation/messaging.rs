@@ -184,5 +184,5 @@ impl Handler<Note> for ConversationActor {
 
 /// Validates text once, with the node's limits, for handlers above.
 pub fn message_text(text: &str, limits: &crate::config::Limits) -> Result<String, CommandError> {
-    text::chat_text(text, limits.max_message_chars, "text")
+    text::chat_text(text, limits.max_message_chars, "text").map_err(CommandError::from)
 }

@@ -40,9 +40,7 @@ use crate::actors::Rt;
 use crate::domain::conversation::{ConversationState, Status, TimerKind};
 use crate::domain::org::OrgConfig;
 use crate::engine::SnapshotWriter;
-use crate::engine::{
-    ActorRef, Appended, ConversationSummary, EngineError, Fence, LogSlice, NewEvent,
-};
+use crate::engine::{ActorRef, Appended, ConversationSummary, EngineError, Fence, NewEvent};
 use crate::hub::Audience;
 use crate::hub::EventDelivery;
 use crate::ids::{AgentId, AgentKey, ConvKey, QueueId, QueueKey};
@@ -357,25 +355,8 @@ async fn load_log(
     rt: Rt,
     key: ConvKey,
 ) -> Result<Option<(Arc<str>, Vec<Arc<LogEvent>>)>, EngineError> {
-    let mut events = Vec::new();
-    let mut epoch: Option<Arc<str>> = None;
-    loop {
-        let after = events.last().map_or(0, |e: &Arc<LogEvent>| e.seq);
-        let Some(LogSlice {
-            epoch: e,
-            events: page,
-            last_seq,
-        }) = rt.engine.read_log(&key, after, LOAD_PAGE).await?
-        else {
-            return Ok(epoch.map(|e| (e, events)));
-        };
-        epoch = Some(e);
-        let done = page.is_empty() || page.last().is_some_and(|l| l.seq >= last_seq);
-        events.extend(page);
-        if done {
-            return Ok(epoch.map(|e| (e, events)));
-        }
-    }
+    let whole = crate::engine::read_all(rt.engine.as_ref(), &key, LOAD_PAGE).await?;
+    Ok(whole.map(|w| (w.epoch, w.events)))
 }
 
 impl Actor for ConversationActor {
