@@ -6,7 +6,7 @@
 //! restart without being stored separately.
 //!
 //! (Over 500 lines because of its tests, which start at `mod tests`; the state machine is the
-//! first 320 lines.)
+//! first 340 lines.)
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
