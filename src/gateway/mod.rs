@@ -50,11 +50,34 @@ pub async fn upgrade(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let (response, ws, stream) = actix_ws::handle(&req, body)?;
-    Metrics::inc(&rt.metrics.connections_opened);
+    let open = OpenConnection::new(rt.clone(), permit);
     actix_web::rt::spawn(async move {
-        let _permit = permit;
+        let _open = open;
         session::run(rt.clone(), ws, stream, origin).await;
-        Metrics::inc(&rt.metrics.connections_closed);
     });
     Ok(response)
+}
+
+/// One open websocket: holds its connection permit and counts it open until it is dropped —
+/// when the session ends, however it ends (a panicking session unwinds through it too), so
+/// neither the limit nor the `connections` gauge can drift.
+struct OpenConnection {
+    rt: Rt,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl OpenConnection {
+    fn new(rt: Rt, permit: tokio::sync::OwnedSemaphorePermit) -> Self {
+        Metrics::inc(&rt.metrics.connections_opened);
+        Self {
+            rt,
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        Metrics::inc(&self.rt.metrics.connections_closed);
+    }
 }
