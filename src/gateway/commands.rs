@@ -1,5 +1,6 @@
 //! Command dispatch: each client command becomes a typed message to the actor that owns the
-//! state it touches. Input is validated here, once, before any actor sees it.
+//! state it touches. Input is validated before any actor sees it: field formats here, the rules
+//! for starting a chat in `domain::start` (which REST and a bot-first flow reuse).
 
 use super::session::{Follow, Session};
 use crate::actors::agent::{
