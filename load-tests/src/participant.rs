@@ -317,7 +317,9 @@ impl<R: Request, A> Participant<R, A> {
                         Side::Customer => &stats.lat.delivery_agent_to_customer,
                         Side::Agent => &stats.lat.delivery_customer_to_agent,
                     };
-                    record(latency, clock::since(s.sent_nanos));
+                    let took = clock::since(s.sent_nanos);
+                    record(latency, took);
+                    stats.delivered_slice(took);
                 }
             }
             Some(false) => inc(&stats.c.messages_replayed),

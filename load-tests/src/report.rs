@@ -76,6 +76,44 @@ impl Throughput {
     }
 }
 
+/// Delivery stalls: the worst delivery latency of each 100-ms slice (by delivery time), over
+/// the slices that had deliveries.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Slices {
+    pub slices: usize,
+    /// Median of the slices' worst latencies.
+    pub median_worst_ms: f64,
+    pub over_10_ms: usize,
+    pub over_20_ms: usize,
+    pub worst_ms: f64,
+    /// Seconds since the start of the run of the slices over 20 ms.
+    pub over_20_at_secs: Vec<f64>,
+    /// Worst latency (µs) per 100-ms slice since the run started (0: no delivery).
+    pub worst_us: Vec<u32>,
+}
+
+impl Slices {
+    fn from_worst(worst_us: Vec<u32>) -> Self {
+        let mut active: Vec<u32> = worst_us.iter().copied().filter(|&w| w > 0).collect();
+        active.sort_unstable();
+        let ms = |us: u32| f64::from(us) / 1000.0;
+        Self {
+            slices: active.len(),
+            median_worst_ms: active.get(active.len() / 2).map_or(0.0, |&w| ms(w)),
+            over_10_ms: active.iter().filter(|&&w| w > 10_000).count(),
+            over_20_ms: active.iter().filter(|&&w| w > 20_000).count(),
+            worst_ms: active.last().map_or(0.0, |&w| ms(w)),
+            over_20_at_secs: worst_us
+                .iter()
+                .enumerate()
+                .filter(|(_, &w)| w > 20_000)
+                .map(|(i, _)| i as f64 / 10.0)
+                .collect(),
+            worst_us,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub scenario: String,
@@ -93,6 +131,7 @@ pub struct Report {
     pub peak_connections: u64,
     pub latency: Vec<Latency>,
     pub throughput: Throughput,
+    pub stalls: Slices,
     /// Error replies by `command:code`.
     pub errors: BTreeMap<String, u64>,
     pub memory: Option<MemoryReport>,
@@ -134,6 +173,7 @@ impl Report {
                 .map(|(n, h)| Latency::from_histogram(n, h))
                 .collect(),
             throughput: Throughput::from_seconds(stats.seconds()),
+            stalls: Slices::from_worst(stats.slices()),
             errors: stats.errors(),
             memory,
             reconnect_storm: stats.storm(),
@@ -236,6 +276,20 @@ impl Report {
             "throughput   peak offers/s {}, peak delivered/s {}, avg delivered/s {:.1}, peak acks/s {}",
             t.peak_offers_per_sec, t.peak_delivered_per_sec, t.avg_delivered_per_sec, t.peak_acked_per_sec
         );
+        let st = &self.stalls;
+        let _ = writeln!(
+            o,
+            "stalls       {} 100-ms slices with deliveries: worst delivery per slice median {:.2} ms, {} over 10 ms, {} over 20 ms, worst {:.1} ms",
+            st.slices, st.median_worst_ms, st.over_10_ms, st.over_20_ms, st.worst_ms
+        );
+        if !st.over_20_at_secs.is_empty() {
+            let at: Vec<String> = st
+                .over_20_at_secs
+                .iter()
+                .map(|t| format!("{t:.1}"))
+                .collect();
+            let _ = writeln!(o, "             over 20 ms at s: {}", at.join(" "));
+        }
         if let Some(mem) = &self.memory {
             let per = mem
                 .kib_per_connection

@@ -192,6 +192,9 @@ pub struct Stats {
     pub c: Counters,
     pub lat: Latencies,
     seconds: Mutex<Vec<Second>>,
+    /// The worst delivery latency (µs) of each 100-ms slice since the run started, by the
+    /// slice in which the message was delivered: stalls show up as slices far above the rest.
+    slices: Mutex<Vec<u32>>,
     errors: Mutex<BTreeMap<String, u64>>,
     notes: Mutex<Vec<String>>,
     /// Connections open right now, and the most at once.
@@ -211,6 +214,7 @@ impl Default for Stats {
             c: Counters::default(),
             lat: Latencies::default(),
             seconds: Mutex::new(Vec::new()),
+            slices: Mutex::new(Vec::new()),
             errors: Mutex::new(BTreeMap::new()),
             notes: Mutex::new(Vec::new()),
             open: AtomicI64::new(0),
@@ -245,6 +249,21 @@ impl Stats {
             Tick::Delivered => b.delivered += 1,
             Tick::Acked => b.acked += 1,
         }
+    }
+
+    /// A message delivered now, `latency` after it was sent.
+    pub fn delivered_slice(&self, latency: Duration) {
+        let slice = (self.started.elapsed().as_millis() / 100) as usize;
+        let us = u32::try_from(latency.as_micros()).unwrap_or(u32::MAX);
+        let mut s = lock(&self.slices);
+        if s.len() <= slice {
+            s.resize(slice + 1, 0);
+        }
+        s[slice] = s[slice].max(us);
+    }
+
+    pub fn slices(&self) -> Vec<u32> {
+        lock(&self.slices).clone()
     }
 
     pub fn seconds(&self) -> Vec<Second> {

@@ -19,7 +19,7 @@ const SHARDS: usize = 64;
 struct ConvLog {
     events: Vec<Arc<LogEvent>>,
     /// dedup key → seq of the event it produced.
-    dedup: HashMap<String, u64>,
+    dedup: DedupMap,
 }
 
 /// Conversation summaries with the indexes the hot lookups need: a customer's conversations
@@ -115,7 +115,7 @@ impl MemoryEngine {
         let mut out = Vec::with_capacity(events.len());
         for e in events {
             if let Some(key) = &e.dedup_key {
-                if let Some(&seq) = log.dedup.get(key) {
+                if let Some(seq) = log.dedup.get(key) {
                     // seq n is stored at index n - 1; seqs start at 1.
                     if let Some(existing) = log.events.get((seq - 1) as usize) {
                         out.push(Appended {

@@ -7,10 +7,12 @@
 //! Every method returns a boxed `Send` future so that a networked implementation fits; the memory
 //! engine returns ready futures.
 
+mod dedup;
 pub mod memory;
 pub mod redis;
 mod snapshot;
 
+pub use dedup::DedupMap;
 pub use snapshot::{SnapshotWriter, StateWriter};
 
 use std::future::Future;

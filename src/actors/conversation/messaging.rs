@@ -31,7 +31,7 @@ impl Handler<Post> for ConversationActor {
         let author = msg.who.author();
         let key = dedup_key(&author.role, author.id.as_deref(), &msg.client_msg_id);
         // A retry of something already stored is answered from the log, whatever the state now.
-        if let Some(&seq) = self.dedup.get(&key) {
+        if let Some(seq) = self.dedup.get(&key) {
             crate::metrics::Metrics::inc(&self.rt.metrics.messages_duplicate);
             return reply(Ok((seq, true)));
         }

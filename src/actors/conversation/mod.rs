@@ -39,8 +39,8 @@ use crate::actors::route::{LeaseLost, Wake};
 use crate::actors::Rt;
 use crate::domain::conversation::{ConversationState, Status, TimerKind};
 use crate::domain::org::OrgConfig;
-use crate::engine::SnapshotWriter;
 use crate::engine::{ActorRef, Appended, ConversationSummary, EngineError, Fence, NewEvent};
+use crate::engine::{DedupMap, SnapshotWriter};
 use crate::hub::Audience;
 use crate::hub::EventDelivery;
 use crate::ids::{AgentId, AgentKey, ConvKey, QueueId, QueueKey};
@@ -121,7 +121,7 @@ pub struct ConversationActor {
     pub(crate) epoch: Arc<str>,
     pub(crate) fence: Fence,
     /// Client message dedup keys → seq, so a retry is answered even after the chat ended.
-    pub(crate) dedup: HashMap<String, u64>,
+    pub(crate) dedup: DedupMap,
     /// Earliest wake-up asked of the timer supervisor, per kind.
     armed: HashMap<TimerKind, DateTime<Utc>>,
     /// An assignment offer is out (status `assigning`); live state, not logged.
@@ -153,7 +153,7 @@ impl ConversationActor {
             load: Load::Loading,
             epoch: Arc::from(""),
             fence: Fence { epoch },
-            dedup: HashMap::new(),
+            dedup: DedupMap::new(),
             armed: HashMap::new(),
             offered: false,
             last_read: (0, 0),
