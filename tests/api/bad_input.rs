@@ -274,6 +274,20 @@ async fn one_orgs_flood_is_limited_without_touching_another_org() {
     }
 }
 
+/// Agent Al, signed in with a socket whose receive window is tiny (4 KiB), in an accepted chat
+/// with a customer: the setting of both tests of a client that stops reading.
+async fn agent_in_a_chat_with_a_small_receive_window(app: &TestApp) -> (Client, Client, String) {
+    let token = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
+    let mut al = Client::open_with_recv_buffer(app.port, 4096).await;
+    al.ok(json!({ "type": "hello", "token": token })).await;
+    al.ok(json!({ "type": "status", "presence": "available" }))
+        .await;
+    let (customer, conv) = app.customer_chat("flood").await;
+    accept_next(&mut al).await;
+    al.barrier().await;
+    (al, customer, conv)
+}
+
 /// PROTOCOL §1.6 for a client that stops reading altogether: its socket fills up, the server's
 /// writes to it block, and the session must still be closed (1013) instead of waiting forever
 /// while its buffer grows. Al's socket keeps a tiny receive window and is never read while
@@ -291,14 +305,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_other_side_carries_
         |_| {},
     )
     .await;
-    let token = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
-    let mut al = Client::open_with_recv_buffer(app.port, 4096).await;
-    al.ok(json!({ "type": "hello", "token": token })).await;
-    al.ok(json!({ "type": "status", "presence": "available" }))
-        .await;
-    let (mut customer, conv) = app.customer_chat("flood").await;
-    accept_next(&mut al).await;
-    al.barrier().await;
+    let (mut al, mut customer, conv) = agent_in_a_chat_with_a_small_receive_window(&app).await;
 
     // From here on Al never reads its socket.
     let text = "x".repeat(4000);
@@ -427,14 +434,7 @@ async fn a_client_that_stops_reading_times_out_on_the_heartbeat_even_while_a_wri
         |_| {},
     )
     .await;
-    let token = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
-    let mut al = Client::open_with_recv_buffer(app.port, 4096).await;
-    al.ok(json!({ "type": "hello", "token": token })).await;
-    al.ok(json!({ "type": "status", "presence": "available" }))
-        .await;
-    let (mut customer, conv) = app.customer_chat("flood").await;
-    accept_next(&mut al).await;
-    al.barrier().await;
+    let (mut al, mut customer, conv) = agent_in_a_chat_with_a_small_receive_window(&app).await;
 
     // From here on Al never reads (nor answers pings) while the customer floods the chat.
     let text = "x".repeat(4000);
