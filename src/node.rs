@@ -60,14 +60,6 @@ impl Node {
         self.connections.clone().try_acquire_owned().ok()
     }
 
-    /// How many websockets are open now.
-    pub fn open_connections(&self) -> usize {
-        self.settings
-            .limits
-            .max_connections
-            .saturating_sub(self.connections.available_permits())
-    }
-
     /// Tells every session to send its client away with a reconnect hint.
     pub fn begin_drain(&self) {
         self.draining.send_replace(true);

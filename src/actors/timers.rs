@@ -13,7 +13,6 @@
 //! supervisor is at most one entry per live conversation and offer, however fast actors ask.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,8 +43,6 @@ pub struct Timers {
     requests: Mutex<HashMap<TimerTarget, Option<DateTime<Utc>>>>,
     /// Wakes the supervisor when a request lands (a permit is stored if it is busy).
     changed: Notify,
-    /// Deadlines the supervisor holds (for tests and metrics).
-    pending: AtomicUsize,
 }
 
 impl Timers {
@@ -62,11 +59,6 @@ impl Timers {
     pub fn cancel(&self, target: TimerTarget) {
         self.requests.lock().insert(target, None);
         self.changed.notify_one();
-    }
-
-    /// How many deadlines are armed.
-    pub fn pending(&self) -> usize {
-        self.pending.load(Ordering::Relaxed)
     }
 }
 
@@ -132,9 +124,6 @@ pub async fn run(rt: Rt, timers: Arc<Timers>) {
         for target in deadlines.due(Instant::now() + Duration::from_millis(1)) {
             deliver(&rt, target);
         }
-        timers
-            .pending
-            .store(deadlines.by_time.len(), Ordering::Relaxed);
         match deadlines.earliest() {
             Some(at) => {
                 tokio::select! {

@@ -33,7 +33,7 @@ impl ResponseError for ApiError {
     }
 }
 
-pub use crate::http_error::error_response;
+use crate::http_error::error_response;
 
 impl From<crate::domain::text::TextError> for ApiError {
     fn from(e: crate::domain::text::TextError) -> Self {

@@ -208,6 +208,13 @@ impl AgentActor {
     /// for an agent whose queues share one priority.
     fn tell_queues(&self, update: AgentUpdate) {
         let publication = self.publication.fetch_add(1, Ordering::Relaxed) + 1;
+        // The common cases need no ordering: one queue, or no room to hand out.
+        if self.queues.len() < 2 || !update.eligible || update.free == 0 {
+            for q in &self.queues {
+                tell::<QueueActor, _>(&self.rt, &self.queue_key(q), update.clone());
+            }
+            return;
+        }
         let org = self.rt.orgs.get(&self.key.org);
         let priority = |q: &QueueId| {
             org.as_ref()
@@ -224,7 +231,7 @@ impl AgentActor {
         }
         tiers.sort_by_key(|(p, _)| std::cmp::Reverse(*p));
         let tiers: Vec<Vec<QueueKey>> = tiers.into_iter().map(|(_, keys)| keys).collect();
-        if tiers.len() < 2 || !update.eligible || update.free == 0 {
+        if tiers.len() < 2 {
             for key in tiers.iter().flatten() {
                 tell::<QueueActor, _>(&self.rt, key, update.clone());
             }

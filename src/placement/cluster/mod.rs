@@ -106,10 +106,6 @@ impl ClusterNode {
         self.held.send_replace(leases.len());
     }
 
-    pub fn lease_count(&self) -> usize {
-        self.leases.lock().len()
-    }
-
     pub fn epoch_of(&self, actor: &ActorRef) -> Option<u64> {
         self.leases.lock().get(actor).copied()
     }
