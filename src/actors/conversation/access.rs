@@ -55,10 +55,15 @@ impl ConversationActor {
                 {
                     Ok(())
                 } else if let Some(role) = role {
-                    Err(CommandError::forbidden(format!(
-                        "as {} you do not write to the customer; use the internal discussion",
-                        role_name(role)
-                    )))
+                    Err(CommandError::forbidden(match role {
+                        ParticipantRole::Observer => {
+                            "an observer only reads; switch to coach or barge to write"
+                        }
+                        ParticipantRole::Coach => {
+                            "a coach writes to the internal discussion only; barge in to write to the customer"
+                        }
+                        _ => "a consultant writes to the internal discussion only",
+                    }))
                 } else if self.state.agents.contains(id) {
                     Err(CommandError::forbidden(
                         "you no longer own this conversation",
@@ -100,18 +105,6 @@ impl ConversationActor {
             return Err(CommandError::conflict("a transfer is already pending"));
         }
         Ok(())
-    }
-}
-
-/// A role as agents read it in error messages.
-fn role_name(role: ParticipantRole) -> &'static str {
-    match role {
-        ParticipantRole::Customer => "the customer",
-        ParticipantRole::Owner => "the owner",
-        ParticipantRole::Conference => "a conference participant",
-        ParticipantRole::Consult => "a consultant",
-        ParticipantRole::Observer => "an observer",
-        ParticipantRole::Coach => "a coach",
     }
 }
 
