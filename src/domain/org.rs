@@ -191,6 +191,9 @@ pub struct QueueConfig {
 pub struct AgentProfile {
     pub id: AgentId,
     pub name: String,
+    /// Shown to customers — and in the transcript — instead of the name (seed 004).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_chats: Option<u32>,
     #[serde(default)]
@@ -262,6 +265,20 @@ impl OrgConfig {
         self.agents.iter().find(|a| &a.id == id)
     }
 
+    /// The name an agent goes by in chats: the profile's nickname when it has one (seed 004:
+    /// customers see the nickname, and so does the transcript), else the token's name, else the
+    /// profile's name (a token without a name carries the id).
+    pub fn display_name(&self, id: &AgentId, token_name: &str) -> String {
+        let profile = self.agent(id);
+        if let Some(nick) = profile.and_then(|p| p.nickname.as_deref()) {
+            return nick.to_string();
+        }
+        match profile {
+            Some(p) if token_name == id.as_str() => p.name.clone(),
+            _ => token_name.to_string(),
+        }
+    }
+
     /// The queue a new chat goes to: the reason's queue, else the org default, else the first.
     pub fn queue_for(&self, reason: Option<&Reason>) -> Option<QueueId> {
         reason
@@ -304,6 +321,14 @@ impl OrgConfig {
             }
         }
         for a in &self.agents {
+            if a.nickname
+                .as_ref()
+                .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100)
+            {
+                return Err(CommandError::bad_request(
+                    "agent nickname must be 1 to 100 characters",
+                ));
+            }
             if let Some(m) = a.max_chats {
                 if !(1..=50).contains(&m) {
                     return Err(CommandError::bad_request("agent max_chats must be 1 to 50"));

@@ -559,3 +559,36 @@ async fn queue_has_available_agent(app: &TestApp, queue: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Seed 004: an agent profile's nickname is the name customers (and the transcript) see.
+#[actix_web::test]
+async fn an_agents_nickname_is_the_name_the_customer_sees() {
+    let app = spawn_app_with(|orgs| {
+        orgs[0]["agents"] = json!([{ "id": "al", "name": "Alan Realname", "nickname": "Sam" }]);
+    })
+    .await;
+    let (mut al, mut customer, conv) = owned_chat(&app).await;
+    let assigned = customer.event(&conv, "assigned").await;
+    assert_eq!(assigned["event"]["agent_name"], "Sam");
+    let seq = say(&mut al, &conv, "a1", "Hello!").await;
+    let got = customer
+        .wait_for("al's message", |f| is_event(f, &conv) && f["seq"] == seq)
+        .await;
+    assert_eq!(got["event"]["author"]["name"], "Sam");
+    assert!(!got.to_string().contains("Realname"), "{got}");
+
+    // A blank nickname is refused with a clear error; the profile is unchanged.
+    let admin = app.admin_token("t1");
+    let (status, body) = app
+        .http(
+            "PUT",
+            "/v1/agents/al",
+            Some(&admin),
+            Some(json!({ "name": "Alan Realname", "nickname": " " })),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request");
+    let (_, listed) = app.http("GET", "/v1/agents", Some(&admin), None).await;
+    assert_eq!(listed["profiles"][0]["nickname"], "Sam", "{listed}");
+}

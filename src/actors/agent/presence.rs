@@ -56,15 +56,9 @@ impl Handler<Connect> for AgentActor {
 
     fn handle(&mut self, msg: Connect, _: &mut Self::Context) -> Self::Result {
         let old: HashSet<QueueId> = self.queues.iter().cloned().collect();
-        // The token's name wins; a token without one (name == id) falls back to the profile.
-        self.name = match self
-            .rt
-            .orgs
-            .get(&self.key.org)
-            .and_then(|o| o.agent(&self.key.id).map(|a| a.name.clone()))
-        {
-            Some(profile) if msg.staff.name == self.key.id.as_str() => profile,
-            _ => msg.staff.name.clone(),
+        self.name = match self.rt.orgs.get(&self.key.org) {
+            Some(org) => org.display_name(&self.key.id, &msg.staff.name),
+            None => msg.staff.name.clone(),
         };
         self.queues = msg.staff.queues.clone();
         self.sessions.insert(msg.instance, msg.sessions);

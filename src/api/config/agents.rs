@@ -27,6 +27,8 @@ pub(super) async fn list_agents(rt: web::Data<Rt>, who: Authed) -> ApiResult<Htt
 pub(super) struct AgentBody {
     name: String,
     #[serde(default)]
+    nickname: Option<String>,
+    #[serde(default)]
     max_chats: Option<u32>,
     #[serde(default)]
     queues: Vec<QueueId>,
@@ -44,6 +46,7 @@ pub(super) async fn put_agent(
     let profile = AgentProfile {
         id: id.clone(),
         name: b.name,
+        nickname: b.nickname,
         max_chats: b.max_chats,
         queues: b.queues,
     };

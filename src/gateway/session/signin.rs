@@ -98,7 +98,10 @@ pub(super) async fn hello_frame(
     let who = match &principal {
         Principal::Staff(s) => Who::Agent {
             id: s.id.clone(),
-            name: s.name.clone(),
+            name: rt
+                .orgs
+                .get(&s.org)
+                .map_or_else(|| s.name.clone(), |o| o.display_name(&s.id, &s.name)),
             supervisor: s.sees_all_queues(),
         },
         Principal::Customer(c) => Who::Customer(c.id.clone()),
