@@ -270,7 +270,8 @@ function apply(c, e) {
       if (S.me && e.participant === S.me.agent) {
         if (e.role !== 'owner') {
           // Left or removed: no more events of this chat (the `left` signal follows).
-          c.leftNote = e.author?.id === S.me.agent ? 'You left this chat.' : `${e.author?.name || agentName(e.author?.id)} removed you from this chat.`;
+          const by = e.author?.role === 'agent' && e.author.id && e.author.id !== S.me.agent ? e.author.name || memberName(c, e.author.id) : null;
+          c.leftNote = by ? `${by} removed you from this chat.` : 'You left this chat.';
           c.status = 'left'; c.pendingSince = null; c.typing = false;
         } else if (!c.leftNote) {
           c.leftNote = 'You left this chat.';

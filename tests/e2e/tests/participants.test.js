@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   launchBrowser, scenario, token, demoUrl, w, c, fillPrechat, customerSays, signInAgent,
-  acceptOffer, agentSays, testOrg, withAgents, invite, internalSays, participant, texts,
+  acceptOffer, agentSays, openChat, testOrg, withAgents, invite, internalSays, participant, texts,
 } from '../lib/harness.js';
 
 let browser;
@@ -137,7 +137,7 @@ test('a conference of three agents; the owner leaves and ownership passes on', a
 
 test('a consultation, then turned into a transfer', async () => {
   await scenario(browser, 'participants consultation', async ({ server, open, errors }) => {
-    const { bob, customer, pane } = await setUp(server, open, [['bob', 'Bob Agent']]);
+    const { bob, customer, conversation, pane } = await setUp(server, open, [['bob', 'Bob Agent']]);
 
     await invite(pane, 'bob', 'consult', 'refund rules?');
     const card = c(bob, 'invitation');
@@ -162,6 +162,17 @@ test('a consultation, then turned into a transfer', async () => {
     await c(pane, 'internal-msg').filter({ hasText: 'boots have 60 days' }).waitFor();
     assert.deepEqual(await texts(c(pane, 'internal-author')), ['Alice Agent', 'Bob Agent']);
     await c(pane, 'internal-pending').waitFor({ state: 'detached' });
+
+    // Bob's page reloads: the replayed log rebuilds his role, the participants and the thread.
+    await bob.reload();
+    await bob.locator('#net.ok').waitFor();
+    await openChat(bob, conversation);
+    await c(bobPane, 'internal-msg').filter({ hasText: 'boots have 60 days' }).waitFor();
+    assert.deepEqual(await texts(c(bobPane, 'internal-author')), ['Alice Agent', 'Bob Agent'], 'the thread, once');
+    await participant(bobPane, 'alice').filter({ hasText: 'owner' }).waitFor();
+    await participant(bobPane, 'bob').filter({ hasText: 'consultant' }).waitFor();
+    await c(bobPane, 'banner').filter({ hasText: 'You are consulting' }).waitFor();
+    assert.ok(await c(bobPane, 'composer').isHidden(), 'still no customer composer');
 
     // What the customer got after all that (a public message after it: everything before it
     // has been delivered): no internal text, no consultant.
