@@ -596,7 +596,29 @@ impl Handler<GetStats> for QueueActor {
     }
 }
 
+/// For an invitation to the queue (conference, consultation): its available agents with a
+/// free slot, the longest ready first. Advisory, like the view it comes from: the agent actor
+/// decides.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<Vec<AgentId>, CommandError>")]
+pub struct Candidates;
+
+impl Handler<Candidates> for QueueActor {
+    type Result = Result<Vec<AgentId>, CommandError>;
+
+    fn handle(&mut self, _: Candidates, _: &mut Self::Context) -> Self::Result {
+        let mut free: Vec<(&AgentId, &AgentView)> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.eligible && a.free > 0)
+            .collect();
+        free.sort_by_key(|(id, a)| (a.ready_since, (*id).clone()));
+        Ok(free.into_iter().map(|(id, _)| id.clone()).collect())
+    }
+}
+
 crate::remote_messages!(QueueActor {
+    Candidates => Vec<AgentId>, "queue.candidates";
     Admit => (), "queue.admit";
     Enqueue => (), "queue.enqueue";
     Retell => (), "queue.retell";

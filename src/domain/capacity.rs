@@ -1,8 +1,8 @@
 //! An agent's capacity (DESIGN invariant 4): the seats it holds, one per conversation, each of
-//! a kind. Assigned chats, pending assignment offers and incoming transfer requests all take a
-//! seat; a reservation that would take one more seat than `max_chats` is refused. New ways to be
-//! in a chat (a conference or consultation seat, an observer who takes none) are new
-//! [`SeatKind`]s, not new branches in the agent actor.
+//! a kind. Assigned chats, pending assignment offers, incoming transfer requests, pending
+//! invitations, conference and consultation seats take a seat that counts (the last two as the
+//! org's [`Counting`] says); an observer's seat never counts. A reservation that would take one
+//! more counted seat than `max_chats` is refused.
 //!
 //! Pure data: the agent actor is the only place that reserves, and it keeps whatever a seat
 //! needs to remember (an offer's queue and expiry …) as the seat's `detail`.
@@ -10,9 +10,10 @@
 use std::collections::HashMap;
 
 use crate::ids::ConversationId;
+use crate::protocol::ParticipantRole;
 
 /// Why an agent holds a seat in a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SeatKind {
     /// The agent owns the chat.
     Assigned,
@@ -20,13 +21,44 @@ pub enum SeatKind {
     Offer,
     /// A transfer request to the agent waits for its answer.
     TransferIn,
+    /// An invitation to join as this role waits for the agent's answer; it counts as the seat
+    /// it would become.
+    Invited(ParticipantRole),
+    /// The agent is in the chat beside the owner, with this role (conference, consult, observer,
+    /// coach).
+    Joined(ParticipantRole),
+}
+
+/// Which participant seats count against `max_chats` (org settings; owner, offer and transfer
+/// seats always count, observers and coaches never).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counting {
+    pub conference: bool,
+    pub consult: bool,
+}
+
+impl Default for Counting {
+    fn default() -> Self {
+        Self {
+            conference: true,
+            consult: true,
+        }
+    }
 }
 
 impl SeatKind {
     /// Whether a seat of this kind counts against `max_chats`.
-    pub fn counts(self) -> bool {
+    pub fn counts(self, rules: Counting) -> bool {
         match self {
             SeatKind::Assigned | SeatKind::Offer | SeatKind::TransferIn => true,
+            SeatKind::Invited(role) | SeatKind::Joined(role) => match role {
+                ParticipantRole::Owner => true,
+                ParticipantRole::Conference => rules.conference,
+                ParticipantRole::Consult => rules.consult,
+                ParticipantRole::Observer | ParticipantRole::Coach | ParticipantRole::Customer => {
+                    false
+                }
+            },
         }
     }
 }
@@ -53,12 +85,15 @@ pub struct Seat<D> {
 #[derive(Debug, Clone)]
 pub struct Seats<D> {
     held: HashMap<ConversationId, Seat<D>>,
+    /// Which participant seats count (set from the org's settings before each reservation).
+    pub counting: Counting,
 }
 
 impl<D> Default for Seats<D> {
     fn default() -> Self {
         Self {
             held: HashMap::new(),
+            counting: Counting::default(),
         }
     }
 }
@@ -66,7 +101,10 @@ impl<D> Default for Seats<D> {
 impl<D> Seats<D> {
     /// Seats that count against `max_chats`.
     pub fn load(&self) -> usize {
-        self.held.values().filter(|s| s.kind.counts()).count()
+        self.held
+            .values()
+            .filter(|s| s.kind.counts(self.counting))
+            .count()
     }
 
     /// How many more counted seats fit under `max`.
@@ -98,7 +136,7 @@ impl<D> Seats<D> {
         if let Some(seat) = self.held.get(&conversation) {
             return Err(SeatError::AlreadyHeld(seat.kind));
         }
-        if kind.counts() && self.free(max) == 0 {
+        if kind.counts(self.counting) && self.free(max) == 0 {
             return Err(SeatError::Full);
         }
         self.held.insert(conversation, Seat { kind, detail });
@@ -138,6 +176,17 @@ impl<D> Seats<D> {
         }
     }
 
+    /// The seats of kinds that `pick` accepts.
+    pub fn matching(
+        &self,
+        pick: impl Fn(SeatKind) -> bool,
+    ) -> impl Iterator<Item = (&ConversationId, SeatKind, &D)> {
+        self.held
+            .iter()
+            .filter(move |(_, s)| pick(s.kind))
+            .map(|(c, s)| (c, s.kind, &s.detail))
+    }
+
     /// The seats of one kind.
     pub fn of_kind(&self, kind: SeatKind) -> impl Iterator<Item = (&ConversationId, &D)> {
         self.held
@@ -150,7 +199,7 @@ impl<D> Seats<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use SeatKind::{Assigned, Offer, TransferIn};
+    use SeatKind::{Assigned, Invited, Joined, Offer, TransferIn};
 
     fn c(n: u32) -> ConversationId {
         ConversationId::parse(&format!("c{n}")).expect("id")
@@ -235,6 +284,35 @@ mod tests {
                 "never past the limit by a reservation"
             );
         }
+    }
+
+    #[test]
+    fn participant_seats_count_as_the_org_says_and_observers_never() {
+        use ParticipantRole::{Conference, Consult, Observer};
+        let mut s = seats(&[(1, Assigned), (2, Joined(Conference))]);
+        assert_eq!(s.load(), 2);
+        assert_eq!(
+            s.reserve(c(3), Invited(Consult), (), 3),
+            Ok(()),
+            "an invitation takes the last seat"
+        );
+        assert_eq!(
+            s.reserve(c(4), Invited(Conference), (), 3),
+            Err(SeatError::Full)
+        );
+        assert_eq!(
+            s.reserve(c(4), Joined(Observer), (), 3),
+            Ok(()),
+            "an observer fits when the agent is full"
+        );
+        assert_eq!(s.load(), 3);
+        s.counting = Counting {
+            conference: false,
+            consult: true,
+        };
+        assert_eq!(s.load(), 2, "conference seats no longer count");
+        assert!(s.convert(&c(3), Invited(Consult), Joined(Consult), ()));
+        assert_eq!(s.load(), 2);
     }
 
     #[test]

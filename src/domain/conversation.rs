@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::org::OrgSettings;
 use crate::ids::{AgentId, CustomerId, QueueId, ReasonId};
-use crate::protocol::{EndReason, EventKind, LogEvent, Visibility};
+use crate::protocol::{EndReason, EventKind, LogEvent, ParticipantRole, Visibility};
 
 /// The customer-journey status (seed 001).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -76,17 +76,38 @@ pub enum TimerKind {
     WaitingAutoComplete,
     TransferExpiry,
     WrapUp,
+    /// The oldest pending invitation expires.
+    InviteExpiry,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 6] = [
+    pub const ALL: [TimerKind; 7] = [
         TimerKind::IdlePrompt,
         TimerKind::IdleEnd,
         TimerKind::AssignedAutoComplete,
         TimerKind::WaitingAutoComplete,
         TimerKind::TransferExpiry,
         TimerKind::WrapUp,
+        TimerKind::InviteExpiry,
     ];
+}
+
+/// An agent in the chat beside the owner (DESIGN §10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    pub agent: AgentId,
+    pub name: String,
+    pub role: ParticipantRole,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// An invitation waiting for its target's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub to: AgentId,
+    pub role: ParticipantRole,
+    pub by: AgentId,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +133,10 @@ pub struct ConversationState {
     /// Every agent who has owned the conversation, for "all transactions" queries.
     pub agents: Vec<AgentId>,
     pub transfer: Option<PendingTransfer>,
+    /// Agents in the chat beside the owner, in the order they joined.
+    pub participants: Vec<Participant>,
+    /// Invitations waiting for an answer, oldest first.
+    pub invitations: Vec<Invitation>,
     pub created_at: Option<DateTime<Utc>>,
     pub waiting_since: Option<DateTime<Utc>>,
     pub assigned_at: Option<DateTime<Utc>>,
@@ -149,6 +174,8 @@ impl Default for ConversationState {
             owner_name: None,
             agents: Vec::new(),
             transfer: None,
+            participants: Vec::new(),
+            invitations: Vec::new(),
             created_at: None,
             waiting_since: None,
             assigned_at: None,
@@ -263,12 +290,60 @@ impl ConversationState {
                 participant,
                 name,
                 role,
-            } => {
-                if *role == crate::protocol::ParticipantRole::Owner
-                    && self.owner.as_ref().map(|o| o.as_str()) == Some(participant.as_str())
-                {
-                    self.owner_name = Some(name.clone());
+            } => match role {
+                ParticipantRole::Owner => {
+                    if self.owner.as_ref().map(|o| o.as_str()) == Some(participant.as_str()) {
+                        self.owner_name = Some(name.clone());
+                    }
                 }
+                ParticipantRole::Customer => {}
+                _ => {
+                    if let Ok(agent) = AgentId::parse(participant) {
+                        self.participants.retain(|p| p.agent != agent);
+                        self.participants.push(Participant {
+                            agent,
+                            name: name.clone(),
+                            role: *role,
+                            joined_at: at,
+                        });
+                    }
+                }
+            },
+            EventKind::ParticipantLeft { participant, role } => {
+                if !matches!(role, ParticipantRole::Owner | ParticipantRole::Customer) {
+                    self.participants
+                        .retain(|p| p.agent.as_str() != participant.as_str());
+                }
+            }
+            EventKind::Invited { to, role, by, .. } => {
+                self.invitations.retain(|i| &i.to != to);
+                self.invitations.push(Invitation {
+                    to: to.clone(),
+                    role: *role,
+                    by: by.clone(),
+                    at,
+                });
+            }
+            EventKind::InviteEnded { to, .. } => self.invitations.retain(|i| &i.to != to),
+            EventKind::RoleChanged {
+                participant, to, ..
+            } => {
+                if let Some(p) = self
+                    .participants
+                    .iter_mut()
+                    .find(|p| &p.agent == participant)
+                {
+                    p.role = *to;
+                }
+            }
+            EventKind::OwnershipChanged { to, name, .. } => {
+                self.participants.retain(|p| &p.agent != to);
+                self.owner = Some(to.clone());
+                self.owner_name = (!name.is_empty()).then(|| name.clone());
+                if !self.agents.contains(to) {
+                    self.agents.push(to.clone());
+                }
+                self.last_activity = Some(at);
             }
             EventKind::IdleWarning { .. } => self.idle_warned_at = Some(at),
             EventKind::Ended { reason, .. } => {
@@ -276,18 +351,36 @@ impl ConversationState {
                 self.ended_at = Some(at);
                 self.end_reason = Some(*reason);
                 self.transfer = None;
+                self.invitations.clear();
             }
             EventKind::WrapUp { disposition, .. } => {
                 self.status = Status::Done;
                 self.disposition = disposition.clone();
             }
             EventKind::Survey { rating, .. } => self.survey = Some(*rating),
-            EventKind::ParticipantLeft { .. } | EventKind::Read { .. } | EventKind::Note { .. } => {
-            }
+            EventKind::Read { .. } | EventKind::Note { .. } | EventKind::Internal { .. } => {}
         }
     }
 
+    /// The participant (beside the owner) this agent is, if any.
+    pub fn participant(&self, agent: &AgentId) -> Option<&Participant> {
+        self.participants.iter().find(|p| &p.agent == agent)
+    }
+
+    pub fn invitation(&self, agent: &AgentId) -> Option<&Invitation> {
+        self.invitations.iter().find(|i| &i.to == agent)
+    }
+
+    /// The longest-joined conference participant: who owns the chat when the owner leaves.
+    pub fn successor(&self) -> Option<&Participant> {
+        self.participants
+            .iter()
+            .filter(|p| p.role == ParticipantRole::Conference)
+            .min_by_key(|p| p.joined_at)
+    }
+
     fn set_owner(&mut self, agent: &AgentId, name: &str, at: DateTime<Utc>) {
+        self.participants.retain(|p| &p.agent != agent);
         self.owner = Some(agent.clone());
         self.owner_name = (!name.is_empty()).then(|| name.to_string());
         if !self.agents.contains(agent) {
@@ -332,6 +425,11 @@ impl ConversationState {
             TimerKind::WrapUp if self.status == Status::Ended => {
                 self.ended_at.map(|t| t + ms(s.wrapup_timeout_ms))
             }
+            TimerKind::InviteExpiry => self
+                .invitations
+                .iter()
+                .map(|i| i.at + ms(s.invite_expiry_ms))
+                .min(),
             _ => None,
         }
     }

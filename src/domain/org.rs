@@ -30,6 +30,16 @@ impl Default for Messages {
     }
 }
 
+/// The org's rule for a chat whose owner leaves with nobody to take over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerLeaves {
+    /// The chat ends (reason `agent`).
+    End,
+    /// The chat goes back to its queue.
+    Queue,
+}
+
 /// Per-org behaviour. Durations are in milliseconds so that tests can configure short timers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -60,6 +70,14 @@ pub struct OrgSettings {
     /// ... and from yellow to red. Must be greater than `pending_yellow_ms`.
     pub pending_red_ms: u64,
     pub messages: Messages,
+    /// An invitation to join a chat (conference, consultation) unanswered this long expires.
+    pub invite_expiry_ms: u64,
+    /// Whether a conference seat counts against the agent's `max_chats` (DESIGN invariant 4).
+    pub conference_counts: bool,
+    /// Whether a consultation seat counts against the agent's `max_chats`.
+    pub consult_counts: bool,
+    /// What happens when the owner leaves and no conference participant can take over.
+    pub owner_leaves: OwnerLeaves,
     /// HS256 secret the org's backend signs verified-customer tokens with. Never returned by GET.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_token_secret: Option<String>,
@@ -85,6 +103,10 @@ impl Default for OrgSettings {
             pending_yellow_ms: 30_000,
             pending_red_ms: 60_000,
             messages: Messages::default(),
+            invite_expiry_ms: 60_000,
+            conference_counts: true,
+            consult_counts: true,
+            owner_leaves: OwnerLeaves::End,
             customer_token_secret: None,
         }
     }
@@ -104,6 +126,7 @@ impl OrgSettings {
             ("assigned_autocomplete_ms", self.assigned_autocomplete_ms),
             ("waiting_autocomplete_ms", self.waiting_autocomplete_ms),
             ("wrapup_timeout_ms", self.wrapup_timeout_ms),
+            ("invite_expiry_ms", self.invite_expiry_ms),
             ("pending_yellow_ms", self.pending_yellow_ms),
             ("pending_red_ms", self.pending_red_ms),
         ] {

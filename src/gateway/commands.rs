@@ -4,11 +4,13 @@
 
 use super::session::{Follow, Session};
 use crate::actors::agent::{
-    AgentActor, AnswerOffer, AnswerTransfer as AgentAnswerTransfer, SetPresence,
+    AgentActor, AnswerInvite as AgentAnswerInvite, AnswerOffer,
+    AnswerTransfer as AgentAnswerTransfer, SetPresence,
 };
 use crate::actors::conversation::{
-    message_text, Continue, ConversationActor, Create, End, MarkRead, Note, Post, RequestTransfer,
-    Survey, TransferToQueue, Typing, WrapUp,
+    message_text, Continue, ConversationActor, ConvertConsult, Create, End, Invite, InviteTarget,
+    Leave, MarkRead, Monitor, Note, Post, PostInternal, Remove, RequestTransfer, Survey,
+    TransferToQueue, Typing, WrapUp,
 };
 use crate::actors::queue::{Admit, QueueActor};
 use crate::actors::route::{ask, ask_here, Remote};
@@ -178,8 +180,20 @@ impl Session {
                 ask_here::<AgentActor, _>(&self.rt, &key, SetPresence(presence)).await?;
                 Ok(None)
             }
-            Command::Accept { conversation } => self.answer_offer(conversation, true).await,
-            Command::Reject { conversation } => self.answer_offer(conversation, false).await,
+            Command::Accept { conversation } => {
+                self.answer(AnswerOffer {
+                    conversation,
+                    accept: true,
+                })
+                .await
+            }
+            Command::Reject { conversation } => {
+                self.answer(AnswerOffer {
+                    conversation,
+                    accept: false,
+                })
+                .await
+            }
             Command::Transfer {
                 conversation,
                 to_agent,
@@ -214,10 +228,18 @@ impl Session {
                 Ok(Some(AckData::Seq { seq }))
             }
             Command::TransferAccept { conversation } => {
-                self.answer_transfer(conversation, true).await
+                self.answer(AgentAnswerTransfer {
+                    conversation,
+                    accept: true,
+                })
+                .await
             }
             Command::TransferReject { conversation } => {
-                self.answer_transfer(conversation, false).await
+                self.answer(AgentAnswerTransfer {
+                    conversation,
+                    accept: false,
+                })
+                .await
             }
             Command::Note {
                 conversation,
@@ -234,6 +256,106 @@ impl Session {
                         },
                     )
                     .await??;
+                Ok(Some(AckData::Seq { seq }))
+            }
+            Command::Invite {
+                conversation,
+                role,
+                to_agent,
+                to_queue,
+                note,
+            } => {
+                let staff = self.staff()?;
+                let note = text::optional_text(note.as_deref(), limits.max_note_chars, "note")?;
+                let target = match (to_agent, to_queue) {
+                    (Some(a), None) => InviteTarget::Agent(a),
+                    (None, Some(q)) => InviteTarget::Queue(q),
+                    _ => {
+                        return Err(CommandError::bad_request(
+                            "give exactly one of to_agent and to_queue",
+                        ))
+                    }
+                };
+                let msg = Invite {
+                    by: staff.id,
+                    target,
+                    role,
+                    note,
+                };
+                let seq = self.to_conversation(&conversation, msg).await??;
+                Ok(Some(AckData::Seq { seq }))
+            }
+            Command::InviteAccept { conversation } => {
+                self.answer(AgentAnswerInvite {
+                    conversation,
+                    accept: true,
+                })
+                .await
+            }
+            Command::InviteReject { conversation } => {
+                self.answer(AgentAnswerInvite {
+                    conversation,
+                    accept: false,
+                })
+                .await
+            }
+            Command::Remove {
+                conversation,
+                agent,
+            } => {
+                self.staff()?;
+                let msg = Remove {
+                    who: self.who.clone(),
+                    agent,
+                };
+                let seq = self.to_conversation(&conversation, msg).await??;
+                Ok(Some(AckData::Seq { seq }))
+            }
+            Command::Leave { conversation } => {
+                self.staff()?;
+                let msg = Leave {
+                    who: self.who.clone(),
+                };
+                let seq = self.to_conversation(&conversation, msg).await??;
+                Ok(Some(AckData::Seq { seq }))
+            }
+            Command::ConsultConvert {
+                conversation,
+                agent,
+                to,
+            } => {
+                let staff = self.staff()?;
+                let msg = ConvertConsult {
+                    by: staff.id,
+                    agent,
+                    to,
+                };
+                let seq = self.to_conversation(&conversation, msg).await??;
+                Ok(Some(AckData::Seq { seq }))
+            }
+            Command::Internal {
+                conversation,
+                client_msg_id,
+                text: body,
+            } => {
+                self.staff()?;
+                text::client_msg_id(&client_msg_id, limits.max_client_msg_id_len)?;
+                let text = message_text(&body, &limits)?;
+                let msg = PostInternal {
+                    who: self.who.clone(),
+                    client_msg_id,
+                    text,
+                };
+                let (seq, duplicate) = self.to_conversation(&conversation, msg).await??;
+                Ok(Some(AckData::Sent { seq, duplicate }))
+            }
+            Command::Monitor { conversation, mode } => {
+                self.staff()?;
+                let msg = Monitor {
+                    who: self.who.clone(),
+                    mode,
+                };
+                let seq = self.to_conversation(&conversation, msg).await??;
                 Ok(Some(AckData::Seq { seq }))
             }
             Command::WrapUp {
@@ -254,30 +376,14 @@ impl Session {
         }
     }
 
-    async fn answer_offer(
-        &mut self,
-        conversation: ConversationId,
-        accept: bool,
-    ) -> Result<Option<AckData>, CommandError> {
+    /// Sends the agent's answer (to an offer, a transfer request, an invitation) to its own
+    /// agent actor, which holds the seat the answer settles.
+    async fn answer<M>(&mut self, answer: M) -> Result<Option<AckData>, CommandError>
+    where
+        M: Remote<Ok = ()>,
+        AgentActor: actix::Handler<M>,
+    {
         let key = self.agent_key()?;
-        let answer = AnswerOffer {
-            conversation,
-            accept,
-        };
-        ask_here::<AgentActor, _>(&self.rt, &key, answer).await?;
-        Ok(None)
-    }
-
-    async fn answer_transfer(
-        &mut self,
-        conversation: ConversationId,
-        accept: bool,
-    ) -> Result<Option<AckData>, CommandError> {
-        let key = self.agent_key()?;
-        let answer = AgentAnswerTransfer {
-            conversation,
-            accept,
-        };
         ask_here::<AgentActor, _>(&self.rt, &key, answer).await?;
         Ok(None)
     }

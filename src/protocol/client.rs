@@ -4,6 +4,8 @@ use serde::Deserialize;
 
 use crate::ids::{AgentId, ConversationId, QueueId, ReasonId};
 
+use super::events::ParticipantRole;
+
 /// A conversation the client has seen up to `last_seq` (0: nothing yet).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct ResumePoint {
@@ -150,7 +152,74 @@ pub enum Command {
         #[serde(default)]
         note: Option<String>,
     },
+    /// Agent (owner): invite an agent, or an available agent of a queue, to join as
+    /// `conference` or `consult`.
+    Invite {
+        conversation: ConversationId,
+        role: ParticipantRole,
+        #[serde(default)]
+        to_agent: Option<AgentId>,
+        #[serde(default)]
+        to_queue: Option<QueueId>,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Agent: answer an invitation addressed to them.
+    InviteAccept {
+        conversation: ConversationId,
+    },
+    InviteReject {
+        conversation: ConversationId,
+    },
+    /// Agent (owner) or supervisor: take a participant out of the chat.
+    Remove {
+        conversation: ConversationId,
+        agent: AgentId,
+    },
+    /// Agent: leave the chat (a participant), or hand it to the longest-joined conference
+    /// participant (the owner).
+    Leave {
+        conversation: ConversationId,
+    },
+    /// Agent (owner): turn a consultation into a transfer or a conference.
+    ConsultConvert {
+        conversation: ConversationId,
+        agent: AgentId,
+        to: ConsultInto,
+    },
+    /// Agent: a message in the internal discussion (agents only). Retried like `send`.
+    Internal {
+        conversation: ConversationId,
+        client_msg_id: String,
+        text: String,
+    },
+    /// Supervisor: monitor a chat (`observe`, `coach`, `barge`), or switch mode.
+    Monitor {
+        conversation: ConversationId,
+        mode: MonitorAs,
+    },
     Ping,
+}
+
+/// What a consultation becomes (`consult_convert`): the consultant owns the chat and the
+/// owner leaves it (no second offer: they already accepted the consultation), or the
+/// consultant joins the customer's chat as a conference participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsultInto {
+    Transfer,
+    Conference,
+}
+
+/// How a supervisor monitors (`monitor`, seed 002): silently (`observe`: reads only; agents
+/// in the chat see it), writing to the agents through the internal discussion (`coach`), or
+/// joining the customer's chat as a conference participant (`barge`: a public join).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorAs {
+    Observe,
+    Coach,
+    Barge,
 }
 
 impl Command {
@@ -174,6 +243,14 @@ impl Command {
             Command::TransferReject { .. } => "transfer_reject",
             Command::Note { .. } => "note",
             Command::WrapUp { .. } => "wrap_up",
+            Command::Invite { .. } => "invite",
+            Command::InviteAccept { .. } => "invite_accept",
+            Command::InviteReject { .. } => "invite_reject",
+            Command::Remove { .. } => "remove",
+            Command::Leave { .. } => "leave",
+            Command::ConsultConvert { .. } => "consult_convert",
+            Command::Internal { .. } => "internal",
+            Command::Monitor { .. } => "monitor",
             Command::Ping => "ping",
         }
     }

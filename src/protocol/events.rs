@@ -42,14 +42,49 @@ impl Author {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A party's role in a conversation (docs/PROTOCOL.md §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParticipantRole {
     Customer,
     Owner,
+    /// Chats with the customer beside the owner.
     Conference,
+    /// Reads the transcript, writes only to the internal discussion; invisible to the customer.
     Consult,
+    /// A supervisor's silent monitor: reads only; invisible to the customer.
     Observer,
+    /// A supervisor coaching: writes only to the internal discussion; invisible to the customer.
+    Coach,
+}
+
+impl ParticipantRole {
+    /// Whether the customer sees this role's joins, leaves and messages.
+    pub fn public(self) -> bool {
+        matches!(
+            self,
+            ParticipantRole::Customer | ParticipantRole::Owner | ParticipantRole::Conference
+        )
+    }
+
+    pub fn visibility(self) -> Visibility {
+        if self.public() {
+            Visibility::Public
+        } else {
+            Visibility::Agents
+        }
+    }
+}
+
+/// How an invitation to join a conversation ended (each ends exactly once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteOutcome {
+    Accepted,
+    Rejected,
+    Expired,
+    /// Withdrawn without the target's answer: the chat ended, the owner left or transferred.
+    Cancelled,
 }
 
 /// Why a conversation ended.
@@ -134,6 +169,38 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// The owner invited an agent to join as `conference` or `consult`.
+    Invited {
+        to: AgentId,
+        role: ParticipantRole,
+        by: AgentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    InviteEnded {
+        to: AgentId,
+        role: ParticipantRole,
+        outcome: InviteOutcome,
+    },
+    /// A participant's role changed (a barge, a consultation turned conference, coach ⇄ observer).
+    RoleChanged {
+        participant: AgentId,
+        name: String,
+        from: ParticipantRole,
+        to: ParticipantRole,
+    },
+    /// Ownership passed to another agent already in the chat (the owner left a conference, or
+    /// a consultation became a transfer).
+    OwnershipChanged {
+        from: AgentId,
+        to: AgentId,
+        name: String,
+    },
+    /// A message in the conversation's internal discussion: agents only.
+    Internal {
+        text: String,
+        client_msg_id: String,
+    },
     IdleWarning {
         message: String,
     },
@@ -167,7 +234,18 @@ impl EventKind {
             | EventKind::TransferExpired { .. }
             | EventKind::TransferredToQueue { .. }
             | EventKind::Queued { .. }
-            | EventKind::WrapUp { .. } => Visibility::Agents,
+            | EventKind::WrapUp { .. }
+            | EventKind::Invited { .. }
+            | EventKind::InviteEnded { .. }
+            | EventKind::Internal { .. } => Visibility::Agents,
+            EventKind::ParticipantJoined { role, .. } | EventKind::ParticipantLeft { role, .. } => {
+                role.visibility()
+            }
+            // The customer sees a supervisor barge in, and step back out.
+            EventKind::RoleChanged { from, to, .. } if from.public() || to.public() => {
+                Visibility::Public
+            }
+            EventKind::RoleChanged { .. } => Visibility::Agents,
             _ => Visibility::Public,
         }
     }
@@ -188,6 +266,11 @@ impl EventKind {
             EventKind::TransferRejected { .. } => "transfer_rejected",
             EventKind::TransferExpired { .. } => "transfer_expired",
             EventKind::TransferredToQueue { .. } => "transferred_to_queue",
+            EventKind::Invited { .. } => "invited",
+            EventKind::InviteEnded { .. } => "invite_ended",
+            EventKind::RoleChanged { .. } => "role_changed",
+            EventKind::OwnershipChanged { .. } => "ownership_changed",
+            EventKind::Internal { .. } => "internal",
             EventKind::IdleWarning { .. } => "idle_warning",
             EventKind::Continued => "continued",
             EventKind::Ended { .. } => "ended",
@@ -206,4 +289,61 @@ pub struct LogEvent {
     pub visibility: Visibility,
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ParticipantRole::*;
+
+    fn agent(s: &str) -> AgentId {
+        AgentId::parse(s).expect("id")
+    }
+
+    /// DESIGN invariant 7: what only agents may see is decided here, once, per event.
+    #[test]
+    fn participant_events_are_public_only_where_the_customer_sees_the_role() {
+        let joined = |role| EventKind::ParticipantJoined {
+            participant: "bo".into(),
+            name: "Bo".into(),
+            role,
+        };
+        let changed = |from, to| EventKind::RoleChanged {
+            participant: agent("sue"),
+            name: "Sue".into(),
+            from,
+            to,
+        };
+        let table = [
+            (joined(Owner), Visibility::Public),
+            (joined(Conference), Visibility::Public),
+            (joined(Consult), Visibility::Agents),
+            (joined(Observer), Visibility::Agents),
+            (joined(Coach), Visibility::Agents),
+            (changed(Observer, Coach), Visibility::Agents),
+            (changed(Coach, Observer), Visibility::Agents),
+            (changed(Consult, Conference), Visibility::Public),
+            (changed(Coach, Conference), Visibility::Public),
+            (changed(Conference, Observer), Visibility::Public),
+            (
+                EventKind::Internal {
+                    text: "x".into(),
+                    client_msg_id: "i".into(),
+                },
+                Visibility::Agents,
+            ),
+            (
+                EventKind::Invited {
+                    to: agent("bo"),
+                    role: Consult,
+                    by: agent("al"),
+                    note: None,
+                },
+                Visibility::Agents,
+            ),
+        ];
+        for (kind, expected) in table {
+            assert_eq!(kind.visibility(), expected, "{kind:?}");
+        }
+    }
 }

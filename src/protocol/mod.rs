@@ -11,7 +11,9 @@ pub mod server;
 
 pub use client::{ClientFrame, Command, ResumePoint};
 pub use errors::{CommandError, ErrorCode};
-pub use events::{Author, AuthorRole, EndReason, EventKind, LogEvent, ParticipantRole, Visibility};
+pub use events::{
+    Author, AuthorRole, EndReason, EventKind, InviteOutcome, LogEvent, ParticipantRole, Visibility,
+};
 pub use server::{ServerFrame, Signal};
 
 /// The protocol version served at `/v1/ws`.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::Presence;
 use super::errors::ErrorCode;
-use super::events::LogEvent;
+use super::events::{InviteOutcome, LogEvent, ParticipantRole};
 use crate::ids::{AgentId, ConversationId, CustomerId, OrgId, QueueId};
 
 /// How an assignment offer ended (DESIGN invariant 5: each ends exactly once).
@@ -73,6 +73,21 @@ pub enum Signal {
     TransferEnded {
         conversation: ConversationId,
         outcome: TransferOutcome,
+    },
+    /// An invitation to join a chat beside its owner (`conference` or `consult`).
+    Invitation {
+        conversation: ConversationId,
+        from: AgentId,
+        role: ParticipantRole,
+        expires_in_ms: u64,
+        customer_name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// An invitation to this agent is gone without its answer (`expired`, `cancelled`).
+    InvitationEnded {
+        conversation: ConversationId,
+        outcome: InviteOutcome,
     },
     /// This agent's presence and load changed.
     Presence {
@@ -144,6 +159,8 @@ pub enum HelloAck {
         assigned: Vec<ConversationId>,
         /// Conversations that ended while the agent was away and still need its wrap-up.
         wrap_up: Vec<ConversationId>,
+        /// Conversations the agent is in beside their owner (conference, consult, monitoring).
+        participating: Vec<ConversationId>,
     },
 }
 

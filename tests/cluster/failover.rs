@@ -14,7 +14,7 @@ use crate::routing::accept;
 
 /// Both peers end up with every message of the transcript, in order, once (duplicates they
 /// were sent are dropped by the protocol's rule), and with no unrecovered resume.
-async fn everyone_has_everything(
+pub(crate) async fn everyone_has_everything(
     cluster: &Cluster,
     conv: &str,
     peers: &mut [&mut Peer],

@@ -18,6 +18,7 @@ mod harness_self_test;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod participants;
 #[path = "../support/redis.rs"]
 mod redis_server;
 mod routing;

@@ -16,6 +16,8 @@ macro_rules! behavioural_suite {
         mod config;
         #[path = "../api/helpers.rs"]
         mod helpers;
+        #[path = "../api/participants.rs"]
+        mod participants;
         #[path = "../api/policy.rs"]
         mod policy;
         #[path = "../support/redis.rs"]

@@ -8,16 +8,19 @@
 //! - `presence.rs` — sessions signing in and out, presence, gone nodes, announcements;
 //! - `offers.rs` — assignment offers: reserve, answer, expiry, rescind; each ends once;
 //! - `transfers.rs` — transfer requests to this agent, and releasing finished chats;
+//! - `participation.rs` — invitations to join a chat beside its owner, and those seats;
 //! - `persistence.rs` — rebuilding on activation and persisting for a node that takes over;
 //! - `views.rs` — what sessions and REST read.
 
 mod offers;
+mod participation;
 mod persistence;
 mod presence;
 mod transfers;
 mod views;
 
 pub use offers::{AnswerOffer, OfferTimeout, Rescind, Reserve};
+pub use participation::{AnswerInvite, InviteClosed, ReserveInvite, Seated};
 pub use presence::{Announce, Connect, Disconnect, NodeGone, SetPresence};
 pub use transfers::{AnswerTransfer, Release, ReserveTransfer, TransferClosed};
 pub use views::{AgentSnapshot, AgentStatus, GetStatus};
@@ -34,11 +37,11 @@ use super::conversation::ConversationActor;
 use super::queue::{AgentUpdate, QueueActor};
 use super::route::{ask, tell, LeaseLost, Remote, Wake};
 use super::Rt;
-use crate::domain::capacity::Seats;
+use crate::domain::capacity::{Counting, Seats};
 use crate::engine::{ActorRef, StateWriter};
 use crate::ids::{AgentId, AgentKey, ConvKey, ConversationId, QueueId, QueueKey};
 use crate::protocol::client::Presence;
-use crate::protocol::{CommandError, Signal};
+use crate::protocol::{CommandError, ParticipantRole, Signal};
 
 /// A pending assignment offer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,12 +63,25 @@ struct TransferIn {
     expires_at: DateTime<Utc>,
 }
 
+/// A pending invitation to join a chat beside its owner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InviteIn {
+    from: AgentId,
+    role: ParticipantRole,
+    customer_name: String,
+    note: Option<String>,
+    expires_at: DateTime<Utc>,
+}
+
 /// What a seat remembers, by kind.
 #[derive(Debug, Clone)]
 enum Detail {
     Assigned,
     Offer(Offer),
     TransferIn(TransferIn),
+    Invite(InviteIn),
+    /// In the chat beside its owner (the role is the seat's kind).
+    Joined,
 }
 
 pub struct AgentActor {
@@ -119,6 +135,17 @@ impl AgentActor {
                 .and_then(|a| a.max_chats)
                 .unwrap_or(o.settings.max_chats)
         })
+    }
+
+    /// Which participant seats count, as the org says.
+    fn counting(&self) -> Counting {
+        self.rt
+            .orgs
+            .get(&self.key.org)
+            .map_or_else(Counting::default, |o| Counting {
+                conference: o.settings.conference_counts,
+                consult: o.settings.consult_counts,
+            })
     }
 
     fn free(&self) -> u32 {
@@ -334,6 +361,10 @@ crate::remote_messages!(AgentActor {
     AnswerTransfer => (), "agent.answer_transfer";
     TransferClosed => (), "agent.transfer_closed";
     Release => (), "agent.release";
+    ReserveInvite => (), "agent.reserve_invite";
+    AnswerInvite => (), "agent.answer_invite";
+    InviteClosed => (), "agent.invite_closed";
+    Seated => (), "agent.seated";
     Announce => (), "agent.announce";
     GetStatus => AgentStatus, "agent.status";
     NodeGone => (), "agent.node_gone";

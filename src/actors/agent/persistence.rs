@@ -6,7 +6,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AgentActor, Detail, Offer, TransferIn};
+use super::{AgentActor, Detail, InviteIn, Offer, TransferIn};
 use crate::actors::route::LeaseLost;
 use crate::actors::timers::TimerTarget;
 use crate::domain::capacity::SeatKind;
@@ -25,6 +25,11 @@ struct Persisted {
     sessions: HashMap<String, usize>,
     offers: Vec<(ConversationId, Offer)>,
     transfers_in: Vec<(ConversationId, TransferIn)>,
+    #[serde(default)]
+    invitations: Vec<(ConversationId, InviteIn)>,
+    /// Seats beside an owner (conference, consult, observer, coach).
+    #[serde(default)]
+    joined: Vec<(ConversationId, SeatKind)>,
     ready_since: DateTime<Utc>,
 }
 
@@ -104,8 +109,23 @@ impl AgentActor {
                 _ => None,
             })
             .collect();
+        let invitations = self
+            .seats
+            .matching(|k| matches!(k, SeatKind::Invited(_)))
+            .filter_map(|(c, _, d)| match d {
+                Detail::Invite(i) => Some((c.clone(), i.clone())),
+                _ => None,
+            })
+            .collect();
+        let joined = self
+            .seats
+            .matching(|k| matches!(k, SeatKind::Joined(_)))
+            .map(|(c, k, _)| (c.clone(), k))
+            .collect();
         Persisted {
             name: self.name.clone(),
+            invitations,
+            joined,
             presence: self.presence,
             queues: self.queues.clone(),
             sessions: self.sessions.clone(),
@@ -167,6 +187,13 @@ impl AgentActor {
         };
         self.queues = p.queues;
         self.ready_since = p.ready_since;
+        for (conversation, i) in p.invitations {
+            let kind = SeatKind::Invited(i.role);
+            self.seats.restore(conversation, kind, Detail::Invite(i));
+        }
+        for (conversation, kind) in p.joined {
+            self.seats.restore(conversation, kind, Detail::Joined);
+        }
         for (conversation, t) in p.transfers_in {
             self.seats
                 .restore(conversation, SeatKind::TransferIn, Detail::TransferIn(t));

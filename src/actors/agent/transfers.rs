@@ -151,7 +151,7 @@ impl Handler<TransferClosed> for AgentActor {
     }
 }
 
-/// From a conversation: it no longer counts against this agent (ended, transferred away).
+/// From a conversation: the agent is no longer in it (ended, transferred away, left or removed).
 #[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct Release {
@@ -162,13 +162,12 @@ impl Handler<Release> for AgentActor {
     type Result = Result<(), CommandError>;
 
     fn handle(&mut self, msg: Release, _: &mut Self::Context) -> Self::Result {
-        if self
-            .seats
-            .release(&msg.conversation, SeatKind::Assigned)
-            .is_some()
-        {
-            self.publish();
-        }
+        let settled = match self.seats.get(&msg.conversation).map(|s| s.kind) {
+            Some(kind @ (SeatKind::Assigned | SeatKind::Joined(_))) => kind,
+            _ => return Ok(()),
+        };
+        self.seats.release(&msg.conversation, settled);
+        self.publish();
         Ok(())
     }
 }

@@ -16,8 +16,11 @@ pub struct AgentSnapshot {
     pub presence: Presence,
     pub max_chats: u32,
     pub assigned: Vec<ConversationId>,
-    /// Pending offers and transfer requests, as the signal frames that announced them.
+    /// Pending offers, transfer requests and invitations, as the signal frames that announced
+    /// them.
     pub offers: Vec<String>,
+    /// Conversations the agent is in beside their owner.
+    pub participating: Vec<ConversationId>,
 }
 
 impl AgentActor {
@@ -28,6 +31,11 @@ impl AgentActor {
             .seats
             .of_kind(SeatKind::Offer)
             .chain(self.seats.of_kind(SeatKind::TransferIn))
+            .chain(
+                self.seats
+                    .matching(|k| matches!(k, SeatKind::Invited(_)))
+                    .map(|(c, _, d)| (c, d)),
+            )
             .filter_map(|(c, detail)| match detail {
                 Detail::Offer(o) => Some(Signal::Offer {
                     conversation: c.clone(),
@@ -41,7 +49,8 @@ impl AgentActor {
                     expires_in_ms: left(t.expires_at),
                     note: t.note.clone(),
                 }),
-                Detail::Assigned => None,
+                Detail::Invite(i) => Some(i.signal(c.clone())),
+                Detail::Assigned | Detail::Joined => None,
             })
             .map(|signal| ServerFrame::Signal(&signal).to_json())
             .collect();
@@ -54,6 +63,11 @@ impl AgentActor {
                 .map(|(c, _)| c.clone())
                 .collect(),
             offers,
+            participating: self
+                .seats
+                .matching(|k| matches!(k, SeatKind::Joined(_)))
+                .map(|(c, _, _)| c.clone())
+                .collect(),
         }
     }
 }

@@ -8,7 +8,7 @@ use super::ConversationActor;
 use crate::domain::conversation::Status;
 use crate::hub::Audience;
 use crate::ids::{AgentId, CustomerId};
-use crate::protocol::{Author, AuthorRole, CommandError};
+use crate::protocol::{Author, AuthorRole, CommandError, ParticipantRole};
 
 /// Who is acting on the conversation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,14 +40,25 @@ impl Who {
 }
 
 impl ConversationActor {
-    /// The customer of this conversation, or an agent who owns it (or a supervisor).
+    /// The customer of this conversation, or an agent who owns it (or a supervisor), or a
+    /// conference participant.
     pub(super) fn check_party(&self, who: &Who) -> Result<(), CommandError> {
         match who {
             Who::Customer(id) if self.state.customer.as_ref() == Some(id) => Ok(()),
             Who::Customer(_) => Err(CommandError::not_found("conversation")),
             Who::Agent { id, supervisor, .. } => {
-                if self.state.owner.as_ref() == Some(id) || *supervisor {
+                let role = self.role_of(id);
+                if matches!(
+                    role,
+                    Some(ParticipantRole::Owner | ParticipantRole::Conference)
+                ) || (*supervisor && role.is_none())
+                {
                     Ok(())
+                } else if let Some(role) = role {
+                    Err(CommandError::forbidden(format!(
+                        "as {} you do not write to the customer; use the internal discussion",
+                        role_name(role)
+                    )))
                 } else if self.state.agents.contains(id) {
                     Err(CommandError::forbidden(
                         "you no longer own this conversation",
@@ -70,7 +81,7 @@ impl ConversationActor {
     pub(super) fn check_owner(&self, agent: &AgentId) -> Result<(), CommandError> {
         if self.state.owner.as_ref() == Some(agent) {
             Ok(())
-        } else if !self.state.agents.contains(agent) {
+        } else if !self.state.agents.contains(agent) && self.state.participant(agent).is_none() {
             Err(CommandError::not_found("conversation"))
         } else {
             Err(CommandError::forbidden(
@@ -89,6 +100,18 @@ impl ConversationActor {
             return Err(CommandError::conflict("a transfer is already pending"));
         }
         Ok(())
+    }
+}
+
+/// A role as agents read it in error messages.
+fn role_name(role: ParticipantRole) -> &'static str {
+    match role {
+        ParticipantRole::Customer => "the customer",
+        ParticipantRole::Owner => "the owner",
+        ParticipantRole::Conference => "a conference participant",
+        ParticipantRole::Consult => "a consultant",
+        ParticipantRole::Observer => "an observer",
+        ParticipantRole::Coach => "a coach",
     }
 }
 
@@ -126,6 +149,7 @@ impl Handler<Access> for ConversationActor {
             } => Ok(Audience::Agent),
             Who::Agent { id, .. }
                 if self.state.agents.contains(id)
+                    || self.state.participant(id).is_some()
                     || self.state.transfer.as_ref().is_some_and(|t| &t.to == id) =>
             {
                 Ok(Audience::Agent)

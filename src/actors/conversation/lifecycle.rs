@@ -29,46 +29,59 @@ impl ConversationActor {
         message: Option<String>,
     ) -> impl ActorFuture<Self, Output = Result<u64, CommandError>> {
         let before = self.state.clone();
-        self.append(vec![event(author, EventKind::Ended { reason, message })])
-            .map(move |res, act, _| {
-                let seq = res?.first().map_or(0, |a| a.event.seq);
-                match before.status {
-                    Status::Waiting | Status::Assigning => {
-                        if let Some(q) = &before.queue {
-                            tell::<QueueActor, _>(
-                                &act.rt,
-                                &act.queue_key(q),
-                                Dequeue {
-                                    conversation: act.key.id.clone(),
-                                },
-                            );
-                        }
-                    }
-                    _ => {
-                        if let Some(owner) = &before.owner {
-                            tell::<AgentActor, _>(
-                                &act.rt,
-                                &act.agent_key(owner),
-                                Release {
-                                    conversation: act.key.id.clone(),
-                                },
-                            );
-                        }
-                        if let Some(t) = &before.transfer {
-                            tell::<AgentActor, _>(
-                                &act.rt,
-                                &act.agent_key(&t.to),
-                                TransferClosed {
-                                    conversation: act.key.id.clone(),
-                                    outcome: TransferOutcome::Cancelled,
-                                },
-                            );
-                            act.transfer_target_loses_access(&t.to);
-                        }
+        // Pending invitations end with the chat, and every participant's seat goes.
+        let mut events = self.cancel_invitations();
+        events.push(event(author, EventKind::Ended { reason, message }));
+        self.append(events).map(move |res, act, _| {
+            let seq = res?.last().map_or(0, |a| a.event.seq);
+            let invited: Vec<_> = before.invitations.iter().map(|i| i.to.clone()).collect();
+            act.invitations_cancelled(&invited);
+            for p in &before.participants {
+                tell::<AgentActor, _>(
+                    &act.rt,
+                    &act.agent_key(&p.agent),
+                    Release {
+                        conversation: act.key.id.clone(),
+                    },
+                );
+            }
+            match before.status {
+                Status::Waiting | Status::Assigning => {
+                    if let Some(q) = &before.queue {
+                        tell::<QueueActor, _>(
+                            &act.rt,
+                            &act.queue_key(q),
+                            Dequeue {
+                                conversation: act.key.id.clone(),
+                            },
+                        );
                     }
                 }
-                Ok(seq)
-            })
+                _ => {
+                    if let Some(owner) = &before.owner {
+                        tell::<AgentActor, _>(
+                            &act.rt,
+                            &act.agent_key(owner),
+                            Release {
+                                conversation: act.key.id.clone(),
+                            },
+                        );
+                    }
+                    if let Some(t) = &before.transfer {
+                        tell::<AgentActor, _>(
+                            &act.rt,
+                            &act.agent_key(&t.to),
+                            TransferClosed {
+                                conversation: act.key.id.clone(),
+                                outcome: TransferOutcome::Cancelled,
+                            },
+                        );
+                        act.transfer_target_loses_access(&t.to);
+                    }
+                }
+            }
+            Ok(seq)
+        })
     }
 }
 

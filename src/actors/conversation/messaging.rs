@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{dedup_key, reply, ConversationActor, Reply};
 use crate::domain::text;
 use crate::engine::NewEvent;
-use crate::protocol::{CommandError, EventKind, Signal};
+use crate::protocol::{CommandError, EventKind, ParticipantRole, Signal};
 
 use super::event;
 use super::Who;
@@ -37,16 +37,6 @@ impl Handler<Post> for ConversationActor {
         }
         if let Err(e) = self.check_open() {
             return reply(Err(e));
-        }
-        if let Who::Agent {
-            id,
-            supervisor: false,
-            ..
-        } = &msg.who
-        {
-            if let Err(e) = self.check_owner(id) {
-                return reply(Err(e));
-            }
         }
         let new = NewEvent {
             author,
@@ -116,7 +106,20 @@ impl Handler<MarkRead> for ConversationActor {
     type Result = Reply<()>;
 
     fn handle(&mut self, msg: MarkRead, _: &mut Self::Context) -> Self::Result {
-        if let Err(e) = self.ready().and_then(|_| self.check_party(&msg.who)) {
+        if let Err(e) = self.ready() {
+            return reply(Err(e));
+        }
+        // Observers, coaches, consultants and supervisors who are not in the chat never log
+        // read receipts: the customer must not learn that they read.
+        if let Who::Agent { id, supervisor, .. } = &msg.who {
+            match self.role_of(id) {
+                Some(ParticipantRole::Owner | ParticipantRole::Conference) => {}
+                Some(_) => return reply(Ok(())),
+                None if *supervisor => return reply(Ok(())),
+                None => {}
+            }
+        }
+        if let Err(e) = self.check_party(&msg.who) {
             return reply(Err(e));
         }
         if msg.seq > self.state.last_seq {
@@ -166,10 +169,17 @@ impl Handler<Note> for ConversationActor {
         if matches!(msg.who, Who::Customer(_)) {
             return reply(Err(CommandError::forbidden("notes are for agents")));
         }
-        if let Err(e) = self
-            .ready()
-            .and_then(|_| self.check_participant_agent(&msg.who))
-        {
+        let participant = match &msg.who {
+            Who::Agent { id, .. } => self.state.participant(id).is_some(),
+            Who::Customer(_) => false,
+        };
+        if let Err(e) = self.ready().and_then(|_| {
+            if participant {
+                Ok(())
+            } else {
+                self.check_participant_agent(&msg.who)
+            }
+        }) {
             return reply(Err(e));
         }
         let fut = self

@@ -10,12 +10,14 @@
 //! The handlers, by concern: `access.rs` (who may do what, and which audience a follower is),
 //! `lifecycle.rs` (create, continue, end, survey, wrap-up), `messaging.rs` (messages, typing,
 //! read receipts, notes), `assignment.rs` (the queue's offers and the agent's acceptance),
-//! `transfer.rs` (to an agent or a queue) and `timers.rs` (what each deadline does).
+//! `transfer.rs` (to an agent or a queue), `participants.rs` (conference, consultation,
+//! monitoring, the internal discussion) and `timers.rs` (what each deadline does).
 
 mod access;
 mod assignment;
 mod lifecycle;
 mod messaging;
+mod participants;
 mod summary;
 mod timers;
 mod transfer;
@@ -24,6 +26,9 @@ pub use access::{Access, Who};
 pub use assignment::{Assign, OfferChanged};
 pub use lifecycle::{Continue, Crash, Create, End, Survey, WrapUp};
 pub use messaging::{message_text, MarkRead, Note, Post, Typing};
+pub use participants::{
+    AnswerInvite, ConvertConsult, Invite, InviteTarget, Leave, Monitor, PostInternal, Remove,
+};
 pub use timers::TimerFired;
 pub use transfer::{AnswerTransfer, RequestTransfer, TransferToQueue};
 
@@ -93,6 +98,13 @@ crate::remote_messages!(ConversationActor {
     RequestTransfer => u64, "conv.request_transfer";
     AnswerTransfer => (), "conv.answer_transfer";
     TransferToQueue => u64, "conv.transfer_to_queue";
+    Invite => u64, "conv.invite";
+    AnswerInvite => (), "conv.answer_invite";
+    Remove => u64, "conv.remove";
+    Leave => u64, "conv.leave";
+    ConvertConsult => u64, "conv.convert_consult";
+    Monitor => u64, "conv.monitor";
+    PostInternal => (u64, bool), "conv.internal";
     Access => Audience, "conv.access";
     TimerFired => (), "conv.timer";
     Crash => (), "conv.crash";
@@ -248,6 +260,7 @@ impl ConversationActor {
     /// Folds one event into the state and tells everyone who needs to know.
     fn apply(&mut self, event: &Arc<LogEvent>, ctx: &mut Context<Self>) {
         let before = self.status();
+        let owner_before = self.state.owner.clone();
         let prev_public = self.state.last_public_seq;
         let responded = self.state.first_response_at;
         self.state.apply(event);
@@ -260,19 +273,13 @@ impl ConversationActor {
             let waited = (response - first).to_std().unwrap_or_default();
             crate::metrics::Metrics::observe(&self.rt.metrics.first_response, waited);
         }
-        if let EventKind::Message { client_msg_id, .. } = &event.kind {
-            self.dedup.insert(
-                dedup_key(
-                    &event.author.role,
-                    event.author.id.as_deref(),
-                    client_msg_id,
-                ),
-                event.seq,
-            );
+        if let Some(key) = event_dedup_key(event) {
+            self.dedup.insert(key, event.seq);
         }
         let delivery = EventDelivery::new(&self.key.id, &self.epoch, event, prev_public);
         self.rt.hub.publish(&self.key, Arc::new(delivery));
-        if self.status() != before || !self.summary_written {
+        // A new status or owner is readable through REST once its command is acknowledged.
+        if self.status() != before || self.state.owner != owner_before || !self.summary_written {
             self.write_summary_now();
         } else {
             self.summary_dirty = true;
@@ -350,6 +357,21 @@ pub(crate) fn dedup_key(role: &AuthorRole, author: Option<&str>, client_msg_id: 
     format!("{r}:{}:{client_msg_id}", author.unwrap_or(""))
 }
 
+/// The dedup key a logged message answers retries under (internal-discussion messages have
+/// their own namespace, so a `client_msg_id` reused across the two threads is not a retry).
+pub(crate) fn event_dedup_key(event: &LogEvent) -> Option<String> {
+    let author = (&event.author.role, event.author.id.as_deref());
+    match &event.kind {
+        EventKind::Message { client_msg_id, .. } => {
+            Some(dedup_key(author.0, author.1, client_msg_id))
+        }
+        EventKind::Internal { client_msg_id, .. } => {
+            Some(format!("i{}", dedup_key(author.0, author.1, client_msg_id)))
+        }
+        _ => None,
+    }
+}
+
 /// Reads the whole log, page by page.
 async fn load_log(
     rt: Rt,
@@ -372,8 +394,10 @@ impl Actor for ConversationActor {
                     act.state = ConversationState::from_log(events.iter().map(|e| e.as_ref()));
                     for e in &events {
                         match &e.kind {
-                            EventKind::Message { client_msg_id, .. } => {
-                                act.dedup.insert(dedup_key(&e.author.role, e.author.id.as_deref(), client_msg_id), e.seq);
+                            EventKind::Message { .. } | EventKind::Internal { .. } => {
+                                if let Some(key) = event_dedup_key(e) {
+                                    act.dedup.insert(key, e.seq);
+                                }
                             }
                             EventKind::Read { up_to } if e.author.role == AuthorRole::Customer => {
                                 act.last_read.0 = act.last_read.0.max(*up_to);

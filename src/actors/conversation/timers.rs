@@ -9,7 +9,7 @@ use crate::actors::agent::{AgentActor, TransferClosed};
 use crate::actors::route::tell;
 use crate::domain::conversation::TimerKind;
 use crate::protocol::server::TransferOutcome;
-use crate::protocol::{Author, CommandError, EndReason, EventKind};
+use crate::protocol::{Author, CommandError, EndReason, EventKind, InviteOutcome};
 
 use super::event;
 
@@ -89,6 +89,45 @@ impl Handler<TimerFired> for ConversationActor {
                     done(res.map(|_| 0), act, ctx)
                 })
                 .boxed_local()
+            }
+            TimerKind::InviteExpiry => {
+                let expiry = chrono::Duration::milliseconds(
+                    i64::try_from(org.settings.invite_expiry_ms).unwrap_or(i64::MAX),
+                );
+                let now = chrono::Utc::now() + chrono::Duration::milliseconds(5);
+                let due: Vec<_> = self
+                    .state
+                    .invitations
+                    .iter()
+                    .filter(|i| i.at + expiry <= now)
+                    .cloned()
+                    .collect();
+                if due.is_empty() {
+                    return nothing();
+                }
+                let events = due
+                    .iter()
+                    .map(|i| {
+                        event(
+                            Author::system(),
+                            EventKind::InviteEnded {
+                                to: i.to.clone(),
+                                role: i.role,
+                                outcome: InviteOutcome::Expired,
+                            },
+                        )
+                    })
+                    .collect();
+                self.append(events)
+                    .map(move |res, act, ctx| {
+                        if res.is_ok() {
+                            for i in &due {
+                                act.close_invitation(&i.to, InviteOutcome::Expired);
+                            }
+                        }
+                        done(res.map(|_| 0), act, ctx)
+                    })
+                    .boxed_local()
             }
             TimerKind::WrapUp => self
                 .append(vec![event(

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{reply, ConversationActor, Reply};
 use crate::actors::agent::{AgentActor, Release, ReserveTransfer, TransferClosed};
 use crate::actors::route::{ask, tell};
+use crate::domain::org::QueueConfig;
 use crate::hub::Control;
 use crate::ids::{AgentId, QueueId};
 use crate::protocol::server::TransferOutcome;
@@ -210,19 +211,53 @@ impl Handler<TransferToQueue> for ConversationActor {
             id: Some(msg.from.to_string()),
             name: None,
         };
-        let events = vec![
+        let fut = self.back_to_queue(msg.from, author, queue, msg.note);
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+impl ConversationActor {
+    /// The owner hands the chat back to a queue (a transfer to a queue, or the owner leaving
+    /// under the org's `queue` rule): pending invitations end, every participant leaves, and
+    /// the chat waits in the queue again.
+    pub(super) fn back_to_queue(
+        &mut self,
+        from: AgentId,
+        author: Author,
+        queue: QueueConfig,
+        note: Option<String>,
+    ) -> impl ActorFuture<Self, Output = Result<u64, CommandError>> {
+        let invited: Vec<AgentId> = self
+            .state
+            .invitations
+            .iter()
+            .map(|i| i.to.clone())
+            .collect();
+        let mut events = self.cancel_invitations();
+        let mut present = Vec::new();
+        for p in &self.state.participants {
+            events.push(event(
+                Author::system(),
+                EventKind::ParticipantLeft {
+                    participant: p.agent.to_string(),
+                    role: p.role,
+                },
+            ));
+            present.push(p.agent.clone());
+        }
+        events.extend([
             event(
                 author.clone(),
                 EventKind::TransferredToQueue {
-                    from: msg.from.clone(),
+                    from: from.clone(),
                     queue: queue.id.clone(),
-                    note: msg.note,
+                    note,
                 },
             ),
             event(
                 author,
                 EventKind::ParticipantLeft {
-                    participant: msg.from.to_string(),
+                    participant: from.to_string(),
                     role: ParticipantRole::Owner,
                 },
             ),
@@ -233,23 +268,15 @@ impl Handler<TransferToQueue> for ConversationActor {
                     priority: queue.priority,
                 },
             ),
-        ];
-        let fut = self.append(events).map(move |res, act, _| {
+        ]);
+        self.append(events).map(move |res, act, _| {
             let seq = res?.last().map_or(0, |a| a.event.seq);
-            let from = act.agent_key(&msg.from);
-            tell::<AgentActor, _>(
-                &act.rt,
-                &from,
-                Release {
-                    conversation: act.key.id.clone(),
-                },
-            );
-            act.rt
-                .hub
-                .control_agent(&from, Control::Unfollow(act.key.id.clone()));
+            act.invitations_cancelled(&invited);
+            for agent in present.iter().chain([&from]) {
+                act.participant_gone(agent);
+            }
             act.enqueue();
             Ok(seq)
-        });
-        AtomicResponse::new(Box::pin(fut))
+        })
     }
 }

@@ -250,6 +250,7 @@ impl Session {
                     .assigned
                     .iter()
                     .chain(&wrap_up)
+                    .chain(&snapshot.participating)
                     .map(|c| {
                         let (last, epoch) = resume_at(c);
                         (c.clone(), last, epoch)
@@ -265,6 +266,7 @@ impl Session {
                     max_chats: snapshot.max_chats,
                     assigned: snapshot.assigned,
                     wrap_up,
+                    participating: snapshot.participating,
                 };
                 Ok((data, follow, snapshot.offers))
             }
