@@ -259,3 +259,50 @@ test('a supervisor observes, coaches, then barges in', async () => {
     assert.deepEqual(errors, []);
   }, { orgs });
 });
+
+test('invitations rejected, removed and expired; the internal discussion is read-only after the end', async () => {
+  const orgs = [testOrg('e2e', { invite_expiry_ms: 4000 })];
+  await scenario(browser, 'participants reject remove expire', async ({ server, open, errors }) => {
+    const { bob, carol, customer, pane } = await setUp(server, open, [['bob', 'Bob Agent'], ['carol', 'Carol Agent']]);
+
+    // Bob rejects.
+    await invite(pane, 'bob', 'consult', 'quick question');
+    const card = c(bob, 'invitation');
+    await card.waitFor();
+    await c(card, 'reject').click();
+    await card.waitFor({ state: 'detached' });
+    await c(pane, 'sys-invite-ended').filter({ hasText: 'Invitation to Bob Agent rejected' }).waitFor();
+    assert.equal(await bob.locator('[data-t=chat-item]').count(), 0, 'Bob never got the chat');
+
+    // Carol accepts a consultation, then Alice ends it.
+    await invite(pane, 'carol', 'consult');
+    const { pane: carolPane } = await acceptOffer(carol, 'invitation');
+    await internalSays(carolPane, 'Carol here, ask away.');
+    await c(pane, 'internal-msg').filter({ hasText: 'Carol here' }).waitFor();
+    await participant(pane, 'carol').locator('[data-t=remove]').click();
+    await c(pane, 'sys-participant-left').filter({ hasText: 'Alice Agent removed Carol Agent (consultant)' }).waitFor();
+    await c(carolPane, 'banner').filter({ hasText: 'Alice Agent removed you from this chat' }).waitFor();
+    await c(carolPane, 'internal-composer').waitFor({ state: 'hidden' });
+    assert.equal(await participant(pane, 'carol').count(), 0, 'Carol is gone from the list');
+
+    // Bob does not answer a second invitation in time.
+    await invite(pane, 'bob', 'conference');
+    await c(bob, 'invitation').waitFor();
+    await c(pane, 'sys-invite-ended').filter({ hasText: 'Invitation to Bob Agent expired' }).waitFor();
+    await c(bob, 'invitation').waitFor({ state: 'detached' });
+    await c(bob, 'notice').filter({ hasText: 'invitation expired' }).waitFor();
+
+    // The customer saw none of it; then the chat ends and the discussion becomes read-only.
+    await agentSays(pane, 'All sorted, goodbye!');
+    await w(customer, 'msg-agent').filter({ hasText: 'All sorted' }).waitFor();
+    await assertCustomerSawNothing(customer, ['Carol', 'Bob', 'quick question'], 'rejected, removed, expired');
+    await c(pane, 'end').click();
+    await c(pane, 'confirm-end').click();
+    await c(pane, 'sys-ended').waitFor();
+    await c(pane, 'internal-readonly').waitFor();
+    await c(pane, 'internal-composer').waitFor({ state: 'hidden' });
+    await c(pane, 'internal-msg').filter({ hasText: 'Carol here' }).waitFor();
+    await w(customer, 'sys-ended').waitFor();
+    assert.deepEqual(errors, []);
+  }, { orgs });
+});
