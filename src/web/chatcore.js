@@ -282,6 +282,8 @@ var SwitchboardCore = (function () {
    *   list()            optional: the array that holds the entries ({ id, text, inflight, failed }),
    *                     for a client that keeps it itself (to persist it); default: its own
    *   idPrefix          optional: the client_msg_id's first character(s)
+   *   command           optional: the command that carries an entry (default `send`; the
+   *                     console's internal discussion uses `internal`, same fields and retries)
    *   transient         optional: the error codes retried (default: disconnected, unavailable,
    *                     rate_limited)
    *   changed()         optional: entries were added, removed or marked failed
@@ -316,7 +318,7 @@ var SwitchboardCore = (function () {
     var self = this, o = this.options, sock = o.socket;
     if (!sock.ready || m.inflight || !o.conversation() || this.items().indexOf(m) < 0) return;
     m.inflight = true;
-    sock.request({ type: 'send', conversation: o.conversation(), client_msg_id: m.id, text: m.text }).then(function () {
+    sock.request({ type: o.command || 'send', conversation: o.conversation(), client_msg_id: m.id, text: m.text }).then(function () {
       m.inflight = false;
       // The event normally arrives right after the ack; until then the entry stays.
       if (o.delivered(m.id)) self.remove(m.id);

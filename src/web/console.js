@@ -1,6 +1,7 @@
 // Switchboard agent console. A plain ES module served by the server: no framework, no build.
 // (Over 500 lines because it is a whole application without a build step: sign-in, presence,
-// offers, chats, transfers, notes, wrap-up; the socket, outbox and rendering are chatcore.js.)
+// offers, chats, transfers, participants (conference, consultation, the internal discussion,
+// supervisor monitoring), notes, wrap-up; the socket, outbox and rendering are chatcore.js.)
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.
 //
@@ -47,7 +48,7 @@ const S = {
   dispositionRequired: false,
   directory: { agents: [], queues: [] },
   reasons: new Map(), // reason id -> name
-  offers: new Map(), // conversation -> { kind: 'offer' | 'transfer', ... , deadline }
+  offers: new Map(), // conversation (`i:` + conversation for invitations) -> { kind: 'offer' | 'transfer' | 'invite', ... , deadline }
   chats: new Map(), // conversation -> chat
   selected: null,
 };
@@ -74,6 +75,21 @@ function agentName(id) {
 function queueName(id) {
   const q = S.directory.queues.find((x) => x.id === id);
   return q ? q.name : id;
+}
+/** A participant's name as the chat's own events gave it, else the directory's. */
+function memberName(c, id) {
+  return c.names.get(id) || agentName(id);
+}
+
+// Participant roles (participants-spec): how the console names them.
+const ROLE_LABEL = { owner: 'owner', conference: 'conference', consult: 'consultant', observer: 'observer', coach: 'coach' };
+const ROLE_STATUS = { conference: 'In the conference', consult: 'Consulting', observer: 'Observing', coach: 'Coaching' };
+/** Roles that may write in the internal discussion (besides the owner). */
+const INTERNAL_ROLES = ['conference', 'consult', 'coach'];
+
+/** Signed in with `supervisor` or `admin`: the monitoring controls. */
+function supervisor() {
+  return !!S.me && (S.me.roles || []).some((r) => r === 'supervisor' || r === 'admin');
 }
 
 // ------------------------------------------------------------------ REST
@@ -139,11 +155,15 @@ function onHello(f) {
   $('app').hidden = false;
   $('me-name').textContent = `${d.name} (${d.agent})`;
   drawMe();
-  // Chats the server follows for us: the assigned ones (replayed from our resume points).
+  $('monitor').hidden = !supervisor();
+  // Chats the server follows for us: the assigned ones and those we take part in (any role but
+  // owner), replayed from our resume points.
+  const participating = d.participating || [];
   for (const id of d.assigned) chatFor(id);
+  for (const id of participating) chatFor(id);
   // Ended chats awaiting wrap-up are not assigned any more: resume them explicitly.
   for (const c of S.chats.values()) {
-    if (d.assigned.includes(c.id)) continue;
+    if (d.assigned.includes(c.id) || participating.includes(c.id)) continue;
     if (c.status === 'ended' || (c.status !== 'done' && c.status !== 'left' && c.status !== 'closed')) {
       resume(c);
     }
@@ -152,7 +172,7 @@ function onHello(f) {
   S.offers.clear();
   drawOffers();
   drawChats();
-  for (const c of S.chats.values()) c.outbox.flush();
+  for (const c of S.chats.values()) { c.outbox.flush(); c.internal.flush(); }
   persist();
   loadReference();
 }
@@ -176,6 +196,9 @@ function chatFor(id) {
       customer: { name: 'Customer' }, queue: null, reason: null, unread: 0, readSent: 0,
       customerRead: 0, pendingSince: null, transfer: null, typing: false, typingTimer: null,
       outbox: null, dom: null, leftNote: null, resuming: false,
+      // Participants by agent id ({ id, name, role, since }: the owner too), pending invitations
+      // by invited agent, and every name the chat's events gave (for those who left).
+      participants: new Map(), invites: new Map(), names: new Map(), internal: null,
     };
     // Replies not acked yet, retried under their client_msg_id (chatcore's Outbox); one that
     // the server refused for good stays, marked failed.
@@ -185,6 +208,15 @@ function chatFor(id) {
       conversation: () => c.id,
       delivered: (id) => c.events.some((e) => e.kind === 'message' && e.client_msg_id === id),
       changed: () => drawOutbox(c),
+    });
+    // The internal discussion's messages not acked yet: the same retries, under `internal`.
+    c.internal = new Outbox({
+      socket: sock,
+      idPrefix: 'i',
+      command: 'internal',
+      conversation: () => c.id,
+      delivered: (id) => c.events.some((e) => e.kind === 'internal' && e.client_msg_id === id),
+      changed: () => drawInternalOutbox(c),
     });
     S.chats.set(id, c);
     if (!S.selected) S.selected = id;
@@ -226,6 +258,54 @@ function apply(c, e) {
         c.owner = e.participant;
         c.status = S.me && e.participant !== S.me.agent && c.leftNote ? 'left' : 'assigned';
       }
+      if (e.role !== 'customer') {
+        c.names.set(e.participant, e.name);
+        c.participants.set(e.participant, { id: e.participant, name: e.name, role: e.role, since: e.seq });
+        if (S.me && e.participant === S.me.agent && e.role !== 'owner') c.leftNote = null;
+      }
+      break;
+    case 'participant_left': {
+      const p = c.participants.get(e.participant);
+      if (p && (p.role === e.role || e.role !== 'owner')) c.participants.delete(e.participant);
+      if (S.me && e.participant === S.me.agent) {
+        if (e.role !== 'owner') {
+          // Left or removed: no more events of this chat (the `left` signal follows).
+          const by = e.author?.role === 'agent' && e.author.id && e.author.id !== S.me.agent ? e.author.name || memberName(c, e.author.id) : null;
+          c.leftNote = by ? `${by} removed you from this chat.` : 'You left this chat.';
+          c.status = 'left'; c.pendingSince = null; c.typing = false;
+        } else if (!c.leftNote) {
+          c.leftNote = 'You left this chat.';
+        }
+      }
+      break;
+    }
+    case 'role_changed': {
+      c.names.set(e.participant, e.name);
+      const p = c.participants.get(e.participant);
+      c.participants.set(e.participant, { id: e.participant, name: e.name, role: e.to, since: p ? p.since : e.seq });
+      break;
+    }
+    case 'ownership_changed': {
+      c.names.set(e.to, e.name);
+      const p = c.participants.get(e.to);
+      if (e.from && e.from !== e.to && c.participants.get(e.from)?.role === 'owner') c.participants.delete(e.from);
+      c.participants.set(e.to, { id: e.to, name: e.name, role: 'owner', since: p ? p.since : e.seq });
+      c.owner = e.to;
+      if (S.me && e.to === S.me.agent) {
+        c.leftNote = null;
+        if (c.status === 'left' || c.status === 'waiting') c.status = 'assigned';
+      } else if (S.me && e.from === S.me.agent) {
+        c.leftNote = `You left this chat; ${e.name} owns it now.`;
+        c.pendingSince = null;
+        // Handed over (left, or a consultation turned transfer): no longer in the chat.
+        if (!c.participants.has(S.me.agent)) { c.status = 'left'; c.typing = false; }
+      }
+      break;
+    }
+    case 'invited': c.invites.set(e.to, { to: e.to, role: e.role, by: e.by, note: e.note }); break;
+    case 'invite_ended': c.invites.delete(e.to); break;
+    case 'internal':
+      c.internal.remove(e.client_msg_id);
       break;
     case 'message':
       if (e.author?.role === 'customer') {
@@ -258,7 +338,7 @@ function apply(c, e) {
       if (S.me && e.from === S.me.agent) c.leftNote = `Transferred to queue ${queueName(e.queue)}`;
       c.owner = null; c.status = 'waiting';
       break;
-    case 'ended': c.status = 'ended'; c.pendingSince = null; c.typing = false; c.transfer = null; break;
+    case 'ended': c.status = 'ended'; c.pendingSince = null; c.typing = false; c.transfer = null; c.invites.clear(); break;
     case 'wrap_up': c.status = 'done'; break;
     default: break;
   }
@@ -266,9 +346,24 @@ function apply(c, e) {
 
 function mine(c) { return S.me && c.owner === S.me.agent && c.status !== 'left' && c.status !== 'closed'; }
 
+/** My part in the chat: 'owner', a participant role, or null (not in it, or not any more). */
+function myRole(c) {
+  if (!S.me || c.status === 'left' || c.status === 'closed') return null;
+  if (mine(c)) return 'owner';
+  const p = c.participants.get(S.me.agent);
+  return p && p.role !== 'owner' ? p.role : null;
+}
+
+/** The chat is being served (has an owner, not ended): people can join, write and leave. */
+function live(c) { return c.status === 'assigned' || c.status === 'transferring'; }
+
 function maybeRead(c) {
   if (S.selected !== c.id || document.hidden || !sock.ready) return;
   if (c.status === 'ended' || c.status === 'done' || c.status === 'left') return;
+  // Read receipts are the owner's (and a conference participant's, who talks to the customer);
+  // consultants, observers and coaches leave none.
+  const role = myRole(c);
+  if (role !== 'owner' && role !== 'conference') return;
   let top = 0;
   for (const e of c.events) if (e.kind === 'message' && e.author?.role === 'customer') top = Math.max(top, e.seq);
   c.unread = 0;
@@ -302,6 +397,14 @@ function onSignal(f) {
       if (S.offers.delete(f.conversation)) notice(`A transfer request ${f.outcome === 'expired' ? 'expired' : 'was cancelled'}.`);
       drawOffers();
       break;
+    case 'invitation':
+      S.offers.set(`i:${f.conversation}`, { kind: 'invite', key: `i:${f.conversation}`, conversation: f.conversation, from: f.from, role: f.role, customer: f.customer_name, note: f.note, deadline: now + f.expires_in_ms, total: f.expires_in_ms });
+      drawOffers();
+      break;
+    case 'invitation_ended':
+      if (S.offers.delete(`i:${f.conversation}`)) notice(`An invitation ${f.outcome === 'expired' ? 'expired' : 'was cancelled'}.`);
+      drawOffers();
+      break;
     case 'presence':
       Object.assign(S.me, { presence: f.presence, assigned_count: f.assigned, max_chats: f.max_chats });
       drawMe();
@@ -309,6 +412,7 @@ function onSignal(f) {
     case 'joined': {
       const c = chatFor(f.conversation);
       S.offers.delete(f.conversation);
+      S.offers.delete(`i:${f.conversation}`);
       if (c.status === 'left') c.status = 'assigned';
       if (!S.selected || !S.chats.has(S.selected)) S.selected = c.id;
       drawOffers(); drawChats(); showSelected();
@@ -318,7 +422,7 @@ function onSignal(f) {
       const c = S.chats.get(f.conversation);
       if (c) {
         c.status = 'left'; c.pendingSince = null; c.typing = false;
-        if (!c.leftNote) c.leftNote = 'This chat was transferred away.';
+        if (!c.leftNote) c.leftNote = c.participants.get(S.me?.agent) && c.owner !== S.me?.agent ? 'You are no longer in this chat.' : 'This chat was transferred away.';
         redrawChat(c); drawChats(); persist();
       }
       break;
@@ -336,7 +440,7 @@ function onSignal(f) {
       const c = S.chats.get(f.conversation);
       if (c && !f.recovered) {
         // The log was reset: the server replays it from the start.
-        Object.assign(c, { events: [], lastSeq: 0, epoch: f.epoch, pendingSince: null, customerRead: 0 });
+        Object.assign(c, { events: [], lastSeq: 0, epoch: f.epoch, pendingSince: null, customerRead: 0, participants: new Map(), invites: new Map() });
         redrawChat(c);
       }
       break;
@@ -369,27 +473,38 @@ function drawOffers() {
     const accept = h('button', { type: 'button', class: 'primary', t: 'accept', text: 'Accept' });
     const reject = h('button', { type: 'button', class: 'ghost', t: 'reject', text: 'Reject' });
     const isOffer = o.kind === 'offer';
+    const isInvite = o.kind === 'invite';
+    const key = o.key || o.conversation;
     const answer = (yes) => {
       accept.disabled = reject.disabled = true;
-      const type = isOffer ? (yes ? 'accept' : 'reject') : (yes ? 'transfer_accept' : 'transfer_reject');
+      const type = isOffer ? (yes ? 'accept' : 'reject')
+        : isInvite ? (yes ? 'invite_accept' : 'invite_reject')
+          : (yes ? 'transfer_accept' : 'transfer_reject');
       request({ type, conversation: o.conversation }).then(() => {
-        S.offers.delete(o.conversation);
+        S.offers.delete(key);
         if (yes) S.selected = o.conversation;
         drawOffers(); drawChats(); showSelected();
       }, (e) => {
         err.textContent = e.code === 'expired' ? 'This request has expired.' : e.message;
-        if (e.code === 'expired') setTimeout(() => { S.offers.delete(o.conversation); drawOffers(); }, 1500);
+        if (e.code === 'expired') setTimeout(() => { S.offers.delete(key); drawOffers(); }, 1500);
         else accept.disabled = reject.disabled = false;
       });
     };
     accept.addEventListener('click', () => answer(true));
     reject.addEventListener('click', () => answer(false));
-    const li = h('li', { class: 'offer ' + o.kind, t: isOffer ? 'offer' : 'transfer-request', 'data-conversation': o.conversation },
-      h('div', { class: 'offer-head' },
-        h('strong', { text: isOffer ? o.customer : `Transfer from ${agentName(o.from)}` }), left),
-      h('div', { class: 'muted small', text: isOffer ? `New chat · ${queueName(o.queue)}` : 'Asks you to take over a chat' }),
-      o.note ? h('div', { class: 'offer-note', t: 'transfer-note', text: `“${o.note}”` }) : null,
-      bar, err, h('div', { class: 'actions' }, accept, reject));
+    const li = isInvite
+      ? h('li', { class: 'offer invite', t: 'invitation', 'data-conversation': o.conversation, 'data-role': o.role },
+        h('div', { class: 'offer-head' },
+          h('strong', { t: 'invite-from', text: `${o.role === 'consult' ? 'Consultation' : 'Conference'} · ${agentName(o.from)}` }), left),
+        h('div', { class: 'muted small', t: 'invite-what', text: `${agentName(o.from)} invites you ${o.role === 'consult' ? 'to consult (agents only)' : 'to join the chat'} with ${o.customer || 'a customer'}` }),
+        o.note ? h('div', { class: 'offer-note', t: 'invite-note', text: `“${o.note}”` }) : null,
+        bar, err, h('div', { class: 'actions' }, accept, reject))
+      : h('li', { class: 'offer ' + o.kind, t: isOffer ? 'offer' : 'transfer-request', 'data-conversation': o.conversation },
+        h('div', { class: 'offer-head' },
+          h('strong', { text: isOffer ? o.customer : `Transfer from ${agentName(o.from)}` }), left),
+        h('div', { class: 'muted small', text: isOffer ? `New chat · ${queueName(o.queue)}` : 'Asks you to take over a chat' }),
+        o.note ? h('div', { class: 'offer-note', t: 'transfer-note', text: `“${o.note}”` }) : null,
+        bar, err, h('div', { class: 'actions' }, accept, reject));
     li._tick = () => {
       const ms = o.deadline - Date.now();
       left.textContent = `${Math.max(0, Math.ceil(ms / 1000))}s`;
@@ -416,7 +531,7 @@ function statusLabel(c) {
     case 'done': return 'Wrapped up';
     case 'left': return c.leftNote || 'Transferred';
     case 'waiting': return 'Waiting';
-    default: return c.customer.email || 'Active';
+    default: return ROLE_STATUS[myRole(c)] || c.customer.email || 'Active';
   }
 }
 
@@ -460,6 +575,7 @@ function showSelected() {
 function redrawChat(c) {
   if (!c.dom) return;
   c.dom.list.replaceChildren();
+  c.dom.internalList.replaceChildren();
   c.dom.bySeq = new Map();
   for (const e of c.events) appendEvent(c, e);
   refreshChat(c);
@@ -478,8 +594,9 @@ function buildChat(c) {
   const asNote = h('input', { type: 'checkbox', t: 'note-toggle' });
   const send = h('button', { type: 'submit', class: 'primary', t: 'send', text: 'Send' });
   const err = h('div', { class: 'error small', t: 'composer-error' });
+  const noteLabel = h('label', { class: 'note-label', t: 'note-label' }, asNote, ' Internal note (agents only)');
   const composer = h('form', { class: 'composer', t: 'composer' },
-    input, h('div', { class: 'composer-bar' }, h('label', { class: 'note-label' }, asNote, ' Internal note (agents only)'), err, send));
+    input, h('div', { class: 'composer-bar' }, noteLabel, err, send));
   asNote.addEventListener('change', () => {
     composer.classList.toggle('as-note', asNote.checked);
     input.placeholder = asNote.checked ? 'Note for agents – the customer never sees it…' : 'Reply to the customer…';
@@ -514,14 +631,106 @@ function buildChat(c) {
     }
   });
 
-  // Actions: transfer, end, wrap-up, close.
+  // Beside the transcript: the participants and the internal discussion (agents only).
+  const people = h('ul', { class: 'participants', t: 'participants' });
+  const peopleErr = h('div', { class: 'error small', t: 'participants-error' });
+  const internalList = h('ol', { class: 'internal-list', t: 'internal-thread' });
+  const internalOutbox = h('ol', { class: 'internal-list outbox' });
+  const internalScroll = h('div', { class: 'internal-scroll' }, internalList, internalOutbox);
+  const internalInput = h('textarea', { rows: '2', t: 'internal-input', placeholder: 'Message the other agents…', maxlength: '4000' });
+  const internalSend = h('button', { type: 'submit', class: 'ghost', t: 'internal-send', text: 'Send' });
+  const internalComposer = h('form', { class: 'internal-composer', t: 'internal-composer' }, internalInput, internalSend);
+  const internalClosed = h('div', { class: 'muted small internal-closed', t: 'internal-readonly', hidden: true, text: 'The chat has ended: the discussion is read-only.' });
+  internalInput.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); internalComposer.requestSubmit(); }
+  });
+  internalComposer.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = internalInput.value;
+    if (!text.trim()) return;
+    internalInput.value = '';
+    c.internal.add(text);
+  });
+  const side = h('aside', { class: 'chat-side', t: 'chat-side' },
+    h('h3', { text: 'Participants' }), people, peopleErr,
+    h('h3', { text: 'Internal discussion · agents only' }), internalScroll, internalClosed, internalComposer);
+
+  // Actions: transfer, invite, leave, monitoring, end, wrap-up, close.
   const actions = h('div', { class: 'chat-actions' });
   const tools = h('div', { class: 'tools', t: 'tools' });
-  c.dom = { root: null, title, sub, pend, list, outbox, scroll, typing, banner, composer, input, actions, tools, bySeq: new Map(), toolsFor: null };
+  c.dom = {
+    root: null, title, sub, pend, list, outbox, scroll, typing, banner, composer, noteLabel, input, actions, tools, bySeq: new Map(), toolsFor: null,
+    people, peopleErr, peopleKey: null, internalList, internalOutbox, internalScroll, internalComposer, internalClosed,
+  };
   c.dom.root = h('section', { class: 'chat', t: 'chat', 'data-conversation': c.id },
     h('header', { class: 'chat-head' }, h('div', { class: 'chat-head-main' }, title, sub), pend, actions),
-    tools, banner, scroll, typing, composer);
+    tools, banner,
+    h('div', { class: 'chat-body' }, h('div', { class: 'chat-main' }, scroll, typing, composer), side));
   for (const e of c.events) appendEvent(c, e);
+  drawInternalOutbox(c);
+}
+
+function drawInternalOutbox(c) {
+  if (!c.dom) return;
+  c.dom.internalOutbox.replaceChildren();
+  for (const m of c.internal.items()) {
+    const text = h('div', { class: 'text' });
+    renderText(text, m.text);
+    c.dom.internalOutbox.append(h('li', { class: 'internal-msg mine sending' + (m.failed ? ' failed' : ''), t: 'internal-pending', 'data-client-msg-id': m.id },
+      text, h('div', { class: 'meta', text: m.failed ? `Not sent: ${m.failed}` : 'Sending…' })));
+  }
+}
+
+/** One message of the internal discussion, into its thread. */
+function appendInternal(c, e) {
+  const d = c.dom;
+  const text = h('div', { class: 'text', t: 'internal-text' });
+  renderText(text, e.text);
+  const me = S.me && e.author?.id === S.me.agent;
+  const stick = d.internalScroll.scrollTop + d.internalScroll.clientHeight >= d.internalScroll.scrollHeight - 40;
+  d.internalList.append(h('li', { class: 'internal-msg' + (me ? ' mine' : ''), t: 'internal-msg', 'data-seq': e.seq, 'data-author': e.author?.id },
+    h('div', { class: 'who', t: 'internal-author', text: e.author?.name || memberName(c, e.author?.id) }),
+    text, h('div', { class: 'meta' }, h('time', { datetime: e.at, text: clock(e.at) }))));
+  if (stick) d.internalScroll.scrollTop = d.internalScroll.scrollHeight;
+}
+
+/** The participant list: roles, pending invitations, and the owner's remove / convert buttons. */
+function drawParticipants(c) {
+  const d = c.dom;
+  const owner = mine(c) && live(c);
+  const meId = S.me?.agent;
+  const people = [...c.participants.values()].sort((a, b) => (a.role === 'owner' ? -1 : b.role === 'owner' ? 1 : a.since - b.since));
+  const key = JSON.stringify([owner, meId, people, [...c.invites.values()]]);
+  if (d.peopleKey === key) return;
+  d.peopleKey = key;
+  d.people.replaceChildren();
+  const act = (btn, cmd) => {
+    btn.disabled = true;
+    d.peopleErr.textContent = '';
+    request(cmd).catch((e) => { d.peopleErr.textContent = e.message; btn.disabled = false; });
+  };
+  for (const p of people) {
+    const buttons = [];
+    if (owner && p.id !== meId && p.role !== 'owner') {
+      if (p.role === 'consult') {
+        buttons.push(h('button', { type: 'button', class: 'ghost small', t: 'convert-transfer', text: 'Make transfer',
+          onclick: (ev) => act(ev.target, { type: 'consult_convert', conversation: c.id, agent: p.id, to: 'transfer' }) }));
+        buttons.push(h('button', { type: 'button', class: 'ghost small', t: 'convert-conference', text: 'Make conference',
+          onclick: (ev) => act(ev.target, { type: 'consult_convert', conversation: c.id, agent: p.id, to: 'conference' }) }));
+      }
+      buttons.push(h('button', { type: 'button', class: 'ghost danger small', t: 'remove', text: 'Remove',
+        onclick: (ev) => act(ev.target, { type: 'remove', conversation: c.id, agent: p.id }) }));
+    }
+    d.people.append(h('li', { class: 'participant', t: 'participant', 'data-agent': p.id, 'data-role': p.role },
+      h('span', { class: 'participant-name', t: 'participant-name', text: p.name + (p.id === meId ? ' (you)' : '') }),
+      h('span', { class: 'role-tag role-' + p.role, t: 'participant-role', text: ROLE_LABEL[p.role] || p.role }),
+      buttons.length ? h('span', { class: 'participant-actions' }, buttons) : null));
+  }
+  for (const i of c.invites.values()) {
+    d.people.append(h('li', { class: 'participant invited', t: 'invitee', 'data-agent': i.to, 'data-role': i.role },
+      h('span', { class: 'participant-name', text: agentName(i.to) }),
+      h('span', { class: 'role-tag', text: `invited · ${ROLE_LABEL[i.role] || i.role}` })));
+  }
 }
 
 function drawOutbox(c) {
@@ -532,6 +741,17 @@ function drawOutbox(c) {
     renderText(text, m.text);
     c.dom.outbox.append(h('li', { class: 'msg agent mine sending' + (m.failed ? ' failed' : ''), t: 'msg-pending', 'data-client-msg-id': m.id },
       text, h('div', { class: 'meta', text: m.failed ? `Not sent: ${m.failed}` : 'Sending…' })));
+  }
+}
+
+/** "Bob Agent joined as consultant", "Carol Supervisor is observing", … */
+function joinedText(name, role) {
+  switch (role) {
+    case 'conference': return `${name} joined the conference`;
+    case 'consult': return `${name} joined as consultant`;
+    case 'observer': return `${name} is observing`;
+    case 'coach': return `${name} is coaching`;
+    default: return `${name} joined as ${role}`;
   }
 }
 
@@ -556,9 +776,35 @@ function appendEvent(c, e) {
     }
     case 'participant_joined':
       if (e.role === 'owner') li = sysLine(c, e, `${e.name} joined`, 'sys-joined');
+      else if (e.role !== 'customer') li = sysLine(c, e, joinedText(e.name, e.role), 'sys-participant-joined');
       break;
     case 'participant_left':
-      if (e.role === 'owner') li = sysLine(c, e, `${agentName(e.participant)} left`, 'sys-left');
+      if (e.role === 'owner') li = sysLine(c, e, `${memberName(c, e.participant)} left`, 'sys-left');
+      else if (e.role !== 'customer') {
+        const name = memberName(c, e.participant);
+        const by = e.author?.id && e.author.id !== e.participant ? e.author.name || memberName(c, e.author.id) : null;
+        const what = { observer: 'stopped observing', coach: 'stopped coaching', consult: 'left the consultation' }[e.role] || 'left';
+        li = sysLine(c, e, by ? `${by} removed ${name} (${ROLE_LABEL[e.role] || e.role})` : `${name} ${what}`, 'sys-participant-left');
+      }
+      break;
+    case 'role_changed': {
+      let text;
+      if (e.to === 'conference') text = e.from === 'consult' ? `${e.name} joined the conference (was consultant)` : `${e.name} barged in: now in the conference`;
+      else text = joinedText(e.name, e.to);
+      li = sysLine(c, e, text, 'sys-role-changed');
+      break;
+    }
+    case 'ownership_changed':
+      li = sysLine(c, e, `Ownership passed to ${e.name || memberName(c, e.to)}`, 'sys-ownership-changed');
+      break;
+    case 'invited':
+      li = sysLine(c, e, `${memberName(c, e.by)} invited ${memberName(c, e.to)} as ${ROLE_LABEL[e.role] || e.role}${e.note ? ` – “${e.note}”` : ''}`, 'sys-invited');
+      break;
+    case 'invite_ended':
+      li = sysLine(c, e, `Invitation to ${memberName(c, e.to)} ${{ accepted: 'accepted', rejected: 'rejected', expired: 'expired without an answer', cancelled: 'cancelled' }[e.outcome] || e.outcome}`, 'sys-invite-ended');
+      break;
+    case 'internal':
+      appendInternal(c, e);
       break;
     case 'message': {
       const fromCustomer = e.author?.role === 'customer';
@@ -648,33 +894,70 @@ function refreshChat(c) {
   d.pend.textContent = level ? `Waiting ${mmss(level[1])}` : '';
   d.typing.hidden = !c.typing;
   const owner = mine(c);
+  const role = myRole(c);
   const open = owner && (c.status === 'assigned' || c.status === 'transferring');
-  d.composer.hidden = !(open || (c.status === 'ended' && owner));
+  // The customer composer: the owner's, and a conference participant's (no notes: those are
+  // the owner's); consultants, coaches and observers talk only in the internal discussion.
+  const talks = open || (role === 'conference' && live(c));
+  d.composer.hidden = !(talks || (c.status === 'ended' && owner));
   d.composer.classList.toggle('notes-only', c.status === 'ended');
+  d.noteLabel.hidden = !owner;
+  const noteToggle = d.composer.querySelector('[data-t=note-toggle]');
   if (c.status === 'ended') {
-    const t = d.composer.querySelector('[data-t=note-toggle]');
-    if (!t.checked) { t.checked = true; t.dispatchEvent(new Event('change')); }
+    if (!noteToggle.checked) { noteToggle.checked = true; noteToggle.dispatchEvent(new Event('change')); }
+  } else if (!owner && noteToggle.checked) {
+    noteToggle.checked = false; noteToggle.dispatchEvent(new Event('change'));
   }
+  // The internal discussion: written by the owner, conference participants, consultants and
+  // coaches while the chat is served; read-only once it has ended; observers only read.
+  d.internalComposer.hidden = !(live(c) && (owner || INTERNAL_ROLES.includes(role)));
+  d.internalClosed.hidden = !(c.status === 'ended' || c.status === 'done');
+  drawParticipants(c);
   // Banner
   let banner = null;
   if (c.status === 'left') banner = c.leftNote || 'This chat was transferred away.';
   else if (c.status === 'transferring') banner = `Waiting for ${agentName(c.transfer?.to)} to accept the transfer…`;
   else if (c.status === 'done') banner = 'Wrapped up.';
   else if (c.status === 'waiting' && !owner && c.owner === null && c.events.length) banner = 'Waiting in the queue.';
+  else if (live(c) && role === 'consult') banner = 'You are consulting: write in the internal discussion; the customer does not see you.';
+  else if (live(c) && role === 'coach') banner = 'You are coaching: the agents see your internal messages; the customer does not see you.';
+  else if (live(c) && role === 'observer') banner = 'You are observing silently: the customer does not see you.';
   d.banner.hidden = !banner;
   d.banner.textContent = banner || '';
   // Actions
-  const key = `${c.status}|${owner}`;
+  const monitors = supervisor() && !owner && (live(c) || c.status === 'waiting');
+  const key = `${c.status}|${owner}|${role}|${monitors}`;
   if (d.actionsKey !== key) {
     d.actionsKey = key;
     d.actions.replaceChildren();
     if (open && c.status === 'assigned') {
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'transfer', text: 'Transfer', onclick: () => toggleTools(c, 'transfer') }));
+      d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'invite', text: 'Invite', onclick: () => toggleTools(c, 'invite') }));
+    }
+    if (monitors) {
+      // Supervisors: watch silently, coach the agents, or barge in (the customer sees them).
+      for (const [mode, label, as] of [['observe', 'Observe', 'observer'], ['coach', 'Coach', 'coach'], ['barge', 'Barge in', 'conference']]) {
+        d.actions.append(h('button', { type: 'button', class: 'ghost' + (role === as ? ' pressed' : ''), t: `monitor-${mode}`, text: label, 'aria-pressed': role === as ? 'true' : 'false', disabled: role === as,
+          onclick: (ev) => {
+            ev.target.disabled = true;
+            request({ type: 'monitor', conversation: c.id, mode }).then((data) => {
+              // Monitoring follows the chat; should its event not have come, fetch it.
+              setTimeout(() => { if (c.lastSeq < (data.seq || 0) && !c.resuming) resume(c); }, 1000);
+            }, (e) => { notice(`${label}: ${e.message}`); ev.target.disabled = false; });
+          } }));
+      }
+    }
+    if (role && live(c)) {
+      d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'leave', text: 'Leave', onclick: (ev) => {
+        if (owner) { toggleTools(c, 'leave'); return; }
+        ev.target.disabled = true;
+        request({ type: 'leave', conversation: c.id }).catch((e) => { notice(`Could not leave: ${e.message}`); ev.target.disabled = false; });
+      } }));
     }
     if (open) d.actions.append(h('button', { type: 'button', class: 'ghost danger', t: 'end', text: 'End chat', onclick: () => toggleTools(c, 'end') }));
     if (d.toolsFor && !(d.toolsFor === 'wrapup' && c.status === 'ended') && !(open && c.status === 'assigned')) { d.toolsFor = null; d.tools.replaceChildren(); }
     if (c.status === 'ended' && owner && !d.toolsFor) toggleTools(c, 'wrapup');
-    if (c.status === 'done' || c.status === 'left') {
+    if (c.status === 'done' || c.status === 'left' || (c.status === 'ended' && !owner)) {
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'close', text: 'Close', onclick: () => closeChat(c) }));
     }
   }
@@ -684,6 +967,36 @@ function closeChat(c) {
   c.status = 'closed';
   if (S.selected === c.id) S.selected = [...S.chats.values()].find((x) => x.status !== 'closed')?.id || null;
   drawChats(); showSelected(); persist();
+}
+
+/** Agents (presence, load) and queues to pick from; `agent:ID` / `queue:ID` values. */
+function targetPicker(t) {
+  return h('select', { t },
+    h('optgroup', { label: 'Agents' }, S.directory.agents.filter((a) => a.id !== S.me.agent)
+      .map((a) => h('option', { value: `agent:${a.id}`, text: `${a.name} – ${a.presence}${a.max_chats ? ` (${a.assigned}/${a.max_chats})` : ''}` }))),
+    h('optgroup', { label: 'Queues' }, S.directory.queues.map((q) => h('option', { value: `queue:${q.id}`, text: `Queue: ${q.name}` }))));
+}
+
+/** The owner invites an agent (or someone from a queue) to a conference or a consultation. */
+function inviteTools(c, err) {
+  const d = c.dom;
+  const role = h('select', { t: 'invite-role' },
+    h('option', { value: 'conference', text: 'Conference (joins the chat with the customer)' }),
+    h('option', { value: 'consult', text: 'Consultation (agents only)' }));
+  const target = targetPicker('invite-target');
+  const note = h('input', { type: 'text', t: 'invite-note', placeholder: 'Note for the invited agent (optional)', maxlength: '2000' });
+  const go = h('button', { type: 'button', class: 'primary', t: 'invite-go', text: 'Invite' });
+  go.addEventListener('click', () => {
+    const [kind, id] = target.value.split(/:(.*)/s);
+    if (!id) { err.textContent = 'Choose an agent or a queue.'; return; }
+    go.disabled = true;
+    const cmd = { type: 'invite', conversation: c.id, role: role.value };
+    if (kind === 'agent') cmd.to_agent = id; else cmd.to_queue = id;
+    if (note.value.trim()) cmd.note = note.value;
+    request(cmd).then(() => { d.toolsFor = null; d.tools.replaceChildren(); }, (e) => { err.textContent = e.message; go.disabled = false; });
+  });
+  d.tools.replaceChildren(h('div', { class: 'tool-row' }, h('strong', { text: 'Invite' }), role, target, note, go,
+    h('button', { type: 'button', class: 'ghost', text: 'Cancel', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
 }
 
 async function toggleTools(c, what) {
@@ -696,6 +1009,17 @@ async function toggleTools(c, what) {
       h('button', { type: 'button', class: 'primary danger', t: 'confirm-end', text: 'End chat', onclick: (ev) => {
         ev.target.disabled = true;
         request({ type: 'end', conversation: c.id }).then(() => { d.toolsFor = null; d.tools.replaceChildren(); refreshChat(c); }, (e) => { err.textContent = e.message; ev.target.disabled = false; });
+      } }),
+      h('button', { type: 'button', class: 'ghost', text: 'Cancel', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
+    return;
+  }
+  if (what === 'leave') {
+    const next = [...c.participants.values()].filter((p) => p.role === 'conference').sort((a, b) => a.since - b.since)[0];
+    d.tools.replaceChildren(h('div', { class: 'tool-row' },
+      h('span', { t: 'leave-what', text: next ? `Leave this chat? ${next.name} becomes its owner.` : 'Leave this chat? Nobody in the conference can take it over: it ends or goes back to its queue.' }),
+      h('button', { type: 'button', class: 'primary', t: 'confirm-leave', text: 'Leave', onclick: (ev) => {
+        ev.target.disabled = true;
+        request({ type: 'leave', conversation: c.id }).then(() => { d.toolsFor = null; d.tools.replaceChildren(); refreshChat(c); }, (e) => { err.textContent = e.message; ev.target.disabled = false; });
       } }),
       h('button', { type: 'button', class: 'ghost', text: 'Cancel', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
     return;
@@ -716,13 +1040,11 @@ async function toggleTools(c, what) {
     d.tools.replaceChildren(h('div', { class: 'tool-row' }, h('strong', { text: 'Wrap-up' }), sel, note, go, err));
     return;
   }
-  // transfer
+  // transfer or invite: a target picker from the directory (agents with presence and load, queues)
   try { S.directory = await api('/v1/directory'); } catch { /* keep the last known */ }
-  if (d.toolsFor !== 'transfer') return;
-  const target = h('select', { t: 'transfer-target' },
-    h('optgroup', { label: 'Agents' }, S.directory.agents.filter((a) => a.id !== S.me.agent)
-      .map((a) => h('option', { value: `agent:${a.id}`, text: `${a.name} – ${a.presence}${a.max_chats ? ` (${a.assigned}/${a.max_chats})` : ''}` }))),
-    h('optgroup', { label: 'Queues' }, S.directory.queues.map((q) => h('option', { value: `queue:${q.id}`, text: `Queue: ${q.name}` }))));
+  if (d.toolsFor !== what) return;
+  if (what === 'invite') { inviteTools(c, err); return; }
+  const target = targetPicker('transfer-target');
   const note = h('input', { type: 'text', t: 'transfer-note', placeholder: 'Note for the next agent (optional)', maxlength: '2000' });
   const go = h('button', { type: 'button', class: 'primary', t: 'transfer-go', text: 'Request transfer' });
   go.addEventListener('click', () => {
@@ -789,6 +1111,30 @@ $('signout').addEventListener('click', () => {
 $('presence').addEventListener('change', (ev) => {
   const presence = ev.target.value;
   request({ type: 'status', presence }).catch((e) => { notice(`Could not change status: ${e.message}`); drawMe(); });
+});
+
+// Supervisors: open any chat of the org by its id (resumed from the start), then monitor it.
+$('monitor-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const id = $('monitor-id').value.trim();
+  const err = $('monitor-error');
+  err.textContent = '';
+  if (!id) { err.textContent = 'Enter a chat id.'; return; }
+  if (S.chats.get(id)?.status === 'closed') S.chats.delete(id);
+  const known = S.chats.has(id);
+  const c = chatFor(id);
+  select(id);
+  if (known && c.lastSeq > 0) return;
+  c.resuming = true;
+  sock.resume(c.id, c.lastSeq, c.epoch).then(() => { c.resuming = false; $('monitor-id').value = ''; }, (e) => {
+    c.resuming = false;
+    err.textContent = e.code === 'not_found' ? `No chat ${id} in your org.` : e.message;
+    if (c.lastSeq === 0) {
+      S.chats.delete(id);
+      if (S.selected === id) S.selected = [...S.chats.values()].find((x) => x.status !== 'closed')?.id || null;
+      drawChats(); showSelected(); persist();
+    }
+  });
 });
 
 // Test and support hook: drop the connection (the console reconnects and resumes by itself).

@@ -273,6 +273,10 @@
   // ---- the conversation
   var agentName = null;
   var hadOwner = false;
+  // The agents the customer sees besides the owner (conference participants, a supervisor who
+  // barged in), by id, with every name a public event gave: the customer only ever receives
+  // public events, so this is all public.
+  var people = { conference: {}, names: {} };
   var typingTimer = null;
   var position = null;
   var busyMessage = null;
@@ -309,7 +313,7 @@
     var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, composer, after);
     setView('chat', node);
     chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, input: input, composer: composer, after: after, bySeq: {} };
-    agentName = null; hadOwner = false;
+    agentName = null; hadOwner = false; people = { conference: {}, names: {} };
     store.events.forEach(function (e) { drawEvent(e); });
     drawPending();
     refresh();
@@ -340,12 +344,41 @@
       case 'participant_joined':
         if (e.role === 'owner') {
           agentName = e.name;
+          people.names[e.participant] = e.name;
           li = systemLine(e.name + ' joined the chat', 'sys-joined');
           hadOwner = true;
+        } else if (e.role === 'conference') {
+          people.names[e.participant] = e.name;
+          people.conference[e.participant] = true;
+          li = systemLine(e.name + ' joined the chat', 'sys-joined');
         }
         break;
       case 'participant_left':
-        if (e.role === 'owner') li = systemLine('You\u2019re being transferred to another agent\u2026', 'sys-transferred');
+        if (e.role === 'owner') {
+          // With someone else in the chat, that agent takes over (ownership_changed follows);
+          // else the chat goes to another agent.
+          if (Object.keys(people.conference).length) li = systemLine((people.names[e.participant] || agentName || 'The agent') + ' left the chat', 'sys-left');
+          else li = systemLine('You\u2019re being transferred to another agent\u2026', 'sys-transferred');
+        } else if (e.role === 'conference') {
+          delete people.conference[e.participant];
+          li = systemLine((people.names[e.participant] || 'An agent') + ' left the chat', 'sys-left');
+        }
+        break;
+      case 'role_changed':
+        // Only a change to `conference` is public: someone the customer now talks with.
+        if (e.to === 'conference') {
+          people.names[e.participant] = e.name;
+          people.conference[e.participant] = true;
+          li = systemLine(e.name + ' joined the chat', 'sys-joined');
+        }
+        break;
+      case 'ownership_changed':
+        // The new owner: already in the chat (a conference participant), or new to the customer.
+        if (!people.conference[e.to]) li = systemLine(e.name + ' joined the chat', 'sys-joined');
+        delete people.conference[e.to];
+        people.names[e.to] = e.name;
+        agentName = e.name;
+        hadOwner = true;
         break;
       case 'read':
         if (e.author && e.author.role === 'agent') markReceipts(e.up_to);
@@ -395,13 +428,18 @@
 
   /** Status line, queue box, idle prompt, composer or survey: all derived from the events. */
   function refresh() {
-    var ended = null, idle = null, joined = false, transferring = false;
+    var ended = null, idle = null, joined = false, transferring = false, others = {};
     store.events.forEach(function (e) {
+      // Conference participants in the chat: one takes over when the owner leaves.
+      if ((e.kind === 'participant_joined' && e.role === 'conference') || (e.kind === 'role_changed' && e.to === 'conference')) others[e.participant] = true;
+      if (e.kind === 'participant_left' && e.role === 'conference') delete others[e.participant];
+      if (e.kind === 'ownership_changed') delete others[e.to];
       if (e.kind === 'ended') ended = e;
       if (e.kind === 'idle_warning') idle = e;
       if (e.kind === 'continued' || (e.kind === 'message' && e.author && e.author.role === 'customer')) idle = null;
       if (e.kind === 'participant_joined' && e.role === 'owner') { joined = true; transferring = false; }
-      if (e.kind === 'participant_left' && e.role === 'owner') transferring = true;
+      if (e.kind === 'participant_left' && e.role === 'owner') transferring = !Object.keys(others).length;
+      if (e.kind === 'ownership_changed') { joined = true; transferring = false; }
     });
     endBtn.hidden = !(view === 'chat' && store.conv && !ended);
     if (!chat) return;
@@ -639,7 +677,7 @@
     if (e.kind === 'message' && e.author && e.author.role === 'customer') {
       outbox.remove(e.client_msg_id);
     }
-    if (e.kind === 'participant_joined' && e.role === 'owner') { position = null; busyMessage = null; }
+    if ((e.kind === 'participant_joined' && e.role === 'owner') || e.kind === 'ownership_changed') { position = null; busyMessage = null; }
     if (e.kind === 'message' && e.author && e.author.role === 'agent') {
       hideTyping();
       if (!store.open || document.hidden) { unseen++; showBadge(); }

@@ -253,3 +253,31 @@ export async function rest(server, path, bearer) {
   const r = await fetch(server.url + path, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
   return { status: r.status, body: await r.json().catch(() => null) };
 }
+
+// ------------------------------------------------------------------ participants
+
+/** `org` (a testOrg) with more agent profiles, e.g. a supervisor: `withAgents(testOrg('e2e'), [...])`. */
+export function withAgents(org, agents) {
+  return { ...org, agents: [...org.agents, ...agents] };
+}
+
+/** The owner invites `to` (an agent id) to the chat in `pane` as `role` (conference | consult). */
+export async function invite(pane, to, role, note) {
+  await c(pane, 'invite').click();
+  const target = c(pane, 'invite-target');
+  await target.locator(`option[value="agent:${to}"]`).waitFor({ state: 'attached' });
+  await target.selectOption(`agent:${to}`);
+  await c(pane, 'invite-role').selectOption(role);
+  if (note) await c(pane, 'invite-note').fill(note);
+  await c(pane, 'invite-go').click();
+  await c(pane, 'invite-go').waitFor({ state: 'detached' });
+}
+
+/** Writes `text` in the chat's internal discussion (agents only). */
+export async function internalSays(pane, text) {
+  await c(pane, 'internal-input').fill(text);
+  await c(pane, 'internal-send').click();
+}
+
+/** A participant's entry in the chat's participant list. */
+export const participant = (pane, agent) => pane.locator(`[data-t=participant][data-agent="${agent}"]`);
