@@ -365,11 +365,15 @@
         }
         break;
       case 'role_changed':
-        // Only a change to `conference` is public: someone the customer now talks with.
+        // Public only to or from `conference`: someone the customer now talks with (a barge,
+        // a consultation turned conference), or who stepped back out of the chat.
         if (e.to === 'conference') {
           people.names[e.participant] = e.name;
           people.conference[e.participant] = true;
           li = systemLine(e.name + ' joined the chat', 'sys-joined');
+        } else if (e.from === 'conference') {
+          delete people.conference[e.participant];
+          li = systemLine((people.names[e.participant] || e.name) + ' left the chat', 'sys-left');
         }
         break;
       case 'ownership_changed':
@@ -432,7 +436,7 @@
     store.events.forEach(function (e) {
       // Conference participants in the chat: one takes over when the owner leaves.
       if ((e.kind === 'participant_joined' && e.role === 'conference') || (e.kind === 'role_changed' && e.to === 'conference')) others[e.participant] = true;
-      if (e.kind === 'participant_left' && e.role === 'conference') delete others[e.participant];
+      if ((e.kind === 'participant_left' && e.role === 'conference') || (e.kind === 'role_changed' && e.from === 'conference')) delete others[e.participant];
       if (e.kind === 'ownership_changed') delete others[e.to];
       if (e.kind === 'ended') ended = e;
       if (e.kind === 'idle_warning') idle = e;

@@ -49,7 +49,7 @@ async function assertCustomerSawNothing(customer, secrets, why) {
   const agentsOnly = events.filter((e) => e.visibility !== 'public'
     || ['internal', 'invited', 'invite_ended'].includes(e.kind)
     || (['participant_joined', 'participant_left'].includes(e.kind) && ['consult', 'observer', 'coach'].includes(e.role))
-    || (e.kind === 'role_changed' && e.to !== 'conference'));
+    || (e.kind === 'role_changed' && e.to !== 'conference' && e.from !== 'conference'));
   assert.deepEqual(agentsOnly.map((e) => e.kind), [], `the customer received no agents-only event (${why})`);
   for (const s of secrets) {
     assert.ok(!text.includes(s), `the customer's page never shows “${s}” (${why})`);
@@ -247,9 +247,10 @@ test('a supervisor observes, coaches, then barges in', async () => {
     assert.equal(await w(customer, 'msg-agent').filter({ hasText: 'team supervisor' }).locator('.sb-who').textContent(), 'Sue Supervisor');
     await w(customer, 'status').filter({ hasText: 'Chatting with Alice Agent' }).waitFor();
 
-    // Sue leaves; Alice still owns the chat.
-    await c(suePane, 'leave').click();
+    // Back to observing: the customer sees Sue step out of the chat; then she leaves.
+    await c(suePane, 'monitor-observe').click();
     await w(customer, 'sys-left').filter({ hasText: 'Sue Supervisor left the chat' }).waitFor();
+    await c(suePane, 'leave').click();
     await c(suePane, 'banner').filter({ hasText: 'You left this chat' }).waitFor();
     await c(pane, 'sys-participant-left').filter({ hasText: 'Sue Supervisor' }).waitFor();
     assert.equal(await participant(pane, 'sue').count(), 0, 'Sue is gone from the list');
