@@ -179,6 +179,7 @@ impl QueueActor {
                 conversation: conversation.clone(),
                 queue: self.key.id.clone(),
                 customer_name: entry.customer_name.clone(),
+                picked: false,
             };
             let rt = self.rt.clone();
             let agent_key = self.agent_key(&agent);
@@ -596,6 +597,128 @@ impl Handler<GetStats> for QueueActor {
     }
 }
 
+/// One waiting chat of the request list (seed 002).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaitingChat {
+    pub conversation: ConversationId,
+    pub customer_name: String,
+    /// Its place: 1 = next.
+    pub position: usize,
+    pub priority: i32,
+    pub waiting_since: DateTime<Utc>,
+    /// An offer for it is out to an agent right now.
+    pub offered: bool,
+}
+
+/// The queue's request list: its waiting chats in line order (at most `limit`).
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<Vec<WaitingChat>, CommandError>")]
+pub struct Waiting {
+    pub limit: usize,
+}
+
+impl Handler<Waiting> for QueueActor {
+    type Result = Result<Vec<WaitingChat>, CommandError>;
+
+    fn handle(&mut self, msg: Waiting, _: &mut Self::Context) -> Self::Result {
+        Ok(self
+            .line
+            .iter()
+            .filter_map(|place| self.entries.get(&place.2).map(|e| (place, e)))
+            .take(msg.limit)
+            .enumerate()
+            .map(|(i, (place, e))| WaitingChat {
+                conversation: place.2.clone(),
+                customer_name: e.customer_name.clone(),
+                position: i + 1,
+                priority: place.0 .0,
+                waiting_since: place.1,
+                offered: e.offered_to.is_some(),
+            })
+            .collect())
+    }
+}
+
+/// An agent picks a waiting chat from the request list: the queue offers it to that agent at
+/// once, through the agent actor (which checks capacity, as for any offer); the agent's session
+/// then accepts it. A chat already offered to someone is not taken from them, so of two agents
+/// picking the same chat exactly one gets it.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
+pub struct Pick {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+}
+
+impl Handler<Pick> for QueueActor {
+    type Result = AtomicResponse<Self, Result<(), CommandError>>;
+
+    fn handle(&mut self, msg: Pick, _: &mut Self::Context) -> Self::Result {
+        let refuse = |e| AtomicResponse::new(Box::pin(fut::ready(Err(e))));
+        let Some(entry) = self.entries.get_mut(&msg.conversation) else {
+            return refuse(CommandError::conflict(
+                "the chat is no longer waiting in this queue",
+            ));
+        };
+        match &entry.offered_to {
+            Some(a) if a == &msg.agent => {}
+            Some(_) => {
+                return refuse(CommandError::conflict(
+                    "the chat is being offered to another agent",
+                ))
+            }
+            None => {}
+        }
+        entry.offered_to = Some(msg.agent.clone());
+        entry.offered_at = Some(Instant::now());
+        let reserve = Reserve {
+            conversation: msg.conversation.clone(),
+            queue: self.key.id.clone(),
+            customer_name: entry.customer_name.clone(),
+            picked: true,
+        };
+        let rt = self.rt.clone();
+        let agent_key = self.agent_key(&msg.agent);
+        let fut = async move { ask::<AgentActor, _>(&rt, &agent_key, reserve).await }
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                let offered = match act.entries.get_mut(&msg.conversation) {
+                    Some(entry) if entry.offered_to.as_ref() == Some(&msg.agent) => {
+                        if res.is_err() {
+                            entry.offered_to = None;
+                            entry.offered_at = None;
+                        }
+                        true
+                    }
+                    _ => false,
+                };
+                match (&res, offered) {
+                    (Ok(()), true) => tell::<ConversationActor, _>(
+                        &act.rt,
+                        &act.conv_key(&msg.conversation),
+                        OfferChanged { offered: true },
+                    ),
+                    (Ok(()), false) => {
+                        // The conversation left the queue while the offer was being made.
+                        tell::<AgentActor, _>(
+                            &act.rt,
+                            &act.agent_key(&msg.agent),
+                            Rescind {
+                                conversation: msg.conversation.clone(),
+                            },
+                        );
+                        return Err(CommandError::conflict(
+                            "the chat is no longer waiting in this queue",
+                        ));
+                    }
+                    (Err(_), _) => act.dispatch(ctx),
+                }
+                res
+            });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
 /// For an invitation to the queue (conference, consultation): its available agents with a
 /// free slot, the longest ready first. Advisory, like the view it comes from: the agent actor
 /// decides.
@@ -618,6 +741,8 @@ impl Handler<Candidates> for QueueActor {
 }
 
 crate::remote_messages!(QueueActor {
+    Waiting => Vec<WaitingChat>, "queue.waiting";
+    Pick => (), "queue.pick";
     Candidates => Vec<AgentId>, "queue.candidates";
     Admit => (), "queue.admit";
     Enqueue => (), "queue.enqueue";

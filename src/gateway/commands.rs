@@ -12,9 +12,10 @@ use crate::actors::conversation::{
     Leave, MarkRead, Monitor, Note, Post, PostInternal, Remove, RequestTransfer, Survey,
     TransferToQueue, Typing, WrapUp,
 };
-use crate::actors::queue::{Admit, QueueActor};
+use crate::actors::queue::{Admit, Pick, QueueActor};
 use crate::actors::route::{ask, ask_here, Remote};
 use crate::auth::{Customer, Principal, Staff};
+use crate::domain::conversation::Status;
 use crate::domain::start::{self, Start};
 use crate::domain::text;
 use crate::engine::ConversationFilter;
@@ -358,6 +359,7 @@ impl Session {
                 let seq = self.to_conversation(&conversation, msg).await??;
                 Ok(Some(AckData::Seq { seq }))
             }
+            Command::Pick { conversation } => self.pick(conversation).await,
             Command::WrapUp {
                 conversation,
                 disposition,
@@ -386,6 +388,48 @@ impl Session {
         let key = self.agent_key()?;
         ask_here::<AgentActor, _>(&self.rt, &key, answer).await?;
         Ok(None)
+    }
+
+    /// The request list's `pick`: the chat's queue offers it to this agent (capacity checked by
+    /// the agent actor, one winner when two agents pick it), and the agent accepts at once.
+    async fn pick(
+        &mut self,
+        conversation: ConversationId,
+    ) -> Result<Option<AckData>, CommandError> {
+        let staff = self.staff()?;
+        let summary = self
+            .rt
+            .engine
+            .summary(&self.conv_key(&conversation))
+            .await
+            .map_err(CommandError::from)?
+            .ok_or_else(|| CommandError::not_found("conversation"))?;
+        let queue = summary
+            .queue
+            .filter(|q| staff.can_see_queue(q))
+            .ok_or_else(|| CommandError::not_found("conversation"))?;
+        if !matches!(summary.status, Status::Waiting | Status::Assigning) {
+            return Err(CommandError::conflict("the chat is no longer waiting"));
+        }
+        if !staff.queues.contains(&queue) {
+            return Err(CommandError::forbidden(
+                "only agents of the chat's queue can pick it",
+            ));
+        }
+        let key = QueueKey {
+            org: staff.org.clone(),
+            id: queue,
+        };
+        let pick = Pick {
+            conversation: conversation.clone(),
+            agent: staff.id,
+        };
+        ask::<QueueActor, _>(&self.rt, &key, pick).await?;
+        self.answer(AnswerOffer {
+            conversation,
+            accept: true,
+        })
+        .await
     }
 
     /// A second `start` while the customer's chat is open: follows that chat (unless this session

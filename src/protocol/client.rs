@@ -198,6 +198,10 @@ pub enum Command {
         conversation: ConversationId,
         mode: MonitorAs,
     },
+    /// Agent: take a waiting chat from a queue's request list (`GET /v1/queues/{id}/waiting`).
+    Pick {
+        conversation: ConversationId,
+    },
     Ping,
 }
 
@@ -251,6 +255,7 @@ impl Command {
             Command::ConsultConvert { .. } => "consult_convert",
             Command::Internal { .. } => "internal",
             Command::Monitor { .. } => "monitor",
+            Command::Pick { .. } => "pick",
             Command::Ping => "ping",
         }
     }

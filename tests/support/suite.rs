@@ -22,6 +22,8 @@ macro_rules! behavioural_suite {
         mod policy;
         #[path = "../support/redis.rs"]
         mod redis_server;
+        #[path = "../api/request_list.rs"]
+        mod request_list;
         #[path = "../api/rest.rs"]
         mod rest;
         #[path = "../api/routing.rs"]

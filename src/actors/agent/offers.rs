@@ -15,6 +15,7 @@ use crate::domain::capacity::{SeatError, SeatKind};
 use crate::hub::Control;
 use crate::ids::{ConversationId, QueueId};
 use crate::metrics::Metrics;
+use crate::protocol::client::Presence;
 use crate::protocol::server::OfferOutcome;
 use crate::protocol::{CommandError, ErrorCode, Signal};
 
@@ -99,7 +100,14 @@ impl AgentActor {
         if self.seats.holds(&msg.conversation, SeatKind::Offer) {
             return Ok(());
         }
-        if !self.eligible() || !self.queues.contains(&msg.queue) {
+        // A pick needs only a signed-in agent of the queue: an agent who is away or busy (and
+        // so gets no offers) may still take a chat from the request list.
+        let able = if msg.picked {
+            self.session_count() > 0 && self.presence != Presence::Offline
+        } else {
+            self.eligible()
+        };
+        if !able || !self.queues.contains(&msg.queue) {
             self.publish();
             return Err(CommandError::unavailable("agent is not available"));
         }
@@ -165,6 +173,9 @@ pub struct Reserve {
     pub conversation: ConversationId,
     pub queue: QueueId,
     pub customer_name: String,
+    /// The agent picked the chat from the request list (rather than the queue choosing it).
+    #[serde(default)]
+    pub picked: bool,
 }
 
 impl Handler<Reserve> for AgentActor {

@@ -30,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/queues", web::get().to(queues::list_queues))
         .route("/v1/queues", web::post().to(queues::create_queue))
         .route("/v1/queues/{id}", web::get().to(queues::get_queue))
+        .route("/v1/queues/{id}/waiting", web::get().to(queues::waiting))
         .route("/v1/queues/{id}", web::put().to(queues::put_queue))
         .route("/v1/queues/{id}", web::delete().to(queues::delete_queue))
         .route("/v1/agents", web::get().to(agents::list_agents))

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::super::{ApiError, ApiResult, Authed};
 use super::store::{remove_from, upsert_in};
 use super::{org, parse};
-use crate::actors::queue::{GetStats, QueueActor};
+use crate::actors::queue::{GetStats, QueueActor, Waiting};
 use crate::actors::route::ask;
 use crate::actors::Rt;
 use crate::domain::org::QueueConfig;
@@ -63,6 +63,29 @@ pub(super) async fn get_queue(
     };
     let stats = ask::<QueueActor, _>(&rt, &key, GetStats).await?;
     Ok(HttpResponse::Ok().json(json!({ "queue": q, "stats": stats })))
+}
+
+/// `GET /v1/queues/{id}/waiting` (agents of the queue, supervisors): the request list — the
+/// queue's waiting chats in line order, at most 100 — from which an agent can `pick` one.
+pub(super) async fn waiting(
+    rt: web::Data<Rt>,
+    who: Authed,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = parse(QueueId::parse(&path), "queue")?;
+    let o = org(&rt, &who.0.org)?;
+    if o.queue(&id)
+        .filter(|q| who.0.can_see_queue(&q.id))
+        .is_none()
+    {
+        return Err(ApiError(CommandError::not_found("queue")));
+    }
+    let key = QueueKey {
+        org: who.0.org.clone(),
+        id,
+    };
+    let chats = ask::<QueueActor, _>(&rt, &key, Waiting { limit: 100 }).await?;
+    Ok(HttpResponse::Ok().json(json!({ "waiting": chats })))
 }
 
 /// The body of `PUT /v1/queues/{id}`: the id comes from the path.
