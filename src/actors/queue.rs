@@ -42,6 +42,8 @@ struct Entry {
     /// Agents who rejected or let this conversation's offer expire, and when. They are not
     /// offered it again for one offer-expiry period, so it goes to the next agent first.
     declined: HashMap<AgentId, Instant>,
+    /// Only this agent is offered the conversation until then (a parked chat's previous agent).
+    prefer: Option<(AgentId, Instant)>,
 }
 
 pub struct QueueActor {
@@ -125,6 +127,7 @@ impl QueueActor {
                 offered_to: None,
                 offered_at: None,
                 declined: HashMap::new(),
+                prefer: None,
             },
         );
     }
@@ -156,7 +159,16 @@ impl QueueActor {
                 .filter(|(_, at)| at.elapsed() < cooldown)
                 .map(|(a, _)| a.clone())
                 .collect();
-            let Some(agent) = choose_agent(self.agents.iter(), &recent).cloned() else {
+            let chosen = match &entry.prefer {
+                // The return window: the previous agent, when it can take the chat, or nobody.
+                Some((preferred, until)) if Instant::now() < *until => self
+                    .agents
+                    .get(preferred)
+                    .filter(|v| v.eligible && v.free > 0 && !recent.contains(preferred))
+                    .map(|_| preferred.clone()),
+                _ => choose_agent(self.agents.iter(), &recent).cloned(),
+            };
+            let Some(agent) = chosen else {
                 continue;
             };
             if let Some(view) = self.agents.get_mut(&agent) {
@@ -243,6 +255,14 @@ impl QueueActor {
                 tracing::warn!(%conversation, agent = ?e.offered_to, "No word on an offer long after its expiry; offering again.");
                 e.offered_to = None;
                 e.offered_at = None;
+                retry = true;
+            }
+            if e.prefer
+                .as_ref()
+                .is_some_and(|(_, until)| Instant::now() >= *until)
+            {
+                // The return window is over: anyone in the queue may take it now.
+                e.prefer = None;
                 retry = true;
             }
             if e.offered_to.is_none() {
@@ -368,6 +388,10 @@ pub struct Enqueue {
     pub priority: i32,
     pub enqueued_at: DateTime<Utc>,
     pub customer_name: String,
+    /// Only this agent is offered it during the org's return window (a parked chat's previous
+    /// agent, when its customer writes again).
+    #[serde(default)]
+    pub prefer: Option<AgentId>,
 }
 
 impl Handler<Enqueue> for QueueActor {
@@ -388,6 +412,14 @@ impl QueueActor {
             msg.enqueued_at,
             msg.customer_name,
         );
+        if let (Some(agent), Some(entry)) = (msg.prefer, self.entries.get_mut(&conversation)) {
+            let window = self
+                .rt
+                .orgs
+                .get(&self.key.org)
+                .map_or(60_000, |o| o.settings.return_window_ms);
+            entry.prefer = Some((agent, Instant::now() + Duration::from_millis(window)));
+        }
         if !self.anyone_available() {
             if let Some(org) = self.rt.orgs.get(&self.key.org) {
                 let signal = Signal::AllBusy {

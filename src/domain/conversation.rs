@@ -26,6 +26,9 @@ pub enum Status {
     Assigned,
     /// A transfer request to another agent is pending.
     Transferring,
+    /// Asynchronous chat (seed 004): open with no agent, holding no capacity, until the
+    /// customer writes again (then it is offered to the previous agent first) or it expires.
+    Parked,
     /// Ended, waiting for wrap-up.
     Ended,
     /// Wrapped up.
@@ -34,11 +37,12 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Waiting,
         Status::Assigning,
         Status::Assigned,
         Status::Transferring,
+        Status::Parked,
         Status::Ended,
         Status::Done,
         Status::Failed,
@@ -50,6 +54,7 @@ impl Status {
             Status::Assigning => "assigning",
             Status::Assigned => "assigned",
             Status::Transferring => "transferring",
+            Status::Parked => "parked",
             Status::Ended => "ended",
             Status::Done => "done",
             Status::Failed => "failed",
@@ -78,10 +83,12 @@ pub enum TimerKind {
     WrapUp,
     /// The oldest pending invitation expires.
     InviteExpiry,
+    /// A parked (asynchronous) chat with no activity for this long ends.
+    ParkedExpiry,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 7] = [
+    pub const ALL: [TimerKind; 8] = [
         TimerKind::IdlePrompt,
         TimerKind::IdleEnd,
         TimerKind::AssignedAutoComplete,
@@ -89,6 +96,7 @@ impl TimerKind {
         TimerKind::TransferExpiry,
         TimerKind::WrapUp,
         TimerKind::InviteExpiry,
+        TimerKind::ParkedExpiry,
     ];
 }
 
@@ -137,6 +145,9 @@ pub struct ConversationState {
     pub participants: Vec<Participant>,
     /// Invitations waiting for an answer, oldest first.
     pub invitations: Vec<Invitation>,
+    /// The agent who owned the chat when it was parked: offered it first when the customer
+    /// writes again.
+    pub previous_owner: Option<AgentId>,
     pub created_at: Option<DateTime<Utc>>,
     pub waiting_since: Option<DateTime<Utc>>,
     pub assigned_at: Option<DateTime<Utc>>,
@@ -176,6 +187,7 @@ impl Default for ConversationState {
             transfer: None,
             participants: Vec::new(),
             invitations: Vec::new(),
+            previous_owner: None,
             created_at: None,
             waiting_since: None,
             assigned_at: None,
@@ -345,6 +357,15 @@ impl ConversationState {
                 }
                 self.last_activity = Some(at);
             }
+            EventKind::Parked { previous } => {
+                self.previous_owner = Some(previous.clone());
+                self.owner = None;
+                self.owner_name = None;
+                self.transfer = None;
+                self.status = Status::Parked;
+                self.idle_warned_at = None;
+                self.last_activity = Some(at);
+            }
             EventKind::IdleWarning { .. } => self.idle_warned_at = Some(at),
             EventKind::Ended { reason, .. } => {
                 self.status = Status::Ended;
@@ -424,6 +445,9 @@ impl ConversationState {
                 .map(|t| t.requested_at + ms(s.transfer_expiry_ms)),
             TimerKind::WrapUp if self.status == Status::Ended => {
                 self.ended_at.map(|t| t + ms(s.wrapup_timeout_ms))
+            }
+            TimerKind::ParkedExpiry if self.status == Status::Parked => {
+                self.last_activity.map(|t| t + ms(s.parked_expiry_ms))
             }
             TimerKind::InviteExpiry => self
                 .invitations

@@ -38,6 +38,10 @@ pub enum OwnerLeaves {
     End,
     /// The chat goes back to its queue.
     Queue,
+    /// Asynchronous chat (seed 004): the chat stays open with no agent ("parked"), holding no
+    /// capacity; when the customer writes again it is offered to the previous agent first.
+    /// The idle timeout parks it too instead of ending it.
+    Async,
 }
 
 /// Per-org behaviour. Durations are in milliseconds so that tests can configure short timers.
@@ -78,6 +82,11 @@ pub struct OrgSettings {
     pub consult_counts: bool,
     /// What happens when the owner leaves and no conference participant can take over.
     pub owner_leaves: OwnerLeaves,
+    /// A parked (asynchronous) chat without activity this long ends (auto-complete).
+    pub parked_expiry_ms: u64,
+    /// When the customer of a parked chat writes again, only the previous agent is offered it
+    /// for this long; then anyone in the queue.
+    pub return_window_ms: u64,
     /// HS256 secret the org's backend signs verified-customer tokens with. Never returned by GET.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_token_secret: Option<String>,
@@ -107,6 +116,8 @@ impl Default for OrgSettings {
             conference_counts: true,
             consult_counts: true,
             owner_leaves: OwnerLeaves::End,
+            parked_expiry_ms: 7 * 24 * 3_600_000,
+            return_window_ms: 60_000,
             customer_token_secret: None,
         }
     }
@@ -127,6 +138,8 @@ impl OrgSettings {
             ("waiting_autocomplete_ms", self.waiting_autocomplete_ms),
             ("wrapup_timeout_ms", self.wrapup_timeout_ms),
             ("invite_expiry_ms", self.invite_expiry_ms),
+            ("parked_expiry_ms", self.parked_expiry_ms),
+            ("return_window_ms", self.return_window_ms),
             ("pending_yellow_ms", self.pending_yellow_ms),
             ("pending_red_ms", self.pending_red_ms),
         ] {

@@ -196,6 +196,11 @@ pub enum EventKind {
         to: AgentId,
         name: String,
     },
+    /// Asynchronous chat: the last agent left (or the customer went quiet); the chat stays
+    /// open with no agent until the customer writes again or it expires.
+    Parked {
+        previous: AgentId,
+    },
     /// A message in the conversation's internal discussion: agents only.
     Internal {
         text: String,
@@ -271,6 +276,7 @@ impl EventKind {
             EventKind::RoleChanged { .. } => "role_changed",
             EventKind::OwnershipChanged { .. } => "ownership_changed",
             EventKind::Internal { .. } => "internal",
+            EventKind::Parked { .. } => "parked",
             EventKind::IdleWarning { .. } => "idle_warning",
             EventKind::Continued => "continued",
             EventKind::Ended { .. } => "ended",

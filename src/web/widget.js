@@ -277,6 +277,8 @@
   // barged in), by id, with every name a public event gave: the customer only ever receives
   // public events, so this is all public.
   var people = { conference: {}, names: {} };
+  // Asynchronous chat: the last `parked` not yet followed by the customer writing again.
+  var parked = false;
   var typingTimer = null;
   var position = null;
   var busyMessage = null;
@@ -313,7 +315,7 @@
     var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, composer, after);
     setView('chat', node);
     chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, input: input, composer: composer, after: after, bySeq: {} };
-    agentName = null; hadOwner = false; people = { conference: {}, names: {} };
+    agentName = null; hadOwner = false; parked = false; people = { conference: {}, names: {} };
     store.events.forEach(function (e) { drawEvent(e); });
     drawPending();
     refresh();
@@ -343,6 +345,7 @@
       }
       case 'participant_joined':
         if (e.role === 'owner') {
+          parked = false;
           agentName = e.name;
           people.names[e.participant] = e.name;
           li = systemLine(e.name + ' joined the chat', 'sys-joined');
@@ -353,8 +356,15 @@
           li = systemLine(e.name + ' joined the chat', 'sys-joined');
         }
         break;
+      case 'parked':
+        // Asynchronous chat: nobody is in it now, but it stays open; writing brings an agent.
+        parked = true;
+        li = systemLine('We\u2019ll get back to you here \u2014 write any time and an agent will pick it up.', 'sys-parked');
+        break;
       case 'participant_left':
-        if (e.role === 'owner') {
+        if (e.role === 'owner' && parked) {
+          li = systemLine((people.names[e.participant] || agentName || 'The agent') + ' left the chat', 'sys-left');
+        } else if (e.role === 'owner') {
           // With someone else in the chat, that agent takes over (ownership_changed follows);
           // else the chat goes to another agent.
           if (Object.keys(people.conference).length) li = systemLine((people.names[e.participant] || agentName || 'The agent') + ' left the chat', 'sys-left');
@@ -432,7 +442,7 @@
 
   /** Status line, queue box, idle prompt, composer or survey: all derived from the events. */
   function refresh() {
-    var ended = null, idle = null, joined = false, transferring = false, others = {};
+    var ended = null, idle = null, joined = false, transferring = false, others = {}, resting = false;
     store.events.forEach(function (e) {
       // Conference participants in the chat: one takes over when the owner leaves.
       if ((e.kind === 'participant_joined' && e.role === 'conference') || (e.kind === 'role_changed' && e.to === 'conference')) others[e.participant] = true;
@@ -444,14 +454,18 @@
       if (e.kind === 'participant_joined' && e.role === 'owner') { joined = true; transferring = false; }
       if (e.kind === 'participant_left' && e.role === 'owner') transferring = !Object.keys(others).length;
       if (e.kind === 'ownership_changed') { joined = true; transferring = false; }
+      if (e.kind === 'parked') resting = true;
+      if (resting && (e.kind === 'queued' || (e.kind === 'message' && e.author && e.author.role === 'customer'))) resting = false;
+      if (e.kind === 'participant_joined' && e.role === 'owner') resting = false;
     });
     endBtn.hidden = !(view === 'chat' && store.conv && !ended);
     if (!chat) return;
     if (ended) subEl.textContent = 'Chat ended';
+    else if (resting) subEl.textContent = 'Write any time \u2014 we\u2019ll get back to you';
     else if (joined && !transferring) subEl.textContent = 'Chatting with ' + (agentName || 'an agent');
     else subEl.textContent = 'Waiting for an agent';
     // queue
-    var waiting = !ended && (!joined || transferring);
+    var waiting = !ended && !resting && (!joined || transferring);
     chat.queue.hidden = !waiting;
     clear(chat.queue);
     if (waiting) {

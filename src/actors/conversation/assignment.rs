@@ -13,7 +13,9 @@ use crate::protocol::{Author, CommandError, EventKind, ParticipantRole};
 use super::event;
 
 impl ConversationActor {
-    pub(super) fn enqueue(&self) {
+    /// Tells the queue the conversation waits; `prefer`: only this agent is offered it during
+    /// the org's return window (a parked chat's previous agent).
+    pub(super) fn enqueue(&self, prefer: Option<AgentId>) {
         let (Some(queue), Some(created)) = (&self.state.queue, self.state.waiting_since) else {
             return;
         };
@@ -25,6 +27,7 @@ impl ConversationActor {
                 priority: self.state.priority,
                 enqueued_at: created,
                 customer_name: self.state.customer_name.clone(),
+                prefer,
             },
         );
     }
@@ -32,7 +35,7 @@ impl ConversationActor {
     /// After a restart, re-announces a waiting conversation to its queue (idempotent there).
     pub(crate) fn after_rebuild(&self) {
         if self.state.status == Status::Waiting {
-            self.enqueue();
+            self.enqueue(None);
         }
     }
 }

@@ -145,7 +145,7 @@ impl Handler<Create> for ConversationActor {
         let fut = self.append(events).map(|res, act, _| {
             let appended = res?;
             crate::metrics::Metrics::inc(&act.rt.metrics.conversations_started);
-            act.enqueue();
+            act.enqueue(None);
             Ok(appended.last().map_or(0, |a| a.event.seq))
         });
         AtomicResponse::new(Box::pin(fut))
@@ -192,9 +192,18 @@ impl Handler<End> for ConversationActor {
     type Result = Reply<u64>;
 
     fn handle(&mut self, msg: End, _: &mut Self::Context) -> Self::Result {
+        // A parked chat has no owner: an agent who held it marks it done.
+        let held_parked = self.state.status == Status::Parked
+            && matches!(&msg.who, Who::Agent { id, .. } if self.state.agents.contains(id));
         if let Err(e) = self
             .ready()
-            .and_then(|_| self.check_party(&msg.who))
+            .and_then(|_| {
+                if held_parked {
+                    Ok(())
+                } else {
+                    self.check_party(&msg.who)
+                }
+            })
             .and_then(|_| self.check_open())
         {
             return reply(Err(e));

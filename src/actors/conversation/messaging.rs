@@ -5,6 +5,7 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{dedup_key, reply, ConversationActor, Reply};
+use crate::domain::conversation::Status;
 use crate::domain::text;
 use crate::engine::NewEvent;
 use crate::protocol::{CommandError, EventKind, ParticipantRole, Signal};
@@ -46,7 +47,17 @@ impl Handler<Post> for ConversationActor {
             },
             dedup_key: Some(key),
         };
-        let fut = self.append(vec![new]).map(|res, act, _| {
+        let mut events = vec![new];
+        // A parked (asynchronous) chat wakes up when its customer writes: it waits in its
+        // queue again, offered to the previous agent first.
+        let wake = self.wake_parked(&msg.who);
+        if let Some((queued, _)) = &wake {
+            events.push(queued.clone());
+        }
+        let fut = self.append(events).map(move |res, act, _| {
+            if let (Ok(_), Some((_, previous))) = (&res, wake) {
+                act.enqueue(previous);
+            }
             let a = res?
                 .into_iter()
                 .next()
@@ -60,6 +71,29 @@ impl Handler<Post> for ConversationActor {
             Ok((a.event.seq, a.duplicate))
         });
         AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+impl ConversationActor {
+    /// The `queued` event that wakes a parked chat when its customer writes, and the agent
+    /// to prefer (the one who had it).
+    fn wake_parked(&self, who: &Who) -> Option<(NewEvent, Option<crate::ids::AgentId>)> {
+        if self.state.status != Status::Parked || !matches!(who, Who::Customer(_)) {
+            return None;
+        }
+        let queue = self
+            .state
+            .queue
+            .as_ref()
+            .and_then(|q| self.org().and_then(|o| o.queue(q).cloned()))?;
+        let queued = event(
+            crate::protocol::Author::system(),
+            EventKind::Queued {
+                queue: queue.id,
+                priority: queue.priority,
+            },
+        );
+        Some((queued, self.state.previous_owner.clone()))
     }
 }
 

@@ -459,6 +459,7 @@ impl ConversationActor {
             .as_ref()
             .and_then(|q| self.org().and_then(|o| o.queue(q).cloned()));
         match (rule, queue) {
+            (OwnerLeaves::Async, _) => AtomicResponse::new(Box::pin(self.park(owner, author))),
             (OwnerLeaves::Queue, Some(queue)) => {
                 AtomicResponse::new(Box::pin(self.back_to_queue(owner, author, queue, None)))
             }

@@ -8,6 +8,7 @@ use super::ConversationActor;
 use crate::actors::agent::{AgentActor, TransferClosed};
 use crate::actors::route::tell;
 use crate::domain::conversation::TimerKind;
+use crate::domain::org::OwnerLeaves;
 use crate::protocol::server::TransferOutcome;
 use crate::protocol::{Author, CommandError, EndReason, EventKind, InviteOutcome};
 
@@ -51,15 +52,23 @@ impl Handler<TimerFired> for ConversationActor {
                 .map(|r, _, _| r.map(|_| 0))
                 .map(done)
                 .boxed_local(),
-            TimerKind::IdleEnd => self
-                .end(
-                    Author::system(),
-                    EndReason::IdleTimeout,
-                    Some(messages.idle_ended),
-                )
-                .map(done)
-                .boxed_local(),
-            TimerKind::AssignedAutoComplete | TimerKind::WaitingAutoComplete => self
+            // Asynchronous chat: a customer who went quiet parks the chat instead of ending it.
+            TimerKind::IdleEnd => match (org.settings.owner_leaves, self.state.owner.clone()) {
+                (OwnerLeaves::Async, Some(owner)) if self.state.transfer.is_none() => {
+                    self.park(owner, Author::system()).map(done).boxed_local()
+                }
+                _ => self
+                    .end(
+                        Author::system(),
+                        EndReason::IdleTimeout,
+                        Some(messages.idle_ended),
+                    )
+                    .map(done)
+                    .boxed_local(),
+            },
+            TimerKind::AssignedAutoComplete
+            | TimerKind::WaitingAutoComplete
+            | TimerKind::ParkedExpiry => self
                 .end(Author::system(), EndReason::AutoComplete, None)
                 .map(done)
                 .boxed_local(),

@@ -8,6 +8,7 @@ use super::{reply, ConversationActor, Reply};
 use crate::actors::agent::{AgentActor, Release, ReserveTransfer, TransferClosed};
 use crate::actors::route::{ask, tell};
 use crate::domain::org::QueueConfig;
+use crate::engine::NewEvent;
 use crate::hub::Control;
 use crate::ids::{AgentId, QueueId};
 use crate::protocol::server::TransferOutcome;
@@ -218,8 +219,7 @@ impl Handler<TransferToQueue> for ConversationActor {
 
 impl ConversationActor {
     /// The owner hands the chat back to a queue (a transfer to a queue, or the owner leaving
-    /// under the org's `queue` rule): pending invitations end, every participant leaves, and
-    /// the chat waits in the queue again.
+    /// under the org's `queue` rule): the chat waits in the queue again, with nobody in it.
     pub(super) fn back_to_queue(
         &mut self,
         from: AgentId,
@@ -227,25 +227,7 @@ impl ConversationActor {
         queue: QueueConfig,
         note: Option<String>,
     ) -> impl ActorFuture<Self, Output = Result<u64, CommandError>> {
-        let invited: Vec<AgentId> = self
-            .state
-            .invitations
-            .iter()
-            .map(|i| i.to.clone())
-            .collect();
-        let mut events = self.cancel_invitations();
-        let mut present = Vec::new();
-        for p in &self.state.participants {
-            events.push(event(
-                Author::system(),
-                EventKind::ParticipantLeft {
-                    participant: p.agent.to_string(),
-                    role: p.role,
-                },
-            ));
-            present.push(p.agent.clone());
-        }
-        events.extend([
+        let tail = vec![
             event(
                 author.clone(),
                 EventKind::TransferredToQueue {
@@ -268,15 +250,74 @@ impl ConversationActor {
                     priority: queue.priority,
                 },
             ),
-        ]);
+        ];
+        self.vacate(from, tail).map(|res, act, _| {
+            act.enqueue(None);
+            res
+        })
+    }
+
+    /// Everyone leaves the chat but the customer: pending invitations end, every participant
+    /// leaves, then `tail` (the owner's own leaving and what follows) is logged; the seats of
+    /// all of them are freed. Answers the seq of the last event.
+    pub(super) fn vacate(
+        &mut self,
+        owner: AgentId,
+        tail: Vec<NewEvent>,
+    ) -> impl ActorFuture<Self, Output = Result<u64, CommandError>> {
+        let invited: Vec<AgentId> = self
+            .state
+            .invitations
+            .iter()
+            .map(|i| i.to.clone())
+            .collect();
+        let mut events = self.cancel_invitations();
+        let mut present = Vec::new();
+        for p in &self.state.participants {
+            events.push(event(
+                Author::system(),
+                EventKind::ParticipantLeft {
+                    participant: p.agent.to_string(),
+                    role: p.role,
+                },
+            ));
+            present.push(p.agent.clone());
+        }
+        events.extend(tail);
         self.append(events).map(move |res, act, _| {
             let seq = res?.last().map_or(0, |a| a.event.seq);
             act.invitations_cancelled(&invited);
-            for agent in present.iter().chain([&from]) {
+            for agent in present.iter().chain([&owner]) {
                 act.participant_gone(agent);
             }
-            act.enqueue();
             Ok(seq)
         })
+    }
+
+    /// Asynchronous chat (seed 004): the owner leaves (or the customer went quiet) and the chat
+    /// stays open with nobody in it, holding no capacity, until the customer writes again.
+    pub(super) fn park(
+        &mut self,
+        owner: AgentId,
+        author: Author,
+    ) -> impl ActorFuture<Self, Output = Result<u64, CommandError>> {
+        // `parked` first, so that a client reading the owner's leave already knows the chat
+        // stays open (and says "left" rather than "being transferred").
+        let tail = vec![
+            event(
+                Author::system(),
+                EventKind::Parked {
+                    previous: owner.clone(),
+                },
+            ),
+            event(
+                author,
+                EventKind::ParticipantLeft {
+                    participant: owner.to_string(),
+                    role: ParticipantRole::Owner,
+                },
+            ),
+        ];
+        self.vacate(owner, tail)
     }
 }
