@@ -1,7 +1,7 @@
 // Switchboard agent console. A plain ES module served by the server: no framework, no build.
 // (Over 500 lines because it is a whole application without a build step: sign-in, presence,
-// offers, chats, transfers, participants (conference, consultation, the internal discussion,
-// supervisor monitoring), notes, wrap-up; the socket, outbox and rendering are chatcore.js.)
+// offers, the request list (waiting chats to pick), chats, transfers, participants (conference,
+// consultation, the internal discussion, supervisor monitoring), notes, wrap-up; the socket, outbox and rendering are chatcore.js.)
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.
 //
@@ -51,6 +51,22 @@ const S = {
   offers: new Map(), // conversation (`i:` + conversation for invitations) -> { kind: 'offer' | 'transfer' | 'invite', ... , deadline }
   chats: new Map(), // conversation -> chat
   selected: null,
+};
+
+/** The request list: the waiting chats of my queues (GET /v1/queues/{id}/waiting), polled. */
+const WAITING_POLL_MS = 3000;
+const W = {
+  byQueue: new Map(), // queue id -> its waiting chats, in line order (the last good answer)
+  loaded: false, // a first answer came
+  loadError: '',
+  pickError: '',
+  pickErrorTimer: null,
+  picking: new Set(), // conversations with a `pick` in flight
+  inFlight: false, // a refresh is running
+  again: false, // refresh once more when it is done
+  soon: null, // the timer of a refresh asked for by a signal
+  gen: 0, // bumped on sign-in/out: answers for an older session are dropped
+  drawn: '', // what the list shows, to redraw only on change
 };
 
 function persist() {
@@ -175,6 +191,11 @@ function onHello(f) {
   for (const c of S.chats.values()) { c.outbox.flush(); c.internal.flush(); }
   persist();
   loadReference();
+  W.gen++;
+  W.byQueue.clear();
+  W.loaded = false;
+  drawWaiting();
+  loadWaiting();
 }
 
 function resume(c) {
@@ -380,6 +401,8 @@ document.addEventListener('visibilitychange', () => {
 // ------------------------------------------------------------------ signals
 function onSignal(f) {
   const now = Date.now();
+  // Offers ending, chats joined or left, presence changes: the request list may have changed.
+  if (['offer', 'offer_ended', 'joined', 'left', 'presence', 'transfer_ended'].includes(f.signal)) refreshWaiting();
   switch (f.signal) {
     case 'offer':
       S.offers.set(f.conversation, { kind: 'offer', conversation: f.conversation, customer: f.customer_name, queue: f.queue, deadline: now + f.expires_in_ms, total: f.expires_in_ms });
@@ -467,6 +490,8 @@ function drawOffers() {
   const ul = $('offers');
   ul.replaceChildren();
   for (const o of S.offers.values()) {
+    // A pick comes as an offer that the same command accepts: no card for it.
+    if (o.kind === 'offer' && W.picking.has(o.conversation)) continue;
     const bar = h('div', { class: 'bar' }, h('span'));
     const left = h('span', { class: 'countdown', t: 'countdown' });
     const err = h('div', { class: 'error small' });
@@ -513,7 +538,110 @@ function drawOffers() {
     li._tick();
     ul.append(li);
   }
-  $('no-offers').hidden = S.offers.size > 0;
+  $('no-offers').hidden = ul.children.length > 0;
+  drawWaiting();
+}
+
+// ------------------------------------------------------------------ the request list
+/** Refreshes the waiting chats of every queue of mine; one refresh at a time. */
+async function loadWaiting() {
+  if (!S.me || !S.token) return;
+  if (W.inFlight) { W.again = true; return; }
+  W.inFlight = true;
+  const gen = W.gen;
+  try {
+    const queues = S.me.queues || [];
+    const answers = await Promise.allSettled(queues.map((q) => api(`/v1/queues/${encodeURIComponent(q)}/waiting`)));
+    if (gen !== W.gen || !S.me) return;
+    let failed = null;
+    answers.forEach((a, i) => {
+      if (a.status === 'fulfilled') W.byQueue.set(queues[i], a.value.waiting || []);
+      else if (a.reason?.code === 'not_found') W.byQueue.set(queues[i], []); // not (any more) mine to see
+      else failed = a.reason; // keep the last good answer for that queue
+    });
+    W.loaded = W.loaded || answers.some((a) => a.status === 'fulfilled');
+    W.loadError = failed ? `Could not refresh the waiting chats: ${failed.message}` : '';
+    drawWaiting();
+  } finally {
+    W.inFlight = false;
+    if (W.again) { W.again = false; loadWaiting(); }
+  }
+}
+/** A refresh shortly (signals come in bursts: one refresh for them all). */
+function refreshWaiting(delay = 150) {
+  clearTimeout(W.soon);
+  W.soon = setTimeout(loadWaiting, delay);
+}
+setInterval(loadWaiting, WAITING_POLL_MS);
+
+function waitingItems() {
+  const items = [];
+  for (const q of S.me?.queues || []) {
+    for (const x of W.byQueue.get(q) || []) {
+      // Just picked (the next answer will not list it): not offered again.
+      if (S.chats.has(x.conversation) && mine(S.chats.get(x.conversation))) continue;
+      items.push({ ...x, queue: q });
+    }
+  }
+  return items;
+}
+
+function setPickError(text) {
+  W.pickError = text;
+  clearTimeout(W.pickErrorTimer);
+  if (text) W.pickErrorTimer = setTimeout(() => { W.pickError = ''; drawWaiting(); }, 15000);
+  drawWaiting();
+}
+
+/** Takes a waiting chat: it opens like an accepted offer (the `joined` signal follows the ack). */
+function pickChat(x) {
+  if (W.picking.has(x.conversation)) return;
+  W.picking.add(x.conversation);
+  setPickError('');
+  request({ type: 'pick', conversation: x.conversation }).then(() => {
+    W.picking.delete(x.conversation);
+    S.offers.delete(x.conversation);
+    S.selected = x.conversation;
+    drawOffers(); drawChats(); showSelected(); persist();
+    refreshWaiting(0);
+  }, (e) => {
+    W.picking.delete(x.conversation);
+    setPickError(`Could not pick the chat with ${x.customer_name || 'the customer'}: ${e.message}`);
+    drawOffers();
+    refreshWaiting(0);
+  });
+}
+
+function drawWaiting() {
+  const panel = $('waiting-panel');
+  panel.hidden = !S.me || !(S.me.queues || []).length;
+  const err = W.pickError || W.loadError;
+  if ($('waiting-error').textContent !== err) $('waiting-error').textContent = err;
+  const items = waitingItems();
+  const key = JSON.stringify([items, [...W.picking], [...S.offers.keys()], S.directory.queues.length]);
+  $('no-waiting').hidden = !W.loaded || items.length > 0;
+  if (key === W.drawn) return;
+  W.drawn = key;
+  const ul = $('waiting');
+  ul.replaceChildren();
+  for (const x of items) {
+    const picking = W.picking.has(x.conversation);
+    const toMe = S.offers.get(x.conversation)?.kind === 'offer';
+    const since = h('span', { t: 'waiting-time' });
+    const li = h('li', { class: 'waiting-item' + (x.offered ? ' offered' : ''), t: 'waiting-item', 'data-conversation': x.conversation, 'data-queue': x.queue, 'data-offered': x.offered ? 'true' : 'false' },
+      h('div', { class: 'waiting-main' },
+        h('div', { class: 'waiting-name', t: 'waiting-name', text: x.customer_name || 'Customer' }),
+        h('div', { class: 'muted small', t: 'waiting-place', text: `${queueName(x.queue)} · ${x.position === 1 ? 'next in line' : `#${x.position} in line`}` }),
+        h('div', { class: 'muted small waiting-meta' }, since,
+          x.offered ? h('span', { class: 'offered-tag', t: 'waiting-offered', text: toMe ? 'Offered to you' : 'Being offered' }) : null)),
+      h('button', { type: 'button', class: 'primary', t: 'pick', text: picking ? 'Picking…' : 'Pick', disabled: picking, onclick: () => pickChat(x) }));
+    li._tick = () => {
+      const ms = Date.now() - Date.parse(x.waiting_since);
+      since.textContent = `Waiting ${mmss(Number.isFinite(ms) ? ms : 0)}`;
+    };
+    li._tick();
+    ul.append(li);
+  }
 }
 
 function pendingLevel(c) {
@@ -1063,6 +1191,7 @@ async function toggleTools(c, what) {
 // ------------------------------------------------------------------ ticking: countdowns, pending colours
 setInterval(() => {
   for (const li of $('offers').children) li._tick?.();
+  for (const li of $('waiting').children) li._tick?.();
   for (const [id, o] of S.offers) if (o.deadline < Date.now() - 3000) S.offers.delete(id);
   if (S.me) {
     let changed = false;
@@ -1090,6 +1219,7 @@ function signIn(token) {
 function signOut(message) {
   sock.stop();
   S.token = null; S.me = null; S.chats.clear(); S.offers.clear(); S.selected = null;
+  W.gen++; W.byQueue.clear(); W.loaded = false; W.picking.clear(); W.loadError = ''; setPickError('');
   try { sessionStorage.removeItem(STORE_KEY); } catch { /* ignore */ }
   $('app').hidden = true;
   $('signin').hidden = false;

@@ -281,3 +281,19 @@ export async function internalSays(pane, text) {
 
 /** A participant's entry in the chat's participant list. */
 export const participant = (pane, agent) => pane.locator(`[data-t=participant][data-agent="${agent}"]`);
+
+// ------------------------------------------------------------------ request list
+
+/** The console's request list (Waiting panel) entry of the customer named `who`. */
+export const waitingItem = (page, who) => c(page, 'waiting-item').filter({ hasText: who });
+
+/** Picks the waiting chat of `who` from the request list; returns its chat pane once open. */
+export async function pickWaiting(page, who) {
+  const item = waitingItem(page, who);
+  await item.waitFor();
+  const conversation = await item.getAttribute('data-conversation');
+  await c(item, 'pick').click();
+  const pane = page.locator(`section[data-t=chat][data-conversation="${conversation}"]`);
+  await pane.waitFor();
+  return { conversation, pane };
+}
