@@ -925,6 +925,9 @@ function appendEvent(c, e) {
     case 'ownership_changed':
       li = sysLine(c, e, `Ownership passed to ${e.name || memberName(c, e.to)}`, 'sys-ownership-changed');
       break;
+    case 'parked':
+      li = sysLine(c, e, `Parked: open with nobody in it until the customer writes again (then offered to ${memberName(c, e.previous)} first)`, 'sys-parked');
+      break;
     case 'invited':
       li = sysLine(c, e, `${memberName(c, e.by)} invited ${memberName(c, e.to)} as ${ROLE_LABEL[e.role] || e.role}${e.note ? ` – “${e.note}”` : ''}`, 'sys-invited');
       break;
@@ -1144,7 +1147,7 @@ async function toggleTools(c, what) {
   if (what === 'leave') {
     const next = [...c.participants.values()].filter((p) => p.role === 'conference').sort((a, b) => a.since - b.since)[0];
     d.tools.replaceChildren(h('div', { class: 'tool-row' },
-      h('span', { t: 'leave-what', text: next ? `Leave this chat? ${next.name} becomes its owner.` : 'Leave this chat? Nobody in the conference can take it over: it ends or goes back to its queue.' }),
+      h('span', { t: 'leave-what', text: next ? `Leave this chat? ${next.name} becomes its owner.` : 'Leave this chat? Nobody in the conference can take it over: as your org is set up, it ends, goes back to its queue, or stays open until the customer writes again.' }),
       h('button', { type: 'button', class: 'primary', t: 'confirm-leave', text: 'Leave', onclick: (ev) => {
         ev.target.disabled = true;
         request({ type: 'leave', conversation: c.id }).then(() => { d.toolsFor = null; d.tools.replaceChildren(); refreshChat(c); }, (e) => { err.textContent = e.message; ev.target.disabled = false; });
