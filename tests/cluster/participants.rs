@@ -132,3 +132,38 @@ async fn concurrent_invitations_from_two_nodes_never_push_an_agent_past_max_chat
         "a second invitation reached bo"
     );
 }
+
+/// An agent on one node starts a chat with a customer whose widget is open on another node:
+/// the customer's session follows it at once (the org's customers topic), and the chat goes on
+/// across the two nodes.
+#[actix_web::test]
+async fn a_chat_an_agent_starts_reaches_the_customer_on_another_node() {
+    let cluster = Cluster::start(2, |_| {}).await;
+    let token = cluster.visitor_token(0, "ada").await;
+    let mut ada = Peer::connect("ada", &token, cluster.ports(), 0).await;
+    let customer = ada.hello["customer"]
+        .as_str()
+        .expect("customer id")
+        .to_string();
+    let mut al = cluster.agent(1, "al").await;
+    let data = al
+        .ok(
+            json!({ "type": "start_chat", "customer": customer, "client_msg_id": "o-1", "text": "Hello from node 1" }),
+            Instant::now() + WAIT,
+        )
+        .await;
+    let conv = data["conversation"].as_str().expect("id").to_string();
+    al.follow(&conv);
+    let joined = ada.signal("joined", WAIT).await;
+    assert_eq!(joined["conversation"], conv);
+    ada.follow(&conv);
+    ada.wait_until("the agent's first message", WAIT, |p| {
+        p.log(&conv)
+            .messages()
+            .iter()
+            .any(|m| m.2 == "Hello from node 1")
+    })
+    .await;
+    let seq = ada.send(&conv, "Hi node 1!", Instant::now() + WAIT).await;
+    al.wait_seq(&conv, seq, WAIT).await;
+}
