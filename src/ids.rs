@@ -122,6 +122,13 @@ pub struct AgentKey {
     pub id: AgentId,
 }
 
+/// A customer together with its org.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct CustomerKey {
+    pub org: OrgId,
+    pub id: CustomerId,
+}
+
 /// A queue together with its org.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct QueueKey {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
+use crate::audience::{self, Party};
 use crate::client::{ids_in, Conn, Recv};
 use crate::clock;
 use crate::http;
@@ -405,6 +406,14 @@ impl Role for Customer {
             }
             Req::Send { num } => {
                 self.p.send_acked(num, p.first_sent, &data);
+                if let (Some(book), Some(c), Some(seq)) = (
+                    &self.p.shared.audience,
+                    &self.conversation,
+                    data.get("seq").and_then(Value::as_u64),
+                ) {
+                    let id = payload::client_msg_id(false, num);
+                    book.message(c, seq, Party::Customer, true, &id);
+                }
                 self.acked.insert(num);
                 self.maybe_end().await;
             }
@@ -472,6 +481,19 @@ impl Role for Customer {
         }
         self.p
             .check_event(&mut self.track, &conversation, seq, prev, epoch);
+        if let Some(book) = &self.p.shared.audience {
+            if matches!(event.kind.as_str(), "message" | "internal") {
+                book.received(&conversation, seq, Party::Customer);
+            }
+        }
+        if audience::agents_only(&event) {
+            inc(&stats.c.customer_agents_only);
+            stats.note(format!(
+                "customer {} got agents-only event {seq} ({}) of {conversation}",
+                self.idx, event.kind
+            ));
+            return;
+        }
         let owner_role = event.role.as_deref() == Some("owner");
         match event.kind.as_str() {
             "assigned" => {
@@ -493,6 +515,8 @@ impl Role for Customer {
             }
             "participant_joined" if owner_role => self.owned = true,
             "participant_left" if owner_role => self.owned = false,
+            // The owner left a conference: a conference participant owns the chat now.
+            "ownership_changed" => self.owned = true,
             "message" if event.author.role == "agent" => self.on_agent_message(&event).await,
             "ended" => {
                 if !self.ended_seen {

@@ -1,5 +1,6 @@
-//! A minimal HTTP/1.1 client for the two REST calls the generator makes (health check and the
-//! pre-chat form): one request per connection, `Connection: close`, JSON bodies.
+//! A minimal HTTP/1.1 client for the few REST calls the generator makes (health check, the
+//! pre-chat form, and with `[conference]` the org's settings): one request per connection,
+//! `Connection: close`, JSON bodies.
 
 use std::time::Duration;
 
@@ -25,12 +26,28 @@ pub async fn request(
     body: Option<&str>,
     timeout: Duration,
 ) -> anyhow::Result<Response> {
+    request_as(dialer, node, method, path, body, None, timeout).await
+}
+
+/// `request` with `Authorization: Bearer <token>`.
+pub async fn request_as(
+    dialer: &Dialer,
+    node: &Endpoint,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    bearer: Option<&str>,
+    timeout: Duration,
+) -> anyhow::Result<Response> {
     let exchange = async {
         let mut stream = dialer.connect(node.addr).await.context("connecting")?;
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\n",
             node.authority
         );
+        if let Some(t) = bearer {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
         if let Some(b) = body {
             head.push_str(&format!(
                 "Content-Type: application/json\r\nContent-Length: {}\r\n",

@@ -6,6 +6,8 @@ use std::sync::Mutex;
 const ACKED: u8 = 1;
 const DELIVERED: u8 = 2;
 const FROM_AGENT: u8 = 4;
+/// An internal (agents-only) message: delivered means "to another agent".
+const INTERNAL: u8 = 8;
 
 #[derive(Default)]
 struct Inner {
@@ -26,6 +28,10 @@ pub struct LedgerSummary {
     pub messages: u64,
     pub lost_customer_to_agent: u64,
     pub lost_agent_to_customer: u64,
+    /// Internal messages acked that no other agent received: not counted as lost (nobody else
+    /// may have been in the chat then); `[conference]`'s per-party check says whether someone
+    /// should have.
+    pub internal_unread: u64,
     /// Delivered although this client never saw the ack (connection dropped meanwhile).
     pub delivered_unacked: u64,
     /// Never acked and never delivered: the send failed (error, timeout, run stopped).
@@ -47,8 +53,17 @@ impl Ledger {
 
     /// A new message number.
     pub fn allocate(&self, from_agent: bool) -> u64 {
+        self.allocate_as(if from_agent { FROM_AGENT } else { 0 })
+    }
+
+    /// A new number for an internal message (delivered once another agent has it).
+    pub fn allocate_internal(&self) -> u64 {
+        self.allocate_as(FROM_AGENT | INTERNAL)
+    }
+
+    fn allocate_as(&self, flags: u8) -> u64 {
         let mut inner = self.lock();
-        inner.states.push(if from_agent { FROM_AGENT } else { 0 });
+        inner.states.push(flags);
         inner.states.len() as u64 - 1
     }
 
@@ -62,7 +77,7 @@ impl Ledger {
             return false;
         }
         *state |= ACKED;
-        if *state & DELIVERED == 0 {
+        if *state & (DELIVERED | INTERNAL) == 0 {
             inner.outstanding += 1;
         }
         true
@@ -77,13 +92,13 @@ impl Ledger {
             return Some(false);
         }
         *state |= DELIVERED;
-        if *state & ACKED != 0 {
+        if *state & (ACKED | INTERNAL) == ACKED {
             inner.outstanding -= 1;
         }
         Some(true)
     }
 
-    /// Messages acked and not yet delivered.
+    /// Messages acked and not yet delivered (internal ones aside: see `internal_unread`).
     pub fn outstanding(&self) -> u64 {
         self.lock().outstanding
     }
@@ -96,6 +111,7 @@ impl Ledger {
         };
         for &state in &inner.states {
             match (state & ACKED != 0, state & DELIVERED != 0) {
+                (true, false) if state & INTERNAL != 0 => s.internal_unread += 1,
                 (true, false) if state & FROM_AGENT != 0 => s.lost_agent_to_customer += 1,
                 (true, false) => s.lost_customer_to_agent += 1,
                 (false, true) => s.delivered_unacked += 1,
@@ -137,5 +153,11 @@ mod tests {
         assert_eq!(s.delivered_unacked, 1);
         assert_eq!(s.failed_sends, 1);
         let _ = d;
+        let i = l.allocate_internal();
+        assert!(l.acked(i));
+        assert_eq!(l.outstanding(), 1, "b only");
+        let s = l.summary();
+        assert_eq!((s.internal_unread, s.lost_agent_to_customer), (1, 1));
+        assert_eq!(s.lost(), 1);
     }
 }

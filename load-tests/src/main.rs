@@ -9,6 +9,7 @@
 //! ```
 
 mod agent;
+mod audience;
 mod client;
 mod clock;
 mod customer;
@@ -24,6 +25,7 @@ mod requests;
 mod rng;
 mod run;
 mod scenario;
+mod seats;
 mod shared;
 mod stats;
 mod sys;

@@ -298,6 +298,25 @@ impl<R: Request, A> Participant<R, A> {
         duplicate: impl FnOnce(u64) -> String,
     ) -> Option<Received> {
         let stats = &self.shared.stats;
+        let latency = match self.side {
+            Side::Customer => &stats.lat.delivery_agent_to_customer,
+            Side::Agent => &stats.lat.delivery_customer_to_agent,
+        };
+        self.received_as(track, event, Some(latency), duplicate)
+    }
+
+    /// `received`, for any message: with `delivery`, this receiver is the message's intended
+    /// side (the ledger's delivery, timed into that histogram); without, only the duplicate
+    /// check (an agent reading another agent's public message, whose intended side is the
+    /// customer).
+    pub fn received_as(
+        &self,
+        track: &mut ConvTracker,
+        event: &Event,
+        delivery: Option<&std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
+        duplicate: impl FnOnce(u64) -> String,
+    ) -> Option<Received> {
+        let stats = &self.shared.stats;
         let num = event
             .client_msg_id
             .as_deref()
@@ -308,15 +327,14 @@ impl<R: Request, A> Participant<R, A> {
             return None;
         }
         let stamp = event.text.as_deref().and_then(payload::parse);
+        let Some(latency) = delivery else {
+            return Some(Received { num, stamp });
+        };
         match self.shared.ledger.delivered(num) {
             Some(true) => {
                 inc(&stats.c.messages_delivered);
                 stats.tick(Tick::Delivered);
                 if let Some(s) = stamp {
-                    let latency = match self.side {
-                        Side::Customer => &stats.lat.delivery_agent_to_customer,
-                        Side::Agent => &stats.lat.delivery_customer_to_agent,
-                    };
                     let took = clock::since(s.sent_nanos);
                     record(latency, took);
                     stats.delivered_slice(took);
@@ -435,7 +453,7 @@ async fn on_frame<T: Role>(role: &mut T, frame: Incoming) {
             prev,
             epoch,
             event,
-        } => role.on_event(conversation, seq, prev, &epoch, event).await,
+        } => role.on_event(conversation, seq, prev, &epoch, *event).await,
         Incoming::Signal(s) => role.on_signal(s),
         Incoming::Goodbye {
             reason,

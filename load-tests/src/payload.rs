@@ -1,13 +1,20 @@
 //! What a load message carries: its send time and, for agent replies, which customer message
 //! it answers. Text: `lt:<unix_nanos>:<tag>:xxxx…` padded to the configured size, where `tag`
-//! is `q` for a customer's message and `r<n>` for an agent's reply to customer message `n`.
-//! The `client_msg_id` is `c<n>` (customer) or `a<n>` (agent): `n` indexes the run's ledger.
+//! is `q` for a customer's message, `r<n>` for an agent's reply to customer message `n`, `p` for
+//! a conference participant's message and `i` for an internal (agents-only) message.
+//! The `client_msg_id` is `c<n>` (customer), `a<n>` (agent) or `i<n>` (internal): `n` indexes
+//! the run's ledger.
 
 use crate::clock;
 
 /// Builds a message text of (at least) `size` bytes, stamped now.
 pub fn compose(reply_to: Option<u64>, size: usize) -> String {
     let tag = reply_to.map_or_else(|| "q".to_string(), |n| format!("r{n}"));
+    compose_tagged(&tag, size)
+}
+
+/// `compose` with any tag (`p`, `i` …; one that is not `r<n>` answers nothing).
+pub fn compose_tagged(tag: &str, size: usize) -> String {
     let mut text = format!("lt:{}:{tag}:", clock::unix_nanos());
     if text.len() < size {
         text.extend(std::iter::repeat_n('x', size - text.len()));
@@ -43,11 +50,17 @@ pub fn client_msg_id(from_agent: bool, num: u64) -> String {
     format!("{}{num}", if from_agent { 'a' } else { 'c' })
 }
 
+/// The `client_msg_id` of ledger entry `num` sent to the internal discussion.
+pub fn internal_msg_id(num: u64) -> String {
+    format!("i{num}")
+}
+
 /// The ledger entry of a `client_msg_id` this generator made.
 pub fn ledger_num(client_msg_id: &str) -> Option<u64> {
     client_msg_id
         .strip_prefix('c')
-        .or_else(|| client_msg_id.strip_prefix('a'))?
+        .or_else(|| client_msg_id.strip_prefix('a'))
+        .or_else(|| client_msg_id.strip_prefix('i'))?
         .parse()
         .ok()
 }
@@ -68,6 +81,10 @@ mod tests {
         assert_eq!(parse("hello"), None);
         assert_eq!(ledger_num(&client_msg_id(true, 7)), Some(7));
         assert_eq!(ledger_num(&client_msg_id(false, 8)), Some(8));
+        assert_eq!(ledger_num(&internal_msg_id(9)), Some(9));
         assert_eq!(ledger_num("m1"), None);
+        let p = compose_tagged("p", 40);
+        assert_eq!(p.len(), 40);
+        assert_eq!(parse(&p).map(|s| s.reply_to), Some(None));
     }
 }

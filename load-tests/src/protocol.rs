@@ -26,7 +26,8 @@ pub enum Incoming {
         prev: u64,
         #[serde(default)]
         epoch: String,
-        event: Event,
+        /// Boxed: an event has many optional fields, and most frames are events anyway.
+        event: Box<Event>,
     },
     Signal(Signal),
     Goodbye {
@@ -47,6 +48,14 @@ pub struct Signal {
     pub recovered: Option<bool>,
     #[serde(default)]
     pub outcome: Option<String>,
+    /// `invitation`: the role offered.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// `presence`: chats the agent owns, and its limit.
+    #[serde(default)]
+    pub assigned: Option<u32>,
+    #[serde(default)]
+    pub max_chats: Option<u32>,
 }
 
 /// A log event, flattened: `kind` says which of the optional fields are there.
@@ -58,14 +67,32 @@ pub struct Event {
     pub text: Option<String>,
     #[serde(default)]
     pub client_msg_id: Option<String>,
-    /// Participant role for `participant_joined` / `participant_left`.
+    /// Participant role for `participant_joined` / `participant_left` (and `invited`).
     #[serde(default)]
     pub role: Option<String>,
+    /// `"public"` or `"agents"`.
+    #[serde(default)]
+    pub visibility: Option<String>,
+    /// `participant_joined` / `participant_left` / `role_changed`: the agent.
+    #[serde(default)]
+    pub participant: Option<String>,
+    /// `invited`, `invite_ended`, `ownership_changed`, `transfer_accepted`: an agent;
+    /// `role_changed`: a role.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// `ownership_changed`, `transfer_accepted`: an agent; `role_changed`: a role.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// `invite_ended`.
+    #[serde(default)]
+    pub outcome: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Author {
     pub role: String,
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 /// A conversation this client has seen up to `last_seq`, for `hello`'s `resume` list.
@@ -123,6 +150,20 @@ pub fn transfer_to_agent(conversation: &str, agent: &str) -> Value {
     json!({ "type": "transfer", "conversation": conversation, "to_agent": agent })
 }
 
+/// `role`: `"conference"` or `"consult"`.
+pub fn invite(conversation: &str, role: &str, agent: &str) -> Value {
+    json!({ "type": "invite", "conversation": conversation, "role": role, "to_agent": agent })
+}
+
+/// A message in the conversation's internal discussion (agents only).
+pub fn internal(conversation: &str, client_msg_id: &str, text: &str) -> Value {
+    json!({ "type": "internal", "conversation": conversation, "client_msg_id": client_msg_id, "text": text })
+}
+
+pub fn remove(conversation: &str, agent: &str) -> Value {
+    json!({ "type": "remove", "conversation": conversation, "agent": agent })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +191,24 @@ mod tests {
         )
         .expect("error");
         assert!(matches!(f, Incoming::Error { ref code, .. } if code == "rate_limited"));
+        let f: Incoming = serde_json::from_str(
+            r#"{"type":"signal","signal":"presence","presence":"available","assigned":2,"max_chats":3}"#,
+        )
+        .expect("presence");
+        assert!(matches!(
+            f,
+            Incoming::Signal(Signal {
+                assigned: Some(2),
+                max_chats: Some(3),
+                ..
+            })
+        ));
+        let f: Incoming = serde_json::from_str(
+            r#"{"type":"event","conversation":"c_1","seq":9,"prev":8,"epoch":"e1","event":{"seq":9,"author":{"role":"agent","id":"al"},"visibility":"agents","kind":"invite_ended","to":"bo","role":"consult","outcome":"expired"}}"#,
+        )
+        .expect("invite_ended");
+        assert!(
+            matches!(f, Incoming::Event { ref event, .. } if event.to.as_deref() == Some("bo") && event.outcome.as_deref() == Some("expired") && event.author.id.as_deref() == Some("al"))
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::audience::AudienceSummary;
 use crate::clock;
 use crate::ledger::LedgerSummary;
 use crate::memory::MemoryReport;
@@ -136,6 +137,8 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     pub memory: Option<MemoryReport>,
     pub reconnect_storm: Option<StormSummary>,
+    /// `[conference]`: deliveries per party, and invitations as the log tells them.
+    pub audience: Option<AudienceSummary>,
     /// The first problems seen, in words.
     pub notes: Vec<String>,
     pub thresholds: Vec<Verdict>,
@@ -177,6 +180,7 @@ impl Report {
             errors: stats.errors(),
             memory,
             reconnect_storm: stats.storm(),
+            audience: shared.audience.as_ref().map(|a| a.summary()),
             notes: stats.notes(),
             thresholds: Vec::new(),
             passed: true,
@@ -270,6 +274,9 @@ impl Report {
                 s.clients, s.resumed
             );
         }
+        if let Some(a) = &self.audience {
+            self.render_participants(&mut o, a);
+        }
         let t = &self.throughput;
         let _ = writeln!(
             o,
@@ -353,6 +360,54 @@ impl Report {
             let _ = writeln!(o, "RESULT: FAIL — broken: {}", broken.join(", "));
         }
         o
+    }
+}
+
+impl Report {
+    /// The `[conference]` lines: invitations, participants, per-party deliveries, capacity.
+    fn render_participants(&self, o: &mut String, a: &AudienceSummary) {
+        let c = &self.counters;
+        let i = &a.invitations;
+        let _ = writeln!(
+            o,
+            "invitations  sent {} (conference {}, consult {}), refused {} (capacity {}); invitees: received {}, accepted {}, rejected {}, left unanswered {}, answers refused {}, ended by signal: expired {}, cancelled {}",
+            c.invites_sent, c.invites_conference, c.invites_consult, c.invites_refused, c.invites_refused_capacity,
+            c.invitations_received, c.invite_accepts, c.invite_rejects, c.invites_ignored, c.invite_answers_refused,
+            c.invitation_ended_expired, c.invitation_ended_cancelled
+        );
+        let _ = writeln!(
+            o,
+            "             log: invited {}, accepted {}, rejected {}, expired {}, cancelled {}; ended exactly once {}/{} (never ended {}, ended twice {}, invited while open {}, acked but not logged {}); still open when their owner left {} (then ended: {})",
+            i.invited, i.accepted, i.rejected, i.expired, i.cancelled, i.ended_once, i.invited,
+            i.never_ended, i.ended_twice, i.invited_while_open, i.acked_not_logged, i.open_when_owner_left,
+            if i.owner_left_outcomes.is_empty() {
+                "-".to_string()
+            } else {
+                i.owner_left_outcomes
+                    .iter()
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        );
+        let _ = writeln!(
+            o,
+            "participants conference messages {}, internal messages {}, left {}, removed {}, owners left {} (ownership passed {})",
+            c.conference_messages, c.internal_messages, c.participants_left, c.participants_removed, c.owner_leaves, c.ownership_passed
+        );
+        let _ = writeln!(
+            o,
+            "audience     {} conversations, {} acked messages, {} deliveries due to customers and agents in the chat: MISSED {} ({} messages); internal messages nobody else read {}; customer saw agents-only events {}",
+            a.conversations, a.messages, a.expected_deliveries, a.missed_deliveries, a.messages_missed, self.messages.internal_unread, c.customer_agents_only
+        );
+        let _ = writeln!(
+            o,
+            "capacity     violations {} (an agent's own count of its seats over max_chats), most seats one agent held {}",
+            c.capacity_violations, c.seats_peak
+        );
+        for e in &a.examples {
+            let _ = writeln!(o, "             - {e}");
+        }
     }
 }
 

@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
 use crate::agent;
@@ -16,7 +17,9 @@ use crate::http;
 use crate::memory::Sampler;
 use crate::report::{self, Report};
 use crate::scenario::Mode;
+use crate::seats::Rules;
 use crate::shared::Shared;
+use crate::token;
 
 /// How long the nodes have to answer `/healthz` at the start.
 const HEALTH_WAIT: Duration = Duration::from_secs(10);
@@ -62,6 +65,7 @@ pub async fn run(
         background.spawn(async move { report_progress(&sh).await });
     }
 
+    let restore = prepare_org(&shared).await?;
     let mut agents = JoinSet::new();
     sign_in_agents(&shared, &mut agents, deadline).await;
 
@@ -131,8 +135,11 @@ pub async fn run(
 
     // Drain: deliveries in flight and wrap-ups still to do.
     let drain_end = (Instant::now() + drain).min(deadline);
+    let deliveries = || shared.audience.as_ref().map_or(0, |a| a.outstanding());
     while Instant::now() < drain_end
-        && (shared.ledger.outstanding() > 0 || shared.agent_work.load(Relaxed) > 0)
+        && (shared.ledger.outstanding() > 0
+            || shared.agent_work.load(Relaxed) > 0
+            || deliveries() > 0)
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -143,6 +150,11 @@ pub async fn run(
     })
     .await;
     agents.abort_all();
+    if let Some((token, settings)) = restore {
+        if let Err(e) = put_settings(&shared, &token, &settings).await {
+            eprintln!("warning: could not restore the org's settings: {e:#}");
+        }
+    }
     if let Some(sm) = &sampler {
         sm.sample(&shared.stats);
     }
@@ -181,6 +193,80 @@ async fn wait_healthy(shared: &Shared, until: Instant) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// With `[conference]`: reads the org's settings (which participant seats count against
+/// max_chats) and, when the scenario sets `invite_expiry_ms`, sets it for the run. Returns what
+/// to put back afterwards (an admin token and the settings as they were).
+async fn prepare_org(shared: &Shared) -> anyhow::Result<Option<(String, Value)>> {
+    let Some(conf) = &shared.scenario.conference else {
+        return Ok(None);
+    };
+    let token = token::admin(
+        &shared.scenario.target,
+        shared.scenario.run.timeout_secs + 3600,
+    )?;
+    let got = http::request_as(
+        &shared.dialer,
+        shared.dialer.endpoint(0),
+        "GET",
+        "/v1/settings",
+        None,
+        Some(&token),
+        shared.request_timeout(),
+    )
+    .await;
+    let settings = match got {
+        Ok(r) if r.status == 200 => serde_json::from_str::<Value>(&r.body)
+            .ok()
+            .and_then(|v| v.get("settings").cloned())
+            .context("GET /v1/settings: no settings in the answer"),
+        Ok(r) => Err(anyhow::anyhow!(
+            "GET /v1/settings: HTTP {}: {}",
+            r.status,
+            r.body.trim()
+        )),
+        Err(e) => Err(e),
+    };
+    let mut settings = match settings {
+        Ok(s) => s,
+        Err(e) if conf.invite_expiry_ms.is_some() => {
+            return Err(e.context("setting the org's invite_expiry_ms"))
+        }
+        Err(e) => {
+            eprintln!("warning: {e:#}; counting conference and consult seats (the defaults)");
+            return Ok(None);
+        }
+    };
+    let counts = |key: &str| settings.get(key).and_then(Value::as_bool).unwrap_or(true);
+    let _ = shared.seat_rules.set(Rules {
+        conference: counts("conference_counts"),
+        consult: counts("consult_counts"),
+    });
+    let Some(ms) = conf.invite_expiry_ms else {
+        return Ok(None);
+    };
+    let original = settings.clone();
+    settings["invite_expiry_ms"] = json!(ms);
+    put_settings(shared, &token, &settings).await?;
+    Ok(Some((token, original)))
+}
+
+async fn put_settings(shared: &Shared, token: &str, settings: &Value) -> anyhow::Result<()> {
+    let r = http::request_as(
+        &shared.dialer,
+        shared.dialer.endpoint(0),
+        "PUT",
+        "/v1/settings",
+        Some(&settings.to_string()),
+        Some(token),
+        shared.request_timeout(),
+    )
+    .await?;
+    if r.status != 200 {
+        bail!("PUT /v1/settings: HTTP {}: {}", r.status, r.body.trim());
     }
     Ok(())
 }

@@ -62,6 +62,8 @@ pub struct Scenario {
     /// Customer arrival stages, one after the other.
     pub arrival: Vec<Stage>,
     pub reconnect: Option<Reconnect>,
+    /// Conferences and consultations (agents inviting agents); none without the section.
+    pub conference: Option<Conference>,
     pub client: Client,
     pub thresholds: Thresholds,
 }
@@ -77,6 +79,7 @@ impl Default for Scenario {
             customers: Customers::default(),
             arrival: Vec::new(),
             reconnect: None,
+            conference: None,
             client: Client::default(),
             thresholds: Thresholds::default(),
         }
@@ -286,6 +289,66 @@ impl Default for Reconnect {
     }
 }
 
+/// Agents inviting agents (`participants-spec.md`): an owner invites another load agent, by id,
+/// as `conference` (writes to the customer) or `consult` (internal discussion only); the
+/// invitee accepts, rejects or lets it expire; participants write, then leave or are removed;
+/// owners sometimes leave a chat with a conference participant in it (ownership passes).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Conference {
+    /// At each customer message the owner answers: chance it also invites someone.
+    pub invite_ratio: f64,
+    pub max_invites_per_chat: u32,
+    /// Share of invitations as `consult` (the rest as `conference`).
+    pub consult_share: f64,
+    /// Pause between that reply and the invitation.
+    pub invite_think_ms: Span,
+    /// Invitee: pause before answering.
+    pub answer_think_ms: Span,
+    /// Share of invitations the invitee rejects …
+    pub reject_ratio: f64,
+    /// … and leaves unanswered (they expire, or are cancelled when the chat ends first).
+    pub ignore_ratio: f64,
+    /// Messages each participant writes once in: `send` (conference) or `internal` (consult).
+    pub participant_messages: u32,
+    pub participant_message_interval_ms: Span,
+    /// Chance the owner answers another agent's internal message with one of its own.
+    pub internal_reply_ratio: f64,
+    /// After its messages: chance a participant leaves by itself.
+    pub leave_ratio: f64,
+    /// Chance the owner removes a participant, `remove_after_ms` after it joined.
+    pub remove_ratio: f64,
+    pub remove_after_ms: Span,
+    /// At each customer message the owner answers, with a conference participant in the chat:
+    /// chance the owner leaves (ownership passes to the longest-joined conference participant).
+    pub owner_leave_ratio: f64,
+    /// Sets the org's `invite_expiry_ms` for the run (restored afterwards), through
+    /// `PUT /v1/settings` with an admin token signed with `target.jwt_secret`.
+    pub invite_expiry_ms: Option<u64>,
+}
+
+impl Default for Conference {
+    fn default() -> Self {
+        Self {
+            invite_ratio: 0.3,
+            max_invites_per_chat: 2,
+            consult_share: 0.5,
+            invite_think_ms: Span::ms(50, 200),
+            answer_think_ms: Span::ms(50, 300),
+            reject_ratio: 0.1,
+            ignore_ratio: 0.0,
+            participant_messages: 2,
+            participant_message_interval_ms: Span::ms(200, 500),
+            internal_reply_ratio: 0.5,
+            leave_ratio: 0.5,
+            remove_ratio: 0.3,
+            remove_after_ms: Span::ms(1000, 3000),
+            owner_leave_ratio: 0.0,
+            invite_expiry_ms: None,
+        }
+    }
+}
+
 /// Client socket settings: small buffers so that one box can hold many connections.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -328,6 +391,17 @@ pub struct Thresholds {
     pub min_peak_connections: Option<u64>,
     pub max_all_resumed_secs: Option<f64>,
     pub min_resumed_ratio: Option<f64>,
+    /// `[conference]`: (message, party) pairs acked and never delivered to a party that
+    /// should get it (the customer for public messages; every agent in the chat).
+    pub max_missed_deliveries: Option<u64>,
+    /// `[conference]`: events customers received that only agents may see.
+    pub max_customer_agents_only: Option<u64>,
+    /// `[conference]`: times an agent's own seat count went past max_chats.
+    pub max_capacity_violations: Option<u64>,
+    /// `[conference]`: invitations not ended exactly once (or acked and never logged).
+    pub max_invitation_anomalies: Option<u64>,
+    /// `[conference]`: at least this many invitations accepted (the run exercised them).
+    pub min_invitations_accepted: Option<u64>,
 }
 
 impl Scenario {
@@ -371,6 +445,28 @@ impl Scenario {
         ] {
             if !(0.0..=1.0).contains(&r) {
                 bail!("{what} must be between 0 and 1, not {r}");
+            }
+        }
+        if let Some(c) = &self.conference {
+            for (what, r) in [
+                ("conference.invite_ratio", c.invite_ratio),
+                ("conference.consult_share", c.consult_share),
+                ("conference.reject_ratio", c.reject_ratio),
+                ("conference.ignore_ratio", c.ignore_ratio),
+                ("conference.internal_reply_ratio", c.internal_reply_ratio),
+                ("conference.leave_ratio", c.leave_ratio),
+                ("conference.remove_ratio", c.remove_ratio),
+                ("conference.owner_leave_ratio", c.owner_leave_ratio),
+            ] {
+                if !(0.0..=1.0).contains(&r) {
+                    bail!("{what} must be between 0 and 1, not {r}");
+                }
+            }
+            if c.reject_ratio + c.ignore_ratio > 1.0 {
+                bail!("conference.reject_ratio + conference.ignore_ratio must not exceed 1");
+            }
+            if self.agents.count < 2 {
+                bail!("[conference] needs at least 2 agents");
             }
         }
         if let Some(r) = &self.reconnect {
@@ -470,6 +566,27 @@ mod tests {
         assert_eq!(a.accept_think_ms, Span::ms(20, 20));
         assert_eq!(a.reply_think_ms, Span::ms(10, 30));
         assert!(toml::from_str::<Agents>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn conference_section_parses_and_validates() {
+        let mut s: Scenario = toml::from_str(
+            "[agents]\ncount = 4\n[customers]\ncount = 2\n[conference]\nreject_ratio = 0.6\nignore_ratio = 0.3\ninvite_expiry_ms = 2000",
+        )
+        .expect("parses");
+        s.validate().expect("valid");
+        let c = s.conference.as_mut().expect("section");
+        assert_eq!(c.invite_expiry_ms, Some(2000));
+        assert_eq!(c.participant_messages, 2, "the default");
+        c.ignore_ratio = 0.5;
+        assert!(s.validate().is_err(), "reject + ignore > 1");
+        let alone: Scenario =
+            toml::from_str("[agents]\ncount = 1\n[customers]\ncount = 2\n[conference]")
+                .expect("parses");
+        assert!(alone.validate().is_err(), "nobody to invite");
+        assert!(toml::from_str::<Conference>("bogus = 1").is_err());
+        let none: Scenario = toml::from_str("[customers]\ncount = 2").expect("parses");
+        assert!(none.conference.is_none());
     }
 
     #[test]

@@ -3,15 +3,17 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::audience::Audience;
 use crate::ledger::Ledger;
 use crate::net::Dialer;
 use crate::scenario::Scenario;
+use crate::seats::Rules;
 use crate::stats::Stats;
 
 pub struct Shared {
@@ -19,6 +21,11 @@ pub struct Shared {
     pub dialer: Dialer,
     pub stats: Stats,
     pub ledger: Ledger,
+    /// Who should get what in chats with several agents (only with `[conference]`).
+    pub audience: Option<Audience>,
+    /// Which participant seats count against max_chats (the org's settings, read at the start;
+    /// the defaults if they could not be read).
+    pub seat_rules: OnceLock<Rules>,
     pub starts: StartBook,
     pub agent_ids: Vec<String>,
     pub ws_config: WebSocketConfig,
@@ -42,11 +49,14 @@ impl Shared {
             .max_write_buffer_size(scenario.client.max_message_bytes.saturating_mul(4))
             .max_message_size(Some(scenario.client.max_message_bytes))
             .max_frame_size(Some(scenario.client.max_message_bytes));
+        let audience = scenario.conference.as_ref().map(|_| Audience::default());
         Self {
             scenario,
             dialer,
             stats: Stats::default(),
             ledger: Ledger::default(),
+            audience,
+            seat_rules: OnceLock::new(),
             starts: StartBook::default(),
             agent_ids,
             ws_config,
@@ -56,6 +66,10 @@ impl Shared {
             release_idle: watch::channel(false).0,
             agent_work: AtomicI64::new(0),
         }
+    }
+
+    pub fn seat_rules(&self) -> Rules {
+        self.seat_rules.get().copied().unwrap_or_default()
     }
 
     pub fn request_timeout(&self) -> Duration {

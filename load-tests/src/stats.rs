@@ -122,6 +122,42 @@ counters! {
     bad_frames,
     /// Events for a conversation the receiver does not follow.
     stray_events,
+    /// `invite` acked: the server logged the invitation (conference / consult).
+    invites_sent,
+    invites_conference,
+    invites_consult,
+    /// `invite` refused (any code; `invites_refused_capacity`: the target was full).
+    invites_refused,
+    invites_refused_capacity,
+    /// `invitation` signals received by invitees.
+    invitations_received,
+    /// Invitees' answers acked: accepted / rejected; and invitations left unanswered.
+    invite_accepts,
+    invite_rejects,
+    invites_ignored,
+    /// Answers refused (`expired`: the invitation was gone meanwhile).
+    invite_answers_refused,
+    /// `invitation_ended` signals by outcome.
+    invitation_ended_expired,
+    invitation_ended_cancelled,
+    /// Conference participants' messages to the customer (`send`).
+    conference_messages,
+    /// Internal messages sent (consultants, conference participants, owners).
+    internal_messages,
+    /// Participants that left by themselves (`leave` acked).
+    participants_left,
+    /// Participants the owner removed (`remove` acked).
+    participants_removed,
+    /// Owners that left a chat with a conference participant in it (`leave` acked).
+    owner_leaves,
+    /// `ownership_changed` events naming this agent as the new owner, seen live.
+    ownership_passed,
+    /// Events a customer received that only agents may see.
+    customer_agents_only,
+    /// Times an agent's own seat count went past max_chats (once per excursion).
+    capacity_violations,
+    /// Most seats one agent counted at once.
+    seats_peak,
 }
 
 macro_rules! latencies {
@@ -156,6 +192,8 @@ latencies! {
     delivery_customer_to_agent,
     /// Agent message sent → delivered to the customer.
     delivery_agent_to_customer,
+    /// Internal message sent → delivered to another agent (first delivery).
+    delivery_internal,
     /// `send` → its ack.
     send_to_ack,
     /// Socket dropped → every conversation replayed after reconnecting.

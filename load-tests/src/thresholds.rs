@@ -200,5 +200,41 @@ pub fn evaluate(t: &Thresholds, r: &Report) -> Vec<Verdict> {
         Bound::Min,
         resumed_ratio,
     );
+    let audience = r.audience.as_ref();
+    check(
+        &mut v,
+        "max_missed_deliveries",
+        max_u(t.max_missed_deliveries),
+        Bound::Max,
+        audience.map(|a| a.missed_deliveries as f64),
+    );
+    check(
+        &mut v,
+        "max_customer_agents_only",
+        max_u(t.max_customer_agents_only),
+        Bound::Max,
+        count(c.customer_agents_only),
+    );
+    check(
+        &mut v,
+        "max_capacity_violations",
+        max_u(t.max_capacity_violations),
+        Bound::Max,
+        count(c.capacity_violations),
+    );
+    check(
+        &mut v,
+        "max_invitation_anomalies",
+        max_u(t.max_invitation_anomalies),
+        Bound::Max,
+        audience.map(|a| a.invitations.anomalies() as f64),
+    );
+    check(
+        &mut v,
+        "min_invitations_accepted",
+        max_u(t.min_invitations_accepted),
+        Bound::Min,
+        audience.map(|a| a.invitations.accepted as f64),
+    );
     v
 }

@@ -16,7 +16,7 @@ struct StaffClaims<'a> {
     exp: u64,
     iat: u64,
     org: &'a str,
-    roles: [&'a str; 1],
+    roles: &'a [&'a str],
     queues: &'a [String],
     name: &'a str,
 }
@@ -28,6 +28,29 @@ pub fn agent(
     queues: &[String],
     ttl_secs: u64,
 ) -> anyhow::Result<String> {
+    staff(target, id, name, &["agent"], queues, ttl_secs)
+}
+
+/// An admin's token, for the org's settings (`[conference] invite_expiry_ms`).
+pub fn admin(target: &Target, ttl_secs: u64) -> anyhow::Result<String> {
+    staff(
+        target,
+        "switchboard-load",
+        "Load Generator",
+        &["admin"],
+        &[],
+        ttl_secs,
+    )
+}
+
+fn staff(
+    target: &Target,
+    id: &str,
+    name: &str,
+    roles: &[&str],
+    queues: &[String],
+    ttl_secs: u64,
+) -> anyhow::Result<String> {
     let now = clock::unix_secs();
     let claims = StaffClaims {
         iss: &target.issuer,
@@ -36,7 +59,7 @@ pub fn agent(
         exp: now + ttl_secs,
         iat: now,
         org: &target.org,
-        roles: ["agent"],
+        roles,
         queues,
         name,
     };

@@ -307,6 +307,8 @@ pub enum Topic {
     Broadcast,
     Conversation(ConvKey),
     Agent(AgentKey),
+    /// The org's signed-in customers (rare controls: an agent started a chat with one of them).
+    Customers(OrgId),
 }
 
 /// What the pub/sub connection hands the node.

@@ -5,15 +5,15 @@
 use super::session::{Follow, Session};
 use crate::actors::agent::{
     AgentActor, AnswerInvite as AgentAnswerInvite, AnswerOffer,
-    AnswerTransfer as AgentAnswerTransfer, SetPresence,
+    AnswerTransfer as AgentAnswerTransfer, Release, ReserveOwner, SetPresence,
 };
 use crate::actors::conversation::{
-    message_text, Continue, ConversationActor, ConvertConsult, Create, End, Invite, InviteTarget,
-    Leave, MarkRead, Monitor, Note, Post, PostInternal, Remove, RequestTransfer, Survey,
-    TransferToQueue, Typing, WrapUp,
+    message_text, Continue, ConversationActor, ConvertConsult, Create, CreateOutbound, End, Invite,
+    InviteTarget, Leave, MarkRead, Monitor, Note, Post, PostInternal, Remove, RequestTransfer,
+    Survey, TransferToQueue, Typing, WrapUp,
 };
 use crate::actors::queue::{Admit, Pick, QueueActor};
-use crate::actors::route::{ask, ask_here, Remote};
+use crate::actors::route::{ask, ask_here, tell, Remote};
 use crate::auth::{Customer, Principal, Staff};
 use crate::domain::conversation::Status;
 use crate::domain::start::{self, Start};
@@ -360,6 +360,26 @@ impl Session {
                 Ok(Some(AckData::Seq { seq }))
             }
             Command::Pick { conversation } => self.pick(conversation).await,
+            Command::StartChat {
+                customer,
+                customer_name,
+                queue,
+                client_msg_id,
+                text: body,
+            } => {
+                text::client_msg_id(&client_msg_id, limits.max_client_msg_id_len)?;
+                let text = message_text(&body, &limits)?;
+                let customer_name =
+                    text::optional_text(customer_name.as_deref(), 100, "customer_name")?;
+                let start = Outbound {
+                    customer,
+                    customer_name,
+                    queue,
+                    client_msg_id,
+                    text,
+                };
+                self.start_chat(start).await.map(Some)
+            }
             Command::WrapUp {
                 conversation,
                 disposition,
@@ -430,6 +450,81 @@ impl Session {
             accept: true,
         })
         .await
+    }
+
+    /// `start_chat`: an agent starts a chat with a known customer. The agent's seat is taken
+    /// first (capacity), then the conversation is created, owned by the agent, with its first
+    /// message; the customer's sessions follow it (`CreateOutbound`).
+    async fn start_chat(&mut self, start: Outbound) -> Result<AckData, CommandError> {
+        let staff = self.staff()?;
+        let org = self
+            .rt
+            .orgs
+            .get(&staff.org)
+            .ok_or_else(|| CommandError::not_found("org"))?;
+        let queue = start
+            .queue
+            .or_else(|| staff.queues.first().cloned())
+            .or_else(|| org.settings.default_queue.clone())
+            .filter(|q| org.queue(q).is_some() && staff.can_see_queue(q))
+            .ok_or_else(|| CommandError::not_found("queue"))?;
+        let filter = ConversationFilter {
+            customer: Some(start.customer.clone()),
+            limit: 20,
+            ..Default::default()
+        };
+        let open = self
+            .rt
+            .engine
+            .find_conversations(&staff.org, filter)
+            .await
+            .map_err(CommandError::from)?
+            .into_iter()
+            .any(|s| s.status.is_open());
+        if open {
+            return Err(CommandError::conflict(
+                "the customer already has an open chat",
+            ));
+        }
+        let id = ConversationId::generate();
+        let me = self.agent_key()?;
+        ask_here::<AgentActor, _>(
+            &self.rt,
+            &me,
+            ReserveOwner {
+                conversation: id.clone(),
+            },
+        )
+        .await?;
+        let name = match &self.who {
+            crate::actors::conversation::Who::Agent { name, .. } => name.clone(),
+            crate::actors::conversation::Who::Customer(_) => staff.name.clone(),
+        };
+        let create = CreateOutbound {
+            agent: staff.id,
+            agent_name: name,
+            customer_name: start
+                .customer_name
+                .unwrap_or_else(|| start.customer.to_string()),
+            customer: start.customer,
+            queue,
+            client_msg_id: start.client_msg_id,
+            text: start.text,
+        };
+        if let Err(e) = self.to_conversation(&id, create).await.and_then(|r| r) {
+            tell::<AgentActor, _>(
+                &self.rt,
+                &me,
+                Release {
+                    conversation: id.clone(),
+                },
+            );
+            return Err(e);
+        }
+        Ok(AckData::Started {
+            conversation: id,
+            existing: false,
+        })
     }
 
     /// A second `start` while the customer's chat is open: follows that chat (unless this session
@@ -518,4 +613,13 @@ impl Session {
             }
         }
     }
+}
+
+/// A validated `start_chat`.
+struct Outbound {
+    customer: crate::ids::CustomerId,
+    customer_name: Option<String>,
+    queue: Option<crate::ids::QueueId>,
+    client_msg_id: String,
+    text: String,
 }

@@ -24,7 +24,7 @@ use crate::engine::Topic;
 
 mod relay;
 
-use crate::ids::{AgentKey, ConvKey, ConversationId};
+use crate::ids::{AgentKey, ConvKey, ConversationId, CustomerKey, OrgId};
 use crate::protocol::{LogEvent, ServerFrame, Signal, Visibility};
 use relay::{Bus, Relay};
 
@@ -181,12 +181,23 @@ impl SessionHandle {
 
 const SHARDS: usize = 32;
 
+/// Signed-in customers' sessions, and how many each org has on this node.
+#[derive(Default)]
+struct Customers {
+    sessions: HashMap<CustomerKey, Vec<SessionHandle>>,
+    per_org: HashMap<OrgId, usize>,
+}
+
 /// See the module docs.
 pub struct Hub {
     next_session: AtomicU64,
     /// `parking_lot` locks: held only to copy handles out, never across an await.
     conversations: Vec<RwLock<HashMap<ConvKey, Vec<SessionHandle>>>>,
     agents: RwLock<HashMap<AgentKey, Vec<SessionHandle>>>,
+    /// Signed-in customers' sessions, for the rare control addressed to a customer (an agent
+    /// started a chat with them); and how many each org has here (its topic is subscribed
+    /// while it has any).
+    customers: RwLock<Customers>,
     bus: std::sync::OnceLock<Bus>,
 }
 
@@ -209,6 +220,7 @@ impl Hub {
             next_session: AtomicU64::new(1),
             conversations: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             agents: RwLock::new(HashMap::new()),
+            customers: RwLock::new(Customers::default()),
             bus: std::sync::OnceLock::new(),
         }
     }
@@ -380,6 +392,80 @@ impl Hub {
         });
         for s in self.agent_sessions(key) {
             s.push(Outbound::Text(text.clone()));
+        }
+    }
+
+    /// Registers a customer's session (not awaited: controls for customers are rare, and a
+    /// customer who misses one finds the chat in its next `hello`).
+    pub fn attach_customer(&self, key: &CustomerKey, handle: SessionHandle) {
+        let first = {
+            let mut guard = self.customers.write();
+            let Customers { sessions, per_org } = &mut *guard;
+            let subs = sessions.entry(key.clone()).or_default();
+            subs.retain(|s| !s.is_closed());
+            subs.push(handle);
+            let n = per_org.entry(key.org.clone()).or_default();
+            *n += 1;
+            *n == 1
+        };
+        if first {
+            actix::spawn(self.subscribe(Topic::Customers(key.org.clone())));
+        }
+    }
+
+    pub fn detach_customer(&self, key: &CustomerKey, session: SessionId) {
+        let last = {
+            let mut guard = self.customers.write();
+            let Customers { sessions, per_org } = &mut *guard;
+            let Some(subs) = sessions.get_mut(key) else {
+                return;
+            };
+            let before = subs.len();
+            subs.retain(|s| s.id != session);
+            if subs.len() == before {
+                return;
+            }
+            if subs.is_empty() {
+                sessions.remove(key);
+            }
+            match per_org.get_mut(&key.org) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                _ => {
+                    per_org.remove(&key.org);
+                    true
+                }
+            }
+        };
+        if last {
+            self.unsubscribe(Topic::Customers(key.org.clone()));
+        }
+    }
+
+    pub fn customer_sessions(&self, key: &CustomerKey) -> Vec<SessionHandle> {
+        self.customers
+            .read()
+            .sessions
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Makes the customer's sessions, on every node, follow a conversation (an agent started
+    /// it with them).
+    pub fn follow_customer(&self, key: &CustomerKey, conversation: ConversationId) {
+        self.relay(Topic::Customers(key.org.clone()), |o| {
+            Relay::CustomerControl {
+                o,
+                u: key.id.clone(),
+                follow: true,
+                c: conversation.clone(),
+            }
+        });
+        for s in self.customer_sessions(key) {
+            s.push(Outbound::Control(Control::Follow(conversation.clone())));
         }
     }
 

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{Control, EventDelivery, Hub, Outbound};
 use crate::engine::{SharedCluster, Topic};
-use crate::ids::ConversationId;
+use crate::ids::{ConversationId, CustomerId, CustomerKey};
 use crate::protocol::Visibility;
 
 /// What crosses nodes on conversation and agent topics: frames already serialized by the
@@ -41,6 +41,13 @@ pub(super) enum Relay {
     },
     Control {
         o: String,
+        follow: bool,
+        c: ConversationId,
+    },
+    /// To one customer's sessions (on the org's customers topic).
+    CustomerControl {
+        o: String,
+        u: CustomerId,
         follow: bool,
         c: ConversationId,
     },
@@ -185,6 +192,23 @@ impl Hub {
             }
             (Topic::Conversation(key), Relay::Resync { o, .. }) if o != bus.instance => {
                 self.resync_local(key);
+            }
+            (
+                Topic::Customers(org),
+                Relay::CustomerControl {
+                    o,
+                    u,
+                    follow: true,
+                    c,
+                },
+            ) if o != bus.instance => {
+                let key = CustomerKey {
+                    org: org.clone(),
+                    id: u,
+                };
+                for s in self.customer_sessions(&key) {
+                    s.push(Outbound::Control(Control::Follow(c.clone())));
+                }
             }
             (Topic::Agent(key), Relay::Control { o, follow, c }) if o != bus.instance => {
                 let control = if follow {

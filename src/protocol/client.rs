@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::ids::{AgentId, ConversationId, QueueId, ReasonId};
+use crate::ids::{AgentId, ConversationId, CustomerId, QueueId, ReasonId};
 
 use super::events::ParticipantRole;
 
@@ -198,6 +198,17 @@ pub enum Command {
         conversation: ConversationId,
         mode: MonitorAs,
     },
+    /// Agent: start a chat with a known customer (seed 002); the agent owns it at once and its
+    /// first message is logged.
+    StartChat {
+        customer: CustomerId,
+        #[serde(default)]
+        customer_name: Option<String>,
+        #[serde(default)]
+        queue: Option<QueueId>,
+        client_msg_id: String,
+        text: String,
+    },
     /// Agent: take a waiting chat from a queue's request list (`GET /v1/queues/{id}/waiting`).
     Pick {
         conversation: ConversationId,
@@ -256,6 +267,7 @@ impl Command {
             Command::Internal { .. } => "internal",
             Command::Monitor { .. } => "monitor",
             Command::Pick { .. } => "pick",
+            Command::StartChat { .. } => "start_chat",
             Command::Ping => "ping",
         }
     }

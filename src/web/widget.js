@@ -41,7 +41,7 @@
     return {
       token: token || null, verified: !!verified, name: null,
       conv: null, epoch: null, lastSeq: 0, events: [], outbox: [],
-      open: false, surveyDone: false,
+      open: false, surveyDone: false, accepted: false,
     };
   }
   function loadStore() {
@@ -312,9 +312,10 @@
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); composer.requestSubmit(); }
     });
     input.addEventListener('input', function () { if (input.value) typingOn(); else typingOff(); });
-    var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, composer, after);
+    var requestEl = h('div', { class: 'sb-request', sb: 'chat-request', hidden: true });
+    var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, requestEl, composer, after);
     setView('chat', node);
-    chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, input: input, composer: composer, after: after, bySeq: {} };
+    chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, request: requestEl, input: input, composer: composer, after: after, bySeq: {} };
     agentName = null; hadOwner = false; parked = false; people = { conference: {}, names: {} };
     store.events.forEach(function (e) { drawEvent(e); });
     drawPending();
@@ -487,7 +488,22 @@
         request({ type: 'continue', conversation: store.conv }).catch(function () { ev.target.disabled = false; });
       } }));
     }
-    chat.composer.hidden = !!ended;
+    // A chat an agent started (seed 002): a request until the customer accepts or writes.
+    var created = store.events.filter(function (e) { return e.kind === 'created'; })[0];
+    var wrote = store.events.some(function (e) { return e.kind === 'message' && e.author && e.author.role === 'customer'; });
+    var requested = !ended && !!created && created.channel === 'outbound' && !wrote && !store.accepted;
+    chat.request.hidden = !requested;
+    if (requested && !chat.request.firstChild) {
+      chat.request.appendChild(h('p', { sb: 'chat-request-text', text: (agentName || 'An agent') + ' would like to chat with you.' }));
+      chat.request.appendChild(h('button', { type: 'button', class: 'sb-primary sb-small', sb: 'chat-request-accept', text: 'Accept', onclick: function () {
+        store.accepted = true; save(); refresh(); chat.input.focus();
+      } }));
+      chat.request.appendChild(h('button', { type: 'button', class: 'sb-link', sb: 'chat-request-decline', text: 'Decline', onclick: function (ev) {
+        ev.target.disabled = true;
+        request({ type: 'end', conversation: store.conv }).catch(function () { ev.target.disabled = false; });
+      } }));
+    }
+    chat.composer.hidden = !!ended || requested;
     chat.after.hidden = !ended;
     if (ended) { chat.typing.hidden = true; drawAfter(); }
     markReceipts(lastAgentRead());
@@ -714,6 +730,15 @@
   function hideTyping() { if (chat) chat.typing.hidden = true; clearTimeout(typingTimer); }
 
   function onSignal(f) {
+    if (f.signal === 'joined' && f.conversation !== store.conv && !chatOpen()) {
+      // An agent started a chat with this customer (seed 002): it opens as a request.
+      adopt(f.conversation);
+      store.accepted = false; save();
+      position = null; busyMessage = null;
+      setOpen(true);
+      showChat();
+      return;
+    }
     if (f.conversation && f.conversation !== store.conv) return;
     switch (f.signal) {
       case 'typing':

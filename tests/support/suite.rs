@@ -18,6 +18,8 @@ macro_rules! behavioural_suite {
         mod config;
         #[path = "../api/helpers.rs"]
         mod helpers;
+        #[path = "../api/outbound.rs"]
+        mod outbound;
         #[path = "../api/participants.rs"]
         mod participants;
         #[path = "../api/policy.rs"]

@@ -20,7 +20,7 @@ mod transfers;
 mod views;
 
 pub use offers::{AnswerOffer, OfferTimeout, Rescind, Reserve};
-pub use participation::{AnswerInvite, InviteClosed, ReserveInvite, Seated};
+pub use participation::{AnswerInvite, InviteClosed, ReserveInvite, ReserveOwner, Seated};
 pub use presence::{Announce, Connect, Disconnect, NodeGone, SetPresence};
 pub use transfers::{AnswerTransfer, Release, ReserveTransfer, TransferClosed};
 pub use views::{AgentSnapshot, AgentStatus, GetStatus};
@@ -365,6 +365,7 @@ crate::remote_messages!(AgentActor {
     AnswerInvite => (), "agent.answer_invite";
     InviteClosed => (), "agent.invite_closed";
     Seated => (), "agent.seated";
+    ReserveOwner => (), "agent.reserve_owner";
     Announce => (), "agent.announce";
     GetStatus => AgentStatus, "agent.status";
     NodeGone => (), "agent.node_gone";

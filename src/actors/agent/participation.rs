@@ -172,6 +172,39 @@ impl Handler<InviteClosed> for AgentActor {
     }
 }
 
+/// From the agent's session: take the owner's seat of a chat the agent is starting with a
+/// customer (capacity checked, like any reservation).
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<(), CommandError>")]
+pub struct ReserveOwner {
+    pub conversation: ConversationId,
+}
+
+impl Handler<ReserveOwner> for AgentActor {
+    type Result = Result<(), CommandError>;
+
+    fn handle(&mut self, msg: ReserveOwner, _: &mut Self::Context) -> Self::Result {
+        let max = self.max_chats();
+        self.seats.counting = self.counting();
+        match self
+            .seats
+            .reserve(msg.conversation, SeatKind::Assigned, Detail::Assigned, max)
+        {
+            Ok(()) => {
+                self.publish();
+                Ok(())
+            }
+            Err(SeatError::Full) => Err(CommandError::new(
+                ErrorCode::Capacity,
+                "the agent is at capacity",
+            )),
+            Err(SeatError::AlreadyHeld(_)) => Err(CommandError::conflict(
+                "the agent already has this conversation",
+            )),
+        }
+    }
+}
+
 /// From a conversation: this agent now sits in it as `kind` (a supervisor started monitoring,
 /// a participant's role changed, ownership passed to it). The seat was already taken or never
 /// counts, so capacity is not checked again (a supervisor stepping in is never refused).

@@ -11,12 +11,14 @@
 //! `lifecycle.rs` (create, continue, end, survey, wrap-up), `messaging.rs` (messages, typing,
 //! read receipts, notes), `assignment.rs` (the queue's offers and the agent's acceptance),
 //! `transfer.rs` (to an agent or a queue), `participants.rs` (conference, consultation,
-//! monitoring, the internal discussion) and `timers.rs` (what each deadline does).
+//! monitoring, the internal discussion), `outbound.rs` (chats an agent starts) and `timers.rs`
+//! (what each deadline does).
 
 mod access;
 mod assignment;
 mod lifecycle;
 mod messaging;
+mod outbound;
 mod participants;
 mod summary;
 mod timers;
@@ -26,6 +28,7 @@ pub use access::{Access, Who};
 pub use assignment::{Assign, OfferChanged};
 pub use lifecycle::{Continue, Crash, Create, End, Survey, WrapUp};
 pub use messaging::{message_text, MarkRead, Note, Post, Typing};
+pub use outbound::CreateOutbound;
 pub use participants::{
     AnswerInvite, ConvertConsult, Invite, InviteTarget, Leave, Monitor, PostInternal, Remove,
 };
@@ -85,6 +88,7 @@ impl ConversationActor {
 
 crate::remote_messages!(ConversationActor {
     Create => u64, "conv.create";
+    CreateOutbound => u64, "conv.create_outbound";
     Post => (u64, bool), "conv.post";
     Typing => (), "conv.typing";
     MarkRead => (), "conv.read";

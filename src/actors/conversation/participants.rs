@@ -431,7 +431,15 @@ impl ConversationActor {
             },
         );
         if let Some(next) = self.state.successor().cloned() {
-            let events = vec![
+            // The leaving owner's pending invitations end with its ownership.
+            let invited: Vec<AgentId> = self
+                .state
+                .invitations
+                .iter()
+                .map(|i| i.to.clone())
+                .collect();
+            let mut events = self.cancel_invitations();
+            events.extend([
                 left,
                 event(
                     author,
@@ -441,9 +449,10 @@ impl ConversationActor {
                         name: next.name.clone(),
                     },
                 ),
-            ];
+            ]);
             let fut = self.append(events).map(move |res, act, _| {
                 let seq = res?.last().map_or(0, |a| a.event.seq);
+                act.invitations_cancelled(&invited);
                 act.participant_gone(&owner);
                 act.seat(&next.agent, SeatKind::Assigned);
                 Ok(seq)

@@ -125,6 +125,7 @@ pub(super) fn channel(topic: &Topic) -> String {
         Topic::Broadcast => CH_ALL.to_string(),
         Topic::Conversation(k) => format!("{CH_PREFIX}{}", conv_tag(k)),
         Topic::Agent(k) => format!("{CH_PREFIX}{{{}:a:{}}}", k.org, k.id),
+        Topic::Customers(org) => format!("{CH_PREFIX}{{{org}:u:all}}"),
     }
 }
 
@@ -154,6 +155,7 @@ pub(super) fn topic(channel: &str) -> Option<Topic> {
             org,
             id: AgentId::parse(id).ok()?,
         })),
+        "u" if id == "all" => Some(Topic::Customers(org)),
         _ => None,
     }
 }
@@ -178,6 +180,7 @@ mod tests {
             Topic::Instance("node-1-0a1b2c3d".into()),
             Topic::Conversation(conv.clone()),
             Topic::Agent(agent),
+            Topic::Customers(OrgId::parse("demo").expect("id")),
         ] {
             assert_eq!(topic(&channel(&t)), Some(t));
         }

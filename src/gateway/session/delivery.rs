@@ -32,7 +32,7 @@ impl Session {
                         .follow(&self.conv_key(&c), self.handle.clone())
                         .await;
                     self.follows
-                        .insert(c.clone(), Follow::new(Audience::Agent, 0));
+                        .insert(c.clone(), Follow::new(self.handle.audience, 0));
                 }
                 let signal = Signal::Joined {
                     conversation: c.clone(),

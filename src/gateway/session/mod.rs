@@ -27,7 +27,7 @@ use crate::actors::route::tell;
 use crate::actors::Rt;
 use crate::auth::Principal;
 use crate::hub::{SessionHandle, SessionInbox};
-use crate::ids::{AgentKey, ConvKey, ConversationId};
+use crate::ids::{AgentKey, ConvKey, ConversationId, CustomerKey};
 use crate::limiter::TokenBucket;
 use crate::protocol::{CommandError, ErrorCode, ServerFrame};
 
@@ -55,6 +55,8 @@ pub(super) struct Session {
     pub handle: SessionHandle,
     pub follows: HashMap<ConversationId, Follow>,
     pub agent: Option<AgentKey>,
+    /// A signed-in customer, registered with the hub for controls addressed to them.
+    pub customer: Option<CustomerKey>,
     limiter: TokenBucket,
     org_limiter: crate::limiter::OrgLimiter,
     violations: u32,
@@ -216,6 +218,9 @@ impl Session {
             self.rt.hub.unfollow(&key, self.handle.id);
         }
         self.follows.clear();
+        if let Some(key) = self.customer.take() {
+            self.rt.hub.detach_customer(&key, self.handle.id);
+        }
         if let Some(key) = self.agent.take() {
             let left = self.rt.hub.detach_agent(&key, self.handle.id);
             let gone = Disconnect {

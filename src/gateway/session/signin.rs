@@ -12,7 +12,7 @@ use crate::actors::Rt;
 use crate::auth::Principal;
 use crate::domain::start;
 use crate::hub::{Audience, SessionHandle, SessionInbox};
-use crate::ids::{AgentKey, ConversationId};
+use crate::ids::{AgentKey, ConversationId, CustomerKey};
 use crate::limiter::TokenBucket;
 use crate::protocol::client::{parse_frame, Command};
 use crate::protocol::server::{AckData, HelloAck};
@@ -117,6 +117,7 @@ pub(super) async fn hello_frame(
         handle,
         follows: HashMap::new(),
         agent: None,
+        customer: None,
         limiter: TokenBucket::new(limits.rate_per_sec, limits.rate_burst),
         org_limiter,
         violations: 0,
@@ -274,6 +275,12 @@ impl Session {
                 Ok((data, follow, snapshot.offers))
             }
             Principal::Customer(c) => {
+                let key = CustomerKey {
+                    org: c.org.clone(),
+                    id: c.id.clone(),
+                };
+                self.rt.hub.attach_customer(&key, self.handle.clone());
+                self.customer = Some(key);
                 let filter = crate::engine::ConversationFilter {
                     customer: Some(c.id.clone()),
                     limit: 20,
