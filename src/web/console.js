@@ -1,7 +1,8 @@
 // Switchboard agent console. A plain ES module served by the server: no framework, no build.
 // (Over 500 lines because it is a whole application without a build step: sign-in, presence,
 // offers, the request list (waiting chats to pick), chats, transfers, participants (conference,
-// consultation, the internal discussion, supervisor monitoring), notes, wrap-up; the socket, outbox and rendering are chatcore.js.)
+// consultation, the internal discussion, supervisor monitoring), per-chat notification levels,
+// agent-initiated chats (Start a chat), notes, wrap-up; the socket, outbox and rendering are chatcore.js.)
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.
 //
@@ -1490,7 +1491,7 @@ function startQueues() {
   if (sel.dataset.drawn === want) return;
   sel.dataset.drawn = want;
   const keep = sel.value;
-  sel.replaceChildren(h('option', { value: '', text: 'Default queue' }), queues.map((q) => h('option', { value: q, text: queueName(q) })));
+  sel.replaceChildren(h('option', { value: '', text: 'Default queue' }), ...queues.map((q) => h('option', { value: q, text: queueName(q) })));
   sel.value = queues.includes(keep) ? keep : '';
 }
 function showStartForm(show) {
