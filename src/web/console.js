@@ -1,7 +1,8 @@
 // Switchboard agent console. A plain ES module served by the server: no framework, no build.
 // (Over 500 lines because it is a whole application without a build step: sign-in, presence,
 // offers, the request list (waiting chats to pick), chats, transfers, participants (conference,
-// consultation, the internal discussion, supervisor monitoring), notes, wrap-up; the socket, outbox and rendering are chatcore.js.)
+// consultation, the internal discussion, supervisor monitoring), per-chat notification levels,
+// agent-initiated chats (Start a chat), notes, wrap-up; the socket, outbox and rendering are chatcore.js.)
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.
 //
@@ -130,6 +131,7 @@ async function loadReference() {
     S.dispositionRequired = !!dispositions.value.required;
   }
   if (directory.status === 'fulfilled') S.directory = directory.value;
+  startQueues();
   for (const c of S.chats.values()) redrawChat(c);
   drawChats();
 }
@@ -172,6 +174,8 @@ function onHello(f) {
   $('me-name').textContent = `${d.name} (${d.agent})`;
   drawMe();
   $('monitor').hidden = !supervisor();
+  drawNotifyPermission();
+  startQueues();
   // Chats the server follows for us: the assigned ones and those we take part in (any role but
   // owner), replayed from our resume points.
   const participating = d.participating || [];
@@ -220,6 +224,10 @@ function chatFor(id) {
       // Participants by agent id ({ id, name, role, since }: the owner too), pending invitations
       // by invited agent, and every name the chat's events gave (for those who left).
       participants: new Map(), invites: new Map(), names: new Map(), internal: null,
+      // Notifications (monitoring levels): events up to `notifyAfter` are history (a replay);
+      // Infinity until a `resumed` or `joined` signal says where the live part begins.
+      notifyAfter: Infinity, awaitJoin: false, awaitJoinTimer: null,
+      outbound: false, customerSpoke: false,
     };
     // Replies not acked yet, retried under their client_msg_id (chatcore's Outbox); one that
     // the server refused for good stays, marked failed.
@@ -263,6 +271,13 @@ function onEvent(f) {
   if (c.dom) { appendEvent(c, e); refreshChat(c); }
   drawChats();
   if (e.kind === 'message' && e.author?.role === 'customer') maybeRead(c);
+  if (c.awaitJoin && myJoin(e)) {
+    // After a `joined` signal the whole log comes first: everything up to my own join is history.
+    c.awaitJoin = false; clearTimeout(c.awaitJoinTimer);
+    c.notifyAfter = e.seq;
+  } else if (shouldNotify(c, e)) {
+    notify(c, e);
+  }
 }
 
 /** Folds one event into the chat's summary state. */
@@ -271,6 +286,8 @@ function apply(c, e) {
     case 'created':
       c.customer = { name: e.customer_name, email: e.customer_email, verified: e.verified };
       c.queue = e.queue; c.reason = e.reason; c.status = 'waiting';
+      // An agent-initiated chat: the customer has a request to accept or decline.
+      c.outbound = e.channel === 'outbound';
       break;
     case 'queued': c.queue = e.queue; break;
     case 'assigned': c.owner = e.agent; c.status = 'assigned'; break;
@@ -330,6 +347,7 @@ function apply(c, e) {
       break;
     case 'message':
       if (e.author?.role === 'customer') {
+        c.customerSpoke = true;
         if (!c.pendingSince) c.pendingSince = Date.parse(e.at);
         if ((S.selected !== c.id || document.hidden) && e.seq > c.readSent) c.unread++;
         c.typing = false;
@@ -434,6 +452,12 @@ function onSignal(f) {
       break;
     case 'joined': {
       const c = chatFor(f.conversation);
+      // The log follows, up to and including my own join: no notifications for that history.
+      // (Should my join not show up, whatever came in the meantime counts as history.)
+      c.awaitJoin = true;
+      c.notifyAfter = Infinity;
+      clearTimeout(c.awaitJoinTimer);
+      c.awaitJoinTimer = setTimeout(() => { if (c.awaitJoin) { c.awaitJoin = false; c.notifyAfter = c.lastSeq; } }, 3000);
       S.offers.delete(f.conversation);
       S.offers.delete(`i:${f.conversation}`);
       if (c.status === 'left') c.status = 'assigned';
@@ -461,9 +485,15 @@ function onSignal(f) {
     }
     case 'resumed': {
       const c = S.chats.get(f.conversation);
+      // The replay up to the log's end is history, except (after a reconnect) what this page had
+      // not seen yet: missed while offline, so news.
+      if (c) {
+        c.awaitJoin = false; clearTimeout(c.awaitJoinTimer);
+        c.notifyAfter = f.recovered && c.lastSeq > 0 ? c.lastSeq : (Number.isFinite(f.last_seq) ? f.last_seq : c.lastSeq);
+      }
       if (c && !f.recovered) {
         // The log was reset: the server replays it from the start.
-        Object.assign(c, { events: [], lastSeq: 0, epoch: f.epoch, pendingSince: null, customerRead: 0, participants: new Map(), invites: new Map() });
+        Object.assign(c, { events: [], lastSeq: 0, epoch: f.epoch, pendingSince: null, customerRead: 0, participants: new Map(), invites: new Map(), customerSpoke: false });
         redrawChat(c);
       }
       break;
@@ -476,6 +506,170 @@ function notice(text) {
   const n = h('div', { class: 'notice', t: 'notice', text });
   $('notices').prepend(n);
   setTimeout(() => n.remove(), 8000);
+}
+
+// ------------------------------------------------------------------ per-chat monitoring: notifications
+// Seed 002: per chat, a three-way switch of what raises a notification while that chat is not
+// the one in view (or the page is hidden):
+//   'none'      nothing;
+//   'customer'  the customer's activity: their messages, ending the chat, continuing it after an
+//               idle prompt, the survey (not their read receipts: too chatty);
+//   'all'       any new action by anyone else: the above, agents' messages, notes, the internal
+//               discussion, joins and leaves, invitations, transfers, the chat ending or parked.
+// The agent's own actions (and events about the agent itself: its join) never notify; replays
+// (a reload, a `joined` log) never notify either. Default while never set: 'customer' for a chat
+// the agent answers the customer in (owner, conference), 'none' for one it only consults on,
+// coaches or observes (and chats it is no longer in). Kept per agent and chat in localStorage: it
+// survives reloads and sign-outs and is shared by the agent's tabs.
+const MONITORING = [
+  ['none', 'Off', 'No notifications for this chat'],
+  ['customer', 'Customer', 'Notify me of the customer’s activity in this chat'],
+  ['all', 'All', 'Notify me of every new action in this chat'],
+];
+const MONITORING_KEY = 'switchboard-console-monitoring';
+const MONITORING_KEEP = 500; // chats remembered per agent, the most recently set kept
+/** Customer actions that count as activity ('customer' level). */
+const CUSTOMER_ACTIVITY = ['message', 'ended', 'continued', 'survey', 'participant_left'];
+/** Bookkeeping that never notifies, whatever the level. */
+const QUIET_KINDS = ['read', 'queued', 'assigned', 'created'];
+const TOAST_MS = 15000;
+const TOAST_MAX = 6;
+
+function monitoringKey() { return S.me ? `${MONITORING_KEY}:${S.me.org}:${S.me.agent}` : null; }
+function monitoringStore() {
+  const key = monitoringKey();
+  if (!key) return {};
+  try { return JSON.parse(localStorage.getItem(key) || '{}') || {}; } catch { return {}; }
+}
+/** The level the agent set for this chat, or null (never set: the default applies). */
+function storedLevel(c) {
+  const v = monitoringStore()[c.id];
+  return MONITORING.some(([l]) => l === v) ? v : null;
+}
+function defaultLevel(c) {
+  const role = myRole(c);
+  return role === 'owner' || role === 'conference' ? 'customer' : 'none';
+}
+function setMonitoringLevel(c, level) {
+  const key = monitoringKey();
+  if (!key) return;
+  const store = monitoringStore();
+  delete store[c.id]; // re-inserted last: the most recently set are kept
+  store[c.id] = level;
+  const ids = Object.keys(store);
+  for (const id of ids.slice(0, Math.max(0, ids.length - MONITORING_KEEP))) delete store[id];
+  try { localStorage.setItem(key, JSON.stringify(store)); } catch { /* storage unavailable: this page only */ }
+  c.monitoringOverride = level;
+  drawMonitoring(c);
+}
+// Another tab of the same agent changed a level: redraw.
+window.addEventListener('storage', (ev) => {
+  if (ev.key !== monitoringKey()) return;
+  for (const c of S.chats.values()) { c.monitoringOverride = null; drawMonitoring(c); }
+});
+/** This page's latest choice (kept here too should storage fail), else the stored one, else the default. */
+function effectiveLevel(c) { return c.monitoringOverride || storedLevel(c) || defaultLevel(c); }
+
+/** Events this agent did itself or that are about itself. */
+function ownEvent(e) {
+  const me = S.me?.agent;
+  if (!me) return true;
+  if (e.author?.role === 'agent' && e.author.id === me) return true;
+  return e.participant === me || (e.kind === 'assigned' && e.agent === me);
+}
+/** My arrival in the chat: the last event of a `joined` replay. */
+function myJoin(e) {
+  const me = S.me?.agent;
+  if (!me) return false;
+  return (e.kind === 'participant_joined' && e.participant === me)
+    || (e.kind === 'role_changed' && e.participant === me)
+    || (e.kind === 'ownership_changed' && e.to === me)
+    || (e.kind === 'transfer_accepted' && e.to === me);
+}
+
+function shouldNotify(c, e) {
+  if (!S.me || !(e.seq > c.notifyAfter) || c.status === 'closed') return false;
+  if (QUIET_KINDS.includes(e.kind) || ownEvent(e)) return false;
+  const level = effectiveLevel(c);
+  if (level === 'none') return false;
+  if (level === 'customer' && !(e.author?.role === 'customer' && CUSTOMER_ACTIVITY.includes(e.kind))) return false;
+  // The chat in view on a visible page: the agent sees it happen.
+  return S.selected !== c.id || document.hidden;
+}
+
+/** One line for a notification: "Grace Hopper: Any news?", "Bob Agent joined the conference", … */
+function describe(c, e) {
+  const who = e.author?.role === 'customer' ? c.customer.name : (e.author?.name || memberName(c, e.author?.id));
+  const one = (t) => (t || '').replace(/\s+/g, ' ').trim().slice(0, 200);
+  switch (e.kind) {
+    case 'message': return `${who}: ${one(e.text)}`;
+    case 'internal': return `${who} (internal): ${one(e.text)}`;
+    case 'note': return `${who} (note): ${one(e.text)}`;
+    case 'ended':
+      if (e.reason === 'customer') return `${c.customer.name} ended the chat`;
+      if (e.reason === 'agent') return `${who} ended the chat`;
+      return `The chat ended (${(e.reason || 'closed').replace(/_/g, ' ')})`;
+    case 'continued': return `${c.customer.name} continued the chat`;
+    case 'survey': return `${c.customer.name} rated the chat ${e.rating}/10${e.comment ? `: ${one(e.comment)}` : ''}`;
+    case 'participant_joined': return e.role === 'owner' ? `${e.name} joined` : joinedText(e.name, e.role);
+    case 'participant_left': return e.role === 'customer' ? `${c.customer.name} left the chat` : `${memberName(c, e.participant)} left`;
+    case 'role_changed': return joinedText(e.name, e.to);
+    case 'ownership_changed': return `Ownership passed to ${e.name || memberName(c, e.to)}`;
+    case 'invited': return `${memberName(c, e.by)} invited ${memberName(c, e.to)} as ${ROLE_LABEL[e.role] || e.role}`;
+    case 'invite_ended': return `Invitation to ${memberName(c, e.to)} ${e.outcome}`;
+    case 'transfer_requested': return `${agentName(e.from)} asked ${agentName(e.to)} to take this chat`;
+    case 'transfer_accepted': return `Transfer accepted by ${agentName(e.to)}`;
+    case 'transferred_to_queue': return `${agentName(e.from)} transferred the chat to queue ${queueName(e.queue)}`;
+    case 'wrap_up': return `${who} wrapped up the chat`;
+    default: return `${e.kind.replace(/_/g, ' ')}`;
+  }
+}
+
+/** Raises a notification: always in the page (testable, works without permission), and from the browser when allowed. */
+function notify(c, e) {
+  const text = describe(c, e);
+  const title = `Chat with ${c.customer.name}`;
+  const list = $('toasts');
+  const open = () => { toast.remove(); select(c.id); };
+  const toast = h('div', { class: 'toast', t: 'notification', role: 'status', 'data-conversation': c.id, 'data-kind': e.kind, 'data-seq': e.seq },
+    h('button', { type: 'button', class: 'toast-main', t: 'notification-open', onclick: open },
+      h('span', { class: 'toast-chat muted small', t: 'notification-chat', text: `${title} · ${clock(e.at)}` }),
+      h('span', { class: 'toast-text', t: 'notification-text', text })),
+    h('button', { type: 'button', class: 'toast-close', t: 'notification-dismiss', 'aria-label': 'Dismiss', text: '×', onclick: () => toast.remove() }));
+  list.prepend(toast); // newest first
+  while (list.children.length > TOAST_MAX) list.lastChild.remove();
+  setTimeout(() => toast.remove(), TOAST_MS);
+  if ('Notification' in window && Notification.permission === 'granted') {
+    try {
+      const n = new Notification(title, { body: text, tag: `switchboard-${c.id}` });
+      n.onclick = () => { window.focus(); n.close(); open(); };
+    } catch { /* some browsers allow notifications only from a service worker */ }
+  }
+}
+
+/** The header button asking for the browser's permission, while it can still be asked. */
+function drawNotifyPermission() {
+  const b = $('notify-permission');
+  b.hidden = !('Notification' in window) || Notification.permission !== 'default';
+}
+$('notify-permission').addEventListener('click', () => {
+  Notification.requestPermission().then(drawNotifyPermission, drawNotifyPermission);
+});
+
+/** The chat's three-way switch. */
+function drawMonitoring(c) {
+  const d = c.dom;
+  if (!d) return;
+  const level = effectiveLevel(c);
+  const explicit = !!(c.monitoringOverride || storedLevel(c));
+  d.monitoring.hidden = c.status === 'left' || c.status === 'done' || c.status === 'closed';
+  d.monitoring.setAttribute('data-level', level);
+  d.monitoring.setAttribute('data-explicit', explicit ? 'true' : 'false');
+  for (const b of d.monitoring.querySelectorAll('button')) {
+    const on = b.value === level;
+    b.classList.toggle('pressed', on);
+    b.setAttribute('aria-checked', on ? 'true' : 'false');
+  }
 }
 
 // ------------------------------------------------------------------ drawing: header, offers, list
@@ -684,6 +878,8 @@ function drawChats() {
 
 function select(id) {
   S.selected = id;
+  // Its notifications are read: the chat is in view.
+  for (const t of $('toasts').querySelectorAll('[data-t=notification]')) if (t.getAttribute('data-conversation') === id) t.remove();
   const c = S.chats.get(id);
   if (c) { c.unread = 0; maybeRead(c); }
   drawChats(); showSelected(); persist();
@@ -786,12 +982,18 @@ function buildChat(c) {
   // Actions: transfer, invite, leave, monitoring, end, wrap-up, close.
   const actions = h('div', { class: 'chat-actions' });
   const tools = h('div', { class: 'tools', t: 'tools' });
+  // Notifications for this chat (per-chat monitoring level).
+  const monitoring = h('div', { class: 'monitoring', t: 'monitoring', role: 'radiogroup', 'aria-label': 'Notifications for this chat' },
+    h('span', { class: 'muted small', text: 'Notify me:' }),
+    MONITORING.map(([level, label, title]) => h('button', { type: 'button', class: 'ghost', role: 'radio', value: level, t: `monitoring-${level}`, text: label, title,
+      onclick: () => setMonitoringLevel(c, level) })));
   c.dom = {
+    monitoring,
     root: null, title, sub, pend, list, outbox, scroll, typing, banner, composer, noteLabel, input, actions, tools, bySeq: new Map(), toolsFor: null,
     people, peopleErr, peopleKey: null, internalList, internalOutbox, internalScroll, internalComposer, internalClosed,
   };
   c.dom.root = h('section', { class: 'chat', t: 'chat', 'data-conversation': c.id },
-    h('header', { class: 'chat-head' }, h('div', { class: 'chat-head-main' }, title, sub), pend, actions),
+    h('header', { class: 'chat-head' }, h('div', { class: 'chat-head-main' }, title, sub, monitoring), pend, actions),
     tools, banner,
     h('div', { class: 'chat-body' }, h('div', { class: 'chat-main' }, scroll, typing, composer), side));
   for (const e of c.events) appendEvent(c, e);
@@ -895,7 +1097,9 @@ function appendEvent(c, e) {
   const who = e.author?.name || agentName(e.author?.id);
   switch (e.kind) {
     case 'created': {
-      const bits = [`Chat started by ${e.customer_name}`];
+      const bits = [e.channel === 'outbound'
+        ? `Chat started by ${agentName(e.context?.initiated_by)} with ${e.customer_name}`
+        : `Chat started by ${e.customer_name}`];
       if (e.reason) bits.push(`reason: ${S.reasons.get(e.reason) || e.reason}`);
       bits.push(`queue: ${queueName(e.queue)}`);
       if (e.verified) bits.push('verified customer');
@@ -1012,6 +1216,7 @@ function refreshChat(c) {
   const d = c.dom;
   if (!d) return;
   d.title.textContent = c.customer.name;
+  drawMonitoring(c);
   d.sub.textContent = [c.customer.email, c.customer.verified ? 'verified' : null, c.queue ? `queue ${queueName(c.queue)}` : null, c.reason ? `reason: ${S.reasons.get(c.reason) || c.reason}` : null]
     .filter(Boolean).join(' · ');
   for (const [seq, li] of d.bySeq) {
@@ -1050,6 +1255,7 @@ function refreshChat(c) {
   else if (c.status === 'transferring') banner = `Waiting for ${agentName(c.transfer?.to)} to accept the transfer…`;
   else if (c.status === 'done') banner = 'Wrapped up.';
   else if (c.status === 'waiting' && !owner && c.owner === null && c.events.length) banner = 'Waiting in the queue.';
+  else if (live(c) && owner && c.outbound && !c.customerSpoke) banner = `Chat request sent: ${c.customer.name} sees your message and can accept or decline.`;
   else if (live(c) && role === 'consult') banner = 'You are consulting: write in the internal discussion; the customer does not see you.';
   else if (live(c) && role === 'coach') banner = 'You are coaching: the agents see your internal messages; the customer does not see you.';
   else if (live(c) && role === 'observer') banner = 'You are observing silently: the customer does not see you.';
@@ -1228,6 +1434,8 @@ function signOut(message) {
   $('signin').hidden = false;
   $('signin-error').textContent = message || '';
   $('pane').replaceChildren(h('div', { class: 'empty muted', text: 'Select a chat.' }));
+  $('toasts').replaceChildren();
+  showStartForm(false);
 }
 
 $('signin-form').addEventListener('submit', (ev) => {
@@ -1270,10 +1478,74 @@ $('monitor-form').addEventListener('submit', (ev) => {
   });
 });
 
+// ------------------------------------------------------------------ agent-initiated chat (start_chat)
+// The agent starts a chat with a known (verified) customer: the customer's id, optionally a name
+// and a queue of the agent's, and the first message. The ack names the conversation; `joined`
+// and the log follow like after accepting an offer. One client_msg_id per attempt at the same
+// form content: retrying after a lost answer cannot log the first message twice.
+const START = { msgId: null, key: '', busy: false };
+function startQueues() {
+  const sel = $('start-queue');
+  const queues = S.me?.queues || [];
+  const want = JSON.stringify([queues, queues.map(queueName)]);
+  if (sel.dataset.drawn === want) return;
+  sel.dataset.drawn = want;
+  const keep = sel.value;
+  sel.replaceChildren(h('option', { value: '', text: 'Default queue' }), ...queues.map((q) => h('option', { value: q, text: queueName(q) })));
+  sel.value = queues.includes(keep) ? keep : '';
+}
+function showStartForm(show) {
+  $('start-form').hidden = !show;
+  $('start-chat').setAttribute('aria-expanded', show ? 'true' : 'false');
+  if (show) { startQueues(); $('start-customer').focus(); } else $('start-error').textContent = '';
+}
+$('start-chat').addEventListener('click', () => showStartForm($('start-form').hidden));
+$('start-cancel').addEventListener('click', () => showStartForm(false));
+$('start-text').addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); $('start-form').requestSubmit(); }
+});
+$('start-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  if (START.busy) return;
+  const err = $('start-error');
+  const customer = $('start-customer').value.trim();
+  const name = $('start-name').value.trim();
+  const queue = $('start-queue').value;
+  const text = $('start-text').value;
+  err.textContent = '';
+  if (!customer) { err.textContent = 'Enter the customer’s id.'; return; }
+  if (!text.trim()) { err.textContent = 'Write the first message.'; return; }
+  const key = JSON.stringify([customer, name, queue, text]);
+  if (key !== START.key || !START.msgId) {
+    START.key = key;
+    START.msgId = `o-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+  }
+  const cmd = { type: 'start_chat', customer, client_msg_id: START.msgId, text };
+  if (name) cmd.customer_name = name;
+  if (queue) cmd.queue = queue;
+  START.busy = true;
+  $('start-go').disabled = true;
+  request(cmd).then((data) => {
+    START.msgId = null; START.key = '';
+    for (const id of ['start-customer', 'start-name', 'start-text']) $(id).value = '';
+    showStartForm(false);
+    if (data?.conversation) {
+      if (S.chats.get(data.conversation)?.status === 'closed') S.chats.delete(data.conversation);
+      chatFor(data.conversation);
+      select(data.conversation);
+    }
+  }, (e) => {
+    // The server's reason: the customer already has an open chat, you are at capacity, …
+    err.textContent = `Could not start the chat: ${e.message}`;
+  }).finally(() => { START.busy = false; $('start-go').disabled = false; });
+});
+
 // Test and support hook: drop the connection (the console reconnects and resumes by itself).
 window.switchboardConsole = {
   drop() { sock.drop(); },
   connected() { return sock.ready; },
+  /** The last seq this page has of a chat (0 if none): tests wait on it. */
+  lastSeq(id) { return S.chats.get(id)?.lastSeq || 0; },
 };
 
 // Start: a token in the URL fragment (#token=…), else the one this tab signed in with.

@@ -4,6 +4,7 @@
 // tests/e2e/artifacts/ when a test fails.
 
 import { spawn, execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -296,4 +297,36 @@ export async function pickWaiting(page, who) {
   const pane = page.locator(`section[data-t=chat][data-conversation="${conversation}"]`);
   await pane.waitFor();
   return { conversation, pane };
+}
+
+// ------------------------------------------------------------------ agent-initiated chats
+
+/** The customer token secret of orgs made with `verifiedOrg` (PROTOCOL §2.3). */
+export const CUSTOMER_SECRET = 'e2e-customer-secret';
+
+/** A test org that accepts verified-customer tokens signed with CUSTOMER_SECRET. */
+export function verifiedOrg(id, settings = {}) {
+  return testOrg(id, { customer_token_secret: CUSTOMER_SECRET, ...settings });
+}
+
+/**
+ * A verified-customer token (PROTOCOL §2.3: HS256 with the org's customer_token_secret), as the
+ * retailer's backend would mint it. The server's CLI signs only with the demo org's secret.
+ */
+export function verifiedToken(id, { org = 'e2e', name, email, secret = CUSTOMER_SECRET, ttl = 3600 } = {}) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const claims = { aud: 'switchboard-customer', sub: id, org, name: name || id, exp: Math.floor(Date.now() / 1000) + ttl };
+  if (email) claims.email = email;
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+/** Fills and sends the console's Start-a-chat form: on success it closes and the new chat opens; else start-error says why. */
+export async function startChatForm(page, { customer, name, queue, text }) {
+  if (await c(page, 'start-form').isHidden()) await c(page, 'start-chat').click();
+  await c(page, 'start-customer').fill(customer);
+  await c(page, 'start-name').fill(name || '');
+  if (queue !== undefined) await c(page, 'start-queue').selectOption(queue);
+  await c(page, 'start-text').fill(text);
+  await c(page, 'start-go').click();
 }
