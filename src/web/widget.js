@@ -494,7 +494,7 @@
     var requested = !ended && !!created && created.channel === 'outbound' && !wrote && !store.accepted;
     chat.request.hidden = !requested;
     if (requested && !chat.request.firstChild) {
-      chat.request.appendChild(h('p', { sb: 'chat-request-text', text: (agentName || 'An agent') + ' would like to chat with you.' }));
+      chat.request.appendChild(h('p', { sb: 'chat-request-text' }));
       chat.request.appendChild(h('button', { type: 'button', class: 'sb-primary sb-small', sb: 'chat-request-accept', text: 'Accept', onclick: function () {
         store.accepted = true; save(); refresh(); chat.input.focus();
       } }));
@@ -503,6 +503,7 @@
         request({ type: 'end', conversation: store.conv }).catch(function () { ev.target.disabled = false; });
       } }));
     }
+    if (requested) chat.request.firstChild.textContent = (agentName || 'An agent') + ' would like to chat with you.';
     chat.composer.hidden = !!ended || requested;
     chat.after.hidden = !ended;
     if (ended) { chat.typing.hidden = true; drawAfter(); }
@@ -677,7 +678,7 @@
     netEl.hidden = true;
     store.name = f.data && f.data.name; save();
     var open = (f.data && f.data.conversations) || [];
-    if (!store.conv && open.length) {
+    if (open.length && (!store.conv || (open.indexOf(store.conv) < 0 && !chatOpen()))) {
       // A conversation started elsewhere (another tab, or the verified customer's other device).
       adopt(open[0]);
       if (view !== 'chat') showChat();
@@ -779,6 +780,7 @@
       store = blankStore(token, true); store.open = keepOpen; save();
       view = null;
       if (store.open) route();
+      else ensureSocket(); // a verified customer gets chats agents start (seed 002) at once
     },
     open: function () { setOpen(true); },
     close: function () { setOpen(false); },
@@ -801,5 +803,8 @@
     if (store.conv) { ensureSocket(); }
   }
   if (store.conv && !store.open) ensureSocket();
+  // A verified customer is connected while on the site, so that a chat an agent starts with
+  // them (seed 002) arrives at once, without a click.
+  if (store.verified && store.token && !store.conv) ensureSocket();
   loadConfig().catch(function () { /* shown when opened */ });
 })(SwitchboardCore);

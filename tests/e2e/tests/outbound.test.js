@@ -111,8 +111,8 @@ test('a full agent cannot start a chat; a customer who comes later finds the req
 
     // Ben comes to the shop later and opens the chat: the request is waiting; he declines.
     const ben = await open('ben', demoUrl(server, { token: verifiedToken('ben-7', { name: 'Ben Buyer' }) }));
-    // (The widget connects once it has a chat: opening it and starting finds the open one.)
-    await verifiedStarts(ben);
+    // (A verified customer's widget connects on the page and finds the open chat in `hello`.)
+    await w(ben, 'launcher').click();
     await w(ben, 'chat-request').waitFor();
     assert.ok(await w(ben, 'composer').isHidden(), 'no composer before he accepts');
     await w(ben, 'chat-request-text').filter({ hasText: 'Alice Agent would like to chat with you' }).waitFor();
@@ -122,4 +122,22 @@ test('a full agent cannot start a chat; a customer who comes later finds the req
     await c(alice, 'load').filter({ hasText: '0/1' }).waitFor();
     assert.deepEqual(errors, []);
   }, { orgs: [verifiedOrg('e2e', { max_chats: 1 })] });
+});
+
+test('a verified customer who never chatted gets the request live, with the agent’s name', async () => {
+  await scenario(browser, 'outbound first contact', async ({ server, open, errors }) => {
+    const alice = await open('alice', `${server.url}/console`);
+    await signInAgent(alice, token('agent', 'alice', { name: 'Alice Agent' }));
+    // Wes is signed in on the shop and has never opened the chat.
+    const wes = await open('wes', demoUrl(server, { token: verifiedToken('wes-1', { name: 'Wes Verified', email: 'wes@example.com' }) }));
+    await wes.waitForFunction(() => window.Switchboard._debug.connected());
+    await startChatForm(alice, { customer: 'wes-1', name: 'Wes Verified', text: 'Hi Wes, a quick question about your return.' });
+    await w(wes, 'chat-request').waitFor();
+    await w(wes, 'chat-request-text').filter({ hasText: 'Alice Agent would like to chat with you.' }).waitFor();
+    await w(wes, 'msg-agent').filter({ hasText: 'about your return' }).waitFor();
+    await w(wes, 'chat-request-accept').click();
+    await customerSays(wes, 'Sure, go ahead.');
+    await c(shownPane(alice), 'msg-customer').filter({ hasText: 'go ahead' }).waitFor();
+    assert.deepEqual(errors, []);
+  }, { orgs: [verifiedOrg('e2e')] });
 });
