@@ -80,6 +80,9 @@ pub struct OrgSettings {
     pub conference_counts: bool,
     /// Whether a consultation seat counts against the agent's `max_chats`.
     pub consult_counts: bool,
+    /// Whether the agents in a chat see a supervisor start observing it (seed 002). When off,
+    /// `monitor observe` follows the chat silently: nothing is logged.
+    pub announce_observers: bool,
     /// What happens when the owner leaves and no conference participant can take over.
     pub owner_leaves: OwnerLeaves,
     /// A parked (asynchronous) chat without activity this long ends (auto-complete).
@@ -115,6 +118,7 @@ impl Default for OrgSettings {
             invite_expiry_ms: 60_000,
             conference_counts: true,
             consult_counts: true,
+            announce_observers: true,
             owner_leaves: OwnerLeaves::End,
             parked_expiry_ms: 7 * 24 * 3_600_000,
             return_window_ms: 60_000,

@@ -592,3 +592,42 @@ async fn an_agents_nickname_is_the_name_the_customer_sees() {
     let (_, listed) = app.http("GET", "/v1/agents", Some(&admin), None).await;
     assert_eq!(listed["profiles"][0]["nickname"], "Sam", "{listed}");
 }
+
+/// With the org's `announce_observers` off, a supervisor observes without anything logged: the
+/// agents see nothing; barging in is still a public join, and stepping back a public leave.
+#[actix_web::test]
+async fn with_observers_unannounced_a_supervisor_observes_without_a_trace() {
+    let app = spawn_app_with(|orgs| set(orgs, 0, "announce_observers", json!(false))).await;
+    let (mut al, mut customer, conv) = owned_chat(&app).await;
+    let token = app.staff_token("t1", "sue", &[Role::Agent, Role::Supervisor], &[]);
+    let mut sue = app.connect(&token).await;
+    sue.ok(json!({ "type": "monitor", "conversation": conv, "mode": "observe" }))
+        .await;
+    sue.wait_for("joined", |f| f["signal"] == "joined" && f["conversation"] == conv)
+        .await;
+    let seq = say(&mut customer, &conv, "c1", "Hello?").await;
+    sue.wait_for("the live transcript", |f| {
+        is_event(f, &conv) && f["seq"] == seq
+    })
+    .await;
+    al.barrier().await;
+    let traces = al.buffered(|f| is_event(f, &conv) && f["event"]["author"]["id"] == "sue");
+    assert!(traces.is_empty(), "the agent saw the observer: {traces:?}");
+
+    sue.ok(json!({ "type": "monitor", "conversation": conv, "mode": "barge" }))
+        .await;
+    let joined = customer
+        .wait_for("sue's join", |f| {
+            is_event(f, &conv) && f["event"]["participant"] == "sue"
+        })
+        .await;
+    assert_eq!(joined["event"]["kind"], "participant_joined");
+    assert_eq!(joined["event"]["role"], "conference");
+    sue.ok(json!({ "type": "monitor", "conversation": conv, "mode": "observe" }))
+        .await;
+    let left = customer.event(&conv, "participant_left").await;
+    assert_eq!(left["event"]["participant"], "sue");
+    sue.ok(json!({ "type": "leave", "conversation": conv })).await;
+    sue.wait_for("left", |f| f["signal"] == "left" && f["conversation"] == conv)
+        .await;
+}

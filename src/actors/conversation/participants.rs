@@ -383,7 +383,7 @@ impl Handler<Leave> for ConversationActor {
         if let Err(e) = self.ready().and_then(|_| self.check_open()) {
             return reply(Err(e));
         }
-        let Who::Agent { id, .. } = &msg.who else {
+        let Who::Agent { id, supervisor, .. } = &msg.who else {
             return reply(Err(CommandError::forbidden(
                 "customers end the chat with `end`",
             )));
@@ -391,6 +391,11 @@ impl Handler<Leave> for ConversationActor {
         let id = id.clone();
         let author = msg.who.author();
         match self.role_of(&id) {
+            // A supervisor observing silently (nothing logged): stops following.
+            None if *supervisor => {
+                self.participant_gone(&id);
+                reply(Ok(self.state.last_seq))
+            }
             None => reply(Err(self
                 .check_owner(&id)
                 .err()
@@ -599,6 +604,10 @@ impl Handler<Monitor> for ConversationActor {
         }
         let (id, name) = (id.clone(), name.clone());
         let role = monitor_role(msg.mode);
+        let announce = self.org().is_none_or(|o| o.settings.announce_observers);
+        if role == ParticipantRole::Observer && !announce {
+            return self.observe_silently(id, msg.who.author());
+        }
         let kind = match self.role_of(&id) {
             Some(ParticipantRole::Owner) => {
                 return reply(Err(CommandError::conflict("you own this conversation")))
@@ -636,6 +645,54 @@ impl Handler<Monitor> for ConversationActor {
                 }
                 Ok(seq)
             });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+impl ConversationActor {
+    /// `monitor observe` with the org's `announce_observers` off: the supervisor follows the
+    /// chat without a log entry (stepping out of a visible role first, with that role's leave).
+    fn observe_silently(&mut self, id: AgentId, author: Author) -> Reply<u64> {
+        let current = match self.role_of(&id) {
+            Some(ParticipantRole::Owner | ParticipantRole::Consult) => {
+                return reply(Err(CommandError::conflict(
+                    "you are in this conversation in another role",
+                )))
+            }
+            current => current,
+        };
+        let events = current
+            .map(|role| {
+                event(
+                    author,
+                    EventKind::ParticipantLeft {
+                        participant: id.to_string(),
+                        role,
+                    },
+                )
+            })
+            .into_iter()
+            .collect::<Vec<_>>();
+        let logged = !events.is_empty();
+        let fut = self.append(events).map(move |res, act, _| {
+            let appended = res?;
+            // No seat: the chat does not know a silent observer, so it could not free one.
+            // (A reconnecting supervisor monitors again.)
+            if logged {
+                tell::<AgentActor, _>(
+                    &act.rt,
+                    &act.agent_key(&id),
+                    Release {
+                        conversation: act.key.id.clone(),
+                    },
+                );
+            } else {
+                act.rt
+                    .hub
+                    .control_agent(&act.agent_key(&id), Control::Follow(act.key.id.clone()));
+            }
+            Ok(appended.last().map_or(act.state.last_seq, |a| a.event.seq))
+        });
         AtomicResponse::new(Box::pin(fut))
     }
 }
