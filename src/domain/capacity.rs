@@ -27,6 +27,9 @@ pub enum SeatKind {
     /// The agent is in the chat beside the owner, with this role (conference, consult, observer,
     /// coach).
     Joined(ParticipantRole),
+    /// In a chat between agents (no customer), or invited to one: never counts — it is not
+    /// customer work.
+    Internal,
 }
 
 /// Which participant seats count against `max_chats` (org settings; owner, offer and transfer
@@ -51,6 +54,7 @@ impl SeatKind {
     pub fn counts(self, rules: Counting) -> bool {
         match self {
             SeatKind::Assigned | SeatKind::Offer | SeatKind::TransferIn => true,
+            SeatKind::Internal => false,
             SeatKind::Invited(role) | SeatKind::Joined(role) => match role {
                 ParticipantRole::Owner => true,
                 ParticipantRole::Conference => rules.conference,

@@ -234,7 +234,7 @@ impl ConversationState {
                 channel,
                 ..
             } => {
-                self.customer = Some(customer.clone());
+                self.customer = customer.clone();
                 self.customer_name = customer_name.clone();
                 self.customer_email = customer_email.clone();
                 self.queue = Some(queue.clone());
@@ -425,11 +425,15 @@ impl ConversationState {
     pub fn deadline(&self, kind: TimerKind, s: &OrgSettings) -> Option<DateTime<Utc>> {
         let ms = |v: u64| Duration::milliseconds(i64::try_from(v).unwrap_or(i64::MAX));
         let engaged = matches!(self.status, Status::Assigned | Status::Transferring);
+        // The idle clock is the customer's: a chat between agents has none.
+        let customer_engaged = engaged && self.customer.is_some();
         match kind {
-            TimerKind::IdlePrompt if engaged && self.idle_warned_at.is_none() => self
+            TimerKind::IdlePrompt if customer_engaged && self.idle_warned_at.is_none() => self
                 .last_customer_activity
                 .map(|t| t + ms(s.idle_prompt_ms)),
-            TimerKind::IdleEnd if engaged => self.idle_warned_at.map(|t| t + ms(s.idle_end_ms)),
+            TimerKind::IdleEnd if customer_engaged => {
+                self.idle_warned_at.map(|t| t + ms(s.idle_end_ms))
+            }
             TimerKind::AssignedAutoComplete if engaged => self
                 .last_activity
                 .map(|t| t + ms(s.assigned_autocomplete_ms)),
@@ -443,6 +447,10 @@ impl ConversationState {
                 .transfer
                 .as_ref()
                 .map(|t| t.requested_at + ms(s.transfer_expiry_ms)),
+            // A chat between agents needs no wrap-up: it is done when it ends.
+            TimerKind::WrapUp if self.status == Status::Ended && self.customer.is_none() => {
+                self.ended_at
+            }
             TimerKind::WrapUp if self.status == Status::Ended => {
                 self.ended_at.map(|t| t + ms(s.wrapup_timeout_ms))
             }
@@ -480,7 +488,7 @@ mod tests {
 
     fn created() -> EventKind {
         EventKind::Created {
-            customer: CustomerId::parse("v1").expect("id"),
+            customer: Some(CustomerId::parse("v1").expect("id")),
             customer_name: "Ada L".into(),
             customer_email: None,
             verified: false,

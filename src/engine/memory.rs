@@ -37,9 +37,9 @@ impl Summaries {
         let org = summary.org.clone();
         let rows = self.rows.entry(org.clone()).or_default();
         let previous = rows.get(&summary.id);
-        if previous.is_none() {
+        if let (None, Some(customer)) = (previous, &summary.customer) {
             self.by_customer
-                .entry((org.clone(), summary.customer.clone()))
+                .entry((org.clone(), customer.clone()))
                 .or_default()
                 .push(summary.id.clone());
         }
@@ -290,7 +290,7 @@ mod tests {
             id: ConversationId::parse(id).expect("id"),
             org: OrgId::parse("o").expect("id"),
             status: crate::domain::conversation::Status::Assigned,
-            customer: CustomerId::parse(customer).expect("id"),
+            customer: Some(CustomerId::parse(customer).expect("id")),
             customer_name: "C".into(),
             customer_email: None,
             queue: None,

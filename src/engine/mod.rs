@@ -130,7 +130,9 @@ pub struct ConversationSummary {
     #[serde(skip)]
     pub org: OrgId,
     pub status: Status,
-    pub customer: CustomerId,
+    /// Absent in a chat between agents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerId>,
     pub customer_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_email: Option<String>,
@@ -173,7 +175,9 @@ pub struct ConversationFilter {
 
 impl ConversationFilter {
     pub fn matches(&self, s: &ConversationSummary) -> bool {
-        self.customer.as_ref().is_none_or(|c| &s.customer == c)
+        self.customer
+            .as_ref()
+            .is_none_or(|c| s.customer.as_ref() == Some(c))
             && self
                 .case_id
                 .as_ref()

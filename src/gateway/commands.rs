@@ -8,9 +8,9 @@ use crate::actors::agent::{
     AnswerTransfer as AgentAnswerTransfer, Release, ReserveOwner, SetPresence,
 };
 use crate::actors::conversation::{
-    message_text, Continue, ConversationActor, ConvertConsult, Create, CreateOutbound, End, Invite,
-    InviteTarget, Leave, MarkRead, Monitor, Note, Post, PostInternal, Remove, RequestTransfer,
-    Survey, TransferToQueue, Typing, WrapUp,
+    message_text, Continue, ConversationActor, ConvertConsult, Create, CreateInternal,
+    CreateOutbound, End, Invite, InviteTarget, Leave, MarkRead, Monitor, Note, Post, PostInternal,
+    Remove, RequestTransfer, Survey, TransferToQueue, Typing, WrapUp,
 };
 use crate::actors::queue::{Admit, Pick, QueueActor};
 use crate::actors::route::{ask, ask_here, tell, Remote};
@@ -20,7 +20,7 @@ use crate::domain::start::{self, Start};
 use crate::domain::text;
 use crate::engine::ConversationFilter;
 use crate::hub::Audience;
-use crate::ids::{AgentKey, ConversationId, QueueKey};
+use crate::ids::{AgentId, AgentKey, ConversationId, QueueKey};
 use crate::protocol::client::Command;
 use crate::protocol::server::AckData;
 use crate::protocol::{CommandError, ErrorCode};
@@ -360,6 +360,17 @@ impl Session {
                 Ok(Some(AckData::Seq { seq }))
             }
             Command::Pick { conversation } => self.pick(conversation).await,
+            Command::AgentChat {
+                to_agent,
+                client_msg_id,
+                text: body,
+            } => {
+                text::client_msg_id(&client_msg_id, limits.max_client_msg_id_len)?;
+                let text = message_text(&body, &limits)?;
+                self.agent_chat(to_agent, client_msg_id, text)
+                    .await
+                    .map(Some)
+            }
             Command::StartChat {
                 customer,
                 customer_name,
@@ -452,6 +463,75 @@ impl Session {
         .await
     }
 
+    /// `agent_chat`: a chat between two agents. The requester's seat (never counted) is taken
+    /// first, then the conversation invites the other agent (`CreateInternal`).
+    async fn agent_chat(
+        &mut self,
+        to: AgentId,
+        client_msg_id: String,
+        text: String,
+    ) -> Result<AckData, CommandError> {
+        let staff = self.staff()?;
+        if to == staff.id {
+            return Err(CommandError::bad_request("cannot chat with yourself"));
+        }
+        let org = self
+            .rt
+            .orgs
+            .get(&staff.org)
+            .ok_or_else(|| CommandError::not_found("org"))?;
+        // The log names a queue for every chat: the requester's first, else the org's default.
+        let queue = staff
+            .queues
+            .iter()
+            .find(|q| org.queue(q).is_some())
+            .cloned()
+            .or_else(|| org.settings.default_queue.clone())
+            .or_else(|| org.queues.first().map(|q| q.id.clone()))
+            .ok_or_else(|| CommandError::not_found("queue"))?;
+        let id = ConversationId::generate();
+        let me = self.agent_key()?;
+        ask_here::<AgentActor, _>(
+            &self.rt,
+            &me,
+            ReserveOwner {
+                conversation: id.clone(),
+                internal: true,
+            },
+        )
+        .await?;
+        let create = CreateInternal {
+            agent: staff.id,
+            agent_name: self.display_name(&staff.name),
+            to,
+            queue,
+            client_msg_id,
+            text,
+        };
+        if let Err(e) = self.to_conversation(&id, create).await.and_then(|r| r) {
+            tell::<AgentActor, _>(
+                &self.rt,
+                &me,
+                Release {
+                    conversation: id.clone(),
+                },
+            );
+            return Err(e);
+        }
+        Ok(AckData::Started {
+            conversation: id,
+            existing: false,
+        })
+    }
+
+    /// The name this agent goes by in chats (its nickname, if its profile has one).
+    fn display_name(&self, fallback: &str) -> String {
+        match &self.who {
+            crate::actors::conversation::Who::Agent { name, .. } => name.clone(),
+            crate::actors::conversation::Who::Customer(_) => fallback.to_string(),
+        }
+    }
+
     /// `start_chat`: an agent starts a chat with a known customer. The agent's seat is taken
     /// first (capacity), then the conversation is created, owned by the agent, with its first
     /// message; the customer's sessions follow it (`CreateOutbound`).
@@ -493,16 +573,13 @@ impl Session {
             &me,
             ReserveOwner {
                 conversation: id.clone(),
+                internal: false,
             },
         )
         .await?;
-        let name = match &self.who {
-            crate::actors::conversation::Who::Agent { name, .. } => name.clone(),
-            crate::actors::conversation::Who::Customer(_) => staff.name.clone(),
-        };
         let create = CreateOutbound {
             agent: staff.id,
-            agent_name: name,
+            agent_name: self.display_name(&staff.name),
             customer_name: start
                 .customer_name
                 .unwrap_or_else(|| start.customer.to_string()),

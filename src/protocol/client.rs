@@ -209,6 +209,12 @@ pub enum Command {
         client_msg_id: String,
         text: String,
     },
+    /// Agent: start a chat with another agent (seed 002), who is invited to it.
+    AgentChat {
+        to_agent: AgentId,
+        client_msg_id: String,
+        text: String,
+    },
     /// Agent: take a waiting chat from a queue's request list (`GET /v1/queues/{id}/waiting`).
     Pick {
         conversation: ConversationId,
@@ -268,6 +274,7 @@ impl Command {
             Command::Monitor { .. } => "monitor",
             Command::Pick { .. } => "pick",
             Command::StartChat { .. } => "start_chat",
+            Command::AgentChat { .. } => "agent_chat",
             Command::Ping => "ping",
         }
     }

@@ -104,7 +104,9 @@ pub enum EndReason {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     Created {
-        customer: CustomerId,
+        /// Absent in a chat between agents (`channel: "internal"`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer: Option<CustomerId>,
         customer_name: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         customer_email: Option<String>,

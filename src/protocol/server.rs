@@ -83,6 +83,9 @@ pub enum Signal {
         customer_name: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// A chat between agents (no customer).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        internal: bool,
     },
     /// An invitation to this agent is gone without its answer (`expired`, `cancelled`).
     InvitationEnded {

@@ -8,6 +8,8 @@
 #[macro_export]
 macro_rules! behavioural_suite {
     () => {
+        #[path = "../api/agent_chat.rs"]
+        mod agent_chat;
         #[path = "../api/async_chat.rs"]
         mod async_chat;
         #[path = "../api/bad_input.rs"]

@@ -37,7 +37,7 @@ use super::conversation::ConversationActor;
 use super::queue::{AgentUpdate, QueueActor};
 use super::route::{ask, tell, LeaseLost, Remote, Wake};
 use super::Rt;
-use crate::domain::capacity::{Counting, Seats};
+use crate::domain::capacity::{Counting, SeatKind, Seats};
 use crate::engine::{ActorRef, StateWriter};
 use crate::ids::{AgentId, AgentKey, ConvKey, ConversationId, QueueId, QueueKey};
 use crate::protocol::client::Presence;
@@ -71,6 +71,20 @@ struct InviteIn {
     customer_name: String,
     note: Option<String>,
     expires_at: DateTime<Utc>,
+    /// To a chat between agents: the seat is `Internal` (never counts).
+    #[serde(default)]
+    internal: bool,
+}
+
+impl InviteIn {
+    /// The seat the invitation holds, and the one it becomes when accepted.
+    fn seats(&self) -> (SeatKind, SeatKind) {
+        if self.internal {
+            (SeatKind::Internal, SeatKind::Internal)
+        } else {
+            (SeatKind::Invited(self.role), SeatKind::Joined(self.role))
+        }
+    }
 }
 
 /// What a seat remembers, by kind.
@@ -208,9 +222,7 @@ impl AgentActor {
             &self.key,
             &Signal::Presence {
                 presence: self.presence,
-                assigned: self
-                    .seats
-                    .count(crate::domain::capacity::SeatKind::Assigned),
+                assigned: self.seats.count(SeatKind::Assigned),
                 max_chats: self.max_chats(),
             },
         );
@@ -275,7 +287,7 @@ impl AgentActor {
         let latest = self.publication.clone();
         let counted: HashSet<ConversationId> = self
             .seats
-            .of_kind(crate::domain::capacity::SeatKind::Offer)
+            .of_kind(SeatKind::Offer)
             .map(|(c, _)| c.clone())
             .collect();
         actix::spawn(async move {

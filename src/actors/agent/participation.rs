@@ -26,6 +26,9 @@ pub struct ReserveInvite {
     pub expires_at: DateTime<Utc>,
     /// Invitations to a queue go to agents who are available (not away or busy).
     pub available_only: bool,
+    /// To a chat between agents (no customer): the seat never counts.
+    #[serde(default)]
+    pub internal: bool,
 }
 
 impl Handler<ReserveInvite> for AgentActor {
@@ -44,12 +47,13 @@ impl Handler<ReserveInvite> for AgentActor {
             customer_name: msg.customer_name.clone(),
             note: msg.note.clone(),
             expires_at: msg.expires_at,
+            internal: msg.internal,
         };
         let max = self.max_chats();
         self.seats.counting = self.counting();
         match self.seats.reserve(
             msg.conversation.clone(),
-            SeatKind::Invited(msg.role),
+            invite.seats().0,
             Detail::Invite(invite.clone()),
             max,
         ) {
@@ -84,6 +88,17 @@ impl InviteIn {
             expires_in_ms: (self.expires_at - Utc::now()).num_milliseconds().max(0) as u64,
             customer_name: self.customer_name.clone(),
             note: self.note.clone(),
+            internal: self.internal,
+        }
+    }
+}
+
+impl AgentActor {
+    /// The pending invitation this agent holds for a conversation, if any.
+    fn invitation(&self, conversation: &ConversationId) -> Option<InviteIn> {
+        match self.seats.get(conversation).map(|s| &s.detail) {
+            Some(Detail::Invite(i)) => Some(i.clone()),
+            _ => None,
         }
     }
 }
@@ -100,15 +115,12 @@ impl Handler<AnswerInvite> for AgentActor {
     type Result = AtomicResponse<Self, Result<(), CommandError>>;
 
     fn handle(&mut self, msg: AnswerInvite, _: &mut Self::Context) -> Self::Result {
-        let role = match self.seats.get(&msg.conversation).map(|s| s.kind) {
-            Some(SeatKind::Invited(role)) => role,
-            _ => {
-                let e = CommandError::new(
-                    ErrorCode::Expired,
-                    "the invitation expired or was cancelled",
-                );
-                return AtomicResponse::new(Box::pin(fut::ready(Err(e))));
-            }
+        let Some((held, joined)) = self.invitation(&msg.conversation).map(|i| i.seats()) else {
+            let e = CommandError::new(
+                ErrorCode::Expired,
+                "the invitation expired or was cancelled",
+            );
+            return AtomicResponse::new(Box::pin(fut::ready(Err(e))));
         };
         let conversation = msg.conversation.clone();
         let accept = msg.accept;
@@ -122,19 +134,15 @@ impl Handler<AnswerInvite> for AgentActor {
             .map(move |res, act, _| {
                 let result = res?;
                 if result.is_ok() && accept {
-                    act.seats.convert(
-                        &conversation,
-                        SeatKind::Invited(role),
-                        SeatKind::Joined(role),
-                        Detail::Joined,
-                    );
+                    act.seats
+                        .convert(&conversation, held, joined, Detail::Joined);
                     act.rt
                         .hub
                         .control_agent(&act.key, Control::Follow(conversation));
                 } else if matches!(&result, Err(e) if e.code != ErrorCode::Unavailable) || !accept {
                     // Answered, or refused for good (expired, ended): the seat goes. A
                     // conversation that could not be reached keeps it until the expiry.
-                    act.seats.release(&conversation, SeatKind::Invited(role));
+                    act.seats.release(&conversation, held);
                 }
                 act.publish();
                 result
@@ -155,9 +163,8 @@ impl Handler<InviteClosed> for AgentActor {
     type Result = Result<(), CommandError>;
 
     fn handle(&mut self, msg: InviteClosed, _: &mut Self::Context) -> Self::Result {
-        let held = match self.seats.get(&msg.conversation).map(|s| s.kind) {
-            Some(kind @ SeatKind::Invited(_)) => kind,
-            _ => return Ok(()),
+        let Some((held, _)) = self.invitation(&msg.conversation).map(|i| i.seats()) else {
+            return Ok(());
         };
         self.seats.release(&msg.conversation, held);
         self.rt.hub.signal_agent(
@@ -178,6 +185,9 @@ impl Handler<InviteClosed> for AgentActor {
 #[rtype(result = "Result<(), CommandError>")]
 pub struct ReserveOwner {
     pub conversation: ConversationId,
+    /// A chat between agents: the seat never counts.
+    #[serde(default)]
+    pub internal: bool,
 }
 
 impl Handler<ReserveOwner> for AgentActor {
@@ -186,9 +196,14 @@ impl Handler<ReserveOwner> for AgentActor {
     fn handle(&mut self, msg: ReserveOwner, _: &mut Self::Context) -> Self::Result {
         let max = self.max_chats();
         self.seats.counting = self.counting();
+        let kind = if msg.internal {
+            SeatKind::Internal
+        } else {
+            SeatKind::Assigned
+        };
         match self
             .seats
-            .reserve(msg.conversation, SeatKind::Assigned, Detail::Assigned, max)
+            .reserve(msg.conversation, kind, Detail::Assigned, max)
         {
             Ok(()) => {
                 self.publish();
@@ -221,7 +236,7 @@ impl Handler<Seated> for AgentActor {
     fn handle(&mut self, msg: Seated, _: &mut Self::Context) -> Self::Result {
         let detail = match msg.kind {
             SeatKind::Assigned => Detail::Assigned,
-            SeatKind::Joined(_) => Detail::Joined,
+            SeatKind::Joined(_) | SeatKind::Internal => Detail::Joined,
             _ => return Err(CommandError::bad_request("not a settled seat")),
         };
         self.seats.restore(msg.conversation, msg.kind, detail);

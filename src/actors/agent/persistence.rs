@@ -68,7 +68,13 @@ impl AgentActor {
                         if s.owner.as_ref() == Some(&act.key.id)
                             && matches!(s.status, Status::Assigned | Status::Transferring)
                         {
-                            act.seats.restore(s.id, SeatKind::Assigned, Detail::Assigned);
+                            // A chat between agents (no customer) never counts.
+                            let kind = if s.customer.is_none() {
+                                SeatKind::Internal
+                            } else {
+                                SeatKind::Assigned
+                            };
+                            act.seats.restore(s.id, kind, Detail::Assigned);
                         }
                     }
                 }
@@ -111,7 +117,7 @@ impl AgentActor {
             .collect();
         let invitations = self
             .seats
-            .matching(|k| matches!(k, SeatKind::Invited(_)))
+            .matching(|k| matches!(k, SeatKind::Invited(_) | SeatKind::Internal))
             .filter_map(|(c, _, d)| match d {
                 Detail::Invite(i) => Some((c.clone(), i.clone())),
                 _ => None,
@@ -119,7 +125,8 @@ impl AgentActor {
             .collect();
         let joined = self
             .seats
-            .matching(|k| matches!(k, SeatKind::Joined(_)))
+            .matching(|k| matches!(k, SeatKind::Joined(_) | SeatKind::Internal))
+            .filter(|(_, _, d)| !matches!(d, Detail::Invite(_)))
             .map(|(c, k, _)| (c.clone(), k))
             .collect();
         Persisted {
@@ -188,7 +195,7 @@ impl AgentActor {
         self.queues = p.queues;
         self.ready_since = p.ready_since;
         for (conversation, i) in p.invitations {
-            let kind = SeatKind::Invited(i.role);
+            let kind = i.seats().0;
             self.seats.restore(conversation, kind, Detail::Invite(i));
         }
         for (conversation, kind) in p.joined {

@@ -163,7 +163,7 @@ impl Handler<Release> for AgentActor {
 
     fn handle(&mut self, msg: Release, _: &mut Self::Context) -> Self::Result {
         let settled = match self.seats.get(&msg.conversation).map(|s| s.kind) {
-            Some(kind @ (SeatKind::Assigned | SeatKind::Joined(_))) => kind,
+            Some(kind @ (SeatKind::Assigned | SeatKind::Joined(_) | SeatKind::Internal)) => kind,
             _ => return Ok(()),
         };
         self.seats.release(&msg.conversation, settled);

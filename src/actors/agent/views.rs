@@ -33,7 +33,7 @@ impl AgentActor {
             .chain(self.seats.of_kind(SeatKind::TransferIn))
             .chain(
                 self.seats
-                    .matching(|k| matches!(k, SeatKind::Invited(_)))
+                    .matching(|k| matches!(k, SeatKind::Invited(_) | SeatKind::Internal))
                     .map(|(c, _, d)| (c, d)),
             )
             .filter_map(|(c, detail)| match detail {
@@ -65,7 +65,8 @@ impl AgentActor {
             offers,
             participating: self
                 .seats
-                .matching(|k| matches!(k, SeatKind::Joined(_)))
+                .matching(|k| matches!(k, SeatKind::Joined(_) | SeatKind::Internal))
+                .filter(|(_, _, d)| !matches!(d, Detail::Invite(_)))
                 .map(|(c, _, _)| c.clone())
                 .collect(),
         }

@@ -11,8 +11,9 @@ use crate::actors::queue::{Dequeue, QueueActor};
 use crate::actors::route::tell;
 use crate::auth::Customer;
 use crate::domain::conversation::Status;
+use crate::engine::NewEvent;
 use crate::engine::SurveyRecord;
-use crate::ids::{CustomerId, QueueId, ReasonId};
+use crate::ids::{AgentId, CustomerId, QueueId, ReasonId};
 use crate::protocol::server::TransferOutcome;
 use crate::protocol::{Author, AuthorRole, CommandError, EndReason, EventKind, ParticipantRole};
 
@@ -28,13 +29,40 @@ impl ConversationActor {
         reason: EndReason,
         message: Option<String>,
     ) -> impl ActorFuture<Self, Output = Result<u64, CommandError>> {
+        self.end_after(Vec::new(), author, reason, message)
+    }
+
+    /// Logs `first` (invitations it answers are not cancelled again), then ends the
+    /// conversation as `end` does.
+    pub(super) fn end_after(
+        &mut self,
+        first: Vec<NewEvent>,
+        author: Author,
+        reason: EndReason,
+        message: Option<String>,
+    ) -> impl ActorFuture<Self, Output = Result<u64, CommandError>> {
         let before = self.state.clone();
+        let answered: Vec<AgentId> = first
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::InviteEnded { to, .. } => Some(to.clone()),
+                _ => None,
+            })
+            .collect();
         // Pending invitations end with the chat, and every participant's seat goes.
-        let mut events = self.cancel_invitations();
+        let mut events = first;
+        events.extend(self.cancel_invitations().into_iter().filter(
+            |e| !matches!(&e.kind, EventKind::InviteEnded { to, .. } if answered.contains(to)),
+        ));
         events.push(event(author, EventKind::Ended { reason, message }));
         self.append(events).map(move |res, act, _| {
             let seq = res?.last().map_or(0, |a| a.event.seq);
-            let invited: Vec<_> = before.invitations.iter().map(|i| i.to.clone()).collect();
+            let invited: Vec<_> = before
+                .invitations
+                .iter()
+                .map(|i| i.to.clone())
+                .filter(|to| !answered.contains(to))
+                .collect();
             act.invitations_cancelled(&invited);
             for p in &before.participants {
                 tell::<AgentActor, _>(
@@ -114,7 +142,7 @@ impl Handler<Create> for ConversationActor {
             event(
                 customer.clone(),
                 EventKind::Created {
-                    customer: msg.customer.id.clone(),
+                    customer: Some(msg.customer.id.clone()),
                     customer_name: msg.customer.name.clone(),
                     customer_email: msg.customer.email.clone(),
                     verified: msg.customer.verified,

@@ -28,7 +28,7 @@ pub use access::{Access, Who};
 pub use assignment::{Assign, OfferChanged};
 pub use lifecycle::{Continue, Crash, Create, End, Survey, WrapUp};
 pub use messaging::{message_text, MarkRead, Note, Post, Typing};
-pub use outbound::CreateOutbound;
+pub use outbound::{CreateInternal, CreateOutbound};
 pub use participants::{
     AnswerInvite, ConvertConsult, Invite, InviteTarget, Leave, Monitor, PostInternal, Remove,
 };
@@ -89,6 +89,7 @@ impl ConversationActor {
 crate::remote_messages!(ConversationActor {
     Create => u64, "conv.create";
     CreateOutbound => u64, "conv.create_outbound";
+    CreateInternal => u64, "conv.create_internal";
     Post => (u64, bool), "conv.post";
     Typing => (), "conv.typing";
     MarkRead => (), "conv.read";

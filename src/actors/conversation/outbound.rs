@@ -1,5 +1,5 @@
-//! Agent-initiated chats (seed 002, "agent to customer"): an agent starts a chat with a known
-//! customer. The agent owns it from the start (its seat is reserved before, by the agent
+//! Chats an agent starts (seed 002): with a known customer ("agent to customer"), or with
+//! another agent ("agent to agent", `CreateInternal`). With a customer: The agent owns it from the start (its seat is reserved before, by the agent
 //! actor), its first message is in the log, and the customer's sessions — on any node — follow
 //! it at once; a customer who is not on the site finds it, open, at their next `hello`.
 
@@ -7,10 +7,14 @@ use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{dedup_key, event, reply, ConversationActor, Reply};
+use crate::actors::agent::{AgentActor, ReserveInvite};
+use crate::actors::route::ask;
 use crate::engine::NewEvent;
 use crate::hub::Control;
 use crate::ids::{AgentId, CustomerId, CustomerKey, QueueId};
-use crate::protocol::{Author, AuthorRole, CommandError, EventKind, ParticipantRole};
+use crate::protocol::{
+    Author, AuthorRole, CommandError, EventKind, InviteOutcome, ParticipantRole,
+};
 
 /// Creates a conversation an agent starts with a customer. Answers the first message's seq.
 #[derive(Message, Clone, Serialize, Deserialize)]
@@ -44,7 +48,7 @@ impl Handler<CreateOutbound> for ConversationActor {
             event(
                 agent.clone(),
                 EventKind::Created {
-                    customer: msg.customer.clone(),
+                    customer: Some(msg.customer.clone()),
                     customer_name: msg.customer_name,
                     customer_email: None,
                     verified: true,
@@ -93,6 +97,135 @@ impl Handler<CreateOutbound> for ConversationActor {
             };
             act.rt.hub.follow_customer(&customer, act.key.id.clone());
             Ok(seq)
+        });
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+/// Creates a chat between two agents (seed 002, "agent to agent"): no customer, the requester
+/// owns it with its first message, and the other agent is invited to it (accept, reject or let
+/// it expire; a chat nobody joined ends). Neither seat counts against `max_chats`. Answers the
+/// `invited` event's seq.
+#[derive(Message, Clone, Serialize, Deserialize)]
+#[rtype(result = "Result<u64, CommandError>")]
+pub struct CreateInternal {
+    pub agent: AgentId,
+    pub agent_name: String,
+    pub to: AgentId,
+    pub queue: QueueId,
+    pub client_msg_id: String,
+    pub text: String,
+}
+
+impl Handler<CreateInternal> for ConversationActor {
+    type Result = Reply<u64>;
+
+    fn handle(&mut self, msg: CreateInternal, _: &mut Self::Context) -> Self::Result {
+        if self.exists() {
+            return reply(Err(CommandError::conflict("conversation already exists")));
+        }
+        let Some(org) = self.org() else {
+            return reply(Err(CommandError::not_found("org")));
+        };
+        let expires_at = chrono::Utc::now()
+            + chrono::Duration::milliseconds(
+                i64::try_from(org.settings.invite_expiry_ms).unwrap_or(i64::MAX),
+            );
+        let reserve = ReserveInvite {
+            conversation: self.key.id.clone(),
+            from: msg.agent.clone(),
+            role: ParticipantRole::Conference,
+            customer_name: String::new(),
+            note: None,
+            expires_at,
+            available_only: false,
+            internal: true,
+        };
+        let rt = self.rt.clone();
+        let target = self.agent_key(&msg.to);
+        let wait = rt.placement.call_timeout();
+        let fut = async move {
+            tokio::time::timeout(wait, ask::<AgentActor, _>(&rt, &target, reserve))
+                .await
+                .unwrap_or_else(|_| Err(CommandError::unavailable("the agent did not answer")))
+        }
+        .into_actor(self)
+        .then(move |reserved, act, _| {
+            if let Err(e) = reserved {
+                return fut::ready(Err(e)).boxed_local();
+            }
+            let agent = Author {
+                role: AuthorRole::Agent,
+                id: Some(msg.agent.to_string()),
+                name: Some(msg.agent_name.clone()),
+            };
+            let mut context = serde_json::Map::new();
+            context.insert("initiated_by".into(), msg.agent.to_string().into());
+            let key = dedup_key(&agent.role, agent.id.as_deref(), &msg.client_msg_id);
+            let events = vec![
+                event(
+                    agent.clone(),
+                    EventKind::Created {
+                        customer: None,
+                        customer_name: String::new(),
+                        customer_email: None,
+                        verified: false,
+                        queue: msg.queue,
+                        reason: None,
+                        case_id: None,
+                        channel: "internal".into(),
+                        context,
+                    },
+                ),
+                event(
+                    agent.clone(),
+                    EventKind::Assigned {
+                        agent: msg.agent.clone(),
+                        agent_name: msg.agent_name.clone(),
+                    },
+                ),
+                event(
+                    agent.clone(),
+                    EventKind::ParticipantJoined {
+                        participant: msg.agent.to_string(),
+                        name: msg.agent_name,
+                        role: ParticipantRole::Owner,
+                    },
+                ),
+                NewEvent {
+                    author: agent.clone(),
+                    kind: EventKind::Message {
+                        text: msg.text,
+                        client_msg_id: msg.client_msg_id,
+                    },
+                    dedup_key: Some(key),
+                },
+                event(
+                    agent,
+                    EventKind::Invited {
+                        to: msg.to.clone(),
+                        role: ParticipantRole::Conference,
+                        by: msg.agent.clone(),
+                        note: None,
+                    },
+                ),
+            ];
+            act.mark_created();
+            act.append(events)
+                .map(move |res, act, _| match res {
+                    Ok(appended) => {
+                        act.rt.hub.control_agent(
+                            &act.agent_key(&msg.agent),
+                            Control::Follow(act.key.id.clone()),
+                        );
+                        Ok(appended.last().map_or(0, |a| a.event.seq))
+                    }
+                    Err(e) => {
+                        act.close_invitation(&msg.to, InviteOutcome::Cancelled);
+                        Err(e)
+                    }
+                })
+                .boxed_local()
         });
         AtomicResponse::new(Box::pin(fut))
     }

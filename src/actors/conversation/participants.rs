@@ -105,6 +105,15 @@ impl ConversationActor {
             .control_agent(&key, Control::Unfollow(self.key.id.clone()));
     }
 
+    /// The seat an owner holds: a chat between agents is not customer work and never counts.
+    pub(super) fn owner_seat(&self) -> SeatKind {
+        if self.state.customer.is_none() {
+            SeatKind::Internal
+        } else {
+            SeatKind::Assigned
+        }
+    }
+
     fn seat(&self, agent: &AgentId, kind: SeatKind) {
         tell::<AgentActor, _>(
             &self.rt,
@@ -114,6 +123,14 @@ impl ConversationActor {
                 kind,
             },
         );
+    }
+
+    /// A chat between agents with nobody but its owner once these invitations are gone: it has
+    /// no reason to stay open (the invited agent said no, or never answered).
+    pub(super) fn deserted_without(&self, gone: &[AgentId]) -> bool {
+        self.state.customer.is_none()
+            && self.state.participants.is_empty()
+            && self.state.invitations.iter().all(|i| gone.contains(&i.to))
     }
 
     /// Events that close every pending invitation (the chat ends, the owner changes).
@@ -204,6 +221,7 @@ impl Handler<Invite> for ConversationActor {
             note: msg.note.clone(),
             expires_at,
             available_only: queue.is_some(),
+            internal: self.state.customer.is_none(),
         };
         let rt = self.rt.clone();
         let org_id = self.key.org.clone();
@@ -317,6 +335,11 @@ impl Handler<AnswerInvite> for ConversationActor {
                     role: invitation.role,
                 },
             ));
+        } else if self.deserted_without(std::slice::from_ref(&msg.agent)) {
+            let fut = self
+                .end_after(events, me, EndReason::Agent, None)
+                .map(|res, _, _| res.map(|_| ()));
+            return AtomicResponse::new(Box::pin(fut));
         }
         let fut = self.append(events).map(|res, _, _| res.map(|_| ()));
         AtomicResponse::new(Box::pin(fut))
@@ -459,13 +482,15 @@ impl ConversationActor {
                 let seq = res?.last().map_or(0, |a| a.event.seq);
                 act.invitations_cancelled(&invited);
                 act.participant_gone(&owner);
-                act.seat(&next.agent, SeatKind::Assigned);
+                act.seat(&next.agent, act.owner_seat());
                 Ok(seq)
             });
             return AtomicResponse::new(Box::pin(fut));
         }
+        // A chat between agents has no customer to park or queue it for: it ends.
         let rule = self
             .org()
+            .filter(|_| self.state.customer.is_some())
             .map_or(OwnerLeaves::End, |o| o.settings.owner_leaves);
         let queue = self
             .state
@@ -554,7 +579,7 @@ impl Handler<ConvertConsult> for ConversationActor {
                     let seq = res?.last().map_or(0, |a| a.event.seq);
                     act.invitations_cancelled(&invited);
                     act.participant_gone(&from);
-                    act.seat(&p.agent, SeatKind::Assigned);
+                    act.seat(&p.agent, act.owner_seat());
                     crate::metrics::Metrics::inc(&act.rt.metrics.transfers_requested);
                     Ok(seq)
                 });

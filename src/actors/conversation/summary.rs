@@ -23,7 +23,7 @@ impl ConversationActor {
             id: self.key.id.clone(),
             org: self.key.org.clone(),
             status: self.status(),
-            customer: s.customer.clone()?,
+            customer: s.customer.clone(),
             customer_name: s.customer_name.clone(),
             customer_email: s.customer_email.clone(),
             queue: s.queue.clone(),

@@ -127,14 +127,24 @@ impl Handler<TimerFired> for ConversationActor {
                         )
                     })
                     .collect();
-                self.append(events)
+                let gone: Vec<_> = due.iter().map(|i| i.to.clone()).collect();
+                // A chat between agents that nobody joined ends with its last invitation.
+                let logged = if self.deserted_without(&gone) {
+                    self.end_after(events, Author::system(), EndReason::AutoComplete, None)
+                        .boxed_local()
+                } else {
+                    self.append(events)
+                        .map(|res, _, _| res.map(|a| a.last().map_or(0, |x| x.event.seq)))
+                        .boxed_local()
+                };
+                logged
                     .map(move |res, act, ctx| {
                         if res.is_ok() {
                             for i in &due {
                                 act.close_invitation(&i.to, InviteOutcome::Expired);
                             }
                         }
-                        done(res.map(|_| 0), act, ctx)
+                        done(res, act, ctx)
                     })
                     .boxed_local()
             }

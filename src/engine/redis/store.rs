@@ -29,7 +29,8 @@ struct StoredSummary {
     org: OrgId,
     id: ConversationId,
     status: String,
-    customer: CustomerId,
+    #[serde(default)]
+    customer: Option<CustomerId>,
     customer_name: String,
     #[serde(default)]
     customer_email: Option<String>,
@@ -136,7 +137,9 @@ fn index_keys(s: &ConversationSummary) -> HashSet<String> {
     let status = s.status.as_str();
     let mut out = HashSet::new();
     out.insert(idx.all());
-    out.insert(idx.customer(&s.customer));
+    if let Some(c) = &s.customer {
+        out.insert(idx.customer(c));
+    }
     out.insert(idx.status(status));
     for a in &s.agents {
         out.insert(idx.agent(a));

@@ -355,7 +355,7 @@ fn summary(id: &str, customer: &str, agents: &[&str], minutes: i64) -> Conversat
         id: ConversationId::parse(id).expect("id"),
         org: OrgId::parse("demo").expect("id"),
         status: Status::Assigned,
-        customer: CustomerId::parse(customer).expect("id"),
+        customer: Some(CustomerId::parse(customer).expect("id")),
         customer_name: "C".into(),
         customer_email: None,
         queue: None,
