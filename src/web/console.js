@@ -2,7 +2,8 @@
 // (Over 500 lines because it is a whole application without a build step: sign-in, presence,
 // offers, the request list (waiting chats to pick), chats, transfers, participants (conference,
 // consultation, the internal discussion, supervisor monitoring), per-chat notification levels,
-// agent-initiated chats (Start a chat), notes, wrap-up; the socket, outbox and rendering are chatcore.js.)
+// agent-initiated chats (Start a chat), chats between agents (Chat with an agent), notes, wrap-up;
+// the socket, outbox and rendering are chatcore.js.)
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.
 //
@@ -98,6 +99,33 @@ function memberName(c, id) {
   return c.names.get(id) || agentName(id);
 }
 
+// ------------------------------------------------------------------ chats between agents
+// A chat between two agents (agent_chat, issue 12): its `created` event has channel "internal"
+// and no customer. The console names it after the other agent and shows no customer details.
+
+/** The other agent of a chat between agents: who started it, else whom I invited, else who else is in it. */
+function peerOf(c) {
+  const me = S.me?.agent;
+  if (c.initiatedBy && c.initiatedBy !== me) return c.initiatedBy;
+  if (c.peer) return c.peer;
+  for (const p of c.participants.values()) if (p.id !== me) return p.id;
+  return null;
+}
+function peerName(c) {
+  const id = peerOf(c);
+  return id ? memberName(c, id) : 'another agent';
+}
+/** How the console names a chat: the customer, or "Chat with Bob Agent". */
+function chatTitle(c) {
+  return c.agentChat ? `Chat with ${peerName(c)}` : c.customer.name;
+}
+/** A message this agent has to read: the customer's, or (between agents) the other agent's. */
+function incoming(c, e) {
+  if (e.kind !== 'message') return false;
+  if (e.author?.role === 'customer') return true;
+  return c.agentChat && e.author?.role === 'agent' && !!S.me && e.author.id !== S.me.agent;
+}
+
 // Participant roles (participants-spec): how the console names them.
 const ROLE_LABEL = { owner: 'owner', conference: 'conference', consult: 'consultant', observer: 'observer', coach: 'coach' };
 const ROLE_STATUS = { conference: 'In the conference', consult: 'Consulting', observer: 'Observing', coach: 'Coaching' };
@@ -132,8 +160,10 @@ async function loadReference() {
   }
   if (directory.status === 'fulfilled') S.directory = directory.value;
   startQueues();
+  drawAgentPicker();
   for (const c of S.chats.values()) redrawChat(c);
   drawChats();
+  if (S.offers.size) drawOffers(); // cards name agents: now with their directory names
 }
 
 // ------------------------------------------------------------------ socket (chatcore's ChatSocket)
@@ -192,6 +222,7 @@ function onHello(f) {
   S.offers.clear();
   drawOffers();
   drawChats();
+  showSelected(); // after a reload: the chat that was in view is again
   for (const c of S.chats.values()) { c.outbox.flush(); c.internal.flush(); }
   persist();
   loadReference();
@@ -228,6 +259,8 @@ function chatFor(id) {
       // Infinity until a `resumed` or `joined` signal says where the live part begins.
       notifyAfter: Infinity, awaitJoin: false, awaitJoinTimer: null,
       outbound: false, customerSpoke: false,
+      // A chat between agents (channel "internal"): who started it, and whom they invited.
+      agentChat: false, initiatedBy: null, peer: null,
     };
     // Replies not acked yet, retried under their client_msg_id (chatcore's Outbox); one that
     // the server refused for good stays, marked failed.
@@ -270,7 +303,7 @@ function onEvent(f) {
   apply(c, e);
   if (c.dom) { appendEvent(c, e); refreshChat(c); }
   drawChats();
-  if (e.kind === 'message' && e.author?.role === 'customer') maybeRead(c);
+  if (incoming(c, e)) maybeRead(c);
   if (c.awaitJoin && myJoin(e)) {
     // After a `joined` signal the whole log comes first: everything up to my own join is history.
     c.awaitJoin = false; clearTimeout(c.awaitJoinTimer);
@@ -288,6 +321,9 @@ function apply(c, e) {
       c.queue = e.queue; c.reason = e.reason; c.status = 'waiting';
       // An agent-initiated chat: the customer has a request to accept or decline.
       c.outbound = e.channel === 'outbound';
+      // A chat between agents: no customer.
+      c.agentChat = e.channel === 'internal';
+      c.initiatedBy = c.agentChat ? e.context?.initiated_by || e.author?.id || null : null;
       break;
     case 'queued': c.queue = e.queue; break;
     case 'assigned': c.owner = e.agent; c.status = 'assigned'; break;
@@ -340,7 +376,10 @@ function apply(c, e) {
       }
       break;
     }
-    case 'invited': c.invites.set(e.to, { to: e.to, role: e.role, by: e.by, note: e.note }); break;
+    case 'invited':
+      c.invites.set(e.to, { to: e.to, role: e.role, by: e.by, note: e.note });
+      if (c.agentChat && !c.peer && S.me && e.to !== S.me.agent) c.peer = e.to;
+      break;
     case 'invite_ended': c.invites.delete(e.to); break;
     case 'internal':
       c.internal.remove(e.client_msg_id);
@@ -354,6 +393,8 @@ function apply(c, e) {
       } else if (e.author?.role === 'agent') {
         c.pendingSince = null;
         c.outbox.remove(e.client_msg_id);
+        // Between agents, the other agent's messages are the ones to read.
+        if (incoming(c, e) && (S.selected !== c.id || document.hidden) && e.seq > c.readSent) c.unread++;
       }
       break;
     case 'read':
@@ -361,7 +402,10 @@ function apply(c, e) {
       else if (S.me && e.author?.id === S.me.agent && e.up_to > c.readSent) {
         // Read in another tab (or before a reload): those messages are not unread here.
         c.readSent = e.up_to;
-        c.unread = c.events.filter((x) => x.kind === 'message' && x.author?.role === 'customer' && x.seq > e.up_to).length;
+        c.unread = c.events.filter((x) => incoming(c, x) && x.seq > e.up_to).length;
+      } else if (c.agentChat && e.author?.role === 'agent') {
+        // Between agents: the other agent read my messages.
+        c.customerRead = Math.max(c.customerRead, e.up_to);
       }
       break;
     case 'transfer_requested': c.transfer = { to: e.to, from: e.from }; c.status = 'transferring'; break;
@@ -404,7 +448,7 @@ function maybeRead(c) {
   const role = myRole(c);
   if (role !== 'owner' && role !== 'conference') return;
   let top = 0;
-  for (const e of c.events) if (e.kind === 'message' && e.author?.role === 'customer') top = Math.max(top, e.seq);
+  for (const e of c.events) if (incoming(c, e)) top = Math.max(top, e.seq);
   c.unread = 0;
   if (top > c.readSent) {
     c.readSent = top;
@@ -439,7 +483,7 @@ function onSignal(f) {
       drawOffers();
       break;
     case 'invitation':
-      S.offers.set(`i:${f.conversation}`, { kind: 'invite', key: `i:${f.conversation}`, conversation: f.conversation, from: f.from, role: f.role, customer: f.customer_name, note: f.note, deadline: now + f.expires_in_ms, total: f.expires_in_ms });
+      S.offers.set(`i:${f.conversation}`, { kind: 'invite', key: `i:${f.conversation}`, conversation: f.conversation, from: f.from, role: f.role, customer: f.customer_name, note: f.note, internal: !!f.internal, deadline: now + f.expires_in_ms, total: f.expires_in_ms });
       drawOffers();
       break;
     case 'invitation_ended':
@@ -548,6 +592,8 @@ function storedLevel(c) {
 }
 function defaultLevel(c) {
   const role = myRole(c);
+  // Between agents there is no customer: the other agent's every action is what to follow.
+  if (c.agentChat) return role === 'owner' || role === 'conference' ? 'all' : 'none';
   return role === 'owner' || role === 'conference' ? 'customer' : 'none';
 }
 function setMonitoringLevel(c, level) {
@@ -568,7 +614,11 @@ window.addEventListener('storage', (ev) => {
   for (const c of S.chats.values()) { c.monitoringOverride = null; drawMonitoring(c); }
 });
 /** This page's latest choice (kept here too should storage fail), else the stored one, else the default. */
-function effectiveLevel(c) { return c.monitoringOverride || storedLevel(c) || defaultLevel(c); }
+function effectiveLevel(c) {
+  const level = c.monitoringOverride || storedLevel(c) || defaultLevel(c);
+  // No customer level between agents (no customer): all of it.
+  return c.agentChat && level === 'customer' ? 'all' : level;
+}
 
 /** Events this agent did itself or that are about itself. */
 function ownEvent(e) {
@@ -590,6 +640,7 @@ function myJoin(e) {
 function shouldNotify(c, e) {
   if (!S.me || !(e.seq > c.notifyAfter) || c.status === 'closed') return false;
   if (QUIET_KINDS.includes(e.kind) || ownEvent(e)) return false;
+  if (c.agentChat && e.kind === 'wrap_up') return false; // the server's own close of a chat between agents
   const level = effectiveLevel(c);
   if (level === 'none') return false;
   if (level === 'customer' && !(e.author?.role === 'customer' && CUSTOMER_ACTIVITY.includes(e.kind))) return false;
@@ -606,6 +657,7 @@ function describe(c, e) {
     case 'internal': return `${who} (internal): ${one(e.text)}`;
     case 'note': return `${who} (note): ${one(e.text)}`;
     case 'ended':
+      if (c.agentChat && e.reason !== 'agent') return 'The chat ended';
       if (e.reason === 'customer') return `${c.customer.name} ended the chat`;
       if (e.reason === 'agent') return `${who} ended the chat`;
       return `The chat ended (${(e.reason || 'closed').replace(/_/g, ' ')})`;
@@ -628,7 +680,7 @@ function describe(c, e) {
 /** Raises a notification: always in the page (testable, works without permission), and from the browser when allowed. */
 function notify(c, e) {
   const text = describe(c, e);
-  const title = `Chat with ${c.customer.name}`;
+  const title = c.agentChat ? chatTitle(c) : `Chat with ${c.customer.name}`;
   const list = $('toasts');
   const open = () => { toast.remove(); select(c.id); };
   const toast = h('div', { class: 'toast', t: 'notification', role: 'status', 'data-conversation': c.id, 'data-kind': e.kind, 'data-seq': e.seq },
@@ -666,6 +718,7 @@ function drawMonitoring(c) {
   d.monitoring.setAttribute('data-level', level);
   d.monitoring.setAttribute('data-explicit', explicit ? 'true' : 'false');
   for (const b of d.monitoring.querySelectorAll('button')) {
+    b.hidden = c.agentChat && b.value === 'customer';
     const on = b.value === level;
     b.classList.toggle('pressed', on);
     b.setAttribute('aria-checked', on ? 'true' : 'false');
@@ -711,7 +764,15 @@ function drawOffers() {
     };
     accept.addEventListener('click', () => answer(true));
     reject.addEventListener('click', () => answer(false));
-    const li = isInvite
+    const li = isInvite && o.internal
+      // An agent asks to chat (agent_chat): no customer, nothing to join but the two of them.
+      ? h('li', { class: 'offer invite agent-chat', t: 'invitation', 'data-conversation': o.conversation, 'data-role': o.role, 'data-internal': 'true' },
+        h('div', { class: 'offer-head' },
+          h('strong', { t: 'invite-from', text: `Agent chat · ${agentName(o.from)}` }), left),
+        h('div', { class: 'muted small', t: 'invite-what', text: `${agentName(o.from)} wants to chat with you` }),
+        o.note ? h('div', { class: 'offer-note', t: 'invite-note', text: `“${o.note}”` }) : null,
+        bar, err, h('div', { class: 'actions' }, accept, reject))
+      : isInvite
       ? h('li', { class: 'offer invite', t: 'invitation', 'data-conversation': o.conversation, 'data-role': o.role },
         h('div', { class: 'offer-head' },
           h('strong', { t: 'invite-from', text: `${o.role === 'consult' ? 'Consultation' : 'Conference'} · ${agentName(o.from)}` }), left),
@@ -847,6 +908,12 @@ function pendingLevel(c) {
 }
 
 function statusLabel(c) {
+  // (The server may close a chat between agents at once on its end: nothing to wrap up.)
+  if (c.agentChat && (c.status === 'ended' || c.status === 'done')) return 'Ended';
+  if (c.agentChat && live(c) && myRole(c)) {
+    const peer = peerOf(c);
+    return peer && c.invites.has(peer) ? `Waiting for ${peerName(c)} to accept` : 'Agents only';
+  }
   switch (c.status) {
     case 'transferring': return `Transfer to ${agentName(c.transfer?.to)} pending`;
     case 'ended': return 'Ended – wrap-up';
@@ -864,11 +931,13 @@ function drawChats() {
     if (c.status === 'closed') continue;
     const level = pendingLevel(c);
     const dot = h('span', { class: 'dot ' + (level ? level[0] : 'none'), t: 'pending', 'data-level': level ? level[0] : 'none', title: level ? `Waiting for your reply for ${mmss(level[1])}` : 'Nothing pending' });
-    const li = h('li', { class: 'chat-item' + (S.selected === c.id ? ' selected' : '') + ` st-${c.status}`, t: 'chat-item', 'data-conversation': c.id, tabindex: '0', role: 'button',
+    const li = h('li', { class: 'chat-item' + (S.selected === c.id ? ' selected' : '') + ` st-${c.status}` + (c.agentChat ? ' agent-chat' : ''), t: 'chat-item', 'data-conversation': c.id, 'data-internal': c.agentChat ? 'true' : null, tabindex: '0', role: 'button',
       onclick: () => select(c.id), onkeydown: (ev) => { if (ev.key === 'Enter') select(c.id); } },
       dot,
       h('div', { class: 'chat-item-main' },
-        h('div', { class: 'chat-item-name', t: 'chat-name', text: c.customer.name }),
+        h('div', { class: 'chat-item-name', t: 'chat-name' },
+          c.agentChat ? h('span', { class: 'internal-tag', t: 'chat-internal', text: 'Internal' }) : null,
+          c.agentChat ? peerName(c) : c.customer.name),
         h('div', { class: 'muted small', text: statusLabel(c) })),
       c.unread ? h('span', { class: 'unread', t: 'unread', text: String(c.unread) }) : null);
     ul.append(li);
@@ -923,7 +992,7 @@ function buildChat(c) {
     input, h('div', { class: 'composer-bar' }, noteLabel, err, send));
   asNote.addEventListener('change', () => {
     composer.classList.toggle('as-note', asNote.checked);
-    input.placeholder = asNote.checked ? 'Note for agents – the customer never sees it…' : 'Reply to the customer…';
+    input.placeholder = asNote.checked ? 'Note for agents – the customer never sees it…' : c.agentChat ? `Message ${peerName(c)}…` : 'Reply to the customer…';
   });
   let typingOn = false; let typingIdle = null;
   const stopTyping = () => {
@@ -931,7 +1000,8 @@ function buildChat(c) {
     if (typingOn) { typingOn = false; fire({ type: 'typing', conversation: c.id, on: false }); }
   };
   input.addEventListener('input', () => {
-    if (asNote.checked || !input.value) { stopTyping(); return; }
+    // Typing indicators are for the customer: none between agents.
+    if (asNote.checked || !input.value || c.agentChat) { stopTyping(); return; }
     if (!typingOn) { typingOn = true; fire({ type: 'typing', conversation: c.id, on: true }); }
     clearTimeout(typingIdle);
     typingIdle = setTimeout(stopTyping, 3000);
@@ -975,9 +1045,10 @@ function buildChat(c) {
     internalInput.value = '';
     c.internal.add(text);
   });
+  const internalHead = h('h3', { text: 'Internal discussion · agents only' });
   const side = h('aside', { class: 'chat-side', t: 'chat-side' },
     h('h3', { text: 'Participants' }), people, peopleErr,
-    h('h3', { text: 'Internal discussion · agents only' }), internalScroll, internalClosed, internalComposer);
+    internalHead, internalScroll, internalClosed, internalComposer);
 
   // Actions: transfer, invite, leave, monitoring, end, wrap-up, close.
   const actions = h('div', { class: 'chat-actions' });
@@ -990,7 +1061,7 @@ function buildChat(c) {
   c.dom = {
     monitoring,
     root: null, title, sub, pend, list, outbox, scroll, typing, banner, composer, noteLabel, input, actions, tools, bySeq: new Map(), toolsFor: null,
-    people, peopleErr, peopleKey: null, internalList, internalOutbox, internalScroll, internalComposer, internalClosed,
+    people, peopleErr, peopleKey: null, internalList, internalOutbox, internalScroll, internalComposer, internalClosed, internalHead,
   };
   c.dom.root = h('section', { class: 'chat', t: 'chat', 'data-conversation': c.id },
     h('header', { class: 'chat-head' }, h('div', { class: 'chat-head-main' }, title, sub, monitoring), pend, actions),
@@ -1097,6 +1168,10 @@ function appendEvent(c, e) {
   const who = e.author?.name || agentName(e.author?.id);
   switch (e.kind) {
     case 'created': {
+      if (e.channel === 'internal') {
+        li = sysLine(c, e, `Chat between agents started by ${memberName(c, e.context?.initiated_by || e.author?.id)} · no customer`, 'sys-created');
+        break;
+      }
       const bits = [e.channel === 'outbound'
         ? `Chat started by ${agentName(e.context?.initiated_by)} with ${e.customer_name}`
         : `Chat started by ${e.customer_name}`];
@@ -1136,6 +1211,11 @@ function appendEvent(c, e) {
       li = sysLine(c, e, `${memberName(c, e.by)} invited ${memberName(c, e.to)} as ${ROLE_LABEL[e.role] || e.role}${e.note ? ` – “${e.note}”` : ''}`, 'sys-invited');
       break;
     case 'invite_ended':
+      if (c.agentChat) {
+        const name = memberName(c, e.to);
+        li = sysLine(c, e, { accepted: `${name} accepted the chat`, rejected: `${name} declined the chat`, expired: `${name} did not answer`, cancelled: `The request to ${name} was withdrawn` }[e.outcome] || `Invitation to ${name} ${e.outcome}`, 'sys-invite-ended');
+        break;
+      }
       li = sysLine(c, e, `Invitation to ${memberName(c, e.to)} ${{ accepted: 'accepted', rejected: 'rejected', expired: 'expired without an answer', cancelled: 'cancelled' }[e.outcome] || e.outcome}`, 'sys-invite-ended');
       break;
     case 'internal':
@@ -1143,10 +1223,12 @@ function appendEvent(c, e) {
       break;
     case 'message': {
       const fromCustomer = e.author?.role === 'customer';
+      // Between agents: the other agent's messages on the left, mine (with receipts) on the right.
+      const fromPeer = !fromCustomer && incoming(c, e);
       const text = h('div', { class: 'text' });
       renderText(text, e.text);
-      const receipt = fromCustomer ? null : h('span', { class: 'receipt', t: 'receipt' });
-      li = h('li', { class: 'msg ' + (fromCustomer ? 'customer' : 'agent'), t: fromCustomer ? 'msg-customer' : 'msg-agent', 'data-seq': e.seq },
+      const receipt = fromCustomer || fromPeer ? null : h('span', { class: 'receipt', t: 'receipt' });
+      li = h('li', { class: 'msg ' + (fromCustomer ? 'customer' : 'agent') + (fromPeer ? ' peer' : ''), t: fromCustomer ? 'msg-customer' : 'msg-agent', 'data-seq': e.seq, 'data-author': fromCustomer ? null : e.author?.id },
         h('div', { class: 'who', text: fromCustomer ? c.customer.name : who }),
         text,
         h('div', { class: 'meta' }, h('time', { datetime: e.at, text: clock(e.at) }), receipt));
@@ -1188,11 +1270,16 @@ function appendEvent(c, e) {
       li = sysLine(c, e, 'The customer continued the chat', 'sys-continued');
       break;
     case 'ended': {
+      if (c.agentChat && e.reason !== 'agent') {
+        li = sysLine(c, e, 'Chat ended', 'sys-ended');
+        break;
+      }
       const by = { customer: 'by the customer', agent: `by ${who}`, idle_timeout: '(customer idle)', auto_complete: '(auto-completed)', blocked: '(blocked)' }[e.reason] || '';
       li = sysLine(c, e, `Chat ended ${by}`.trim(), 'sys-ended');
       break;
     }
     case 'wrap_up': {
+      if (c.agentChat) break; // no disposition between agents
       const label = S.dispositions.find((x) => x.code === e.disposition)?.label || e.disposition || 'no disposition';
       li = sysLine(c, e, `Wrapped up: ${label}${e.note ? ` – “${e.note}”` : ''}`, 'sys-wrap-up');
       break;
@@ -1215,10 +1302,14 @@ function appendEvent(c, e) {
 function refreshChat(c) {
   const d = c.dom;
   if (!d) return;
-  d.title.textContent = c.customer.name;
+  d.title.textContent = chatTitle(c);
+  d.root.classList.toggle('agent-chat', c.agentChat);
+  d.root.toggleAttribute('data-internal', c.agentChat);
   drawMonitoring(c);
-  d.sub.textContent = [c.customer.email, c.customer.verified ? 'verified' : null, c.queue ? `queue ${queueName(c.queue)}` : null, c.reason ? `reason: ${S.reasons.get(c.reason) || c.reason}` : null]
-    .filter(Boolean).join(' · ');
+  // Between agents: no customer details (no customer), no queue (it was never queued).
+  d.sub.textContent = c.agentChat ? 'Internal chat · agents only, no customer'
+    : [c.customer.email, c.customer.verified ? 'verified' : null, c.queue ? `queue ${queueName(c.queue)}` : null, c.reason ? `reason: ${S.reasons.get(c.reason) || c.reason}` : null]
+      .filter(Boolean).join(' · ');
   for (const [seq, li] of d.bySeq) {
     const read = c.customerRead >= seq;
     li.classList.toggle('read', read);
@@ -1235,26 +1326,32 @@ function refreshChat(c) {
   // The customer composer: the owner's, and a conference participant's (no notes: those are
   // the owner's); consultants, coaches and observers talk only in the internal discussion.
   const talks = open || (role === 'conference' && live(c));
-  d.composer.hidden = !(talks || (c.status === 'ended' && owner));
+  // Between agents: no notes (all of it is agents only) and no wrap-up once it has ended.
+  d.composer.hidden = !(talks || (c.status === 'ended' && owner && !c.agentChat));
   d.composer.classList.toggle('notes-only', c.status === 'ended');
-  d.noteLabel.hidden = !owner;
+  d.noteLabel.hidden = !owner || c.agentChat;
   const noteToggle = d.composer.querySelector('[data-t=note-toggle]');
-  if (c.status === 'ended') {
+  if (c.status === 'ended' && !c.agentChat) {
     if (!noteToggle.checked) { noteToggle.checked = true; noteToggle.dispatchEvent(new Event('change')); }
-  } else if (!owner && noteToggle.checked) {
+  } else if ((!owner || c.agentChat) && noteToggle.checked) {
     noteToggle.checked = false; noteToggle.dispatchEvent(new Event('change'));
   }
+  if (c.agentChat && !noteToggle.checked) d.input.placeholder = `Message ${peerName(c)}…`;
   // The internal discussion: written by the owner, conference participants, consultants and
   // coaches while the chat is served; read-only once it has ended; observers only read.
-  d.internalComposer.hidden = !(live(c) && (owner || INTERNAL_ROLES.includes(role)));
-  d.internalClosed.hidden = !(c.status === 'ended' || c.status === 'done');
+  // A chat between agents has none: it is internal already.
+  for (const el of [d.internalHead, d.internalScroll]) el.hidden = c.agentChat;
+  d.internalComposer.hidden = c.agentChat || !(live(c) && (owner || INTERNAL_ROLES.includes(role)));
+  d.internalClosed.hidden = c.agentChat || !(c.status === 'ended' || c.status === 'done');
   drawParticipants(c);
   // Banner
   let banner = null;
   if (c.status === 'left') banner = c.leftNote || 'This chat was transferred away.';
   else if (c.status === 'transferring') banner = `Waiting for ${agentName(c.transfer?.to)} to accept the transfer…`;
-  else if (c.status === 'done') banner = 'Wrapped up.';
+  else if (c.status === 'done') banner = c.agentChat ? 'This chat has ended.' : 'Wrapped up.';
   else if (c.status === 'waiting' && !owner && c.owner === null && c.events.length) banner = 'Waiting in the queue.';
+  else if (c.agentChat && live(c) && owner && peerOf(c) && c.invites.has(peerOf(c))) banner = `Waiting for ${peerName(c)} to accept your chat…`;
+  else if (c.agentChat && live(c) && owner && peerOf(c) && c.names.has(peerOf(c)) && !c.participants.has(peerOf(c))) banner = `${peerName(c)} is not in this chat any more.`;
   else if (live(c) && owner && c.outbound && !c.customerSpoke) banner = `Chat request sent: ${c.customer.name} sees your message and can accept or decline.`;
   else if (live(c) && role === 'consult') banner = 'You are consulting: write in the internal discussion; the customer does not see you.';
   else if (live(c) && role === 'coach') banner = 'You are coaching: the agents see your internal messages; the customer does not see you.';
@@ -1262,12 +1359,13 @@ function refreshChat(c) {
   d.banner.hidden = !banner;
   d.banner.textContent = banner || '';
   // Actions
-  const monitors = supervisor() && !owner && (live(c) || c.status === 'waiting');
-  const key = `${c.status}|${owner}|${role}|${monitors}`;
+  // (Nothing to monitor in a chat between agents.)
+  const monitors = supervisor() && !owner && !c.agentChat && (live(c) || c.status === 'waiting');
+  const key = `${c.status}|${owner}|${role}|${monitors}|${c.agentChat}`;
   if (d.actionsKey !== key) {
     d.actionsKey = key;
     d.actions.replaceChildren();
-    if (open && c.status === 'assigned') {
+    if (open && c.status === 'assigned' && !c.agentChat) {
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'transfer', text: 'Transfer', onclick: () => toggleTools(c, 'transfer') }));
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'invite', text: 'Invite', onclick: () => toggleTools(c, 'invite') }));
     }
@@ -1293,8 +1391,8 @@ function refreshChat(c) {
     }
     if (open) d.actions.append(h('button', { type: 'button', class: 'ghost danger', t: 'end', text: 'End chat', onclick: () => toggleTools(c, 'end') }));
     if (d.toolsFor && !(d.toolsFor === 'wrapup' && c.status === 'ended') && !(open && c.status === 'assigned')) { d.toolsFor = null; d.tools.replaceChildren(); }
-    if (c.status === 'ended' && owner && !d.toolsFor) toggleTools(c, 'wrapup');
-    if (c.status === 'done' || c.status === 'left' || (c.status === 'ended' && !owner)) {
+    if (c.status === 'ended' && owner && !c.agentChat && !d.toolsFor) toggleTools(c, 'wrapup');
+    if (c.status === 'done' || c.status === 'left' || (c.status === 'ended' && (!owner || c.agentChat))) {
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'close', text: 'Close', onclick: () => closeChat(c) }));
     }
   }
@@ -1342,7 +1440,7 @@ async function toggleTools(c, what) {
   d.toolsFor = what;
   const err = h('div', { class: 'error small', t: 'tools-error' });
   if (what === 'end') {
-    d.tools.replaceChildren(h('div', { class: 'tool-row' }, h('span', { text: 'End this chat for the customer?' }),
+    d.tools.replaceChildren(h('div', { class: 'tool-row' }, h('span', { text: c.agentChat ? `End this chat with ${peerName(c)}?` : 'End this chat for the customer?' }),
       h('button', { type: 'button', class: 'primary danger', t: 'confirm-end', text: 'End chat', onclick: (ev) => {
         ev.target.disabled = true;
         request({ type: 'end', conversation: c.id }).then(() => { d.toolsFor = null; d.tools.replaceChildren(); refreshChat(c); }, (e) => { err.textContent = e.message; ev.target.disabled = false; });
@@ -1353,7 +1451,9 @@ async function toggleTools(c, what) {
   if (what === 'leave') {
     const next = [...c.participants.values()].filter((p) => p.role === 'conference').sort((a, b) => a.since - b.since)[0];
     d.tools.replaceChildren(h('div', { class: 'tool-row' },
-      h('span', { t: 'leave-what', text: next ? `Leave this chat? ${next.name} becomes its owner.` : 'Leave this chat? Nobody in the conference can take it over: as your org is set up, it ends, goes back to its queue, or stays open until the customer writes again.' }),
+      h('span', { t: 'leave-what', text: next ? `Leave this chat? ${next.name} becomes its owner.`
+        : c.agentChat ? 'Leave this chat? Nobody else is in it: it ends.'
+          : 'Leave this chat? Nobody in the conference can take it over: as your org is set up, it ends, goes back to its queue, or stays open until the customer writes again.' }),
       h('button', { type: 'button', class: 'primary', t: 'confirm-leave', text: 'Leave', onclick: (ev) => {
         ev.target.disabled = true;
         request({ type: 'leave', conversation: c.id }).then(() => { d.toolsFor = null; d.tools.replaceChildren(); refreshChat(c); }, (e) => { err.textContent = e.message; ev.target.disabled = false; });
@@ -1436,6 +1536,7 @@ function signOut(message) {
   $('pane').replaceChildren(h('div', { class: 'empty muted', text: 'Select a chat.' }));
   $('toasts').replaceChildren();
   showStartForm(false);
+  showAgentChatForm(false);
 }
 
 $('signin-form').addEventListener('submit', (ev) => {
@@ -1538,6 +1639,74 @@ $('start-form').addEventListener('submit', (ev) => {
     // The server's reason: the customer already has an open chat, you are at capacity, …
     err.textContent = `Could not start the chat: ${e.message}`;
   }).finally(() => { START.busy = false; $('start-go').disabled = false; });
+});
+
+// ------------------------------------------------------------------ chats between agents (agent_chat)
+// An agent starts a chat with another agent of the org: the agent (from the directory, with its
+// presence) and the first message. The ack names the conversation; `joined` and the log follow,
+// and the other agent gets an invitation (internal) to accept or reject. No customer, and neither
+// seat counts against max_chats. One client_msg_id per attempt at the same form content, as for
+// Start a chat.
+const AGENT_CHAT = { msgId: null, key: '', busy: false };
+/** The agent picker: every other agent of the org, with its presence as the directory saw it. */
+function drawAgentPicker() {
+  const sel = $('agent-chat-to');
+  const agents = S.me ? S.directory.agents.filter((a) => a.id !== S.me.agent) : [];
+  const want = JSON.stringify(agents.map((a) => [a.id, a.name, a.presence]));
+  if (sel.dataset.drawn === want) return;
+  sel.dataset.drawn = want;
+  const keep = sel.value;
+  sel.replaceChildren(h('option', { value: '', text: 'Choose an agent…' }),
+    ...agents.map((a) => h('option', { value: a.id, 'data-presence': a.presence, text: `${a.name} – ${a.presence}` })));
+  sel.value = agents.some((a) => a.id === keep) ? keep : '';
+}
+async function refreshAgentPicker() {
+  try { S.directory = await api('/v1/directory'); } catch { /* keep the last known */ }
+  drawAgentPicker();
+}
+function showAgentChatForm(show) {
+  $('agent-chat-form').hidden = !show;
+  $('agent-chat-open').setAttribute('aria-expanded', show ? 'true' : 'false');
+  if (show) { drawAgentPicker(); refreshAgentPicker(); $('agent-chat-to').focus(); } else $('agent-chat-error').textContent = '';
+}
+$('agent-chat-open').addEventListener('click', () => showAgentChatForm($('agent-chat-form').hidden));
+$('agent-chat-cancel').addEventListener('click', () => showAgentChatForm(false));
+$('agent-chat-text').addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); $('agent-chat-form').requestSubmit(); }
+});
+$('agent-chat-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  if (AGENT_CHAT.busy) return;
+  const err = $('agent-chat-error');
+  const to = $('agent-chat-to').value;
+  const text = $('agent-chat-text').value;
+  err.textContent = '';
+  if (!to) { err.textContent = 'Choose an agent.'; return; }
+  if (!text.trim()) { err.textContent = 'Write the first message.'; return; }
+  const key = JSON.stringify([to, text]);
+  if (key !== AGENT_CHAT.key || !AGENT_CHAT.msgId) {
+    AGENT_CHAT.key = key;
+    AGENT_CHAT.msgId = `a-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+  }
+  AGENT_CHAT.busy = true;
+  $('agent-chat-go').disabled = true;
+  request({ type: 'agent_chat', to_agent: to, client_msg_id: AGENT_CHAT.msgId, text }).then((data) => {
+    AGENT_CHAT.msgId = null; AGENT_CHAT.key = '';
+    $('agent-chat-text').value = '';
+    $('agent-chat-to').value = '';
+    showAgentChatForm(false);
+    if (data?.conversation) {
+      if (S.chats.get(data.conversation)?.status === 'closed') S.chats.delete(data.conversation);
+      const c = chatFor(data.conversation);
+      // Known before its log comes: the pane and the list name the other agent at once.
+      if (!c.events.length) { c.agentChat = true; c.initiatedBy = S.me?.agent || null; c.peer = to; }
+      select(data.conversation);
+    }
+  }, (e) => {
+    // The server's reason: the agent is offline, …
+    err.textContent = `Could not start the chat: ${e.message}`;
+    if (e.code === 'unavailable') refreshAgentPicker();
+  }).finally(() => { AGENT_CHAT.busy = false; $('agent-chat-go').disabled = false; });
 });
 
 // Test and support hook: drop the connection (the console reconnects and resumes by itself).
