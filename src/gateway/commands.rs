@@ -489,17 +489,6 @@ impl Session {
             .or_else(|| org.settings.default_queue.clone())
             .or_else(|| org.queues.first().map(|q| q.id.clone()))
             .ok_or_else(|| CommandError::not_found("queue"))?;
-        let id = ConversationId::generate();
-        let me = self.agent_key()?;
-        ask_here::<AgentActor, _>(
-            &self.rt,
-            &me,
-            ReserveOwner {
-                conversation: id.clone(),
-                internal: true,
-            },
-        )
-        .await?;
         let create = CreateInternal {
             agent: staff.id,
             agent_name: self.display_name(&staff.name),
@@ -508,14 +497,29 @@ impl Session {
             client_msg_id,
             text,
         };
+        self.open_owned(true, create).await
+    }
+
+    /// Creates a conversation this agent owns from the start (`start_chat`, `agent_chat`):
+    /// the owner's seat is taken first (capacity; `internal` seats never count), then `create`
+    /// runs on the new conversation; the seat is given back if that fails.
+    async fn open_owned<M>(&mut self, internal: bool, create: M) -> Result<AckData, CommandError>
+    where
+        M: Remote<Ok = u64>,
+        ConversationActor: actix::Handler<M>,
+    {
+        let id = ConversationId::generate();
+        let me = self.agent_key()?;
+        let seat = ReserveOwner {
+            conversation: id.clone(),
+            internal,
+        };
+        ask_here::<AgentActor, _>(&self.rt, &me, seat).await?;
         if let Err(e) = self.to_conversation(&id, create).await.and_then(|r| r) {
-            tell::<AgentActor, _>(
-                &self.rt,
-                &me,
-                Release {
-                    conversation: id.clone(),
-                },
-            );
+            let release = Release {
+                conversation: id.clone(),
+            };
+            tell::<AgentActor, _>(&self.rt, &me, release);
             return Err(e);
         }
         Ok(AckData::Started {
@@ -566,17 +570,6 @@ impl Session {
                 "the customer already has an open chat",
             ));
         }
-        let id = ConversationId::generate();
-        let me = self.agent_key()?;
-        ask_here::<AgentActor, _>(
-            &self.rt,
-            &me,
-            ReserveOwner {
-                conversation: id.clone(),
-                internal: false,
-            },
-        )
-        .await?;
         let create = CreateOutbound {
             agent: staff.id,
             agent_name: self.display_name(&staff.name),
@@ -588,20 +581,7 @@ impl Session {
             client_msg_id: start.client_msg_id,
             text: start.text,
         };
-        if let Err(e) = self.to_conversation(&id, create).await.and_then(|r| r) {
-            tell::<AgentActor, _>(
-                &self.rt,
-                &me,
-                Release {
-                    conversation: id.clone(),
-                },
-            );
-            return Err(e);
-        }
-        Ok(AckData::Started {
-            conversation: id,
-            existing: false,
-        })
+        self.open_owned(false, create).await
     }
 
     /// A second `start` while the customer's chat is open: follows that chat (unless this session

@@ -16,6 +16,45 @@ use crate::protocol::{
     Author, AuthorRole, CommandError, EventKind, InviteOutcome, ParticipantRole,
 };
 
+/// The events that open a chat an agent starts: `created`, the agent's assignment and join as
+/// owner, and its first message (deduplicated by its `client_msg_id`).
+fn opening(
+    author: Author,
+    created: EventKind,
+    agent: &AgentId,
+    name: String,
+    client_msg_id: String,
+    text: String,
+) -> Vec<NewEvent> {
+    let key = dedup_key(&author.role, author.id.as_deref(), &client_msg_id);
+    vec![
+        event(author.clone(), created),
+        event(
+            author.clone(),
+            EventKind::Assigned {
+                agent: agent.clone(),
+                agent_name: name.clone(),
+            },
+        ),
+        event(
+            author.clone(),
+            EventKind::ParticipantJoined {
+                participant: agent.to_string(),
+                name,
+                role: ParticipantRole::Owner,
+            },
+        ),
+        NewEvent {
+            author,
+            kind: EventKind::Message {
+                text,
+                client_msg_id,
+            },
+            dedup_key: Some(key),
+        },
+    ]
+}
+
 /// Creates a conversation an agent starts with a customer. Answers the first message's seq.
 #[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<u64, CommandError>")]
@@ -43,46 +82,25 @@ impl Handler<CreateOutbound> for ConversationActor {
         };
         let mut context = serde_json::Map::new();
         context.insert("initiated_by".into(), msg.agent.to_string().into());
-        let key = dedup_key(&agent.role, agent.id.as_deref(), &msg.client_msg_id);
-        let events = vec![
-            event(
-                agent.clone(),
-                EventKind::Created {
-                    customer: Some(msg.customer.clone()),
-                    customer_name: msg.customer_name,
-                    customer_email: None,
-                    verified: true,
-                    queue: msg.queue,
-                    reason: None,
-                    case_id: None,
-                    channel: "outbound".into(),
-                    context,
-                },
-            ),
-            event(
-                agent.clone(),
-                EventKind::Assigned {
-                    agent: msg.agent.clone(),
-                    agent_name: msg.agent_name.clone(),
-                },
-            ),
-            event(
-                agent.clone(),
-                EventKind::ParticipantJoined {
-                    participant: msg.agent.to_string(),
-                    name: msg.agent_name,
-                    role: ParticipantRole::Owner,
-                },
-            ),
-            NewEvent {
-                author: agent,
-                kind: EventKind::Message {
-                    text: msg.text,
-                    client_msg_id: msg.client_msg_id,
-                },
-                dedup_key: Some(key),
-            },
-        ];
+        let created = EventKind::Created {
+            customer: Some(msg.customer.clone()),
+            customer_name: msg.customer_name,
+            customer_email: None,
+            verified: true,
+            queue: msg.queue,
+            reason: None,
+            case_id: None,
+            channel: "outbound".into(),
+            context,
+        };
+        let events = opening(
+            agent,
+            created,
+            &msg.agent,
+            msg.agent_name,
+            msg.client_msg_id,
+            msg.text,
+        );
         self.mark_created();
         let fut = self.append(events).map(move |res, act, _| {
             let seq = res?.last().map_or(0, |a| a.event.seq);
@@ -161,55 +179,34 @@ impl Handler<CreateInternal> for ConversationActor {
             };
             let mut context = serde_json::Map::new();
             context.insert("initiated_by".into(), msg.agent.to_string().into());
-            let key = dedup_key(&agent.role, agent.id.as_deref(), &msg.client_msg_id);
-            let events = vec![
-                event(
-                    agent.clone(),
-                    EventKind::Created {
-                        customer: None,
-                        customer_name: String::new(),
-                        customer_email: None,
-                        verified: false,
-                        queue: msg.queue,
-                        reason: None,
-                        case_id: None,
-                        channel: "internal".into(),
-                        context,
-                    },
-                ),
-                event(
-                    agent.clone(),
-                    EventKind::Assigned {
-                        agent: msg.agent.clone(),
-                        agent_name: msg.agent_name.clone(),
-                    },
-                ),
-                event(
-                    agent.clone(),
-                    EventKind::ParticipantJoined {
-                        participant: msg.agent.to_string(),
-                        name: msg.agent_name,
-                        role: ParticipantRole::Owner,
-                    },
-                ),
-                NewEvent {
-                    author: agent.clone(),
-                    kind: EventKind::Message {
-                        text: msg.text,
-                        client_msg_id: msg.client_msg_id,
-                    },
-                    dedup_key: Some(key),
+            let created = EventKind::Created {
+                customer: None,
+                customer_name: String::new(),
+                customer_email: None,
+                verified: false,
+                queue: msg.queue,
+                reason: None,
+                case_id: None,
+                channel: "internal".into(),
+                context,
+            };
+            let mut events = opening(
+                agent.clone(),
+                created,
+                &msg.agent,
+                msg.agent_name,
+                msg.client_msg_id,
+                msg.text,
+            );
+            events.push(event(
+                agent,
+                EventKind::Invited {
+                    to: msg.to.clone(),
+                    role: ParticipantRole::Conference,
+                    by: msg.agent.clone(),
+                    note: None,
                 },
-                event(
-                    agent,
-                    EventKind::Invited {
-                        to: msg.to.clone(),
-                        role: ParticipantRole::Conference,
-                        by: msg.agent.clone(),
-                        note: None,
-                    },
-                ),
-            ];
+            ));
             act.mark_created();
             act.append(events)
                 .map(move |res, act, _| match res {
