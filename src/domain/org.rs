@@ -200,6 +200,10 @@ pub struct QueueConfig {
     /// Higher is served first when an agent is eligible for several queues.
     #[serde(default)]
     pub priority: i32,
+    /// This queue's own rule for a chat whose owner leaves with nobody to take over (and for an
+    /// idle customer: `async` parks instead of ending); absent, the org's `owner_leaves` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_leaves: Option<OwnerLeaves>,
 }
 
 /// An agent's profile. Queue membership and roles come from the agent's token; the profile adds
@@ -276,6 +280,15 @@ impl OrgConfig {
 
     pub fn queue(&self, id: &QueueId) -> Option<&QueueConfig> {
         self.queues.iter().find(|q| &q.id == id)
+    }
+
+    /// The rule for a chat of `queue` whose owner leaves with nobody to take over: the queue's
+    /// own when it has one, else the org's.
+    pub fn owner_leaves(&self, queue: Option<&QueueId>) -> OwnerLeaves {
+        queue
+            .and_then(|q| self.queue(q))
+            .and_then(|q| q.owner_leaves)
+            .unwrap_or(self.settings.owner_leaves)
     }
 
     pub fn agent(&self, id: &AgentId) -> Option<&AgentProfile> {

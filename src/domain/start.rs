@@ -293,6 +293,7 @@ mod tests {
                 id: queue(id),
                 name: id.to_owned(),
                 priority,
+                owner_leaves: None,
             })
             .collect();
         org.reasons = [("order", None), ("invoice", Some("billing"))]

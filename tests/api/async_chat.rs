@@ -133,3 +133,66 @@ async fn a_quiet_customer_parks_the_chat_and_a_parked_chat_expires_or_is_marked_
     let ended = customer.event(&conv, "ended").await;
     assert_eq!(ended["event"]["reason"], "agent");
 }
+
+#[actix_web::test]
+async fn a_queue_rule_overrides_the_orgs_and_without_one_the_orgs_applies() {
+    let app = spawn_app_with(async_org(vec![])).await;
+    let admin = app.admin_token("t1");
+    // Queue general ends its chats when the owner leaves, whatever the org says.
+    let (status, body) = app
+        .http(
+            "PUT",
+            "/v1/queues/general",
+            Some(&admin),
+            Some(json!({ "name": "General", "owner_leaves": "end" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = app.http("GET", "/v1/queues/general", Some(&admin), None).await;
+    assert_eq!(body["queue"]["owner_leaves"], "end");
+    let mut al = app.agent("al", &["general"]).await;
+    let (mut customer, conv) = app.customer_chat("ada").await;
+    accept_next(&mut al).await;
+    al.ok(json!({ "type": "leave", "conversation": conv })).await;
+    let ended = customer.event(&conv, "ended").await;
+    assert_eq!(ended["event"]["reason"], "agent");
+    customer.barrier().await;
+    assert!(customer
+        .buffered(|f| is_event(f, &conv) && f["event"]["kind"] == "parked")
+        .is_empty());
+
+    // The queue's rule removed: the org's (asynchronous) applies again.
+    let (status, body) = app
+        .http(
+            "PUT",
+            "/v1/queues/general",
+            Some(&admin),
+            Some(json!({ "name": "General" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("owner_leaves").is_none(), "{body}");
+    let (mut customer, conv) = app.customer_chat("bea").await;
+    accept_next(&mut al).await;
+    al.ok(json!({ "type": "leave", "conversation": conv })).await;
+    customer.event(&conv, "parked").await;
+    assert_eq!(status_of(&app, &conv).await, "parked");
+}
+
+#[actix_web::test]
+async fn a_bad_queue_rule_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.admin_token("t1");
+    let (status, body) = app
+        .http(
+            "PUT",
+            "/v1/queues/general",
+            Some(&admin),
+            Some(json!({ "name": "General", "owner_leaves": "later" })),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    let (_, body) = app.http("GET", "/v1/queues/general", Some(&admin), None).await;
+    assert!(body["queue"].get("owner_leaves").is_none(), "{body}");
+}

@@ -631,3 +631,102 @@ async fn with_observers_unannounced_a_supervisor_observes_without_a_trace() {
     sue.wait_for("left", |f| f["signal"] == "left" && f["conversation"] == conv)
         .await;
 }
+
+/// Seed 001's inbox: an agent of the conversation's queue who is not in the chat reads it live
+/// and on replay, and writes in its internal discussion (view-only after the end); it never
+/// writes to the customer and logs no read receipt. Agents of other queues get nothing.
+#[actix_web::test]
+async fn an_agent_of_the_queue_reads_the_chat_and_writes_in_its_internal_discussion() {
+    let app = spawn_app().await;
+    let (mut al, mut customer, conv) = owned_chat(&app).await;
+    let mut cy = app.agent("cy", &["general"]).await;
+    let mut dee = helper(&app, "dee").await;
+    let first = say(&mut al, &conv, "a1", "Hello Ada").await;
+
+    // Another queue's agent: nothing to read or write.
+    dee.err(
+        json!({ "type": "resume", "conversation": conv, "last_seq": 0 }),
+        "not_found",
+    )
+    .await;
+    dee.err(
+        json!({ "type": "internal", "conversation": conv, "client_msg_id": "d1", "text": "hi" }),
+        "not_found",
+    )
+    .await;
+
+    // An agent of the queue follows it: the replay, then live events.
+    cy.ok(json!({ "type": "resume", "conversation": conv, "last_seq": 0 }))
+        .await;
+    cy.wait_for("the replayed message", |f| {
+        is_event(f, &conv) && f["seq"] == first
+    })
+    .await;
+    let seq = internal(&mut cy, &conv, "c1", "I had this customer yesterday").await;
+    let got = al
+        .wait_for("cy's internal message", |f| {
+            is_event(f, &conv) && f["seq"] == seq
+        })
+        .await;
+    assert_eq!(got["event"]["kind"], "internal");
+    assert_eq!(got["event"]["author"]["id"], "cy");
+    // A retry is the same message.
+    assert_eq!(
+        internal(&mut cy, &conv, "c1", "I had this customer yesterday").await,
+        seq
+    );
+    let later = say(&mut al, &conv, "a2", "Let me look").await;
+    cy.wait_for("al's live message", |f| is_event(f, &conv) && f["seq"] == later)
+        .await;
+
+    // Never to the customer, and no read receipt: the customer sees none of cy.
+    cy.err(
+        json!({ "type": "send", "conversation": conv, "client_msg_id": "c2", "text": "hi" }),
+        "forbidden",
+    )
+    .await;
+    cy.ok(json!({ "type": "read", "conversation": conv, "seq": later }))
+        .await;
+    let last = say(&mut al, &conv, "a3", "Found it").await;
+    customer
+        .wait_for("al's last message", |f| is_event(f, &conv) && f["seq"] == last)
+        .await;
+    let seen = customer.buffered(|f| is_event(f, &conv));
+    assert!(agents_only(&seen).is_empty(), "{seen:?}");
+    assert!(
+        seen.iter().all(|f| f["event"]["author"]["id"] != "cy"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|f| f["event"]["kind"] != "read" || f["event"]["author"]["role"] != "agent"),
+        "{seen:?}"
+    );
+
+    // The REST transcript an agent of the queue reads has the internal message; dee's has nothing.
+    let token = app.staff_token("t1", "cy", &[Role::Agent], &["general"]);
+    let (status, body) = app
+        .http("GET", &format!("/v1/conversations/{conv}/transcript"), Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .any(|e| e["seq"] == seq && e["kind"] == "internal"));
+    let token = app.staff_token("t1", "dee", &[Role::Agent], &["billing"]);
+    let (status, _) = app
+        .http("GET", &format!("/v1/conversations/{conv}/transcript"), Some(&token), None)
+        .await;
+    assert_eq!(status, 404);
+
+    // After the end: view-only.
+    customer
+        .ok(json!({ "type": "end", "conversation": conv }))
+        .await;
+    cy.event(&conv, "ended").await;
+    cy.err(
+        json!({ "type": "internal", "conversation": conv, "client_msg_id": "c3", "text": "late" }),
+        "ended",
+    )
+    .await;
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::ConversationActor;
 use crate::domain::conversation::Status;
 use crate::hub::Audience;
-use crate::ids::{AgentId, CustomerId};
+use crate::ids::{AgentId, CustomerId, QueueId};
 use crate::protocol::{Author, AuthorRole, CommandError, ParticipantRole};
 
 /// Who is acting on the conversation.
@@ -19,6 +19,10 @@ pub enum Who {
         name: String,
         /// Supervisors and admins may act on any conversation of their org.
         supervisor: bool,
+        /// The agent's queues (its inbox, seed 001): it may read a conversation of these queues
+        /// and write in its internal discussion without taking part in it.
+        #[serde(default)]
+        queues: Vec<QueueId>,
     },
 }
 
@@ -68,10 +72,23 @@ impl ConversationActor {
                     Err(CommandError::forbidden(
                         "you no longer own this conversation",
                     ))
+                } else if self.inbox_agent(who) {
+                    Err(CommandError::forbidden(
+                        "you are not in this chat: agents of its queue write in its internal discussion only",
+                    ))
                 } else {
                     Err(CommandError::not_found("conversation"))
                 }
             }
+        }
+    }
+
+    /// An agent of the conversation's queue (its inbox): it may read the conversation and write
+    /// in its internal discussion without taking part in it.
+    pub(super) fn inbox_agent(&self, who: &Who) -> bool {
+        match (who, &self.state.queue) {
+            (Who::Agent { queues, .. }, Some(queue)) => queues.contains(queue),
+            _ => false,
         }
     }
 
@@ -147,6 +164,9 @@ impl Handler<Access> for ConversationActor {
             {
                 Ok(Audience::Agent)
             }
+            // The inbox (seed 001): an agent of the conversation's queue reads it, agents-only
+            // events included, without a role or a seat.
+            who if self.inbox_agent(who) => Ok(Audience::Agent),
             _ => Err(CommandError::not_found("conversation")),
         }
     }

@@ -143,13 +143,13 @@ impl Handler<MarkRead> for ConversationActor {
         if let Err(e) = self.ready() {
             return reply(Err(e));
         }
-        // Observers, coaches, consultants and supervisors who are not in the chat never log
-        // read receipts: the customer must not learn that they read.
+        // Observers, coaches, consultants, and supervisors or agents of the queue who are not
+        // in the chat never log read receipts: the customer must not learn that they read.
         if let Who::Agent { id, supervisor, .. } = &msg.who {
             match self.role_of(id) {
                 Some(ParticipantRole::Owner | ParticipantRole::Conference) => {}
                 Some(_) => return reply(Ok(())),
-                None if *supervisor => return reply(Ok(())),
+                None if *supervisor || self.inbox_agent(&msg.who) => return reply(Ok(())),
                 None => {}
             }
         }

@@ -491,7 +491,9 @@ impl ConversationActor {
         let rule = self
             .org()
             .filter(|_| self.state.customer.is_some())
-            .map_or(OwnerLeaves::End, |o| o.settings.owner_leaves);
+            .map_or(OwnerLeaves::End, |o| {
+                o.owner_leaves(self.state.queue.as_ref())
+            });
         let queue = self
             .state
             .queue
@@ -613,6 +615,7 @@ impl Handler<Monitor> for ConversationActor {
             id,
             name,
             supervisor: true,
+            ..
         } = &msg.who
         else {
             return reply(Err(CommandError::forbidden(
@@ -758,7 +761,8 @@ impl Handler<PostInternal> for ConversationActor {
                 )))
             }
             Some(_) => {}
-            None if *supervisor => {}
+            // Supervisors, and agents of the conversation's queue (the inbox, seed 001).
+            None if *supervisor || self.inbox_agent(&msg.who) => {}
             None => {
                 return reply(Err(self
                     .check_owner(id)

@@ -53,7 +53,10 @@ impl Handler<TimerFired> for ConversationActor {
                 .map(done)
                 .boxed_local(),
             // Asynchronous chat: a customer who went quiet parks the chat instead of ending it.
-            TimerKind::IdleEnd => match (org.settings.owner_leaves, self.state.owner.clone()) {
+            TimerKind::IdleEnd => match (
+                org.owner_leaves(self.state.queue.as_ref()),
+                self.state.owner.clone(),
+            ) {
                 (OwnerLeaves::Async, Some(owner)) if self.state.transfer.is_none() => {
                     self.park(owner, Author::system()).map(done).boxed_local()
                 }

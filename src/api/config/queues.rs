@@ -11,7 +11,7 @@ use super::{org, parse};
 use crate::actors::queue::{GetStats, QueueActor, Waiting};
 use crate::actors::route::ask;
 use crate::actors::Rt;
-use crate::domain::org::QueueConfig;
+use crate::domain::org::{OwnerLeaves, QueueConfig};
 use crate::ids::{QueueId, QueueKey};
 use crate::protocol::CommandError;
 
@@ -94,6 +94,8 @@ pub(super) struct QueueBody {
     name: String,
     #[serde(default)]
     priority: i32,
+    #[serde(default)]
+    owner_leaves: Option<OwnerLeaves>,
 }
 
 pub(super) async fn put_queue(
@@ -109,6 +111,7 @@ pub(super) async fn put_queue(
         id,
         name: b.name,
         priority: b.priority,
+        owner_leaves: b.owner_leaves,
     };
     upsert_in(&rt, &staff.org, |o| &mut o.queues, q, |q| &q.id).await
 }

@@ -103,6 +103,7 @@ pub(super) async fn hello_frame(
                 .get(&s.org)
                 .map_or_else(|| s.name.clone(), |o| o.display_name(&s.id, &s.name)),
             supervisor: s.sees_all_queues(),
+            queues: s.queues.clone(),
         },
         Principal::Customer(c) => Who::Customer(c.id.clone()),
     };
