@@ -176,6 +176,13 @@ impl Session {
                     }
                 }
             }
+            Command::Unfollow { conversation } => {
+                if self.follows.remove(&conversation).is_some() {
+                    let key = self.conv_key(&conversation);
+                    self.rt.hub.unfollow(&key, self.handle.id);
+                }
+                Ok(None)
+            }
             Command::Status { presence } => {
                 let key = self.agent_key()?;
                 ask_here::<AgentActor, _>(&self.rt, &key, SetPresence(presence)).await?;

@@ -110,6 +110,11 @@ pub enum Command {
         #[serde(default)]
         epoch: Option<String>,
     },
+    /// Stop receiving a conversation's events on this socket (the inverse of `resume`; the
+    /// conversation itself is unchanged).
+    Unfollow {
+        conversation: ConversationId,
+    },
     /// Agent: set presence.
     Status {
         presence: Presence,
@@ -256,6 +261,7 @@ impl Command {
             Command::End { .. } => "end",
             Command::Survey { .. } => "survey",
             Command::Resume { .. } => "resume",
+            Command::Unfollow { .. } => "unfollow",
             Command::Status { .. } => "status",
             Command::Accept { .. } => "accept",
             Command::Reject { .. } => "reject",

@@ -730,3 +730,51 @@ async fn an_agent_of_the_queue_reads_the_chat_and_writes_in_its_internal_discuss
     )
     .await;
 }
+
+/// `unfollow` ends what `resume` started, on that socket only: an inbox agent who stops viewing a
+/// chat gets none of its later events; the chat and everyone else's view go on.
+#[actix_web::test]
+async fn unfollow_stops_a_sockets_events_and_nothing_else() {
+    let app = spawn_app().await;
+    let (mut al, mut customer, conv) = owned_chat(&app).await;
+    let mut cy = app.agent("cy", &["general"]).await;
+    cy.ok(json!({ "type": "resume", "conversation": conv, "last_seq": 0 }))
+        .await;
+    let seen = say(&mut al, &conv, "a1", "before").await;
+    cy.wait_for("the live message", |f| is_event(f, &conv) && f["seq"] == seen)
+        .await;
+
+    cy.ok(json!({ "type": "unfollow", "conversation": conv }))
+        .await;
+    // Again, or for a chat it never followed: nothing to do, still an ack.
+    cy.ok(json!({ "type": "unfollow", "conversation": conv }))
+        .await;
+    let after = say(&mut al, &conv, "a2", "after").await;
+    customer
+        .wait_for("the customer still gets it", |f| {
+            is_event(f, &conv) && f["seq"] == after
+        })
+        .await;
+    let note = al
+        .ok(json!({ "type": "note", "conversation": conv, "text": "agents see this" }))
+        .await["seq"]
+        .as_u64()
+        .expect("seq");
+    al.wait_for("the owner still gets its note", |f| {
+        is_event(f, &conv) && f["seq"] == note
+    })
+    .await;
+    cy.barrier().await;
+    assert!(
+        cy.buffered(|f| is_event(f, &conv) && f["seq"].as_u64() > Some(seen))
+            .is_empty(),
+        "events reached a socket that unfollowed"
+    );
+    // It can still write in the internal discussion and follow again from where it stopped.
+    cy.ok(json!({ "type": "resume", "conversation": conv, "last_seq": seen }))
+        .await;
+    cy.wait_for("the missed note on replay", |f| {
+        is_event(f, &conv) && f["seq"] == note
+    })
+    .await;
+}
