@@ -168,6 +168,9 @@ pub struct Limits {
     pub max_queue_len: usize,
     /// Queue positions are sent to waiting customers at most this often.
     pub position_update_ms: u64,
+    /// A customer's typing preview reaches agents at most this often (the latest text is sent
+    /// when the interval is over).
+    pub typing_preview_ms: u64,
     /// How often each queue re-checks offers nobody reported on and decliners' cooldowns.
     pub queue_sweep_ms: u64,
     /// Most websocket connections one node accepts.

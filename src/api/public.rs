@@ -110,6 +110,7 @@ async fn widget(rt: web::Data<Rt>, path: web::Path<String>) -> ApiResult<HttpRes
         "reason_required": !org.reasons.is_empty(),
         "reasons": page,
         "survey_enabled": org.settings.survey_enabled,
+        "typing_preview": org.settings.typing_preview,
     })))
 }
 

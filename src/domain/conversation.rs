@@ -379,6 +379,8 @@ impl ConversationState {
                 self.disposition = disposition.clone();
             }
             EventKind::Survey { rating, .. } => self.survey = Some(*rating),
+            // An agent's action in the chat: it keeps a parked or idle chat's clock going.
+            EventKind::UrlPushed { .. } => self.last_activity = Some(at),
             EventKind::Read { .. } | EventKind::Note { .. } | EventKind::Internal { .. } => {}
         }
     }

@@ -85,6 +85,9 @@ pub struct OrgSettings {
     pub announce_observers: bool,
     /// What happens when the owner leaves and no conference participant can take over.
     pub owner_leaves: OwnerLeaves,
+    /// Typing preview (seed 004): agents see what the customer is typing before they send it
+    /// (live only, never logged); the widget tells the customer so. Off by default.
+    pub typing_preview: bool,
     /// A parked (asynchronous) chat without activity this long ends (auto-complete).
     pub parked_expiry_ms: u64,
     /// When the customer of a parked chat writes again, only the previous agent is offered it
@@ -120,6 +123,7 @@ impl Default for OrgSettings {
             consult_counts: true,
             announce_observers: true,
             owner_leaves: OwnerLeaves::End,
+            typing_preview: false,
             parked_expiry_ms: 7 * 24 * 3_600_000,
             return_window_ms: 60_000,
             customer_token_secret: None,

@@ -29,6 +29,9 @@ pub enum TextError {
     ClientMsgId { max: usize },
     #[error("email is not a valid address")]
     Email,
+    /// A pushed URL that is not an absolute http(s) address (PROTOCOL §4.30).
+    #[error("url: {0}")]
+    Url(&'static str),
 }
 
 impl TextError {
@@ -88,6 +91,42 @@ pub fn client_msg_id(id: &str, max_len: usize) -> Result<(), TextError> {
         return Err(TextError::ClientMsgId { max: max_len });
     }
     Ok(())
+}
+
+/// Longest URL an agent may push (browsers and proxies handle far longer, people do not).
+pub const MAX_URL_LEN: usize = 2048;
+
+/// A URL an agent pushes to the customer (seed 004): an absolute `http` or `https` address with
+/// a host, at most [`MAX_URL_LEN`] bytes, no whitespace or control characters. Returned in its
+/// normalised form (the address the customer's page shows and opens is exactly this one).
+pub fn pushed_url(raw: &str) -> Result<String, TextError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(TextError::Url("is empty"));
+    }
+    if raw.len() > MAX_URL_LEN {
+        return Err(TextError::Url("is longer than 2048 characters"));
+    }
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(TextError::Url("contains spaces or control characters"));
+    }
+    let url = url::Url::parse(raw).map_err(|_| TextError::Url("is not an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(TextError::Url(
+            "only http and https addresses can be pushed",
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(TextError::Url("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(TextError::Url("must not carry a user name or password"));
+    }
+    let out = url.to_string();
+    if out.len() > MAX_URL_LEN {
+        return Err(TextError::Url("is longer than 2048 characters"));
+    }
+    Ok(out)
 }
 
 /// A person's name from the pre-chat form.

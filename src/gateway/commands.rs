@@ -10,7 +10,7 @@ use crate::actors::agent::{
 use crate::actors::conversation::{
     message_text, Continue, ConversationActor, ConvertConsult, Create, CreateInternal,
     CreateOutbound, End, Invite, InviteTarget, Leave, MarkRead, Monitor, Note, Post, PostInternal,
-    Remove, RequestTransfer, Survey, TransferToQueue, Typing, WrapUp,
+    PushUrl, Remove, RequestTransfer, Survey, TransferToQueue, Typing, WrapUp,
 };
 use crate::actors::queue::{Admit, Pick, QueueActor};
 use crate::actors::route::{ask, ask_here, tell, Remote};
@@ -100,12 +100,28 @@ impl Session {
                 let (seq, duplicate) = self.to_conversation(&conversation, post).await??;
                 Ok(Some(AckData::Sent { seq, duplicate }))
             }
-            Command::Typing { conversation, on } => {
+            Command::Typing {
+                conversation,
+                on,
+                preview,
+            } => {
+                let preview = match preview {
+                    Some(_) if self.customer().is_err() => {
+                        return Err(CommandError::bad_request(
+                            "only a customer's typing carries a preview",
+                        ))
+                    }
+                    // Empty text is no preview (the customer cleared the box).
+                    Some(p) if p.trim().is_empty() => None,
+                    Some(p) => Some(message_text(&p, &limits)?),
+                    None => None,
+                };
                 self.to_conversation(
                     &conversation,
                     Typing {
                         who: self.who.clone(),
                         on,
+                        preview,
                     },
                 )
                 .await??;
@@ -175,6 +191,22 @@ impl Session {
                         Err(CommandError::unavailable("could not resume; retry"))
                     }
                 }
+            }
+            Command::PushUrl {
+                conversation,
+                client_msg_id,
+                url,
+            } => {
+                self.staff()?;
+                text::client_msg_id(&client_msg_id, limits.max_client_msg_id_len)?;
+                let url = text::pushed_url(&url)?;
+                let msg = PushUrl {
+                    who: self.who.clone(),
+                    client_msg_id,
+                    url,
+                };
+                let (seq, duplicate) = self.to_conversation(&conversation, msg).await??;
+                Ok(Some(AckData::Sent { seq, duplicate }))
             }
             Command::Unfollow { conversation } => {
                 if self.follows.remove(&conversation).is_some() {

@@ -84,6 +84,9 @@ pub enum Command {
     Typing {
         conversation: ConversationId,
         on: bool,
+        /// Customer, where the org has `typing_preview` on: what they have typed so far.
+        #[serde(default)]
+        preview: Option<String>,
     },
     Read {
         conversation: ConversationId,
@@ -109,6 +112,12 @@ pub enum Command {
         last_seq: u64,
         #[serde(default)]
         epoch: Option<String>,
+    },
+    /// Agent in the chat: push a URL the customer's page offers to open (seed 004).
+    PushUrl {
+        conversation: ConversationId,
+        client_msg_id: String,
+        url: String,
     },
     /// Stop receiving a conversation's events on this socket (the inverse of `resume`; the
     /// conversation itself is unchanged).
@@ -262,6 +271,7 @@ impl Command {
             Command::Survey { .. } => "survey",
             Command::Resume { .. } => "resume",
             Command::Unfollow { .. } => "unfollow",
+            Command::PushUrl { .. } => "push_url",
             Command::Status { .. } => "status",
             Command::Accept { .. } => "accept",
             Command::Reject { .. } => "reject",

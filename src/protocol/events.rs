@@ -203,6 +203,11 @@ pub enum EventKind {
     Parked {
         previous: AgentId,
     },
+    /// An agent pushed a URL: the customer's page offers to open it (never opens it by itself).
+    UrlPushed {
+        url: String,
+        client_msg_id: String,
+    },
     /// A message in the conversation's internal discussion: agents only.
     Internal {
         text: String,
@@ -278,6 +283,7 @@ impl EventKind {
             EventKind::RoleChanged { .. } => "role_changed",
             EventKind::OwnershipChanged { .. } => "ownership_changed",
             EventKind::Internal { .. } => "internal",
+            EventKind::UrlPushed { .. } => "url_pushed",
             EventKind::Parked { .. } => "parked",
             EventKind::IdleWarning { .. } => "idle_warning",
             EventKind::Continued => "continued",

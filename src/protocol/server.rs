@@ -35,6 +35,9 @@ pub enum Signal {
         conversation: ConversationId,
         who: String,
         on: bool,
+        /// The customer's unsent text, to agents only, where the org has `typing_preview` on.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        preview: Option<String>,
     },
     /// The customer's place in the queue (1 = next) and an estimate of the wait.
     Position {

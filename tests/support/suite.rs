@@ -26,6 +26,8 @@ macro_rules! behavioural_suite {
         mod participants;
         #[path = "../api/policy.rs"]
         mod policy;
+        #[path = "../api/push_and_preview.rs"]
+        mod push_and_preview;
         #[path = "../support/redis.rs"]
         mod redis_server;
         #[path = "../api/request_list.rs"]

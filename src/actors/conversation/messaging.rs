@@ -97,33 +97,38 @@ impl ConversationActor {
     }
 }
 
-/// Typing on/off: a live signal to the other side, never logged.
+/// Typing on/off: a live signal to the other side, never logged. A customer's may carry what
+/// they have typed so far (the typing preview, where the org has it on).
 #[derive(Message, Clone, Serialize, Deserialize)]
 #[rtype(result = "Result<(), CommandError>")]
 pub struct Typing {
     pub who: Who,
     pub on: bool,
+    #[serde(default)]
+    pub preview: Option<String>,
 }
 
 impl Handler<Typing> for ConversationActor {
     type Result = Result<(), CommandError>;
 
-    fn handle(&mut self, msg: Typing, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Typing, ctx: &mut Self::Context) -> Self::Result {
         self.ready()?;
         self.check_party(&msg.who)?;
         self.check_open()?;
-        let (who, to_customer, to_agents) = match &msg.who {
-            Who::Customer(_) => ("customer".to_string(), false, true),
-            Who::Agent { name, .. } => (name.clone(), true, false),
-        };
-        let signal = Signal::Typing {
-            conversation: self.key.id.clone(),
-            who,
-            on: msg.on,
-        };
-        self.rt
-            .hub
-            .signal_conversation(&self.key, to_customer, to_agents, &signal);
+        match &msg.who {
+            Who::Customer(_) => self.customer_typing(msg.on, msg.preview, ctx),
+            Who::Agent { name, .. } => {
+                let signal = Signal::Typing {
+                    conversation: self.key.id.clone(),
+                    who: name.clone(),
+                    on: msg.on,
+                    preview: None,
+                };
+                self.rt
+                    .hub
+                    .signal_conversation(&self.key, true, false, &signal);
+            }
+        }
         Ok(())
     }
 }

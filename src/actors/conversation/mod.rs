@@ -11,8 +11,8 @@
 //! `lifecycle.rs` (create, continue, end, survey, wrap-up), `messaging.rs` (messages, typing,
 //! read receipts, notes), `assignment.rs` (the queue's offers and the agent's acceptance),
 //! `transfer.rs` (to an agent or a queue), `participants.rs` (conference, consultation,
-//! monitoring, the internal discussion), `outbound.rs` (chats an agent starts) and `timers.rs`
-//! (what each deadline does).
+//! monitoring, the internal discussion), `outbound.rs` (chats an agent starts), `push.rs`
+//! (pushed URLs, the customer's typing preview) and `timers.rs` (what each deadline does).
 
 mod access;
 mod assignment;
@@ -20,6 +20,7 @@ mod lifecycle;
 mod messaging;
 mod outbound;
 mod participants;
+mod push;
 mod summary;
 mod timers;
 mod transfer;
@@ -32,6 +33,7 @@ pub use outbound::{CreateInternal, CreateOutbound};
 pub use participants::{
     AnswerInvite, ConvertConsult, Invite, InviteTarget, Leave, Monitor, PostInternal, Remove,
 };
+pub use push::PushUrl;
 pub use timers::TimerFired;
 pub use transfer::{AnswerTransfer, RequestTransfer, TransferToQueue};
 
@@ -110,6 +112,7 @@ crate::remote_messages!(ConversationActor {
     ConvertConsult => u64, "conv.convert_consult";
     Monitor => u64, "conv.monitor";
     PostInternal => (u64, bool), "conv.internal";
+    PushUrl => (u64, bool), "conv.push_url";
     Access => Audience, "conv.access";
     TimerFired => (), "conv.timer";
     Crash => (), "conv.crash";
@@ -158,6 +161,8 @@ pub struct ConversationActor {
     counted: Option<Status>,
     /// This activation lost its lease: it writes nothing more.
     fenced: bool,
+    /// The customer's typing preview on its way to the agents (live only).
+    preview: push::PreviewThrottle,
 }
 
 impl ConversationActor {
@@ -182,6 +187,7 @@ impl ConversationActor {
             passivation: None,
             counted: None,
             fenced: false,
+            preview: push::PreviewThrottle::default(),
         }
     }
 
