@@ -7,6 +7,7 @@
  * bundle is wrapped in a function by assets.rs, and the console is an ES module (module scope).
  *
  *   SwitchboardCore.renderText(el, text)                   chat text into the DOM, as text only
+ *   SwitchboardCore.urlLink(url)                           a pushed URL: a link showing its address
  *   SwitchboardCore.clientMsgId(prefix)                    a fresh client_msg_id
  *   SwitchboardCore.resumePoint(conversation, lastSeq, epoch)   a `resume` entry (hello, resume)
  *   SwitchboardCore.order(lastSeq, frame)                  'seen' | 'gap' | 'next' for an event
@@ -63,6 +64,23 @@ var SwitchboardCore = (function () {
       URL_RE.lastIndex = last;
     }
     el.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  /**
+   * A pushed URL (PROTOCOL §4.30) as a link whose text is the whole address: opened only by a
+   * click, in a new tab, without a referrer or an opener. Anything but http(s) stays plain text
+   * (the server refuses other schemes; this is the page's own check).
+   */
+  function urlLink(url) {
+    var ok = false;
+    try { ok = /^https?:$/.test(new URL(url).protocol); } catch (e) { ok = false; }
+    if (!ok) return document.createTextNode(String(url));
+    var a = document.createElement('a');
+    a.setAttribute('href', url);
+    a.setAttribute('target', '_blank');
+    a.setAttribute('rel', 'noopener noreferrer nofollow');
+    a.textContent = url;
+    return a;
   }
 
   // ---------------------------------------------------------------- ids, sequence numbers
@@ -360,6 +378,7 @@ var SwitchboardCore = (function () {
   return {
     version: 1,
     renderText: renderText,
+    urlLink: urlLink,
     clientMsgId: clientMsgId,
     resumePoint: resumePoint,
     order: order,

@@ -11,7 +11,7 @@
 // SwitchboardCore (the text rendering, the socket and the outbox shared with the customer widget)
 // is in this module's scope, not a global.
 
-const { renderText, ChatSocket, Outbox, resumePoint, order } = SwitchboardCore;
+const { renderText, urlLink, clientMsgId, ChatSocket, Outbox, resumePoint, order } = SwitchboardCore;
 
 const WS_URL = location.origin.replace(/^http/, 'ws') + '/v1/ws';
 const STORE_KEY = 'switchboard-console';
@@ -389,7 +389,7 @@ function apply(c, e) {
         c.customerSpoke = true;
         if (!c.pendingSince) c.pendingSince = Date.parse(e.at);
         if ((S.selected !== c.id || document.hidden) && e.seq > c.readSent) c.unread++;
-        c.typing = false;
+        c.typing = false; c.typingPreview = null;
       } else if (e.author?.role === 'agent') {
         c.pendingSince = null;
         c.outbox.remove(e.client_msg_id);
@@ -522,8 +522,10 @@ function onSignal(f) {
       const c = S.chats.get(f.conversation);
       if (!c || f.who !== 'customer') return;
       c.typing = f.on;
+      // Typing preview (the org's setting): what the customer has typed, not sent yet.
+      c.typingPreview = f.on && typeof f.preview === 'string' ? f.preview : null;
       clearTimeout(c.typingTimer);
-      if (f.on) c.typingTimer = setTimeout(() => { c.typing = false; refreshChat(c); }, 8000);
+      if (f.on) c.typingTimer = setTimeout(() => { c.typing = false; c.typingPreview = null; refreshChat(c); }, 8000);
       refreshChat(c);
       break;
     }
@@ -1235,6 +1237,11 @@ function appendEvent(c, e) {
       if (receipt) d.bySeq.set(e.seq, li);
       break;
     }
+    case 'url_pushed':
+      li = h('li', { class: 'sys pushed-url', t: 'pushed-url', 'data-seq': e.seq },
+        h('span', { text: `${who} pushed a link: ` }), urlLink(e.url), h('time', { class: 'muted small', datetime: e.at, text: ` ${clock(e.at)}` }));
+      if (c.dom?.toolsFor === 'push') drawPushed(c);
+      break;
     case 'note': {
       const text = h('div', { class: 'text' });
       renderText(text, e.text);
@@ -1320,6 +1327,9 @@ function refreshChat(c) {
   d.pend.setAttribute('data-level', level ? level[0] : 'none');
   d.pend.textContent = level ? `Waiting ${mmss(level[1])}` : '';
   d.typing.hidden = !c.typing;
+  const typingText = c.typingPreview ? `Customer is typing: “${c.typingPreview}”` : 'Customer is typing…';
+  if (d.typing.textContent !== typingText) d.typing.textContent = typingText;
+  d.typing.classList.toggle('preview', !!c.typingPreview);
   const owner = mine(c);
   const role = myRole(c);
   const open = owner && (c.status === 'assigned' || c.status === 'transferring');
@@ -1389,8 +1399,13 @@ function refreshChat(c) {
         request({ type: 'leave', conversation: c.id }).catch((e) => { notice(`Could not leave: ${e.message}`); ev.target.disabled = false; });
       } }));
     }
+    // Push a link to the customer (seed 004): whoever talks to the customer.
+    if ((open || (role === 'conference' && live(c))) && !c.agentChat) {
+      d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'push-url', text: 'Push link', onclick: () => toggleTools(c, 'push') }));
+    }
     if (open) d.actions.append(h('button', { type: 'button', class: 'ghost danger', t: 'end', text: 'End chat', onclick: () => toggleTools(c, 'end') }));
-    if (d.toolsFor && !(d.toolsFor === 'wrapup' && c.status === 'ended') && !(open && c.status === 'assigned')) { d.toolsFor = null; d.tools.replaceChildren(); }
+    const pushes = d.toolsFor === 'push' && role === 'conference' && live(c);
+    if (d.toolsFor && !(d.toolsFor === 'wrapup' && c.status === 'ended') && !(open && c.status === 'assigned') && !pushes) { d.toolsFor = null; d.tools.replaceChildren(); }
     if (c.status === 'ended' && owner && !c.agentChat && !d.toolsFor) toggleTools(c, 'wrapup');
     if (c.status === 'done' || c.status === 'left' || (c.status === 'ended' && (!owner || c.agentChat))) {
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'close', text: 'Close', onclick: () => closeChat(c) }));
@@ -1461,6 +1476,7 @@ async function toggleTools(c, what) {
       h('button', { type: 'button', class: 'ghost', text: 'Cancel', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
     return;
   }
+  if (what === 'push') { pushTools(c, err); return; }
   if (what === 'wrapup') {
     const sel = h('select', { t: 'disposition' }, h('option', { value: '', text: S.dispositionRequired ? 'Choose a disposition…' : 'No disposition' }),
       S.dispositions.map((x) => h('option', { value: x.code, text: x.label })));
@@ -1495,6 +1511,44 @@ async function toggleTools(c, what) {
   });
   d.tools.replaceChildren(h('div', { class: 'tool-row' }, h('strong', { text: 'Transfer to' }), target, note, go,
     h('button', { type: 'button', class: 'ghost', text: 'Cancel', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
+}
+
+// ------------------------------------------------------------------ push a link (seed 004)
+// The agent sends a URL the customer's widget shows as "Please navigate to the link: <url>" and
+// opens only on the customer's click. One client_msg_id per attempt at the same address: a retry
+// after a lost answer cannot push it twice. The chat's pushed links (its history) come from its
+// `url_pushed` events.
+function pushTools(c, err) {
+  const d = c.dom;
+  const input = h('input', { type: 'url', t: 'push-url-input', placeholder: 'https://…', maxlength: '2048', spellcheck: 'false', 'aria-label': 'Link to push to the customer' });
+  const go = h('button', { type: 'submit', class: 'primary', t: 'push-url-go', text: 'Push link' });
+  const attempt = { url: null, id: null };
+  const form = h('form', { class: 'tool-row', t: 'push-url-form' }, h('strong', { text: 'Push a link' }), input, go,
+    h('button', { type: 'button', class: 'ghost', text: 'Close', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const url = input.value.trim();
+    err.textContent = '';
+    if (!/^https?:\/\//i.test(url)) { err.textContent = 'Enter an address starting with http:// or https://'; return; }
+    if (attempt.url !== url) { attempt.url = url; attempt.id = clientMsgId('u'); }
+    go.disabled = true;
+    request({ type: 'push_url', conversation: c.id, client_msg_id: attempt.id, url }).then(() => {
+      go.disabled = false; input.value = ''; attempt.url = null;
+    }, (e) => { err.textContent = e.message; go.disabled = false; });
+  });
+  const history = h('ol', { class: 'pushed-list', t: 'pushed-urls' });
+  d.tools.replaceChildren(form, h('div', { class: 'muted small', text: 'Pushed in this chat' }), history);
+  d.pushedList = history;
+  drawPushed(c);
+  input.focus();
+}
+function drawPushed(c) {
+  const list = c.dom?.pushedList;
+  if (!list) return;
+  const pushed = c.events.filter((e) => e.kind === 'url_pushed');
+  list.replaceChildren(...pushed.map((e) => h('li', { t: 'pushed-url-item', 'data-seq': e.seq },
+    urlLink(e.url), h('span', { class: 'muted small', text: ` · ${memberName(c, e.author?.id)} · ${clock(e.at)}` }))));
+  if (!pushed.length) list.append(h('li', { class: 'muted small', text: 'Nothing pushed yet.' }));
 }
 
 // ------------------------------------------------------------------ ticking: countdowns, pending colours

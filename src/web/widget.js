@@ -300,6 +300,9 @@
     var sendBtn = h('button', { type: 'submit', class: 'sb-send', sb: 'send', text: 'Send' });
     var composer = h('form', { class: 'sb-composer', sb: 'composer' }, input, sendBtn);
     var after = h('div', { class: 'sb-after', sb: 'after', hidden: true });
+    // Typing preview (seed 004): where the org has it on, the customer is told before typing.
+    var previewNote = h('div', { class: 'sb-preview-note', sb: 'typing-preview-note', hidden: true,
+      text: 'Our agents can see what you type before you send it.' });
     composer.addEventListener('submit', function (ev) {
       ev.preventDefault();
       var text = input.value;
@@ -313,9 +316,10 @@
     });
     input.addEventListener('input', function () { if (input.value) typingOn(); else typingOff(); });
     var requestEl = h('div', { class: 'sb-request', sb: 'chat-request', hidden: true });
-    var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, requestEl, composer, after);
+    var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, requestEl, previewNote, composer, after);
     setView('chat', node);
-    chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, request: requestEl, input: input, composer: composer, after: after, bySeq: {} };
+    chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, request: requestEl, input: input, composer: composer, after: after, previewNote: previewNote, bySeq: {} };
+    loadConfig().then(function () { refresh(); }, function () { /* no config: no preview */ });
     agentName = null; hadOwner = false; parked = false; people = { conference: {}, names: {} };
     store.events.forEach(function (e) { drawEvent(e); });
     drawPending();
@@ -356,6 +360,11 @@
           people.conference[e.participant] = true;
           li = systemLine(e.name + ' joined the chat', 'sys-joined');
         }
+        break;
+      case 'url_pushed':
+        // Seed 004: the agent sends a link; it opens only when the customer clicks it.
+        li = h('li', { class: 'sb-push', sb: 'pushed-url', 'data-seq': e.seq },
+          h('span', { text: 'Please navigate to the link: ' }), core.urlLink(e.url));
         break;
       case 'parked':
         // Asynchronous chat: nobody is in it now, but it stays open; writing brings an agent.
@@ -505,6 +514,7 @@
     }
     if (requested) chat.request.firstChild.textContent = (agentName || 'An agent') + ' would like to chat with you.';
     chat.composer.hidden = !!ended || requested;
+    chat.previewNote.hidden = !previewOn() || chat.composer.hidden;
     chat.after.hidden = !ended;
     if (ended) { chat.typing.hidden = true; drawAfter(); }
     markReceipts(lastAgentRead());
@@ -585,16 +595,34 @@
     chat.composer.parentNode.insertBefore(box, chat.composer);
   }
 
-  // ---- typing and read receipts
+  // ---- typing (with the org's typing preview) and read receipts
   var typingSent = false, typingIdle = null;
+  // The preview goes out at most every PREVIEW_MS, the latest text last (the server throttles too).
+  var PREVIEW_MS = 300;
+  var previewAt = 0, previewTimer = null, previewSent = null;
+  function previewOn() { return !!(config && config.typing_preview); }
   function typingOn() {
     if (!store.conv || !chatOpen()) return;
-    if (!typingSent && sock.ready) { typingSent = true; fire({ type: 'typing', conversation: store.conv, on: true }); }
+    if (previewOn()) schedulePreview();
+    else if (!typingSent && sock.ready) { typingSent = true; fire({ type: 'typing', conversation: store.conv, on: true }); }
     clearTimeout(typingIdle);
     typingIdle = setTimeout(typingOff, 3000);
   }
+  function schedulePreview() {
+    if (previewTimer) return;
+    var wait = Math.max(0, previewAt + PREVIEW_MS - Date.now());
+    previewTimer = setTimeout(function () {
+      previewTimer = null;
+      if (!chat || !store.conv || !sock.ready || !chatOpen()) return;
+      var text = chat.input.value.slice(0, 4000);
+      if (!text.trim() || text === previewSent) return;
+      previewAt = Date.now(); previewSent = text; typingSent = true;
+      fire({ type: 'typing', conversation: store.conv, on: true, preview: text });
+    }, wait);
+  }
   function typingOff() {
     clearTimeout(typingIdle);
+    clearTimeout(previewTimer); previewTimer = null; previewSent = null;
     if (typingSent) { typingSent = false; if (sock.ready && store.conv) fire({ type: 'typing', conversation: store.conv, on: false }); }
   }
   var readSent = 0;
@@ -713,7 +741,7 @@
       outbox.remove(e.client_msg_id);
     }
     if ((e.kind === 'participant_joined' && e.role === 'owner') || e.kind === 'ownership_changed') { position = null; busyMessage = null; }
-    if (e.kind === 'message' && e.author && e.author.role === 'agent') {
+    if ((e.kind === 'message' || e.kind === 'url_pushed') && e.author && e.author.role === 'agent') {
       hideTyping();
       if (!store.open || document.hidden) { unseen++; showBadge(); }
     }
