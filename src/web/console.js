@@ -951,6 +951,7 @@ const QC = {
   inFlight: false,
   again: false,
   gen: 0, // bumped on sign-in/out: answers for an older session are dropped
+  rowsKey: '',
   drawn: '',
   loads: 0,
 };
@@ -971,6 +972,8 @@ async function loadQueueChats() {
       QC.rows = answers.flatMap((a) => a.value.conversations || [])
         .filter((r) => r.queue && mine.has(r.queue))
         .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+      // What the rows show, to redraw only on change (drawQueueChats runs on every chat event).
+      QC.rowsKey = JSON.stringify(QC.rows.map((r) => [r.id, r.status, r.owner, r.customer_name, r.queue, r.created_at]));
       QC.loaded = true;
       QC.error = '';
       // Answers so far (tests wait for a refresh on it).
@@ -1018,7 +1021,7 @@ function drawQueueChats() {
   const items = queueChatItems();
   const viewing = items.filter((r) => S.chats.get(r.id)?.viewing && S.chats.get(r.id).status !== 'closed').map((r) => r.id);
   $('no-queue-chats').hidden = !QC.loaded || items.length > 0;
-  const key = JSON.stringify([items, viewing, S.selected, S.directory.queues.length, S.directory.agents.length]);
+  const key = JSON.stringify([QC.rowsKey, items.map((r) => r.id), viewing, S.selected, S.directory.queues.length, S.directory.agents.length]);
   if (key === QC.drawn) return;
   QC.drawn = key;
   const ul = $('queue-chats');
@@ -1752,7 +1755,7 @@ function signOut(message) {
   S.token = null; S.me = null; S.chats.clear(); S.offers.clear(); S.selected = null;
   W.gen++; W.byQueue.clear(); W.loaded = false; W.picking.clear(); W.loadError = ''; setPickError('');
   S.dropped.clear();
-  QC.gen++; QC.rows = []; QC.loaded = false; QC.error = ''; setQueueChatsOpenError('');
+  QC.gen++; QC.rows = []; QC.rowsKey = ''; QC.loaded = false; QC.error = ''; setQueueChatsOpenError('');
   try { sessionStorage.removeItem(STORE_KEY); } catch { /* ignore */ }
   $('app').hidden = true;
   $('signin').hidden = false;
