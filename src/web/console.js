@@ -2,7 +2,8 @@
 // (Over 500 lines because it is a whole application without a build step: sign-in, presence,
 // offers, the request list (waiting chats to pick), chats, transfers, participants (conference,
 // consultation, the internal discussion, supervisor monitoring), per-chat notification levels,
-// agent-initiated chats (Start a chat), chats between agents (Chat with an agent), notes, wrap-up;
+// agent-initiated chats (Start a chat), chats between agents (Chat with an agent), the inbox
+// (Queue chats: viewing a colleague's chat of my queues), notes, wrap-up;
 // the socket, outbox and rendering are chatcore.js.)
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.
@@ -53,6 +54,8 @@ const S = {
   offers: new Map(), // conversation (`i:` + conversation for invitations) -> { kind: 'offer' | 'transfer' | 'invite', ... , deadline }
   chats: new Map(), // conversation -> chat
   selected: null,
+  // Chats I stopped viewing (unfollowed): their events still in flight are dropped, not shown.
+  dropped: new Set(),
 };
 
 /** The request list: the waiting chats of my queues (GET /v1/queues/{id}/waiting), polled. */
@@ -76,6 +79,7 @@ function persist() {
     sessionStorage.setItem(STORE_KEY, JSON.stringify({
       token: S.token,
       chats: [...S.chats.values()].filter((c) => c.status !== 'closed').map((c) => c.id),
+      viewing: [...S.chats.values()].filter((c) => c.status !== 'closed' && c.viewing).map((c) => c.id),
       selected: S.selected,
     }));
   } catch { /* storage unavailable */ }
@@ -220,6 +224,8 @@ function onHello(f) {
   }
   // Offers and transfer requests come again as signals after the ack; drop stale ones.
   S.offers.clear();
+  // A new socket follows nothing it was not told to: nothing unfollowed is in flight any more.
+  S.dropped.clear();
   drawOffers();
   drawChats();
   showSelected(); // after a reload: the chat that was in view is again
@@ -231,6 +237,10 @@ function onHello(f) {
   W.loaded = false;
   drawWaiting();
   loadWaiting();
+  QC.gen++;
+  QC.loaded = false;
+  drawQueueChats();
+  loadQueueChats();
 }
 
 function resume(c) {
@@ -261,6 +271,8 @@ function chatFor(id) {
       outbound: false, customerSpoke: false,
       // A chat between agents (channel "internal"): who started it, and whom they invited.
       agentChat: false, initiatedBy: null, peer: null,
+      // Opened to view (the inbox, or a supervisor's open-by-id) without being in it: see viewer().
+      viewing: false,
     };
     // Replies not acked yet, retried under their client_msg_id (chatcore's Outbox); one that
     // the server refused for good stays, marked failed.
@@ -288,6 +300,8 @@ function chatFor(id) {
 }
 
 function onEvent(f) {
+  // Stopped viewing: what the server sent before the unfollow took effect is not shown.
+  if (S.dropped.has(f.conversation)) return;
   const c = chatFor(f.conversation);
   const place = order(c.lastSeq, f);
   if (place === 'seen') return;
@@ -388,7 +402,9 @@ function apply(c, e) {
       if (e.author?.role === 'customer') {
         c.customerSpoke = true;
         if (!c.pendingSince) c.pendingSince = Date.parse(e.at);
-        if ((S.selected !== c.id || document.hidden) && e.seq > c.readSent) c.unread++;
+        // A chat I only view leaves no read receipt: only what comes live (not the replay) counts as unread.
+        const news = !viewer(c) || e.seq > c.notifyAfter;
+        if ((S.selected !== c.id || document.hidden) && e.seq > c.readSent && news) c.unread++;
         c.typing = false; c.typingPreview = null;
       } else if (e.author?.role === 'agent') {
         c.pendingSince = null;
@@ -439,6 +455,20 @@ function myRole(c) {
 
 /** The chat is being served (has an owner, not ended): people can join, write and leave. */
 function live(c) { return c.status === 'assigned' || c.status === 'transferring'; }
+
+/**
+ * Viewing a chat without being in it (the inbox, seed 001: an agent of its queue; or a
+ * supervisor's open-by-id): the agents' view, read-only but for the internal discussion. No
+ * role, no seat, no read receipts or typing; the customer never sees the viewer. Joining it
+ * (an accepted invitation, monitoring) makes it an ordinary chat of mine.
+ */
+function viewer(c) {
+  return c.viewing && !myRole(c) && c.status !== 'left' && c.status !== 'closed';
+}
+/** The chat is open (not ended): the internal discussion takes messages. */
+function stillOpen(c) {
+  return c.events.length > 0 && !['ended', 'done', 'left', 'closed'].includes(c.status);
+}
 
 function maybeRead(c) {
   if (S.selected !== c.id || document.hidden || !sock.ready) return;
@@ -495,6 +525,7 @@ function onSignal(f) {
       drawMe();
       break;
     case 'joined': {
+      S.dropped.delete(f.conversation);
       const c = chatFor(f.conversation);
       // The log follows, up to and including my own join: no notifications for that history.
       // (Should my join not show up, whatever came in the meantime counts as history.)
@@ -504,6 +535,8 @@ function onSignal(f) {
       c.awaitJoinTimer = setTimeout(() => { if (c.awaitJoin) { c.awaitJoin = false; c.notifyAfter = c.lastSeq; } }, 3000);
       S.offers.delete(f.conversation);
       S.offers.delete(`i:${f.conversation}`);
+      // In it now (invited, picked, monitoring): no longer only viewing.
+      c.viewing = false;
       if (c.status === 'left') c.status = 'assigned';
       if (!S.selected || !S.chats.has(S.selected)) S.selected = c.id;
       drawOffers(); drawChats(); showSelected();
@@ -901,6 +934,176 @@ function drawWaiting() {
   }
 }
 
+// ------------------------------------------------------------------ the inbox: Queue chats
+// Seed 001: an agent may read any chat of its queues without being in it, and write in its
+// internal discussion (PROTOCOL "The inbox"). The Queue chats panel lists the open chats of my
+// queues (GET /v1/conversations by status; supervisors get the whole org there, the panel keeps
+// to their queues) that I am not in, polled; a click opens one to view (resume from 0).
+const QUEUE_CHATS_POLL_MS = 10000;
+/** The open statuses listed: being served, a transfer pending, parked (asynchronous chat). */
+const QUEUE_CHAT_STATUSES = ['assigned', 'transferring', 'parked'];
+/** Rows asked for per status; the server's list is newest first. */
+const QUEUE_CHATS_LIMIT = 200;
+const QC = {
+  rows: [], // the last good answer: ConversationSummary rows of my queues, newest first
+  loaded: false, // a first answer came
+  error: '', // the last refresh failed (the rows are the last good ones)
+  openError: '', // opening a chat failed
+  openErrorTimer: null,
+  inFlight: false,
+  again: false,
+  gen: 0, // bumped on sign-in/out: answers for an older session are dropped
+  rowsKey: '',
+  drawn: '',
+  loads: 0,
+};
+
+async function loadQueueChats() {
+  if (!S.me || !S.token) return;
+  if (QC.inFlight) { QC.again = true; return; }
+  QC.inFlight = true;
+  const gen = QC.gen;
+  try {
+    const answers = await Promise.allSettled(QUEUE_CHAT_STATUSES.map((st) => api(`/v1/conversations?status=${st}&limit=${QUEUE_CHATS_LIMIT}`)));
+    if (gen !== QC.gen || !S.me) return;
+    const failed = answers.find((a) => a.status === 'rejected');
+    if (failed) {
+      QC.error = `Could not refresh the queue chats: ${failed.reason?.message || 'network error'}`;
+    } else {
+      const mine = new Set(S.me.queues || []);
+      QC.rows = answers.flatMap((a) => a.value.conversations || [])
+        .filter((r) => r.queue && mine.has(r.queue))
+        .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+      // What the rows show, to redraw only on change (drawQueueChats runs on every chat event).
+      QC.rowsKey = JSON.stringify(QC.rows.map((r) => [r.id, r.status, r.owner, r.customer_name, r.queue, r.created_at]));
+      QC.loaded = true;
+      QC.error = '';
+      // Answers so far (tests wait for a refresh on it).
+      $('queue-chats-panel').setAttribute('data-loads', String(++QC.loads));
+    }
+    drawQueueChats();
+  } finally {
+    QC.inFlight = false;
+    if (QC.again) { QC.again = false; loadQueueChats(); }
+  }
+}
+setInterval(loadQueueChats, QUEUE_CHATS_POLL_MS);
+$('queue-chats-refresh').addEventListener('click', () => loadQueueChats());
+
+/** The rows to list: not the chats I am in (owner or participant); those I view are marked. */
+function queueChatItems() {
+  const me = S.me?.agent;
+  return QC.rows.filter((r) => {
+    if (r.owner === me) return false;
+    const c = S.chats.get(r.id);
+    return !(c && c.status !== 'closed' && myRole(c));
+  });
+}
+
+/** "4:05", "1 h 07 min": how long a chat has been open. */
+function age(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 3600) return mmss(ms);
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+function setQueueChatsOpenError(text) {
+  QC.openError = text;
+  clearTimeout(QC.openErrorTimer);
+  if (text) QC.openErrorTimer = setTimeout(() => { QC.openError = ''; drawQueueChats(); }, 15000);
+  drawQueueChats();
+}
+
+function drawQueueChats() {
+  const panel = $('queue-chats-panel');
+  panel.hidden = !S.me || !(S.me.queues || []).length;
+  const err = QC.openError || QC.error;
+  if ($('queue-chats-error').textContent !== err) $('queue-chats-error').textContent = err;
+  if (!S.me) return;
+  const items = queueChatItems();
+  const viewing = items.filter((r) => S.chats.get(r.id)?.viewing && S.chats.get(r.id).status !== 'closed').map((r) => r.id);
+  $('no-queue-chats').hidden = !QC.loaded || items.length > 0;
+  const key = JSON.stringify([QC.rowsKey, items.map((r) => r.id), viewing, S.selected, S.directory.queues.length, S.directory.agents.length]);
+  if (key === QC.drawn) return;
+  QC.drawn = key;
+  const ul = $('queue-chats');
+  ul.replaceChildren();
+  for (const r of items) {
+    const isViewing = viewing.includes(r.id);
+    const open = h('span', { t: 'queue-chat-time' });
+    const status = { assigned: 'In progress', transferring: 'Transfer pending', parked: 'Parked' }[r.status] || r.status;
+    const li = h('li', { class: `queue-chat-item st-${r.status}` + (r.status === 'parked' ? ' parked' : '') + (isViewing ? ' viewing' : '') + (S.selected === r.id ? ' selected' : ''),
+      t: 'queue-chat-item', 'data-conversation': r.id, 'data-queue': r.queue, 'data-status': r.status, 'data-viewing': isViewing ? 'true' : 'false',
+      tabindex: '0', role: 'button', title: isViewing ? 'You are viewing this chat' : 'View this chat: read it and write to the agents',
+      onclick: () => viewChat(r.id, r), onkeydown: (ev) => { if (ev.key === 'Enter') viewChat(r.id, r); } },
+      h('div', { class: 'queue-chat-top' },
+        h('span', { class: 'queue-chat-name', t: 'queue-chat-name' },
+          isViewing ? h('span', { class: 'viewing-tag', t: 'queue-chat-viewing', text: 'Viewing' }) : null,
+          r.customer_name || 'Customer')),
+      h('div', { class: 'muted small queue-chat-meta' },
+        h('span', { t: 'queue-chat-queue', text: queueName(r.queue) }),
+        h('span', { text: '·' }),
+        h('span', { t: 'queue-chat-owner', text: r.owner ? agentName(r.owner) : 'no agent' })),
+      h('div', { class: 'muted small queue-chat-meta' },
+        h('span', { t: 'queue-chat-status', text: status }),
+        h('span', { text: '·' }),
+        open));
+    li._tick = () => {
+      const ms = Date.now() - Date.parse(r.created_at);
+      open.textContent = `Open ${age(Number.isFinite(ms) ? ms : 0)}`;
+    };
+    li._tick();
+    ul.append(li);
+  }
+}
+
+/**
+ * Opens a chat to view it (the inbox; a supervisor's open-by-id): it joins the chat list with a
+ * Viewing tag and is resumed from the start. A chat already in the list is just selected.
+ * `failed(error)` reports a refusal (not_found: not of my queues, or gone).
+ */
+function viewChat(id, row, failed) {
+  S.dropped.delete(id);
+  if (S.chats.get(id)?.status === 'closed') S.chats.delete(id);
+  const known = S.chats.get(id);
+  if (known) { select(id); return Promise.resolve(); }
+  const c = chatFor(id);
+  c.viewing = true;
+  if (row) {
+    // Named at once, before its log comes.
+    if (row.customer_name) c.customer = { name: row.customer_name, email: row.customer_email };
+    c.queue = row.queue || null;
+    c.owner = row.owner || null;
+  }
+  select(id);
+  setQueueChatsOpenError('');
+  c.resuming = true;
+  return sock.resume(c.id, c.lastSeq, c.epoch).then(() => { c.resuming = false; refreshChat(c); drawChats(); }, (e) => {
+    c.resuming = false;
+    if (c.lastSeq === 0 && S.chats.get(id) === c) {
+      S.chats.delete(id);
+      if (S.selected === id) S.selected = [...S.chats.values()].find((x) => x.status !== 'closed')?.id || null;
+      drawChats(); showSelected(); persist();
+    }
+    if (failed) failed(e);
+    else {
+      setQueueChatsOpenError(e.code === 'not_found' ? `The chat with ${row?.customer_name || 'that customer'} is no longer in your queues.` : `Could not open the chat: ${e.message}`);
+      loadQueueChats();
+    }
+  });
+}
+
+/** Stops viewing: the chat leaves the list and this socket stops following it (`unfollow`). */
+function stopViewing(c) {
+  S.dropped.add(c.id);
+  S.chats.delete(c.id);
+  clearTimeout(c.typingTimer); clearTimeout(c.awaitJoinTimer);
+  if (sock.ready) request({ type: 'unfollow', conversation: c.id }).catch(() => { /* a reconnect follows nothing viewed anyway */ });
+  for (const t of $('toasts').querySelectorAll('[data-t=notification]')) if (t.getAttribute('data-conversation') === c.id) t.remove();
+  if (S.selected === c.id) S.selected = [...S.chats.values()].find((x) => x.status !== 'closed')?.id || null;
+  drawChats(); showSelected(); persist();
+}
+
 function pendingLevel(c) {
   if (!c.pendingSince || !mine(c) || c.status === 'ended' || c.status === 'done') return null;
   const ms = Date.now() - c.pendingSince;
@@ -910,6 +1113,11 @@ function pendingLevel(c) {
 }
 
 function statusLabel(c) {
+  if (viewer(c)) {
+    if (c.status === 'ended') return 'Ended';
+    if (c.status === 'done') return 'Wrapped up';
+    return c.owner ? `With ${agentName(c.owner)}` : c.status === 'waiting' && c.events.length ? 'Waiting in the queue' : 'Open';
+  }
   // (The server may close a chat between agents at once on its end: nothing to wrap up.)
   if (c.agentChat && (c.status === 'ended' || c.status === 'done')) return 'Ended';
   if (c.agentChat && live(c) && myRole(c)) {
@@ -933,18 +1141,21 @@ function drawChats() {
     if (c.status === 'closed') continue;
     const level = pendingLevel(c);
     const dot = h('span', { class: 'dot ' + (level ? level[0] : 'none'), t: 'pending', 'data-level': level ? level[0] : 'none', title: level ? `Waiting for your reply for ${mmss(level[1])}` : 'Nothing pending' });
-    const li = h('li', { class: 'chat-item' + (S.selected === c.id ? ' selected' : '') + ` st-${c.status}` + (c.agentChat ? ' agent-chat' : ''), t: 'chat-item', 'data-conversation': c.id, 'data-internal': c.agentChat ? 'true' : null, tabindex: '0', role: 'button',
+    const viewing = viewer(c);
+    const li = h('li', { class: 'chat-item' + (S.selected === c.id ? ' selected' : '') + ` st-${c.status}` + (c.agentChat ? ' agent-chat' : '') + (viewing ? ' viewing' : ''), t: 'chat-item', 'data-conversation': c.id, 'data-internal': c.agentChat ? 'true' : null, 'data-viewing': viewing ? 'true' : null, tabindex: '0', role: 'button',
       onclick: () => select(c.id), onkeydown: (ev) => { if (ev.key === 'Enter') select(c.id); } },
       dot,
       h('div', { class: 'chat-item-main' },
         h('div', { class: 'chat-item-name', t: 'chat-name' },
           c.agentChat ? h('span', { class: 'internal-tag', t: 'chat-internal', text: 'Internal' }) : null,
+          viewing ? h('span', { class: 'viewing-tag', t: 'chat-viewing', text: 'Viewing' }) : null,
           c.agentChat ? peerName(c) : c.customer.name),
         h('div', { class: 'muted small', text: statusLabel(c) })),
       c.unread ? h('span', { class: 'unread', t: 'unread', text: String(c.unread) }) : null);
     ul.append(li);
   }
   $('no-chats').hidden = [...S.chats.values()].some((c) => c.status !== 'closed');
+  drawQueueChats(); // chats I am in (or view) now are not offered (or are marked) there
 }
 
 function select(id) {
@@ -1312,6 +1523,9 @@ function refreshChat(c) {
   d.title.textContent = chatTitle(c);
   d.root.classList.toggle('agent-chat', c.agentChat);
   d.root.toggleAttribute('data-internal', c.agentChat);
+  const viewing = viewer(c);
+  d.root.classList.toggle('viewing', viewing);
+  d.root.toggleAttribute('data-viewing', viewing);
   drawMonitoring(c);
   // Between agents: no customer details (no customer), no queue (it was never queued).
   d.sub.textContent = c.agentChat ? 'Internal chat · agents only, no customer'
@@ -1351,12 +1565,19 @@ function refreshChat(c) {
   // coaches while the chat is served; read-only once it has ended; observers only read.
   // A chat between agents has none: it is internal already.
   for (const el of [d.internalHead, d.internalScroll]) el.hidden = c.agentChat;
-  d.internalComposer.hidden = c.agentChat || !(live(c) && (owner || INTERNAL_ROLES.includes(role)));
+  // Viewing it (the inbox): agents of its queue (and supervisors) write there while it is open.
+  d.internalComposer.hidden = c.agentChat || !((live(c) && (owner || INTERNAL_ROLES.includes(role))) || (viewing && stillOpen(c)));
   d.internalClosed.hidden = c.agentChat || !(c.status === 'ended' || c.status === 'done');
   drawParticipants(c);
   // Banner
   let banner = null;
-  if (c.status === 'left') banner = c.leftNote || 'This chat was transferred away.';
+  if (viewing) {
+    banner = !c.events.length ? 'Viewing: loading the chat…'
+      : stillOpen(c) ? (supervisor() && !c.agentChat
+        ? 'Viewing: you are not in this chat. Write to the agents in the internal discussion, or observe, coach or barge in.'
+        : 'Viewing: you are not in this chat. Write to the agents in the internal discussion.')
+        : 'Viewing: this chat has ended; its internal discussion is read-only.';
+  } else if (c.status === 'left') banner = c.leftNote || 'This chat was transferred away.';
   else if (c.status === 'transferring') banner = `Waiting for ${agentName(c.transfer?.to)} to accept the transfer…`;
   else if (c.status === 'done') banner = c.agentChat ? 'This chat has ended.' : 'Wrapped up.';
   else if (c.status === 'waiting' && !owner && c.owner === null && c.events.length) banner = 'Waiting in the queue.';
@@ -1371,7 +1592,7 @@ function refreshChat(c) {
   // Actions
   // (Nothing to monitor in a chat between agents.)
   const monitors = supervisor() && !owner && !c.agentChat && (live(c) || c.status === 'waiting');
-  const key = `${c.status}|${owner}|${role}|${monitors}|${c.agentChat}`;
+  const key = `${c.status}|${owner}|${role}|${monitors}|${c.agentChat}|${viewing}`;
   if (d.actionsKey !== key) {
     d.actionsKey = key;
     d.actions.replaceChildren();
@@ -1407,7 +1628,10 @@ function refreshChat(c) {
     const pushes = d.toolsFor === 'push' && role === 'conference' && live(c);
     if (d.toolsFor && !(d.toolsFor === 'wrapup' && c.status === 'ended') && !(open && c.status === 'assigned') && !pushes) { d.toolsFor = null; d.tools.replaceChildren(); }
     if (c.status === 'ended' && owner && !c.agentChat && !d.toolsFor) toggleTools(c, 'wrapup');
-    if (c.status === 'done' || c.status === 'left' || (c.status === 'ended' && (!owner || c.agentChat))) {
+    if (viewing) {
+      // Not in it: nothing to leave or close, only to stop following.
+      d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'stop-viewing', text: 'Stop viewing', onclick: () => stopViewing(c) }));
+    } else if (c.status === 'done' || c.status === 'left' || (c.status === 'ended' && (!owner || c.agentChat))) {
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'close', text: 'Close', onclick: () => closeChat(c) }));
     }
   }
@@ -1555,6 +1779,7 @@ function drawPushed(c) {
 setInterval(() => {
   for (const li of $('offers').children) li._tick?.();
   for (const li of $('waiting').children) li._tick?.();
+  for (const li of $('queue-chats').children) li._tick?.();
   for (const [id, o] of S.offers) if (o.deadline < Date.now() - 3000) S.offers.delete(id);
   if (S.me) {
     let changed = false;
@@ -1583,6 +1808,8 @@ function signOut(message) {
   sock.stop();
   S.token = null; S.me = null; S.chats.clear(); S.offers.clear(); S.selected = null;
   W.gen++; W.byQueue.clear(); W.loaded = false; W.picking.clear(); W.loadError = ''; setPickError('');
+  S.dropped.clear();
+  QC.gen++; QC.rows = []; QC.rowsKey = ''; QC.loaded = false; QC.error = ''; setQueueChatsOpenError('');
   try { sessionStorage.removeItem(STORE_KEY); } catch { /* ignore */ }
   $('app').hidden = true;
   $('signin').hidden = false;
@@ -1616,21 +1843,9 @@ $('monitor-form').addEventListener('submit', (ev) => {
   const err = $('monitor-error');
   err.textContent = '';
   if (!id) { err.textContent = 'Enter a chat id.'; return; }
-  if (S.chats.get(id)?.status === 'closed') S.chats.delete(id);
-  const known = S.chats.has(id);
-  const c = chatFor(id);
-  select(id);
-  if (known && c.lastSeq > 0) return;
-  c.resuming = true;
-  sock.resume(c.id, c.lastSeq, c.epoch).then(() => { c.resuming = false; $('monitor-id').value = ''; }, (e) => {
-    c.resuming = false;
-    err.textContent = e.code === 'not_found' ? `No chat ${id} in your org.` : e.message;
-    if (c.lastSeq === 0) {
-      S.chats.delete(id);
-      if (S.selected === id) S.selected = [...S.chats.values()].find((x) => x.status !== 'closed')?.id || null;
-      drawChats(); showSelected(); persist();
-    }
-  });
+  // The inbox's path: viewed (not joined) until the supervisor observes, coaches or barges in.
+  viewChat(id, null, (e) => { err.textContent = e.code === 'not_found' ? `No chat ${id} in your org.` : e.message; })
+    .then(() => { if (!err.textContent) $('monitor-id').value = ''; });
 });
 
 // ------------------------------------------------------------------ agent-initiated chat (start_chat)
@@ -1780,6 +1995,7 @@ window.switchboardConsole = {
     signIn(frag.get('token'));
   } else if (saved?.token) {
     for (const id of saved.chats || []) chatFor(id);
+    for (const id of saved.viewing || []) { const c = S.chats.get(id); if (c) c.viewing = true; }
     S.selected = saved.selected && S.chats.has(saved.selected) ? saved.selected : S.selected;
     signIn(saved.token);
   } else {
