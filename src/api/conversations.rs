@@ -76,13 +76,50 @@ async fn list(rt: web::Data<Rt>, who: Authed, q: web::Query<ListQuery>) -> ApiRe
         queues: None,
         limit,
     };
-    let found = rt
-        .engine
-        .find_conversations(&who.0.org, filter)
+    let rows = find_visible(&rt, &who.0, filter)
         .await
         .map_err(|e| ApiError(CommandError::from(e)))?;
-    let rows: Vec<_> = found.into_iter().filter(|s| visible(&who.0, s)).collect();
     Ok(HttpResponse::Ok().json(json!({ "conversations": rows })))
+}
+
+/// The newest `filter.limit` conversations matching `filter` that `staff` may see. An agent who
+/// does not see the whole org, with no narrower filter, is answered from two index walks — its
+/// queues', and the conversations it took part in — merged newest first, so that the limit
+/// counts only what it may see (not a page of the org cut down afterwards).
+async fn find_visible(
+    rt: &Rt,
+    staff: &Staff,
+    filter: ConversationFilter,
+) -> Result<Vec<ConversationSummary>, crate::engine::EngineError> {
+    let narrow = filter.customer.is_some() || filter.case_id.is_some() || filter.agent.is_some();
+    if staff.sees_all_queues() || narrow {
+        let found = rt.engine.find_conversations(&staff.org, filter).await?;
+        return Ok(found.into_iter().filter(|s| visible(staff, s)).collect());
+    }
+    let limit = filter.limit;
+    let queues = ConversationFilter {
+        queues: Some(staff.queues.clone()),
+        ..filter.clone()
+    };
+    let mine = ConversationFilter {
+        agent: Some(staff.id.clone()),
+        ..filter
+    };
+    let (a, b) = futures_util::future::join(
+        rt.engine.find_conversations(&staff.org, queues),
+        rt.engine.find_conversations(&staff.org, mine),
+    )
+    .await;
+    let mut rows = a?;
+    rows.extend(b?);
+    rows.sort_by(|x, y| {
+        y.created_at
+            .cmp(&x.created_at)
+            .then_with(|| x.id.as_str().cmp(y.id.as_str()))
+    });
+    rows.dedup_by(|x, y| x.id == y.id);
+    rows.truncate(limit);
+    Ok(rows.into_iter().filter(|s| visible(staff, s)).collect())
 }
 
 async fn find(

@@ -286,3 +286,51 @@ async fn metrics_expose_contact_center_latencies_after_a_chat() {
     let total = sample(&m, "switchboard_delivery_seconds_sum").expect("delivery sum");
     assert!(total < 60.0, "{m}");
 }
+
+/// An agent's list is the newest of what it may see: with newer chats waiting in another queue,
+/// `limit` still returns its own queue's (not a page of the org cut down to nothing).
+#[actix_web::test]
+async fn an_agents_conversation_list_is_limited_after_its_access_not_before() {
+    let app = spawn_app().await;
+    let admin = app.admin_token("t1");
+    let mut ours = Vec::new();
+    let mut keep = Vec::new();
+    for name in ["ada", "bea"] {
+        let (c, conv) = app.customer_chat(name).await;
+        ours.push(conv);
+        keep.push(c);
+    }
+    let (_, body) = app.http("GET", "/v1/settings", Some(&admin), None).await;
+    let mut s = body["settings"].clone();
+    s["default_queue"] = json!("billing");
+    let (status, body) = app.http("PUT", "/v1/settings", Some(&admin), Some(s)).await;
+    assert_eq!(status, 200, "{body}");
+    let mut theirs = Vec::new();
+    for name in ["cid", "dan", "eve"] {
+        let (c, conv) = app.customer_chat(name).await;
+        theirs.push(conv);
+        keep.push(c);
+    }
+
+    let agent = app.staff_token("t1", "cy", &[switchboard::auth::Role::Agent], &["general"]);
+    let (status, body) = app
+        .http("GET", "/v1/conversations?status=waiting&limit=2", Some(&agent), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut got: Vec<String> = body["conversations"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect();
+    got.sort();
+    ours.sort();
+    assert_eq!(got, ours, "the general agent's two, not an empty page");
+    // A supervisor sees the org: the newest two are billing's.
+    let (_, body) = app
+        .http("GET", "/v1/conversations?status=waiting&limit=2", Some(&admin), None)
+        .await;
+    for row in body["conversations"].as_array().expect("rows") {
+        assert!(theirs.iter().any(|t| row["id"] == t.as_str()), "{row}");
+    }
+}
