@@ -142,8 +142,10 @@ function supervisor() {
 }
 
 // ------------------------------------------------------------------ REST
-async function api(path) {
-  const r = await fetch(path, { headers: { authorization: `Bearer ${S.token}` } });
+async function api(path, { method = 'GET', body } = {}) {
+  const headers = { authorization: `Bearer ${S.token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const j = await r.json().catch(() => ({}));
   if (!r.ok) throw Object.assign(new Error(j.error?.message || r.statusText), { code: j.error?.code });
   return j;
@@ -1201,8 +1203,12 @@ function buildChat(c) {
   const send = h('button', { type: 'submit', class: 'primary', t: 'send', text: 'Send' });
   const err = h('div', { class: 'error small', t: 'composer-error' });
   const noteLabel = h('label', { class: 'note-label', t: 'note-label' }, asNote, ' Internal note (agents only)');
+  // Canned responses: "/" at the start of the composer, or the Responses button (unfiltered).
+  const picker = cannedPicker(c, input);
+  const cannedOpen = h('button', { type: 'button', class: 'ghost', t: 'canned-open', text: 'Responses', title: 'Insert a canned response (or type / at the start)',
+    'aria-haspopup': 'listbox', onmousedown: (ev) => ev.preventDefault(), onclick: () => picker.toggle() });
   const composer = h('form', { class: 'composer', t: 'composer' },
-    input, h('div', { class: 'composer-bar' }, noteLabel, err, send));
+    picker.el, input, h('div', { class: 'composer-bar' }, noteLabel, err, cannedOpen, send));
   asNote.addEventListener('change', () => {
     composer.classList.toggle('as-note', asNote.checked);
     input.placeholder = asNote.checked ? 'Note for agents – the customer never sees it…' : c.agentChat ? `Message ${peerName(c)}…` : 'Reply to the customer…';
@@ -1213,6 +1219,7 @@ function buildChat(c) {
     if (typingOn) { typingOn = false; fire({ type: 'typing', conversation: c.id, on: false }); }
   };
   input.addEventListener('input', () => {
+    picker.update();
     // Typing indicators are for the customer: none between agents.
     if (asNote.checked || !input.value || c.agentChat) { stopTyping(); return; }
     if (!typingOn) { typingOn = true; fire({ type: 'typing', conversation: c.id, on: true }); }
@@ -1220,6 +1227,8 @@ function buildChat(c) {
     typingIdle = setTimeout(stopTyping, 3000);
   });
   input.addEventListener('keydown', (ev) => {
+    // While the picker is open, its keys (Enter picks, never sends).
+    if (picker.key(ev)) return;
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); composer.requestSubmit(); }
   });
   composer.addEventListener('submit', (ev) => {
@@ -1246,9 +1255,12 @@ function buildChat(c) {
   const internalScroll = h('div', { class: 'internal-scroll' }, internalList, internalOutbox);
   const internalInput = h('textarea', { rows: '2', t: 'internal-input', placeholder: 'Message the other agents…', maxlength: '4000' });
   const internalSend = h('button', { type: 'submit', class: 'ghost', t: 'internal-send', text: 'Send' });
-  const internalComposer = h('form', { class: 'internal-composer', t: 'internal-composer' }, internalInput, internalSend);
+  const internalPicker = cannedPicker(c, internalInput);
+  internalInput.addEventListener('input', () => internalPicker.update());
+  const internalComposer = h('form', { class: 'internal-composer', t: 'internal-composer' }, internalPicker.el, internalInput, internalSend);
   const internalClosed = h('div', { class: 'muted small internal-closed', t: 'internal-readonly', hidden: true, text: 'The chat has ended: the discussion is read-only.' });
   internalInput.addEventListener('keydown', (ev) => {
+    if (internalPicker.key(ev)) return;
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); internalComposer.requestSubmit(); }
   });
   internalComposer.addEventListener('submit', (ev) => {
@@ -1275,6 +1287,7 @@ function buildChat(c) {
     monitoring,
     root: null, title, sub, pend, list, outbox, scroll, typing, banner, composer, noteLabel, input, actions, tools, bySeq: new Map(), toolsFor: null,
     people, peopleErr, peopleKey: null, internalList, internalOutbox, internalScroll, internalComposer, internalClosed, internalHead,
+    pickers: [picker, internalPicker],
   };
   c.dom.root = h('section', { class: 'chat', t: 'chat', 'data-conversation': c.id },
     h('header', { class: 'chat-head' }, h('div', { class: 'chat-head-main' }, title, sub, monitoring), pend, actions),
@@ -1798,6 +1811,258 @@ setInterval(() => {
   }
 }, 1000);
 
+// ------------------------------------------------------------------ canned responses
+// The responses that apply to a chat (GET /v1/conversations/{id}/canned: mine, its queue's and
+// the org's, one per shortcut, placeholders filled for this chat as `rendered`), fetched once per
+// chat when a picker first opens and again after "My responses" changed. "/" at the start of a
+// composer (or its Responses button) opens the picker; a pick puts the rendered text into the
+// composer in place of the "/query", to edit before sending: it never sends by itself.
+const CANNED_SCOPE = { personal: 'Mine', queue: 'Queue', org: 'Org' };
+const CANNED = { gen: 0 }; // bumped when my personal responses change: every chat's list is stale
+
+/** The chat's responses: { list, error, loading }; fetched if stale, or (`retry`) if it failed. */
+function loadCanned(c, retry) {
+  const have = c.canned;
+  if (have && have.gen === CANNED.gen && !(retry && have.error && !have.loading)) return have;
+  const entry = { gen: CANNED.gen, list: null, error: '', loading: null };
+  c.canned = entry;
+  entry.loading = api(`/v1/conversations/${encodeURIComponent(c.id)}/canned`)
+    .then((j) => { entry.list = Array.isArray(j.responses) ? j.responses : []; },
+      (e) => { entry.error = e.message || 'unknown error'; })
+    .finally(() => {
+      entry.loading = null;
+      if (c.canned === entry) for (const p of c.dom?.pickers || []) p.redraw();
+    });
+  return entry;
+}
+
+/** Responses for `query` (lower-case): shortcut prefix first, then title or text substring. */
+function cannedMatches(list, query) {
+  if (!query) return list.slice();
+  const first = list.filter((r) => r.shortcut.toLowerCase().startsWith(query));
+  const then = list.filter((r) => !first.includes(r) && [r.shortcut, r.title, r.rendered ?? r.text]
+    .some((x) => String(x || '').toLowerCase().includes(query)));
+  return first.concat(then);
+}
+
+/**
+ * The picker of one composer's textarea. `update()` on every input (opens on a leading "/",
+ * filters, closes once the text no longer starts with "/"), `key(ev)` first in its keydown
+ * (true: the picker took the key), `toggle()` for the Responses button (unfiltered).
+ */
+function cannedPicker(c, input) {
+  const status = h('div', { class: 'canned-status muted small', t: 'canned-status' });
+  const list = h('ul', { class: 'canned-list', role: 'listbox', 'aria-label': 'Canned responses' });
+  const el = h('div', { class: 'canned-picker', t: 'canned-picker', hidden: true },
+    h('div', { class: 'canned-help muted small', text: '↑ ↓ choose · Enter inserts · Esc closes' }), status, list);
+  // mode 'slash': the text starts with "/query" (replaced by the pick); 'all': opened by the
+  // button over other text (the pick goes in at the caret, replacing the selection).
+  const P = { open: false, mode: 'slash', at: [0, 0], items: [], active: 0, quiet: false };
+
+  const query = () => (P.mode === 'slash' ? input.value.slice(1, input.selectionEnd || input.value.length).trimEnd().toLowerCase() : '');
+  function open(mode) {
+    P.open = true; P.mode = mode; P.active = 0;
+    if (mode === 'all') P.at = [input.selectionStart ?? input.value.length, input.selectionEnd ?? input.value.length];
+    el.hidden = false;
+    loadCanned(c, true);
+    redraw();
+  }
+  function close() {
+    if (!P.open) return;
+    P.open = false; P.items = [];
+    el.hidden = true;
+    list.replaceChildren();
+  }
+  function redraw() {
+    if (!P.open) return;
+    const entry = loadCanned(c, false);
+    let note = '';
+    P.items = [];
+    if (entry.list) {
+      const q = query();
+      P.items = cannedMatches(entry.list, q);
+      if (!entry.list.length) note = 'No canned responses yet. Add your own under “My responses”.';
+      else if (!P.items.length) note = `No response matches “/${q}”. Esc closes.`;
+    } else if (entry.error) note = `Could not load canned responses: ${entry.error}`;
+    else note = 'Loading canned responses…';
+    status.textContent = note;
+    status.hidden = !note;
+    status.classList.toggle('error', !!entry.error && !entry.list);
+    if (P.active >= P.items.length) P.active = Math.max(0, P.items.length - 1);
+    list.replaceChildren(...P.items.map((r, i) => {
+      const text = r.rendered ?? r.text ?? '';
+      return h('li', {
+        class: 'canned-item' + (i === P.active ? ' active' : ''), t: 'canned-item', role: 'option',
+        'aria-selected': i === P.active ? 'true' : 'false', 'data-shortcut': r.shortcut, 'data-scope': r.scope,
+        onmousedown: (ev) => ev.preventDefault(), // keep the focus (and caret) in the composer
+        onclick: () => pick(r),
+      },
+      h('div', { class: 'canned-top' },
+        h('span', { class: 'canned-shortcut', t: 'canned-shortcut', text: `/${r.shortcut}` }),
+        h('span', { class: 'canned-title', t: 'canned-title', text: r.title || '' }),
+        h('span', { class: `scope-tag scope-${r.scope}`, t: 'canned-scope', text: CANNED_SCOPE[r.scope] || r.scope || '' })),
+      h('div', { class: 'canned-preview', t: 'canned-preview', text: text.replace(/\s+/g, ' ').trim() }));
+    }));
+    list.children[P.active]?.scrollIntoView?.({ block: 'nearest' });
+  }
+  function pick(r) {
+    const text = r.rendered ?? r.text ?? '';
+    const v = input.value;
+    const [from, to] = P.mode === 'slash' ? [0, v.startsWith('/') ? (input.selectionEnd || v.length) : 0] : P.at;
+    input.value = v.slice(0, from) + text + v.slice(to);
+    close();
+    input.focus();
+    input.setSelectionRange(from + text.length, from + text.length);
+    // Tell the composer (typing indicator) without reopening the picker.
+    P.quiet = true;
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    P.quiet = false;
+  }
+  function update() {
+    if (P.quiet) return;
+    const v = input.value;
+    if (P.open && P.mode === 'all') { close(); if (!v.startsWith('/')) return; }
+    if (!v.startsWith('/') || v.slice(0, input.selectionEnd || v.length).includes('\n')) { close(); return; }
+    if (!P.open) { open('slash'); return; }
+    P.active = 0;
+    redraw();
+  }
+  function key(ev) {
+    if (!P.open || ev.isComposing) return false;
+    const n = P.items.length;
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      if (n) { P.active = (P.active + (ev.key === 'ArrowDown' ? 1 : n - 1)) % n; redraw(); }
+      return true;
+    }
+    if ((ev.key === 'Enter' && !ev.shiftKey) || (ev.key === 'Tab' && n)) {
+      // Enter picks; with nothing to pick it does nothing (Esc closes, then Enter sends).
+      ev.preventDefault();
+      if (n) pick(P.items[P.active]);
+      return true;
+    }
+    if (ev.key === 'Escape') { ev.preventDefault(); ev.stopPropagation(); close(); return true; }
+    return false;
+  }
+  function toggle() {
+    if (P.open) { close(); input.focus(); return; }
+    input.focus();
+    if (!input.value) {
+      input.value = '/';
+      input.setSelectionRange(1, 1);
+      open('slash');
+    } else open(input.value.startsWith('/') ? 'slash' : 'all');
+  }
+  input.addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== input) close(); }, 0));
+  return { el, update, key, toggle, close, redraw, isOpen: () => P.open };
+}
+
+/** My personal responses changed: every chat's list is fetched again (open pickers at once). */
+function cannedChanged() {
+  CANNED.gen++;
+  for (const c of S.chats.values()) {
+    c.canned = null;
+    for (const p of c.dom?.pickers || []) if (p.isOpen()) { loadCanned(c, true); p.redraw(); }
+  }
+}
+
+// ------------------------------------------------------------------ My responses (personal canned responses)
+// The agent's own responses: GET /v1/me/canned, PUT /v1/me/canned/{id} (creates or replaces),
+// DELETE /v1/me/canned/{id}. The server validates (shortcut, title, text, placeholders, a
+// shortcut taken by another of mine) and its message shows inline.
+const MINE = { list: [], loaded: false, gen: 0, busy: false };
+
+async function loadMyResponses() {
+  const gen = MINE.gen;
+  const err = $('my-responses-error');
+  try {
+    const j = await api('/v1/me/canned');
+    if (gen !== MINE.gen) return;
+    MINE.list = (j.responses || []).slice().sort((a, b) => a.shortcut.localeCompare(b.shortcut));
+    MINE.loaded = true;
+    err.textContent = '';
+  } catch (e) {
+    if (gen !== MINE.gen) return;
+    err.textContent = `Could not load your responses: ${e.message}`;
+  }
+  drawMyResponses();
+}
+function drawMyResponses() {
+  $('my-responses-list').replaceChildren(...MINE.list.map((r) => h('li', { class: 'my-response', t: 'my-response', 'data-id': r.id, 'data-shortcut': r.shortcut },
+    h('div', { class: 'canned-top' },
+      h('span', { class: 'canned-shortcut', text: `/${r.shortcut}` }),
+      h('span', { class: 'canned-title', text: r.title })),
+    h('div', { class: 'canned-preview', text: r.text.replace(/\s+/g, ' ').trim() }),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'ghost small', t: 'my-response-edit', text: 'Edit', onclick: () => editMyResponse(r) }),
+      h('button', { type: 'button', class: 'ghost small danger', t: 'my-response-delete', text: 'Delete', onclick: (ev) => deleteMyResponse(r, ev.target) })))));
+  $('my-responses-empty').hidden = !MINE.loaded || MINE.list.length > 0;
+}
+function showMyResponses(show) {
+  $('my-responses-body').hidden = !show;
+  $('my-responses-open').setAttribute('aria-expanded', show ? 'true' : 'false');
+  if (show) loadMyResponses(); else editMyResponse(null);
+}
+/** Opens the form for `r` (null: closes it; {}: a new response). */
+function editMyResponse(r) {
+  const form = $('my-response-form');
+  $('my-response-error').textContent = '';
+  form.hidden = !r;
+  $('my-response-add').hidden = !!r;
+  if (!r) { form.dataset.id = ''; return; }
+  // A new response gets an id of its own (the shortcut may change later, the id never does),
+  // kept across retries of this form: a PUT that is retried replaces, never duplicates.
+  form.dataset.id = r.id || `p-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  $('my-response-heading').textContent = r.id ? `Edit /${r.shortcut}` : 'New response';
+  $('my-response-shortcut').value = r.shortcut || '';
+  $('my-response-title').value = r.title || '';
+  $('my-response-text').value = r.text || '';
+  $('my-response-shortcut').focus();
+}
+async function deleteMyResponse(r, button) {
+  $('my-responses-error').textContent = '';
+  button.disabled = true;
+  try {
+    await api(`/v1/me/canned/${encodeURIComponent(r.id)}`, { method: 'DELETE' });
+  } catch (e) {
+    // Gone already (another tab): the list below says so.
+    if (e.code !== 'not_found') { $('my-responses-error').textContent = `Could not delete /${r.shortcut}: ${e.message}`; button.disabled = false; return; }
+  }
+  if ($('my-response-form').dataset.id === r.id) editMyResponse(null);
+  cannedChanged();
+  await loadMyResponses();
+}
+$('my-responses-open').addEventListener('click', () => showMyResponses($('my-responses-body').hidden));
+$('my-response-add').addEventListener('click', () => editMyResponse({}));
+$('my-response-cancel').addEventListener('click', () => editMyResponse(null));
+$('my-response-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  if (MINE.busy) return;
+  const form = $('my-response-form');
+  const err = $('my-response-error');
+  const body = {
+    shortcut: $('my-response-shortcut').value.trim().replace(/^\//, ''),
+    title: $('my-response-title').value.trim(),
+    text: $('my-response-text').value,
+  };
+  err.textContent = '';
+  if (!body.shortcut) { err.textContent = 'Enter a shortcut.'; return; }
+  const id = form.dataset.id;
+  MINE.busy = true;
+  $('my-response-save').disabled = true;
+  try {
+    await api(`/v1/me/canned/${encodeURIComponent(id)}`, { method: 'PUT', body });
+    editMyResponse(null);
+    cannedChanged();
+    await loadMyResponses();
+  } catch (e) {
+    err.textContent = e.message;
+  } finally {
+    MINE.busy = false;
+    $('my-response-save').disabled = false;
+  }
+});
+
 // ------------------------------------------------------------------ sign in / out
 function signIn(token) {
   S.token = token.trim();
@@ -1818,6 +2083,9 @@ function signOut(message) {
   $('toasts').replaceChildren();
   showStartForm(false);
   showAgentChatForm(false);
+  MINE.gen++; MINE.list = []; MINE.loaded = false;
+  showMyResponses(false);
+  drawMyResponses();
 }
 
 $('signin-form').addEventListener('submit', (ev) => {

@@ -255,6 +255,14 @@ export async function rest(server, path, bearer) {
   return { status: r.status, body: await r.json().catch(() => null) };
 }
 
+/** A REST call with a method and a JSON body (PUT, POST, DELETE), e.g. an admin's configuration. */
+export async function restSend(server, method, path, bearer, body) {
+  const headers = bearer ? { authorization: `Bearer ${bearer}` } : {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const r = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: r.status, body: await r.json().catch(() => null) };
+}
+
 // ------------------------------------------------------------------ participants
 
 /** `org` (a testOrg) with more agent profiles, e.g. a supervisor: `withAgents(testOrg('e2e'), [...])`. */
