@@ -122,7 +122,7 @@ async fn find_visible(
     Ok(rows.into_iter().filter(|s| visible(staff, s)).collect())
 }
 
-async fn find(
+pub(super) async fn find(
     rt: &Rt,
     staff: &Staff,
     raw: &str,

@@ -262,6 +262,9 @@ pub struct OrgConfig {
     pub dispositions: Vec<Disposition>,
     #[serde(default)]
     pub blocklist: Vec<BlockEntry>,
+    /// Org-wide and per-queue canned responses (personal ones live with each agent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canned: Vec<super::canned::CannedResponse>,
 }
 
 fn default_hours() -> HoursProfile {
@@ -279,6 +282,7 @@ impl OrgConfig {
             hours: default_hours(),
             dispositions: Vec::new(),
             blocklist: Vec::new(),
+            canned: Vec::new(),
         }
     }
 
@@ -344,6 +348,14 @@ impl OrgConfig {
             if self.queue(q).is_none() {
                 return Err(CommandError::bad_request(format!(
                     "default_queue names unknown queue {q}"
+                )));
+            }
+        }
+        for r in &self.canned {
+            if let Some(q) = r.queue.as_ref().filter(|q| self.queue(q).is_none()) {
+                return Err(CommandError::bad_request(format!(
+                    "canned response {} names unknown queue {q}",
+                    r.id
                 )));
             }
         }

@@ -80,6 +80,8 @@ pub struct MemoryEngine {
     summaries: Mutex<Summaries>,
     surveys: Mutex<HashMap<OrgId, Vec<SurveyRecord>>>,
     orgs: Mutex<HashMap<OrgId, Arc<OrgConfig>>>,
+    /// Per-agent documents by (org, agent, kind).
+    agent_docs: Mutex<HashMap<(OrgId, AgentId, &'static str), String>>,
 }
 
 impl Default for MemoryEngine {
@@ -97,6 +99,7 @@ impl MemoryEngine {
             summaries: Mutex::new(Summaries::default()),
             surveys: Mutex::new(HashMap::new()),
             orgs: Mutex::new(HashMap::new()),
+            agent_docs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -230,6 +233,28 @@ impl Engine for MemoryEngine {
 
     fn surveys(&self, org: &OrgId) -> EngineFuture<Vec<SurveyRecord>> {
         ready(self.surveys.lock().get(org).cloned().unwrap_or_default())
+    }
+
+    fn agent_doc(
+        &self,
+        org: &OrgId,
+        agent: &AgentId,
+        kind: &'static str,
+    ) -> EngineFuture<Option<String>> {
+        let key = (org.clone(), agent.clone(), kind);
+        ready(self.agent_docs.lock().get(&key).cloned())
+    }
+
+    fn put_agent_doc(
+        &self,
+        org: &OrgId,
+        agent: &AgentId,
+        kind: &'static str,
+        json: String,
+    ) -> EngineFuture<()> {
+        let key = (org.clone(), agent.clone(), kind);
+        self.agent_docs.lock().insert(key, json);
+        ready(())
     }
 
     fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()> {

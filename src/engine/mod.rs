@@ -242,6 +242,22 @@ pub trait Engine: Send + Sync + 'static {
     /// Oldest first.
     fn surveys(&self, org: &OrgId) -> EngineFuture<Vec<SurveyRecord>>;
 
+    /// A small JSON document kept for one agent (`kind`: e.g. `canned`, its personal canned
+    /// responses); `None` when never written. Written whole, last writer wins.
+    fn agent_doc(
+        &self,
+        org: &OrgId,
+        agent: &AgentId,
+        kind: &'static str,
+    ) -> EngineFuture<Option<String>>;
+    fn put_agent_doc(
+        &self,
+        org: &OrgId,
+        agent: &AgentId,
+        kind: &'static str,
+        json: String,
+    ) -> EngineFuture<()>;
+
     fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()>;
     fn load_orgs(&self) -> EngineFuture<Vec<Arc<OrgConfig>>>;
 

@@ -14,6 +14,8 @@ macro_rules! behavioural_suite {
         mod async_chat;
         #[path = "../api/bad_input.rs"]
         mod bad_input;
+        #[path = "../api/canned.rs"]
+        mod canned;
         #[path = "../api/chat.rs"]
         mod chat;
         #[path = "../api/config.rs"]

@@ -5,6 +5,7 @@
 
 mod agents;
 mod blocklist;
+mod canned;
 mod directory;
 mod dispositions;
 mod hours;
@@ -57,7 +58,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/v1/blocklist", web::get().to(blocklist::list_blocklist))
         .route("/v1/blocklist", web::post().to(blocklist::add_block))
-        .route("/v1/blocklist", web::delete().to(blocklist::remove_block));
+        .route("/v1/blocklist", web::delete().to(blocklist::remove_block))
+        .route("/v1/canned", web::get().to(canned::list_org))
+        .route("/v1/canned/{id}", web::put().to(canned::put_org))
+        .route("/v1/canned/{id}", web::delete().to(canned::delete_org))
+        .route("/v1/me/canned", web::get().to(canned::list_mine))
+        .route("/v1/me/canned/{id}", web::put().to(canned::put_mine))
+        .route("/v1/me/canned/{id}", web::delete().to(canned::delete_mine))
+        .route(
+            "/v1/conversations/{id}/canned",
+            web::get().to(canned::for_conversation),
+        );
 }
 
 /// The caller's org document as stored now.

@@ -103,6 +103,10 @@ impl<'a> OrgIndex<'a> {
     pub fn queue_status(&self, q: &QueueId, status: &str) -> String {
         format!("sb:{{{}}}:queue:{q}:status:{status}", self.org)
     }
+    /// A per-agent JSON document (`kind`: `canned`, …): a STRING.
+    pub fn agent_doc(&self, a: &AgentId, kind: &str) -> String {
+        format!("sb:{{{}}}:agentdoc:{a}:{kind}", self.org)
+    }
     /// Survey answers: a LIST of JSON records, oldest first.
     pub fn surveys(&self) -> String {
         format!("sb:{{{}}}:surveys", self.org)

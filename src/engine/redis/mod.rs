@@ -247,6 +247,31 @@ impl Engine for RedisEngine {
         self.run(move |s| async move { store::surveys(&s, &org).await })
     }
 
+    fn agent_doc(
+        &self,
+        org: &OrgId,
+        agent: &AgentId,
+        kind: &'static str,
+    ) -> EngineFuture<Option<String>> {
+        let key = keys::OrgIndex::new(org).agent_doc(agent, kind);
+        self.run(move |s| async move { s.conns.cmd(::redis::cmd("GET").arg(key)).await })
+    }
+
+    fn put_agent_doc(
+        &self,
+        org: &OrgId,
+        agent: &AgentId,
+        kind: &'static str,
+        json: String,
+    ) -> EngineFuture<()> {
+        let key = keys::OrgIndex::new(org).agent_doc(agent, kind);
+        self.run(move |s| async move {
+            s.conns
+                .cmd::<()>(::redis::cmd("SET").arg(key).arg(json))
+                .await
+        })
+    }
+
     fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()> {
         self.run(move |s| async move { store::put_org(&s, org).await })
     }
