@@ -33,23 +33,29 @@ test('canned responses: org, queue and my own; the picker inserts the rendered t
     const billing = await restSend(server, 'PUT', '/v1/canned/billing-greet', admin,
       { shortcut: 'greet-billing', title: 'Billing greeting', text: 'Billing here, {{customer.first_name}}.', queue: 'billing' });
     assert.equal(billing.status, 200, JSON.stringify(billing.body));
+    const hours = await restSend(server, 'PUT', '/v1/canned/hours', admin,
+      { shortcut: 'hours', title: 'Opening hours', text: 'Our {{queue.name}} team is here 9–17.', queue: 'general' });
+    assert.equal(hours.status, 200, JSON.stringify(hours.body));
 
     const agent = await open('agent', `${server.url}/console`);
     await signInAgent(agent, token('agent', 'alice', { name: 'Alice Agent', queues: 'general' }));
+    // How often the console reads a chat's responses.
+    let fetches = 0;
+    agent.on('request', (r) => { if (/\/v1\/conversations\/[^/]+\/canned$/.test(new URL(r.url()).pathname)) fetches++; });
 
     // My responses: empty at first; the server's refusals show inline, in the form.
     await c(agent, 'my-responses-open').click();
     await c(agent, 'my-responses-empty').waitFor();
     assert.match(await c(agent, 'my-response-hint').textContent(), /\{\{customer\.first_name\}\}.*\{\{agent\.name\}\}/);
     await addMine(agent, { shortcut: 'Thanks!', title: 'Thanks', text: 'Thanks for chatting with us.' });
-    await until(async () => (await c(agent, 'my-response-error').textContent()).trim(), 'the server\'s error for a bad shortcut');
+    await until(async () => /shortcut/.test(await c(agent, 'my-response-error').textContent()), 'the server\'s error for a bad shortcut');
     assert.ok(await c(agent, 'my-response-form').isVisible(), 'the form stays open to fix it');
     await addMine(agent, { shortcut: 'thanks', title: 'Thanks', text: 'Thanks for chatting with us.' });
     await mine(agent, 'thanks').waitFor();
     assert.ok(await c(agent, 'my-response-form').isHidden(), 'the form closes once saved');
     // A second /thanks of mine: the shortcut is taken (409), said inline.
     await addMine(agent, { shortcut: 'thanks', title: 'Thanks again', text: 'Thank you!' });
-    await until(async () => (await c(agent, 'my-response-error').textContent()).trim(), 'the conflict on /thanks');
+    await until(async () => /already used/.test(await c(agent, 'my-response-error').textContent()), 'the conflict on /thanks');
     await c(agent, 'my-response-cancel').click();
     await addMine(agent, { shortcut: 'greet', title: 'My greeting', text: 'Hi {{customer.first_name}}! {{agent.name}} here.' });
     await mine(agent, 'greet').waitFor();
@@ -79,9 +85,10 @@ test('canned responses: org, queue and my own; the picker inserts the rendered t
     // "/" opens the picker with what applies to this chat: mine win, no billing-queue one.
     await input.pressSequentially('/');
     await picker.waitFor();
-    await until(async () => (await items.count()) === 2, 'two responses for a General chat');
-    assert.deepEqual(await shortcuts(), ['greet', 'thanks']);
-    assert.deepEqual(await texts(c(composer, 'canned-scope')), ['Mine', 'Mine']);
+    await until(async () => (await items.count()) === 3, 'three responses for a General chat');
+    assert.deepEqual(await shortcuts(), ['greet', 'hours', 'thanks']);
+    assert.deepEqual(await texts(c(composer, 'canned-scope')), ['Mine', 'Queue', 'Mine']);
+    assert.equal(await c(items.nth(1), 'canned-preview').textContent(), 'Our General team is here 9–17.');
     // Arrow keys move, Escape closes (the text stays).
     assert.match(await items.nth(0).getAttribute('class'), /\bactive\b/);
     await input.press('ArrowDown');
@@ -105,6 +112,7 @@ test('canned responses: org, queue and my own; the picker inserts the rendered t
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(await c(pane, 'msg-agent').count(), 0, 'a pick never sends');
     assert.equal(await c(pane, 'msg-pending').count(), 0, 'a pick never sends');
+    assert.equal(fetches, 1, 'the chat\'s responses are read once');
 
     // Alice edits it and sends; Grace reads the edited text.
     await input.press('End');
@@ -117,7 +125,7 @@ test('canned responses: org, queue and my own; the picker inserts the rendered t
     // The Responses button opens the picker unfiltered; a click on an item inserts it.
     await c(pane, 'canned-open').click();
     await picker.waitFor();
-    await until(async () => (await items.count()) === 2, 'both responses, unfiltered');
+    await until(async () => (await items.count()) === 3, 'all three, unfiltered');
     await items.filter({ hasText: '/thanks' }).click();
     await picker.waitFor({ state: 'hidden' });
     assert.equal(await input.inputValue(), 'Thanks for chatting with Shop e2e.');
@@ -125,7 +133,7 @@ test('canned responses: org, queue and my own; the picker inserts the rendered t
     await input.fill('Sure. ');
     await c(pane, 'canned-open').click();
     await picker.waitFor();
-    await until(async () => (await items.count()) === 2, 'both responses again');
+    await until(async () => (await items.count()) === 3, 'all three again');
     await items.filter({ hasText: '/thanks' }).click();
     assert.equal(await input.inputValue(), 'Sure. Thanks for chatting with Shop e2e.');
     // The picker closes once the text no longer starts with "/".
@@ -147,6 +155,7 @@ test('canned responses: org, queue and my own; the picker inserts the rendered t
     assert.equal(await c(items.first(), 'canned-preview').textContent(), "Hello Grace, I'm Alice Agent.");
     await items.first().click();
     assert.equal(await input.inputValue(), "Hello Grace, I'm Alice Agent.");
+    assert.equal(fetches, 2, 'read again once after My responses changed');
     await input.press('Enter');
     await w(customer, 'msg-agent').filter({ hasText: "Hello Grace, I'm Alice Agent." }).waitFor();
 
