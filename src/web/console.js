@@ -342,7 +342,8 @@ function apply(c, e) {
       c.agentChat = e.channel === 'internal';
       c.initiatedBy = c.agentChat ? e.context?.initiated_by || e.author?.id || null : null;
       break;
-    case 'queued': c.queue = e.queue; break;
+    // Back in a queue (possibly another): its canned responses and {{queue.name}} may differ.
+    case 'queued': c.queue = e.queue; c.canned = null; break;
     case 'assigned': c.owner = e.agent; c.status = 'assigned'; break;
     case 'participant_joined':
       if (e.role === 'owner') {

@@ -163,7 +163,7 @@ test('canned responses: org, queue and my own; the picker inserts the rendered t
   });
 });
 
-test('canned responses: none yet, and the internal discussion\'s picker', async () => {
+test('canned responses: a failed read, none yet, and the internal discussion\'s picker', async () => {
   await scenario(browser, 'canned empty', async ({ server, open, errors }) => {
     const agent = await open('agent', `${server.url}/console`);
     await signInAgent(agent, token('agent', 'alice', { name: 'Alice Agent', queues: 'general' }));
@@ -172,6 +172,14 @@ test('canned responses: none yet, and the internal discussion\'s picker', async 
     const { pane } = await acceptOffer(agent);
     const composer = c(pane, 'composer');
     const input = c(pane, 'composer-input');
+    // A failed read says so, and the next opening tries again.
+    const failing = /\/v1\/conversations\/[^/]+\/canned$/;
+    await agent.route(failing, (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"unavailable","message":"try again later"}}' }));
+    await input.pressSequentially('/');
+    await c(composer, 'canned-status').filter({ hasText: 'Could not load canned responses: try again later' }).waitFor();
+    await input.press('Escape');
+    await agent.unroute(failing);
+    await input.fill('');
     await input.pressSequentially('/');
     await c(composer, 'canned-status').filter({ hasText: 'No canned responses yet' }).waitFor();
     // Enter with nothing to pick sends nothing; Escape closes, then Enter sends "/" text as is.
