@@ -143,6 +143,7 @@ function supervisor() {
 }
 
 // ------------------------------------------------------------------ REST
+/** A REST call with the agent's token; `body` is sent as JSON. Rejects with the server's error. */
 async function api(path, { method = 'GET', body } = {}) {
   const headers = { authorization: `Bearer ${S.token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -212,6 +213,7 @@ function onHello(f) {
   drawMe();
   $('monitor').hidden = !supervisor();
   drawNotifyPermission();
+  loadMonitoring();
   startQueues();
   // Chats the server follows for us: the assigned ones and those we take part in (any role but
   // owner), replayed from our resume points.
@@ -602,8 +604,9 @@ function notice(text) {
 // The agent's own actions (and events about the agent itself: its join) never notify; replays
 // (a reload, a `joined` log) never notify either. Default while never set: 'customer' for a chat
 // the agent answers the customer in (owner, conference), 'none' for one it only consults on,
-// coaches or observes (and chats it is no longer in). Kept per agent and chat in localStorage: it
-// survives reloads and sign-outs and is shared by the agent's tabs.
+// coaches or observes (and chats it is no longer in). Kept per agent and chat by the server
+// (GET/PUT /v1/me/monitoring: the same levels in any browser), with a copy in localStorage that
+// is used until the server's answer comes and shared at once with the agent's other tabs.
 const MONITORING = [
   ['none', 'Off', 'No notifications for this chat'],
   ['customer', 'Customer', 'Notify me of the customer’s activity in this chat'],
@@ -624,10 +627,25 @@ function monitoringStore() {
   if (!key) return {};
   try { return JSON.parse(localStorage.getItem(key) || '{}') || {}; } catch { return {}; }
 }
+/** The server's levels once loaded (chat id -> level), else null (the local copy applies). */
+let serverLevels = null;
 /** The level the agent set for this chat, or null (never set: the default applies). */
 function storedLevel(c) {
-  const v = monitoringStore()[c.id];
+  const v = serverLevels ? serverLevels.get(c.id) : monitoringStore()[c.id];
   return MONITORING.some(([l]) => l === v) ? v : null;
+}
+/** Loads the agent's levels from the server (after sign-in) and makes them the local copy. */
+async function loadMonitoring() {
+  const key = monitoringKey();
+  try {
+    const { levels = {} } = await api('/v1/me/monitoring');
+    if (key !== monitoringKey()) return; // signed out or in as someone else meanwhile
+    serverLevels = new Map(Object.entries(levels));
+    try { localStorage.setItem(key, JSON.stringify(levels)); } catch { /* this page only */ }
+    for (const c of S.chats.values()) { c.monitoringOverride = null; drawMonitoring(c); }
+  } catch (e) {
+    notice(`Could not load your monitoring levels: ${e.message}`);
+  }
 }
 function defaultLevel(c) {
   const role = myRole(c);
@@ -644,12 +662,16 @@ function setMonitoringLevel(c, level) {
   const ids = Object.keys(store);
   for (const id of ids.slice(0, Math.max(0, ids.length - MONITORING_KEEP))) delete store[id];
   try { localStorage.setItem(key, JSON.stringify(store)); } catch { /* storage unavailable: this page only */ }
+  serverLevels?.set(c.id, level);
   c.monitoringOverride = level;
   drawMonitoring(c);
+  api(`/v1/me/monitoring/${encodeURIComponent(c.id)}`, { method: 'PUT', body: { level } })
+    .catch((e) => notice(`Could not save the monitoring level: ${e.message}`));
 }
 // Another tab of the same agent changed a level: redraw.
 window.addEventListener('storage', (ev) => {
   if (ev.key !== monitoringKey()) return;
+  serverLevels = new Map(Object.entries(monitoringStore()));
   for (const c of S.chats.values()) { c.monitoringOverride = null; drawMonitoring(c); }
 });
 /** This page's latest choice (kept here too should storage fail), else the stored one, else the default. */
@@ -2074,6 +2096,7 @@ function signIn(token) {
 function signOut(message) {
   sock.stop();
   S.token = null; S.me = null; S.chats.clear(); S.offers.clear(); S.selected = null;
+  serverLevels = null;
   W.gen++; W.byQueue.clear(); W.loaded = false; W.picking.clear(); W.loadError = ''; setPickError('');
   S.dropped.clear();
   QC.gen++; QC.rows = []; QC.rowsKey = ''; QC.loaded = false; QC.error = ''; setQueueChatsOpenError('');

@@ -334,3 +334,38 @@ async fn an_agents_conversation_list_is_limited_after_its_access_not_before() {
         assert!(theirs.iter().any(|t| row["id"] == t.as_str()), "{row}");
     }
 }
+
+/// Seed 002's per-chat monitoring levels are the agent's, kept by the server (any browser):
+/// set, changed, listed, cleared; bad input refused; another agent's are its own.
+#[actix_web::test]
+async fn an_agents_monitoring_levels_are_kept_by_the_server() {
+    let app = spawn_app().await;
+    let al = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
+    let bo = app.staff_token("t1", "bo", &[switchboard::auth::Role::Agent], &["general"]);
+    let (status, body) = app.http("GET", "/v1/me/monitoring", Some(&al), None).await;
+    assert_eq!((status, body["levels"].clone()), (200, json!({})));
+    for (conv, level) in [("c_one", "all"), ("c_two", "none"), ("c_one", "customer")] {
+        let (status, body) = app
+            .http("PUT", &format!("/v1/me/monitoring/{conv}"), Some(&al), Some(json!({ "level": level })))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, json!({ "conversation": conv, "level": level }));
+    }
+    let (_, body) = app.http("GET", "/v1/me/monitoring", Some(&al), None).await;
+    assert_eq!(body["levels"], json!({ "c_one": "customer", "c_two": "none" }));
+    let (_, body) = app.http("GET", "/v1/me/monitoring", Some(&bo), None).await;
+    assert_eq!(body["levels"], json!({}), "bo's are bo's own");
+
+    let (status, body) = app
+        .http("PUT", "/v1/me/monitoring/c_one", Some(&al), Some(json!({ "level": "loud" })))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = app
+        .http("PUT", "/v1/me/monitoring/not%20an%20id", Some(&al), Some(json!({ "level": "all" })))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app.http("DELETE", "/v1/me/monitoring/c_two", Some(&al), None).await;
+    assert_eq!(status, 204);
+    let (_, body) = app.http("GET", "/v1/me/monitoring", Some(&al), None).await;
+    assert_eq!(body["levels"], json!({ "c_one": "customer" }));
+}

@@ -9,6 +9,7 @@ mod canned;
 mod directory;
 mod dispositions;
 mod hours;
+mod monitoring;
 mod queues;
 mod reasons;
 mod settings;
@@ -62,6 +63,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/canned", web::get().to(canned::list_org))
         .route("/v1/canned/{id}", web::put().to(canned::put_org))
         .route("/v1/canned/{id}", web::delete().to(canned::delete_org))
+        .route("/v1/me/monitoring", web::get().to(monitoring::list))
+        .route("/v1/me/monitoring/{id}", web::put().to(monitoring::put))
+        .route(
+            "/v1/me/monitoring/{id}",
+            web::delete().to(monitoring::delete),
+        )
         .route("/v1/me/canned", web::get().to(canned::list_mine))
         .route("/v1/me/canned/{id}", web::put().to(canned::put_mine))
         .route("/v1/me/canned/{id}", web::delete().to(canned::delete_mine))

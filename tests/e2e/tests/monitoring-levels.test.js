@@ -2,7 +2,7 @@
 // the customer's activity, every action – kept per agent and chat across reloads. A matching new
 // event in a chat that is not in view raises a notification (always in the page, data-t
 // `notification`; from the browser too when it is allowed); the agent's own actions, the chat in
-// view and replayed history never do.
+// view and replayed history never do. The levels are the server's (any browser of the agent).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -43,7 +43,7 @@ async function level(pane) {
   return [await m.getAttribute('data-level'), await m.getAttribute('data-explicit')];
 }
 
-test('monitoring levels: none, all, customer; notifications only for chats not in view; kept across a reload', async () => {
+test('monitoring levels: none, all, customer; notifications only for chats not in view; kept across a reload and on another browser', async () => {
   await scenario(browser, 'monitoring levels', async ({ server, open, errors }) => {
     const alice = await open('alice', `${server.url}/console`);
     await signInAgent(alice, token('agent', 'alice', { name: 'Alice Agent' }));
@@ -120,6 +120,14 @@ test('monitoring levels: none, all, customer; notifications only for chats not i
     await notes(alice, b.conversation).filter({ hasText: 'Grace Hopper: After the reload' }).waitFor();
     assert.equal(await notes(alice, a.conversation).count(), 0, 'A is still set to none');
     assert.equal(await c(alice, 'notification').count(), 1);
+
+    // Another browser (nothing in its storage): the server keeps Alice's levels.
+    const laptop = await open('alice-laptop', `${server.url}/console`);
+    await signInAgent(laptop, token('agent', 'alice', { name: 'Alice Agent' }), { available: false });
+    await until(async () => (await level(await openChat(laptop, a.conversation)))[0] === 'none', 'A set to none on the other browser');
+    assert.deepEqual(await level(await openChat(laptop, a.conversation)), ['none', 'true']);
+    assert.deepEqual(await level(await openChat(laptop, b.conversation)), ['customer', 'true']);
+    assert.deepEqual(await level(await openChat(laptop, other.conversation)), ['customer', 'false']);
     assert.deepEqual(errors, []);
   });
 });
