@@ -122,19 +122,35 @@ impl CannedResponse {
     }
 }
 
+/// Which list [`upsert`] writes: it names the scope in a conflict's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    /// The org's: org-wide and per-queue responses.
+    Org,
+    /// One agent's own.
+    Personal,
+}
+
 /// Adds or replaces `r` (by id) in `list`, refusing a shortcut another response of the same
-/// scope (the same queue, or org-wide) already uses, and a list over [`MAX_PER_LIST`].
-pub fn upsert(list: &mut Vec<CannedResponse>, r: CannedResponse) -> Result<(), CommandError> {
+/// scope (the same queue, org-wide, or the agent's own) already uses, and a list over
+/// [`MAX_PER_LIST`].
+pub fn upsert(
+    list: &mut Vec<CannedResponse>,
+    r: CannedResponse,
+    which: List,
+) -> Result<(), CommandError> {
     if list
         .iter()
         .any(|o| o.id != r.id && o.shortcut == r.shortcut && o.queue == r.queue)
     {
+        let scope = match (which, &r.queue) {
+            (List::Personal, _) => " in your responses".to_string(),
+            (List::Org, Some(q)) => format!(" in queue {q}"),
+            (List::Org, None) => " org-wide".to_string(),
+        };
         return Err(CommandError::conflict(format!(
-            "the shortcut /{} is already used{}",
-            r.shortcut,
-            r.queue
-                .as_ref()
-                .map_or_else(|| " org-wide".to_string(), |q| format!(" in queue {q}"))
+            "the shortcut /{} is already used{scope}",
+            r.shortcut
         )));
     }
     if let Some(o) = list.iter_mut().find(|o| o.id == r.id) {
@@ -347,11 +363,22 @@ mod tests {
     #[test]
     fn a_shortcut_is_unique_per_scope() {
         let mut list = vec![r("o1", "greet", None)];
-        upsert(&mut list, r("q1", "greet", Some("general"))).expect("another scope");
-        let e = upsert(&mut list, r("o2", "greet", None)).expect_err("same scope");
-        assert!(e.message.contains("/greet"), "{}", e.message);
+        upsert(&mut list, r("q1", "greet", Some("general")), List::Org).expect("another scope");
+        let e = upsert(&mut list, r("o2", "greet", None), List::Org).expect_err("same scope");
+        assert_eq!(e.message, "the shortcut /greet is already used org-wide");
+        let e = upsert(&mut list, r("q2", "greet", Some("general")), List::Org).expect_err("queue");
+        assert_eq!(
+            e.message,
+            "the shortcut /greet is already used in queue general"
+        );
         // Replacing a response keeps its own shortcut.
-        upsert(&mut list, r("o1", "greet", None)).expect("same id");
+        upsert(&mut list, r("o1", "greet", None), List::Org).expect("same id");
         assert_eq!(list.len(), 2);
+        let mut mine = vec![r("p1", "thanks", None)];
+        let e = upsert(&mut mine, r("p2", "thanks", None), List::Personal).expect_err("mine");
+        assert_eq!(
+            e.message,
+            "the shortcut /thanks is already used in your responses"
+        );
     }
 }

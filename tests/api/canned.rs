@@ -133,8 +133,9 @@ async fn bad_canned_responses_are_refused_and_nothing_is_stored() {
     // The same shortcut twice in one agent's list: a conflict; nothing half-stored.
     let (status, _) = put(&app, "/v1/me/canned/a", &al, body("dup", "one")).await;
     assert_eq!(status, 200);
-    let (status, _) = put(&app, "/v1/me/canned/b", &al, body("dup", "two")).await;
+    let (status, e) = put(&app, "/v1/me/canned/b", &al, body("dup", "two")).await;
     assert_eq!(status, 409);
+    assert_eq!(e["error"]["message"], "the shortcut /dup is already used in your responses");
     let (status, _) = app.http("DELETE", "/v1/me/canned/nope", Some(&al), None).await;
     assert_eq!(status, 404);
     let (_, mine) = app.http("GET", "/v1/me/canned", Some(&al), None).await;

@@ -81,7 +81,9 @@ pub(super) async fn put_org(
     let r = CannedResponse::parse(&path, &b.shortcut, &b.title, &b.text, b.queue)?;
     let stored = r.clone();
     rt.orgs
-        .update(&staff.org, |o| canned::upsert(&mut o.canned, r))
+        .update(&staff.org, |o| {
+            canned::upsert(&mut o.canned, r, canned::List::Org)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(stored))
 }
@@ -126,7 +128,7 @@ pub(super) async fn put_mine(
     }
     let r = CannedResponse::parse(&path, &b.shortcut, &b.title, &b.text, None)?;
     let mut list = personal(&rt, &who.0).await?;
-    canned::upsert(&mut list, r.clone())?;
+    canned::upsert(&mut list, r.clone(), canned::List::Personal)?;
     store_personal(&rt, &who.0, &list).await?;
     Ok(HttpResponse::Ok().json(r))
 }
