@@ -2,6 +2,7 @@
 //! machine, an agent's capacity, hours of operation, chat reasons, the rules for starting a chat.
 //! Nothing here does I/O or knows about actors.
 
+pub mod attachment;
 pub mod capacity;
 pub mod conversation;
 pub mod hours;
