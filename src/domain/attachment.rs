@@ -368,6 +368,22 @@ impl ContentCheck {
     }
 }
 
+/// The most files one message may carry.
+pub const MAX_PER_MESSAGE: usize = 10;
+
+/// The files a message names: at most [`MAX_PER_MESSAGE`], each once.
+pub fn check_message_files<T: PartialEq>(ids: &[T]) -> Result<(), String> {
+    if ids.len() > MAX_PER_MESSAGE {
+        return Err(format!(
+            "a message carries at most {MAX_PER_MESSAGE} attachments"
+        ));
+    }
+    if ids.iter().enumerate().any(|(i, id)| ids[..i].contains(id)) {
+        return Err("an attachment is named twice".into());
+    }
+    Ok(())
+}
+
 /// Raster image types a browser may show inline (thumbnails); never SVG or HTML.
 pub fn inline_safe(mime: &str) -> bool {
     matches!(
@@ -519,6 +535,14 @@ mod tests {
         s.max_bytes = 10;
         s.allowed_extensions.push("exe".into());
         assert!(s.validate().is_err(), "the server cannot check .exe files");
+    }
+
+    #[test]
+    fn a_message_names_at_most_ten_distinct_files() {
+        assert!(check_message_files::<u8>(&[]).is_ok());
+        assert!(check_message_files(&(0..10).collect::<Vec<_>>()).is_ok());
+        assert!(check_message_files(&(0..11).collect::<Vec<_>>()).is_err());
+        assert!(check_message_files(&[1, 2, 1]).is_err());
     }
 
     #[test]

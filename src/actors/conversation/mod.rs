@@ -16,6 +16,7 @@
 
 mod access;
 mod assignment;
+mod files;
 mod lifecycle;
 mod messaging;
 mod outbound;
@@ -26,6 +27,7 @@ mod transfer;
 
 pub use access::{Access, Who};
 pub use assignment::{Assign, OfferChanged};
+pub use files::MayUpload;
 pub use lifecycle::{Continue, Crash, Create, End, Survey, WrapUp};
 pub use messaging::{message_text, MarkRead, Note, Post, Typing};
 pub use outbound::{CreateInternal, CreateOutbound};
@@ -111,6 +113,7 @@ crate::remote_messages!(ConversationActor {
     Monitor => u64, "conv.monitor";
     PostInternal => (u64, bool), "conv.internal";
     Access => Audience, "conv.access";
+    MayUpload => (), "conv.may_upload";
     TimerFired => (), "conv.timer";
     Crash => (), "conv.crash";
 });
