@@ -34,10 +34,14 @@ impl S3Store {
 
     /// A signed request for `path` (`/bucket` or `/bucket/key`).
     fn request(&self, method: &str, path: &str) -> Result<awc::ClientRequest, BlobError> {
-        let signed = sigv4::sign(
+        let req = sigv4::Request {
             method,
-            self.host(),
+            host: self.host(),
             path,
+            payload_sha256: sigv4::UNSIGNED_PAYLOAD,
+        };
+        let signed = sigv4::sign(
+            &req,
             &self.settings.region,
             &self.settings.access_key,
             self.settings.secret_key.expose(),
@@ -54,7 +58,7 @@ impl S3Store {
         Ok(client
             .request(method, url)
             .insert_header(("x-amz-date", signed.amz_date))
-            .insert_header(("x-amz-content-sha256", signed.content_sha256))
+            .insert_header(("x-amz-content-sha256", sigv4::UNSIGNED_PAYLOAD))
             .insert_header(("authorization", signed.authorization)))
     }
 
