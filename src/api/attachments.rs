@@ -1,4 +1,4 @@
-//! Files in chats (docs/PROTOCOL.md §9.10): `POST /v1/conversations/{id}/attachments?name=…`
+//! Files in chats (docs/PROTOCOL.md §9.8): `POST /v1/conversations/{id}/attachments?name=…`
 //! uploads the raw body (streamed to a spool file while it is counted, hashed and sniffed, then
 //! handed to the blob store), and `GET /v1/attachments/{id}` downloads one, authorised on every
 //! request by the conversation actor. Both take the customer's token or a staff token.

@@ -464,7 +464,8 @@ mod tests {
         tar_bytes[257..262].copy_from_slice(b"ustar");
         let mismatch = |e: &str| Err(FileError::ContentMismatch(e.into()));
         let not_text = |e: &str| Err(FileError::NotText(e.into()));
-        let cases: Vec<(&str, Vec<&[u8]>, Result<&str, FileError>)> = vec![
+        type Case<'a> = (&'a str, Vec<&'a [u8]>, Result<&'a str, FileError>);
+        let cases: Vec<Case> = vec![
             ("a.png", vec![png_bytes], Ok("image/png")),
             ("a.pdf", vec![png_bytes], mismatch("pdf")),
             ("a.pdf", vec![b"%PDF-1.7\n..."], Ok("application/pdf")),

@@ -154,7 +154,7 @@ pub enum EventKind {
         /// May be empty when the message carries attachments.
         text: String,
         client_msg_id: String,
-        /// Files sent with the message (uploaded first: docs/PROTOCOL.md §9.x).
+        /// Files sent with the message (uploaded first: docs/PROTOCOL.md §9.8).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         attachments: Vec<AttachmentRef>,
     },

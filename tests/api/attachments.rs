@@ -1,4 +1,4 @@
-//! Files in chats (docs/PROTOCOL.md §9.10): upload → message → download by every party allowed
+//! Files in chats (docs/PROTOCOL.md §9.8): upload → message → download by every party allowed
 //! to read the conversation and by nobody else; every bad upload refused with nothing stored;
 //! bad attachment ids in a message refused with nothing logged; retries stored once; the
 //! download headers; the scanning hook; the S3-compatible store.
