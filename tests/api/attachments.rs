@@ -421,21 +421,29 @@ async fn with_a_scanner_a_file_is_served_once_clean_and_an_infected_one_never() 
     assert!(messages(&app, &conv).await.is_empty());
 }
 
-#[actix_web::test]
-async fn the_s3_store_keeps_and_serves_files() {
-    let s3 = crate::s3_server::S3Server::start();
+/// A node storing files in `s3` (bucket `files`) with these credentials.
+async fn s3_app(s3: &crate::s3_server::S3Server, secret_key: &str) -> TestApp {
     let endpoint = s3.endpoint();
-    let app = spawn_app_configured(
+    let access_key = s3.access_key.clone();
+    let secret_key = secret_key.to_string();
+    spawn_app_configured(
         move |s| {
             s.attachments.store = switchboard::config::BlobStoreKind::S3;
             s.attachments.s3.endpoint = endpoint;
             s.attachments.s3.bucket = "files".into();
-            s.attachments.s3.access_key = "test".into();
-            s.attachments.s3.secret_key = switchboard::config::Secret::new("test");
+            s.attachments.s3.access_key = access_key;
+            s.attachments.s3.secret_key = switchboard::config::Secret::new(secret_key);
         },
         |_| {},
     )
-    .await;
+    .await
+}
+
+#[actix_web::test]
+async fn the_s3_store_keeps_and_serves_files() {
+    // moto checks every request's signature (tests/support/s3.rs).
+    let s3 = crate::s3_server::S3Server::start();
+    let app = s3_app(&s3, &s3.secret_key).await;
     let store = switchboard::attachments::s3::S3Store::new(
         app.rt.settings.attachments.s3.clone(),
         PathBuf::from(&app.rt.settings.attachments.dir),
@@ -454,4 +462,13 @@ async fn the_s3_store_keeps_and_serves_files() {
     assert_eq!(d.headers["content-type"], "application/pdf");
     // Nothing stays on the node's disk: the spool went to the store.
     assert!(stored_files(&app).is_empty(), "{:?}", stored_files(&app));
+
+    // A node with a wrong secret is refused by the store: the upload is `unavailable` and
+    // leaves nothing behind, on disk or in the engine.
+    let wrong = s3_app(&s3, "not-the-secret").await;
+    let (_customer, _agent, conv, token) = accepted_chat(&wrong, "bob").await;
+    let (status, answer) = upload(&wrong, &token, &conv, "a.pdf", PDF).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "unavailable");
+    assert!(stored_files(&wrong).is_empty(), "{:?}", stored_files(&wrong));
 }

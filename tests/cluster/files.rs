@@ -12,8 +12,8 @@ async fn a_file_uploaded_through_one_node_is_downloaded_through_another() {
     let mut settings = switchboard::config::embedded_defaults().expect("defaults");
     settings.attachments.s3.endpoint = s3.endpoint();
     settings.attachments.s3.bucket = "cluster-files".into();
-    settings.attachments.s3.access_key = "test".into();
-    settings.attachments.s3.secret_key = switchboard::config::Secret::new("test");
+    settings.attachments.s3.access_key = s3.access_key.clone();
+    settings.attachments.s3.secret_key = switchboard::config::Secret::new(&s3.secret_key);
     switchboard::attachments::s3::S3Store::new(
         settings.attachments.s3.clone(),
         unique_dir("sb-spool"),
@@ -30,8 +30,8 @@ async fn a_file_uploaded_through_one_node_is_downloaded_through_another() {
         );
         spec.env("SWITCHBOARD__ATTACHMENTS__S3__ENDPOINT", &endpoint);
         spec.env("SWITCHBOARD__ATTACHMENTS__S3__BUCKET", "cluster-files");
-        spec.env("SWITCHBOARD__ATTACHMENTS__S3__ACCESS_KEY", "test");
-        spec.env("SWITCHBOARD__ATTACHMENTS__S3__SECRET_KEY", "test");
+        spec.env("SWITCHBOARD__ATTACHMENTS__S3__ACCESS_KEY", &s3.access_key);
+        spec.env("SWITCHBOARD__ATTACHMENTS__S3__SECRET_KEY", &s3.secret_key);
     })
     .await;
     let (_customer, conv) = cluster.customer(0, "ada").await;
