@@ -109,6 +109,17 @@ async fn upload(
         id: conversation,
     };
     ask::<ConversationActor, _>(&rt, &key, MayUpload { who: who.clone() }).await?;
+    // A declared length over the limit is refused before anything is read.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > settings.max_bytes) {
+        return Err(file_error(FileError::TooLarge {
+            max: settings.max_bytes,
+        }));
+    }
 
     // Streamed: each chunk is checked, hashed and written to the spool; a refusal drops the
     // spool, which removes its file.
@@ -189,6 +200,10 @@ async fn scan_upload(rt: Rt, mut record: AttachmentRecord, url: String) {
         Ok(scan::Verdict::Clean) => ScanState::Clean,
         Ok(scan::Verdict::Infected) => {
             tracing::info!(attachment = %record.id, "The scanner flagged a file; it is rejected.");
+            // Never served again: its bytes go; its record stays, so the id keeps answering 410.
+            if let Err(e) = rt.blobs.delete(&record.key).await {
+                tracing::warn!(attachment = %record.id, %e, "An infected file could not be removed.");
+            }
             ScanState::Rejected
         }
         Err(e) => {

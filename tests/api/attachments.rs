@@ -302,6 +302,23 @@ async fn every_bad_upload_is_refused_and_nothing_is_stored() {
         assert!(message.contains(says), "{name:?}: {message}");
         assert_eq!(stored_files(&app), before, "{name:?} left something behind");
     }
+    // A chunked body (no Content-Length) is counted as it streams.
+    let client = awc::Client::builder().timeout(WAIT).finish();
+    let chunks = futures_util::stream::iter(
+        [&[b'x'; 40][..], &[b'y'; 25][..]]
+            .map(|c| Ok::<_, std::io::Error>(actix_web::web::Bytes::from_static(c))),
+    );
+    let mut resp = client
+        .post(app.url(&format!("/v1/conversations/{conv}/attachments?name=chunked.txt")))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send_stream(chunks)
+        .await
+        .expect("chunked upload");
+    assert_eq!(resp.status().as_u16(), 413);
+    let answer: Value = resp.json().await.expect("json");
+    assert_eq!(answer["error"]["code"], "too_large");
+    assert_eq!(stored_files(&app), before, "the chunked upload left something behind");
+
     // The limit is the org's: exactly max_bytes passes.
     uploaded(&app, &token, &conv, "fits.txt", &[b'x'; 64]).await;
     assert_eq!(stored_files(&app).len(), before.len() + 1);
@@ -407,6 +424,8 @@ async fn with_a_scanner_a_file_is_served_once_clean_and_an_infected_one_never() 
     let infected = uploaded(&app, &token, &conv, "eicar.txt", eicar.as_bytes()).await;
     let d = after_scan(&app, &token, &infected).await;
     assert_eq!(d.status, 410, "{}", String::from_utf8_lossy(&d.body));
+    // Its bytes are gone from the store; the clean file's stay.
+    assert_eq!(stored_files(&app).len(), 1, "{:?}", stored_files(&app));
     let error: Value = serde_json::from_slice(&d.body).expect("json error");
     assert_eq!(error["error"]["code"], "blocked");
     assert_eq!(scanner.scanned.load(std::sync::atomic::Ordering::SeqCst), 2);
