@@ -17,8 +17,9 @@ use crate::actors::route::ask;
 use crate::actors::Rt;
 use crate::attachments::{hex, new_key, scan};
 use crate::auth::Principal;
-use crate::domain::attachment::{self, ContentCheck, FileError, ScanState};
+use crate::domain::attachment::{self, FileError, ScanState};
 use crate::domain::org::OrgConfig;
+use crate::domain::sniff::{self, ContentCheck};
 use crate::engine::AttachmentRecord;
 use crate::ids::{AttachmentId, ConvKey, ConversationId};
 use crate::protocol::{CommandError, ErrorCode};
@@ -285,8 +286,8 @@ async fn download(
             tracing::warn!(attachment = %record.id, "An attachment's file is missing from the store.");
             not_found()
         })?;
-    let inline = matches!(query.inline.as_deref(), Some("1" | "true"))
-        && attachment::inline_safe(&record.mime);
+    let inline =
+        matches!(query.inline.as_deref(), Some("1" | "true")) && sniff::inline_safe(&record.mime);
     let content_type = if record.mime.starts_with("text/")
         || record.mime == "application/json"
         || record.mime == "application/xml"
