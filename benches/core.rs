@@ -43,6 +43,7 @@ fn protocol(c: &mut Criterion) {
         kind: EventKind::Message {
             text: "Hello, I would like to know where my order is.".into(),
             client_msg_id: "m-42".into(),
+            attachments: Vec::new(),
         },
     };
     c.bench_function("protocol/encode_event", |b| {
@@ -98,6 +99,7 @@ fn engine(c: &mut Criterion) {
                 kind: EventKind::Message {
                     text: "hello".into(),
                     client_msg_id: format!("m{n}"),
+                    attachments: Vec::new(),
                 },
                 dedup_key: Some(format!("c:v:m{n}")),
             };
@@ -124,6 +126,7 @@ fn fanout(c: &mut Criterion) {
         kind: EventKind::Message {
             text: "Your parcel left the warehouse this morning.".into(),
             client_msg_id: "a-7".into(),
+            attachments: Vec::new(),
         },
     };
     for n in [2usize, 10, 100] {
@@ -200,6 +203,7 @@ fn actor_round_trip(c: &mut Criterion) {
                 who: Who::Customer(customer.id.clone()),
                 client_msg_id: format!("m{n}"),
                 text: "hello".into(),
+                attachments: Vec::new(),
             };
             sys.block_on(addr.send(post))
                 .expect("mailbox")

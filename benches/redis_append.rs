@@ -40,6 +40,7 @@ fn message(n: u64) -> NewEvent {
         kind: EventKind::Message {
             text: "Hello, I would like to know where my order is.".into(),
             client_msg_id: cmid.clone(),
+            attachments: Vec::new(),
         },
         dedup_key: Some(format!("c:v_bench:{cmid}")),
     }

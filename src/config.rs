@@ -36,6 +36,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub limits: Limits,
     pub demo: DemoSettings,
+    /// Where uploaded files live and how they are scanned.
+    #[serde(default)]
+    pub attachments: AttachmentsSettings,
     /// Test hooks; off in every shipped config.
     #[serde(default)]
     pub testing: TestingSettings,
@@ -197,6 +200,72 @@ pub struct DemoSettings {
     /// are left alone). Used by tests and for provisioning a fresh deployment.
     #[serde(default)]
     pub seed_file: Option<String>,
+}
+
+/// Which blob store holds uploaded files.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BlobStoreKind {
+    /// Files under `attachments.dir` on this machine: one node only.
+    Local,
+    /// An S3-compatible object store: every node of a cluster serves every file.
+    S3,
+}
+
+/// Uploaded files (docs/OPERATIONS.md, "Attachments"). Per-org rules (allowed extensions, size)
+/// live with the org (`settings.attachments`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AttachmentsSettings {
+    pub store: BlobStoreKind,
+    /// The local store's directory; with S3, uploads are spooled here (`.tmp/`) before they
+    /// are sent. Created on first use.
+    pub dir: String,
+    pub s3: S3Settings,
+    /// A scanning webhook: each upload is POSTed to it and stays `pending` until it answers
+    /// `{"result": "clean"}` (or `"infected"`). Empty: no scanning, files are clean at once.
+    pub scan_url: String,
+    /// How long one scan may take; a scan that fails or times out rejects the file.
+    pub scan_timeout_ms: u64,
+}
+
+impl Default for AttachmentsSettings {
+    fn default() -> Self {
+        Self {
+            store: BlobStoreKind::Local,
+            dir: "data/attachments".into(),
+            s3: S3Settings::default(),
+            scan_url: String::new(),
+            scan_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// An S3-compatible object store, addressed path-style (`{endpoint}/{bucket}/{key}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct S3Settings {
+    /// `http://host:port` (plain HTTP: put TLS in front, e.g. a sidecar, for a remote store).
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: Secret,
+    /// How long one request to the store may take.
+    pub timeout_ms: u64,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        Self {
+            endpoint: "http://127.0.0.1:9000".into(),
+            bucket: "switchboard-attachments".into(),
+            region: "us-east-1".into(),
+            access_key: String::new(),
+            secret_key: Secret::new(""),
+            timeout_ms: 60_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

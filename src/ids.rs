@@ -107,6 +107,9 @@ id_type!(
 id_type!(
     /// A chat reason.
     ReasonId, "r_");
+id_type!(
+    /// An uploaded file (an attachment), scoped by its org.
+    AttachmentId, "a_");
 
 /// A conversation together with its org: the key every store and directory uses.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]

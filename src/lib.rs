@@ -11,7 +11,8 @@
 //! 1. Storage: [`engine`] — the memory engine (default) and the Redis engine behind the
 //!    [`engine::Engine`] trait.
 //! 2. The node's services: [`node`] (what one node shares), [`placement`] (where actors live:
-//!    one process or a cluster), [`hub`] (fan-out of events to sockets), [`orgs`], [`auth`],
+//!    one process or a cluster), [`hub`] (fan-out of events to sockets), [`attachments`]
+//!    (where uploaded files live), [`orgs`], [`auth`],
 //!    [`limiter`], [`metrics`], [`http_error`], [`shutdown`], [`telemetry`].
 //! 3. [`actors`]: one actor per conversation, agent and queue, the directory that activates
 //!    them, and the timer supervisor that enforces every deadline.
@@ -27,6 +28,7 @@ pub mod routing;
 // Layer 1: storage.
 pub mod engine;
 // Layer 2: the node's services.
+pub mod attachments;
 pub mod auth;
 pub mod http_error;
 pub mod hub;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::attachments::SharedBlobStore;
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::engine::SharedEngine;
@@ -21,6 +22,8 @@ pub struct Node {
     pub auth: Authenticator,
     pub hub: Hub,
     pub metrics: Metrics,
+    /// Where uploaded files live (local directory or S3-compatible store).
+    pub blobs: SharedBlobStore,
     /// Where actors live: this process alone, or a cluster.
     pub placement: Arc<dyn Placement>,
     /// One shared rate limiter per org (DESIGN invariant 8).
@@ -38,6 +41,7 @@ impl Node {
         Self {
             auth: Authenticator::new(&settings.auth),
             orgs: Orgs::new(engine.clone()),
+            blobs: crate::attachments::from_settings(&settings.attachments),
             org_limiters: OrgLimiters::new(&settings.limits),
             connections: Arc::new(tokio::sync::Semaphore::new(settings.limits.max_connections)),
             node_id: settings.server.node_id.clone(),

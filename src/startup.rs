@@ -163,7 +163,7 @@ impl Application {
         .shutdown_timeout(settings.server.drain_timeout_ms.div_ceil(1000))
         .listen(listener)?
         .run();
-        tracing::info!(port, node = %rt.node_id, engine = rt.engine.kind(), "Switchboard is listening.");
+        tracing::info!(port, node = %rt.node_id, engine = rt.engine.kind(), files = rt.blobs.kind(), "Switchboard is listening.");
         Ok(Self { port, server, rt })
     }
 

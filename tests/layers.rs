@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     // 1 — storage.
     ("engine", 1),
     // 2 — the node's services, which name no actor and no REST module.
+    ("attachments", 2),
     ("auth", 2),
     ("http_error", 2),
     ("hub", 2),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and a fresh machine may lack: a C toolchain, redis-server
-# (the Redis engine's tests start their own on free ports), Debian's Chromium (browser tests;
+# (the Redis engine's tests start their own on free ports), moto's S3-compatible server (the
+# attachment tests), Debian's Chromium (browser tests;
 # never a downloaded browser) and the browser tests' npm packages. Idempotent and quiet when
 # everything is there. Called by tests/run.sh (the README's test command) and so by .ci/run.
 set -euo pipefail
@@ -23,6 +24,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing: ${need_apt[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}"
+fi
+# The S3-compatible server the attachment tests store files in (tests/support/s3.rs).
+if ! python3 -c 'import moto.server' 2>/dev/null; then
+  command -v python3 >/dev/null || { echo "tests/setup.sh: python3 is missing (the S3 tests run moto's server)" >&2; exit 1; }
+  echo "== installing moto[server] (S3-compatible test server)"
+  python3 -m pip install --user --quiet 'moto[server]'
 fi
 if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
   echo "tests/setup.sh: node $(node --version) is too old; the browser tests need Node.js 20+" >&2

@@ -5,6 +5,7 @@
 //! the HTTP status of the code.
 
 mod assets;
+mod attachments;
 pub mod config;
 mod conversations;
 mod public;
@@ -149,4 +150,5 @@ pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     assets::routes(cfg);
     config::routes(cfg);
     conversations::routes(cfg, fault_injection);
+    attachments::routes(cfg);
 }

@@ -512,6 +512,7 @@ mod tests {
         let msg = |id: &str| EventKind::Message {
             text: "hi".into(),
             client_msg_id: id.into(),
+            attachments: Vec::new(),
         };
         let mut s = ConversationState::from_log(&[ev(1, 0, Customer, created())]);
         // An agent's greeting before the customer wrote is no response.
@@ -559,6 +560,7 @@ mod tests {
                 EventKind::Message {
                     text: "hi".into(),
                     client_msg_id: "m1".into(),
+                    attachments: Vec::new(),
                 },
             ),
             ev(
@@ -655,6 +657,7 @@ mod tests {
             EventKind::Message {
                 text: "x".into(),
                 client_msg_id: "a".into(),
+                attachments: Vec::new(),
             },
         ));
         assert_eq!(

@@ -1,12 +1,15 @@
 //! Domain types and pure rules: org configuration, validation of input, the conversation state
-//! machine, an agent's capacity, hours of operation, chat reasons, the rules for starting a chat.
+//! machine, an agent's capacity, hours of operation, chat reasons, the rules for starting a chat,
+//! attachments' rules and content sniffing.
 //! Nothing here does I/O or knows about actors.
 
+pub mod attachment;
 pub mod canned;
 pub mod capacity;
 pub mod conversation;
 pub mod hours;
 pub mod org;
 pub mod reasons;
+pub mod sniff;
 pub mod start;
 pub mod text;

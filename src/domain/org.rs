@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::attachment::AttachmentSettings;
 use super::hours::HoursProfile;
 use super::reasons::Reason;
 use crate::ids::{AgentId, CustomerId, OrgId, QueueId};
@@ -93,6 +94,8 @@ pub struct OrgSettings {
     /// When the customer of a parked chat writes again, only the previous agent is offered it
     /// for this long; then anyone in the queue.
     pub return_window_ms: u64,
+    /// Files in chats: allowed extensions and the size limit (seed 001).
+    pub attachments: AttachmentSettings,
     /// HS256 secret the org's backend signs verified-customer tokens with. Never returned by GET.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_token_secret: Option<String>,
@@ -126,6 +129,7 @@ impl Default for OrgSettings {
             typing_preview: false,
             parked_expiry_ms: 7 * 24 * 3_600_000,
             return_window_ms: 60_000,
+            attachments: AttachmentSettings::default(),
             customer_token_secret: None,
         }
     }
@@ -178,6 +182,9 @@ impl OrgSettings {
         if self.name.chars().count() > 200 {
             return bad("name must be at most 200 characters");
         }
+        self.attachments
+            .validate()
+            .map_err(CommandError::bad_request)?;
         Ok(())
     }
 
@@ -443,5 +450,11 @@ mod tests {
         s.pending_red_ms = 60_000;
         s.allowed_origins = vec!["shop.example".into()];
         assert!(s.validate().is_err());
+        s.allowed_origins = Vec::new();
+        s.attachments.max_bytes = 0;
+        assert!(
+            s.validate().is_err(),
+            "attachments are validated with the rest"
+        );
     }
 }

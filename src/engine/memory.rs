@@ -79,6 +79,7 @@ pub struct MemoryEngine {
     logs: Vec<Mutex<HashMap<ConvKey, ConvLog>>>,
     summaries: Mutex<Summaries>,
     surveys: Mutex<HashMap<OrgId, Vec<SurveyRecord>>>,
+    attachments: Mutex<HashMap<(OrgId, AttachmentId), AttachmentRecord>>,
     orgs: Mutex<HashMap<OrgId, Arc<OrgConfig>>>,
     /// Per-agent documents by (org, agent, kind).
     agent_docs: Mutex<HashMap<(OrgId, AgentId, &'static str), String>>,
@@ -98,6 +99,7 @@ impl MemoryEngine {
             logs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             summaries: Mutex::new(Summaries::default()),
             surveys: Mutex::new(HashMap::new()),
+            attachments: Mutex::new(HashMap::new()),
             orgs: Mutex::new(HashMap::new()),
             agent_docs: Mutex::new(HashMap::new()),
         }
@@ -255,6 +257,22 @@ impl Engine for MemoryEngine {
         let key = (org.clone(), agent.clone(), kind);
         self.agent_docs.lock().insert(key, json);
         ready(())
+    }
+
+    fn put_attachment(&self, record: AttachmentRecord) -> EngineFuture<()> {
+        self.attachments
+            .lock()
+            .insert((record.org.clone(), record.id.clone()), record);
+        ready(())
+    }
+
+    fn attachment(&self, org: &OrgId, id: &AttachmentId) -> EngineFuture<Option<AttachmentRecord>> {
+        ready(
+            self.attachments
+                .lock()
+                .get(&(org.clone(), id.clone()))
+                .cloned(),
+        )
     }
 
     fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()> {

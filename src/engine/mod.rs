@@ -22,10 +22,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::attachment::ScanState;
 use crate::domain::conversation::Status;
 use crate::domain::org::OrgConfig;
 use crate::ids::{
-    AgentId, AgentKey, ConvKey, ConversationId, CustomerId, OrgId, QueueId, QueueKey, ReasonId,
+    AgentId, AgentKey, AttachmentId, ConvKey, ConversationId, CustomerId, OrgId, QueueId, QueueKey,
+    ReasonId,
 };
 use crate::protocol::{Author, CommandError, EventKind, LogEvent};
 
@@ -208,6 +210,27 @@ pub struct SurveyRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// An uploaded file's metadata (its bytes are in the blob store under `key`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct AttachmentRecord {
+    pub id: AttachmentId,
+    pub org: OrgId,
+    pub conversation: ConversationId,
+    /// Who uploaded it: the customer or an agent (role and id).
+    pub uploader: Author,
+    /// The name as given (checked by `domain::attachment::check_name`).
+    pub name: String,
+    pub size: u64,
+    /// The sniffed MIME type, never the client's.
+    pub mime: String,
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+    pub state: ScanState,
+    pub created_at: DateTime<Utc>,
+    /// The blob store's key (random).
+    pub key: String,
+}
+
 pub trait Engine: Send + Sync + 'static {
     /// "memory" or "redis", for logs and `/readyz`.
     fn kind(&self) -> &'static str;
@@ -257,6 +280,10 @@ pub trait Engine: Send + Sync + 'static {
         kind: &'static str,
         json: String,
     ) -> EngineFuture<()>;
+    /// Stores (or replaces) an attachment's metadata.
+    fn put_attachment(&self, record: AttachmentRecord) -> EngineFuture<()>;
+    /// The org's attachment `id`, if any.
+    fn attachment(&self, org: &OrgId, id: &AttachmentId) -> EngineFuture<Option<AttachmentRecord>>;
 
     fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()>;
     fn load_orgs(&self) -> EngineFuture<Vec<Arc<OrgConfig>>>;
@@ -284,6 +311,7 @@ pub(crate) fn test_message(text: &str, dedup: Option<&str>) -> NewEvent {
         kind: EventKind::Message {
             text: text.into(),
             client_msg_id: dedup.unwrap_or("x").into(),
+            attachments: Vec::new(),
         },
         dedup_key: dedup.map(str::to_string),
     }

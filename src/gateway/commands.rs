@@ -89,13 +89,22 @@ impl Session {
                 conversation,
                 client_msg_id,
                 text,
+                attachments,
             } => {
                 text::client_msg_id(&client_msg_id, limits.max_client_msg_id_len)?;
-                let text = message_text(&text, &limits)?;
+                crate::domain::attachment::check_message_files(&attachments)
+                    .map_err(CommandError::bad_request)?;
+                // A message that carries files may have no text.
+                let text = if attachments.is_empty() || !text.is_empty() {
+                    message_text(&text, &limits)?
+                } else {
+                    text
+                };
                 let post = Post {
                     who: self.who.clone(),
                     client_msg_id,
                     text,
+                    attachments,
                 };
                 let (seq, duplicate) = self.to_conversation(&conversation, post).await??;
                 Ok(Some(AckData::Sent { seq, duplicate }))

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::ids::{AgentId, ConversationId, CustomerId, QueueId, ReasonId};
+use crate::ids::{AgentId, AttachmentId, ConversationId, CustomerId, QueueId, ReasonId};
 
 use super::events::ParticipantRole;
 
@@ -79,7 +79,12 @@ pub enum Command {
     Send {
         conversation: ConversationId,
         client_msg_id: String,
+        /// May be empty (or absent) when `attachments` is not.
+        #[serde(default)]
         text: String,
+        /// Ids of files uploaded to this conversation by the sender (at most 10).
+        #[serde(default)]
+        attachments: Vec<AttachmentId>,
     },
     Typing {
         conversation: ConversationId,

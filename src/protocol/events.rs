@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AgentId, CustomerId, QueueId, ReasonId};
+use crate::ids::{AgentId, AttachmentId, CustomerId, QueueId, ReasonId};
 
 /// Who may see an event. Customers only ever receive `public` events (DESIGN invariant 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +87,19 @@ pub enum InviteOutcome {
     Cancelled,
 }
 
+/// A file carried by a `message` event: what the log records of an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    pub id: AttachmentId,
+    pub name: String,
+    pub size: u64,
+    /// The sniffed MIME type.
+    #[serde(rename = "type")]
+    pub mime: String,
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+}
+
 /// Why a conversation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -138,8 +151,12 @@ pub enum EventKind {
         role: ParticipantRole,
     },
     Message {
+        /// May be empty when the message carries attachments.
         text: String,
         client_msg_id: String,
+        /// Files sent with the message (uploaded first: docs/PROTOCOL.md §9.8).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<AttachmentRef>,
     },
     Read {
         up_to: u64,

@@ -12,7 +12,8 @@ pub mod server;
 pub use client::{ClientFrame, Command, ResumePoint};
 pub use errors::{CommandError, ErrorCode};
 pub use events::{
-    Author, AuthorRole, EndReason, EventKind, InviteOutcome, LogEvent, ParticipantRole, Visibility,
+    AttachmentRef, Author, AuthorRole, EndReason, EventKind, InviteOutcome, LogEvent,
+    ParticipantRole, Visibility,
 };
 pub use server::{ServerFrame, Signal};
 

@@ -69,6 +69,10 @@ pub async fn spawn_app_configured(
     settings.limits.position_update_ms = 20;
     settings.limits.queue_sweep_ms = 50;
     settings.testing.fault_injection = true;
+    // Each node its own file store, removed by nobody: the system temp dir's (small) litter.
+    settings.attachments.dir = crate::redis_server::unique_dir("sb-files")
+        .to_string_lossy()
+        .into_owned();
     // The same suite runs against both engines (DESIGN §1): `tests/api` with the memory engine,
     // `tests/api_redis` with a real redis-server per test and short cluster timings.
     let redis = match crate::ENGINE {

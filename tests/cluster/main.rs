@@ -13,6 +13,7 @@ pub const ENGINE: &str = "redis";
 
 mod clients;
 mod failover;
+mod files;
 mod harness;
 mod harness_self_test;
 #[allow(dead_code)]
@@ -22,3 +23,5 @@ mod participants;
 #[path = "../support/redis.rs"]
 mod redis_server;
 mod routing;
+#[path = "../support/s3.rs"]
+mod s3_server;

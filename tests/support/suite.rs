@@ -12,6 +12,8 @@ macro_rules! behavioural_suite {
         mod agent_chat;
         #[path = "../api/async_chat.rs"]
         mod async_chat;
+        #[path = "../api/attachments.rs"]
+        mod attachments;
         #[path = "../api/bad_input.rs"]
         mod bad_input;
         #[path = "../api/canned.rs"]
@@ -32,6 +34,10 @@ macro_rules! behavioural_suite {
         mod push_and_preview;
         #[path = "../support/redis.rs"]
         mod redis_server;
+        #[path = "../support/s3.rs"]
+        mod s3_server;
+        #[path = "../support/scanner.rs"]
+        mod scanner;
         #[path = "../api/request_list.rs"]
         mod request_list;
         #[path = "../api/rest.rs"]

@@ -27,6 +27,22 @@ pub enum Who {
 }
 
 impl Who {
+    /// The actor of a verified token: a customer, or staff with the name it goes by in `org`.
+    pub fn of(
+        principal: &crate::auth::Principal,
+        org: Option<&crate::domain::org::OrgConfig>,
+    ) -> Self {
+        match principal {
+            crate::auth::Principal::Staff(s) => Who::Agent {
+                id: s.id.clone(),
+                name: org.map_or_else(|| s.name.clone(), |o| o.display_name(&s.id, &s.name)),
+                supervisor: s.sees_all_queues(),
+                queues: s.queues.clone(),
+            },
+            crate::auth::Principal::Customer(c) => Who::Customer(c.id.clone()),
+        }
+    }
+
     pub fn author(&self) -> Author {
         match self {
             Who::Customer(id) => Author {

@@ -8,6 +8,7 @@ use super::{dedup_key, reply, ConversationActor, Reply};
 use crate::domain::conversation::Status;
 use crate::domain::text;
 use crate::engine::NewEvent;
+use crate::ids::AttachmentId;
 use crate::protocol::{CommandError, EventKind, ParticipantRole, Signal};
 
 use super::event;
@@ -19,7 +20,11 @@ use super::Who;
 pub struct Post {
     pub who: Who,
     pub client_msg_id: String,
+    /// May be empty when `attachments` is not.
     pub text: String,
+    /// Files uploaded by the sender to this conversation (checked in `files.rs`).
+    #[serde(default)]
+    pub attachments: Vec<AttachmentId>,
 }
 
 impl Handler<Post> for ConversationActor {
@@ -39,22 +44,51 @@ impl Handler<Post> for ConversationActor {
         if let Err(e) = self.check_open() {
             return reply(Err(e));
         }
+        if msg.attachments.is_empty() {
+            let fut = self.post(msg.who, msg.client_msg_id, msg.text, Vec::new(), key);
+            return AtomicResponse::new(Box::pin(fut));
+        }
+        // The files are looked up in the engine, then checked and the message appended, all
+        // inside this one atomic response.
+        let fut = self.attachment_refs(&msg.who, &msg.attachments).then(
+            move |refs, act, _| -> fut::LocalBoxActorFuture<Self, _> {
+                match refs {
+                    Ok(refs) => Box::pin(act.post(msg.who, msg.client_msg_id, msg.text, refs, key)),
+                    Err(e) => Box::pin(fut::ready(Err(e))),
+                }
+            },
+        );
+        AtomicResponse::new(Box::pin(fut))
+    }
+}
+
+impl ConversationActor {
+    /// Appends a checked message (and wakes a parked chat): `(seq, duplicate)`.
+    fn post(
+        &mut self,
+        who: Who,
+        client_msg_id: String,
+        text: String,
+        attachments: Vec<crate::protocol::AttachmentRef>,
+        key: String,
+    ) -> impl ActorFuture<Self, Output = Result<(u64, bool), CommandError>> {
         let new = NewEvent {
-            author,
+            author: who.author(),
             kind: EventKind::Message {
-                text: msg.text,
-                client_msg_id: msg.client_msg_id,
+                text,
+                client_msg_id,
+                attachments,
             },
             dedup_key: Some(key),
         };
         let mut events = vec![new];
         // A parked (asynchronous) chat wakes up when its customer writes: it waits in its
         // queue again, offered to the previous agent first.
-        let wake = self.wake_parked(&msg.who);
+        let wake = self.wake_parked(&who);
         if let Some((queued, _)) = &wake {
             events.push(queued.clone());
         }
-        let fut = self.append(events).map(move |res, act, _| {
+        self.append(events).map(move |res, act, _| {
             if let (Ok(_), Some((_, previous))) = (&res, wake) {
                 act.enqueue(previous);
             }
@@ -69,8 +103,7 @@ impl Handler<Post> for ConversationActor {
             };
             crate::metrics::Metrics::inc(metric);
             Ok((a.event.seq, a.duplicate))
-        });
-        AtomicResponse::new(Box::pin(fut))
+        })
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod access;
 mod assignment;
+mod files;
 mod lifecycle;
 mod messaging;
 mod outbound;
@@ -27,6 +28,7 @@ mod transfer;
 
 pub use access::{Access, Who};
 pub use assignment::{Assign, OfferChanged};
+pub use files::MayUpload;
 pub use lifecycle::{Continue, Crash, Create, End, Survey, WrapUp};
 pub use messaging::{message_text, MarkRead, Note, Post, Typing};
 pub use outbound::{CreateInternal, CreateOutbound};
@@ -114,6 +116,7 @@ crate::remote_messages!(ConversationActor {
     PostInternal => (u64, bool), "conv.internal";
     PushUrl => (u64, bool), "conv.push_url";
     Access => Audience, "conv.access";
+    MayUpload => (), "conv.may_upload";
     TimerFired => (), "conv.timer";
     Crash => (), "conv.crash";
 });

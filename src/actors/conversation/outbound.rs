@@ -49,6 +49,7 @@ fn opening(
             kind: EventKind::Message {
                 text,
                 client_msg_id,
+                attachments: Vec::new(),
             },
             dedup_key: Some(key),
         },

@@ -6,7 +6,9 @@
 //! every key and channel name parses back unambiguously.
 
 use crate::engine::{ActorRef, Topic};
-use crate::ids::{AgentId, AgentKey, ConvKey, ConversationId, CustomerId, OrgId, QueueId};
+use crate::ids::{
+    AgentId, AgentKey, AttachmentId, ConvKey, ConversationId, CustomerId, OrgId, QueueId,
+};
 
 /// Membership: ZSET instance → last heartbeat (Redis clock, ms).
 pub(super) const NODES: &str = "sb:nodes";
@@ -110,6 +112,10 @@ impl<'a> OrgIndex<'a> {
     /// Survey answers: a LIST of JSON records, oldest first.
     pub fn surveys(&self) -> String {
         format!("sb:{{{}}}:surveys", self.org)
+    }
+    /// An attachment's metadata: a JSON string.
+    pub fn attachment(&self, id: &AttachmentId) -> String {
+        format!("sb:{{{}}}:att:{id}", self.org)
     }
 }
 

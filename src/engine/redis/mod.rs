@@ -272,6 +272,15 @@ impl Engine for RedisEngine {
         })
     }
 
+    fn put_attachment(&self, record: AttachmentRecord) -> EngineFuture<()> {
+        self.run(move |s| async move { store::put_attachment(&s, record).await })
+    }
+
+    fn attachment(&self, org: &OrgId, id: &AttachmentId) -> EngineFuture<Option<AttachmentRecord>> {
+        let (org, id) = (org.clone(), id.clone());
+        self.run(move |s| async move { store::attachment(&s, &org, &id).await })
+    }
+
     fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()> {
         self.run(move |s| async move { store::put_org(&s, org).await })
     }

@@ -20,8 +20,12 @@ use super::keys::{self, ConvKeys, OrgIndex};
 use super::Shared;
 use crate::domain::conversation::Status;
 use crate::domain::org::OrgConfig;
-use crate::engine::{ConversationFilter, ConversationSummary, EngineError, SurveyRecord};
-use crate::ids::{AgentId, ConvKey, ConversationId, CustomerId, OrgId, QueueId, ReasonId};
+use crate::engine::{
+    AttachmentRecord, ConversationFilter, ConversationSummary, EngineError, SurveyRecord,
+};
+use crate::ids::{
+    AgentId, AttachmentId, ConvKey, ConversationId, CustomerId, OrgId, QueueId, ReasonId,
+};
 
 /// The stored form of a [`ConversationSummary`] (which does not serialize its org).
 #[derive(Serialize, Deserialize)]
@@ -362,6 +366,35 @@ fn scored(v: Value) -> Vec<(String, f64)> {
             .filter_map(|kv| Some((text(&kv[0])?, score(kv.get(1)?)?)))
             .collect()
     }
+}
+
+pub(super) async fn put_attachment(
+    shared: &Shared,
+    record: AttachmentRecord,
+) -> Result<(), EngineError> {
+    let json = serde_json::to_string(&record)
+        .map_err(|e| EngineError::Other(format!("serializing an attachment: {e}")))?;
+    let key = OrgIndex::new(&record.org).attachment(&record.id);
+    shared
+        .conns
+        .cmd::<()>(redis::cmd("SET").arg(key).arg(json))
+        .await
+}
+
+pub(super) async fn attachment(
+    shared: &Shared,
+    org: &OrgId,
+    id: &AttachmentId,
+) -> Result<Option<AttachmentRecord>, EngineError> {
+    let json: Option<String> = shared
+        .conns
+        .cmd(redis::cmd("GET").arg(OrgIndex::new(org).attachment(id)))
+        .await?;
+    json.map(|j| {
+        serde_json::from_str(&j)
+            .map_err(|e| EngineError::Other(format!("reading an attachment: {e}")))
+    })
+    .transpose()
 }
 
 /// The stored form of a [`SurveyRecord`].
