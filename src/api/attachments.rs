@@ -25,8 +25,39 @@ use crate::ids::{AttachmentId, ConvKey, ConversationId};
 use crate::protocol::{CommandError, ErrorCode};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/conversations/{id}/attachments", web::post().to(upload))
-        .route("/v1/attachments/{id}", web::get().to(download));
+    cfg.service(
+        web::resource("/v1/conversations/{id}/attachments")
+            .wrap(files_cors())
+            .route(web::post().to(upload)),
+    )
+    .service(
+        web::resource("/v1/attachments/{id}")
+            .wrap(files_cors())
+            .route(web::get().to(download)),
+    );
+}
+
+/// The widget uploads and downloads from the retailer's pages, so these routes answer
+/// cross-origin requests: any origin (the bearer token is the credential — no cookies, so no
+/// `Access-Control-Allow-Credentials`), the `Authorization` and `Content-Type` headers, and the
+/// response headers a client reads (the file name and hash). A customer's `Origin` is still
+/// checked against the org's `allowed_origins` in [`caller`].
+fn files_cors() -> actix_cors::Cors {
+    actix_cors::Cors::default()
+        .allow_any_origin()
+        .send_wildcard()
+        .allowed_methods([
+            actix_web::http::Method::GET,
+            actix_web::http::Method::POST,
+            actix_web::http::Method::OPTIONS,
+        ])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([
+            header::CONTENT_DISPOSITION,
+            header::HeaderName::from_static("x-attachment-sha256"),
+        ])
+        .max_age(600)
+        .disable_vary_header()
 }
 
 /// The caller behind `Authorization: Bearer <token>`: a customer (visitor or verified) or

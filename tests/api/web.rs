@@ -140,6 +140,38 @@ async fn the_widget_routes_answer_cross_origin_requests() {
     assert_eq!(status, 403);
 }
 
+/// The widget uploads and downloads files from the shop's pages: both routes answer a
+/// preflight for the bearer token, and their answers (errors too) are readable cross-origin.
+#[actix_web::test]
+async fn the_file_routes_answer_cross_origin_requests() {
+    let app = spawn_app().await;
+    let client = awc::Client::builder().timeout(WAIT).finish();
+    for (method, path, headers) in [
+        ("POST", "/v1/conversations/c_x/attachments?name=a.png", "authorization, content-type"),
+        ("GET", "/v1/attachments/a_x", "authorization"),
+    ] {
+        let resp = client
+            .request(awc::http::Method::OPTIONS, app.url(path))
+            .insert_header(("Origin", "https://shop.example"))
+            .insert_header(("Access-Control-Request-Method", method))
+            .insert_header(("Access-Control-Request-Headers", headers))
+            .send()
+            .await
+            .expect("preflight");
+        assert_eq!(resp.status().as_u16(), 200, "{method} {path}");
+        let h = resp.headers();
+        assert_eq!(header(h, "access-control-allow-origin"), "*");
+        assert!(header(h, "access-control-allow-methods").contains(method));
+        assert!(header(h, "access-control-allow-headers").contains("authorization"));
+        assert!(h.get("access-control-allow-credentials").is_none(), "no cookies");
+    }
+    // An answer is readable by the page, with the headers it needs.
+    let (status, h, _) = get(&app, "/v1/attachments/a_x", &[("Origin", "https://shop.example")]).await;
+    assert_eq!(status, 401);
+    assert_eq!(header(&h, "access-control-allow-origin"), "*");
+    assert!(header(&h, "access-control-expose-headers").contains("content-disposition"));
+}
+
 #[actix_web::test]
 async fn agents_get_a_directory_of_transfer_targets() {
     let app = spawn_app_with(|orgs| {
