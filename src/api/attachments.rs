@@ -16,7 +16,6 @@ use crate::actors::conversation::{Access, ConversationActor, MayUpload, Who};
 use crate::actors::route::ask;
 use crate::actors::Rt;
 use crate::attachments::{hex, new_key, scan};
-use crate::auth::Principal;
 use crate::domain::attachment::{self, FileError, ScanState};
 use crate::domain::org::OrgConfig;
 use crate::domain::sniff::{self, ContentCheck};
@@ -79,22 +78,11 @@ fn caller(rt: &Rt, req: &HttpRequest) -> Result<Caller, CommandError> {
                 "missing Authorization: Bearer token",
             )
         })?;
-    let principal = rt.auth.verify(token, |org| {
-        rt.orgs
-            .get(org)
-            .and_then(|o| o.settings.customer_token_secret.clone())
-    })?;
-    let org = rt
-        .orgs
-        .get(principal.org())
-        .ok_or_else(|| CommandError::new(ErrorCode::Unauthorized, "unknown org"))?;
-    if let Principal::Customer(_) = principal {
-        let origin = req
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|h| h.to_str().ok());
-        crate::domain::start::admit_customer(&org.settings, origin)?;
-    }
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|h| h.to_str().ok());
+    let (principal, org) = crate::auth::authenticate(&rt.auth, &rt.orgs, token, origin)?;
     Ok(Caller {
         who: Who::of(&principal, Some(&org)),
         org,

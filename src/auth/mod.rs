@@ -86,3 +86,28 @@ impl Principal {
         }
     }
 }
+
+/// Who holds `token`, and their org as stored now: the token verified (a verified customer's
+/// with its org's own secret), the org known, and — for a customer — the page's `Origin`
+/// admitted by the org's settings (allowed origins, chat enabled). The websocket `hello` and the
+/// REST routes that take customer tokens both go through here.
+pub fn authenticate(
+    auth: &Authenticator,
+    orgs: &crate::orgs::Orgs,
+    token: &str,
+    origin: Option<&str>,
+) -> Result<(Principal, std::sync::Arc<crate::domain::org::OrgConfig>), crate::protocol::CommandError>
+{
+    use crate::protocol::{CommandError, ErrorCode};
+    let principal = auth.verify(token, |org| {
+        orgs.get(org)
+            .and_then(|o| o.settings.customer_token_secret.clone())
+    })?;
+    let org = orgs
+        .get(principal.org())
+        .ok_or_else(|| CommandError::new(ErrorCode::Unauthorized, "unknown org"))?;
+    if let Principal::Customer(_) = principal {
+        crate::domain::start::admit_customer(&org.settings, origin)?;
+    }
+    Ok((principal, org))
+}

@@ -225,6 +225,19 @@ impl ConversationActor {
         self.load = Load::Exists;
     }
 
+    /// Appends one client event that carries a dedup key (a `client_msg_id`): answers its seq and
+    /// whether the log already had it.
+    pub(crate) fn append_keyed(&mut self, new: NewEvent) -> Reply<(u64, bool)> {
+        let fut = self.append(vec![new]).map(|res, _, _| {
+            let a = res?
+                .into_iter()
+                .next()
+                .ok_or_else(|| CommandError::internal("empty append"))?;
+            Ok((a.event.seq, a.duplicate))
+        });
+        AtomicResponse::new(Box::pin(fut))
+    }
+
     /// Appends events; on success applies each new one. Duplicates are returned, not applied.
     pub(crate) fn append(
         &mut self,

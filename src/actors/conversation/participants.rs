@@ -784,13 +784,6 @@ impl Handler<PostInternal> for ConversationActor {
             },
             dedup_key: Some(key),
         };
-        let fut = self.append(vec![new]).map(|res, _, _| {
-            let a = res?
-                .into_iter()
-                .next()
-                .ok_or_else(|| CommandError::internal("empty append"))?;
-            Ok((a.event.seq, a.duplicate))
-        });
-        AtomicResponse::new(Box::pin(fut))
+        self.append_keyed(new)
     }
 }

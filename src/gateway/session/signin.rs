@@ -10,7 +10,6 @@ use crate::actors::conversation::Who;
 use crate::actors::route::ask_here;
 use crate::actors::Rt;
 use crate::auth::Principal;
-use crate::domain::start;
 use crate::hub::{Audience, SessionHandle, SessionInbox};
 use crate::ids::{AgentKey, ConversationId, CustomerKey};
 use crate::limiter::TokenBucket;
@@ -95,18 +94,7 @@ pub(super) async fn hello_frame(
         audience,
         rt.settings.limits.send_buffer,
     );
-    let who = match &principal {
-        Principal::Staff(s) => Who::Agent {
-            id: s.id.clone(),
-            name: rt
-                .orgs
-                .get(&s.org)
-                .map_or_else(|| s.name.clone(), |o| o.display_name(&s.id, &s.name)),
-            supervisor: s.sees_all_queues(),
-            queues: s.queues.clone(),
-        },
-        Principal::Customer(c) => Who::Customer(c.id.clone()),
-    };
+    let who = Who::of(&principal, rt.orgs.get(principal.org()).as_deref());
     let limits = &rt.settings.limits;
     let principal_org = principal.org();
     let org_limiter = rt.org_limiter(principal_org);
@@ -180,19 +168,7 @@ pub(super) async fn hello_frame(
 }
 
 fn authenticate(rt: &Rt, token: &str, origin: Option<&str>) -> Result<Principal, CommandError> {
-    let principal = rt.auth.verify(token, |org| {
-        rt.orgs
-            .get(org)
-            .and_then(|o| o.settings.customer_token_secret.clone())
-    })?;
-    let org = rt
-        .orgs
-        .get(principal.org())
-        .ok_or_else(|| CommandError::new(ErrorCode::Unauthorized, "unknown org"))?;
-    if let Principal::Customer(_) = principal {
-        start::admit_customer(&org.settings, origin)?;
-    }
-    Ok(principal)
+    crate::auth::authenticate(&rt.auth, &rt.orgs, token, origin).map(|(p, _)| p)
 }
 
 impl Session {
