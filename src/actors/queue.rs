@@ -11,6 +11,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -46,6 +47,9 @@ struct Entry {
     prefer: Option<(AgentId, Instant)>,
 }
 
+/// How many waiting chats the request list shows (`GET /v1/queues/{id}/waiting`).
+pub const WAITING_PAGE: usize = 100;
+
 pub struct QueueActor {
     rt: Rt,
     key: QueueKey,
@@ -61,6 +65,8 @@ pub struct QueueActor {
     reserving: HashMap<AgentId, HashSet<ConversationId>>,
     /// Fencing epoch of this node's lease on the queue (1 without a cluster).
     epoch: u64,
+    /// The request list's fingerprint last told to the agents ([`QueueActor::tell_waiting`]).
+    waiting_told: u64,
 }
 
 impl QueueActor {
@@ -76,6 +82,7 @@ impl QueueActor {
             told: HashMap::new(),
             positions_pending: None,
             reserving: HashMap::new(),
+            waiting_told: 0,
         }
     }
 
@@ -271,8 +278,36 @@ impl QueueActor {
                 retry |= e.declined.len() != before;
             }
         }
+        self.tell_waiting();
         if retry {
             self.dispatch(ctx);
+        }
+    }
+
+    /// Tells the agents who could pick (available, or with a free seat) that the request list's
+    /// first page changed — what waits, in which order, which is offered — so that they read it
+    /// again instead of polling. Checked once per sweep: a burst of changes is one signal.
+    fn tell_waiting(&mut self) {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.line.len().hash(&mut h);
+        for place in self.line.iter().take(WAITING_PAGE) {
+            place.2.hash(&mut h);
+            self.entries
+                .get(&place.2)
+                .is_some_and(|e| e.offered_to.is_some())
+                .hash(&mut h);
+        }
+        let now = h.finish();
+        if now == self.waiting_told {
+            return;
+        }
+        self.waiting_told = now;
+        let signal = Signal::Waiting {
+            queue: self.key.id.clone(),
+            waiting: self.line.len(),
+        };
+        for agent in self.agents.keys() {
+            self.rt.hub.signal_agent(&self.agent_key(agent), &signal);
         }
     }
 

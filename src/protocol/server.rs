@@ -46,6 +46,9 @@ pub enum Signal {
         #[serde(skip_serializing_if = "Option::is_none")]
         eta_secs: Option<u64>,
     },
+    /// To the agents who could pick from a queue: its request list changed (chats came, went
+    /// or were offered); `waiting` is how many wait now. At most once per sweep interval.
+    Waiting { queue: QueueId, waiting: usize },
     /// Nobody is available right now; the customer stays queued.
     AllBusy {
         conversation: ConversationId,

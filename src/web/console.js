@@ -59,8 +59,12 @@ const S = {
   dropped: new Set(),
 };
 
-/** The request list: the waiting chats of my queues (GET /v1/queues/{id}/waiting), polled. */
-const WAITING_POLL_MS = 3000;
+/**
+ * The request list: the waiting chats of my queues (GET /v1/queues/{id}/waiting), read again
+ * when a queue's `waiting` signal says it changed (and on my own offers, joins and presence);
+ * a slow poll is the safety net (an agent without a free seat gets no signal: it cannot pick).
+ */
+const WAITING_POLL_MS = 15000;
 const W = {
   byQueue: new Map(), // queue id -> its waiting chats, in line order (the last good answer)
   loaded: false, // a first answer came
@@ -501,6 +505,8 @@ function onSignal(f) {
   const now = Date.now();
   // Offers ending, chats joined or left, presence changes: the request list may have changed.
   if (['offer', 'offer_ended', 'joined', 'left', 'presence', 'transfer_ended'].includes(f.signal)) refreshWaiting();
+  // A queue's list changed: every agent of it is told at once, so the reads are spread out.
+  if (f.signal === 'waiting') refreshWaiting(100 + Math.floor(Math.random() * 400));
   switch (f.signal) {
     case 'offer':
       S.offers.set(f.conversation, { kind: 'offer', conversation: f.conversation, customer: f.customer_name, queue: f.queue, deadline: now + f.expires_in_ms, total: f.expires_in_ms });

@@ -95,3 +95,35 @@ async fn eventually_listed(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// The request list is pushed, not polled: an agent who could pick is told when a queue's
+/// waiting chats change (one `waiting` signal per burst), then reads the list.
+#[actix_web::test]
+async fn agents_who_could_pick_are_told_when_the_waiting_chats_change() {
+    let app = spawn_app().await;
+    let mut al = away_agent(&app, "al").await;
+    let billing = app.staff_token("t1", "cy", &[Role::Agent], &["billing"]);
+    let mut stranger = app.connect(&billing).await;
+    let (_ada, conv) = app.customer_chat("ada").await;
+    let got = al
+        .wait_for("a waiting signal with ada's chat", |f| {
+            f["signal"] == "waiting" && f["waiting"] == 1
+        })
+        .await;
+    assert_eq!(got["queue"], "general");
+    let (_bea, _second) = app.customer_chat("bea").await;
+    al.wait_for("two waiting", |f| f["signal"] == "waiting" && f["waiting"] == 2)
+        .await;
+
+    // al picks one: the list changes again.
+    al.ok(json!({ "type": "pick", "conversation": conv })).await;
+    al.wait_for("one waiting after the pick", |f| {
+        f["signal"] == "waiting" && f["waiting"] == 1
+    })
+    .await;
+    // An agent of another queue is told nothing about general.
+    stranger.barrier().await;
+    assert!(stranger
+        .buffered(|f| f["signal"] == "waiting" && f["queue"] == "general")
+        .is_empty());
+}

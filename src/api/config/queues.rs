@@ -8,7 +8,7 @@ use serde_json::json;
 use super::super::{ApiError, ApiResult, Authed};
 use super::store::{remove_from, upsert_in};
 use super::{org, parse};
-use crate::actors::queue::{GetStats, QueueActor, Waiting};
+use crate::actors::queue::{GetStats, QueueActor, Waiting, WAITING_PAGE};
 use crate::actors::route::ask;
 use crate::actors::Rt;
 use crate::domain::org::{OwnerLeaves, QueueConfig};
@@ -84,7 +84,14 @@ pub(super) async fn waiting(
         org: who.0.org.clone(),
         id,
     };
-    let chats = ask::<QueueActor, _>(&rt, &key, Waiting { limit: 100 }).await?;
+    let chats = ask::<QueueActor, _>(
+        &rt,
+        &key,
+        Waiting {
+            limit: WAITING_PAGE,
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(json!({ "waiting": chats })))
 }
 
