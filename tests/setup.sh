@@ -29,7 +29,9 @@ fi
 if ! python3 -c 'import moto.server' 2>/dev/null; then
   command -v python3 >/dev/null || { echo "tests/setup.sh: python3 is missing (the S3 tests run moto's server)" >&2; exit 1; }
   echo "== installing moto[server] (S3-compatible test server)"
-  python3 -m pip install --user --quiet 'moto[server]'
+  # A Debian system python refuses --user installs (PEP 668) unless told this is meant.
+  python3 -m pip install --user --quiet 'moto[server]' \
+    || python3 -m pip install --user --quiet --break-system-packages 'moto[server]'
 fi
 if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
   echo "tests/setup.sh: node $(node --version) is too old; the browser tests need Node.js 20+" >&2
