@@ -555,7 +555,7 @@ var SwitchboardCore = (function () {
     card.appendChild(icon); card.appendChild(info); card.appendChild(dl);
     item.appendChild(card);
 
-    var tries = 0;
+    var tries = 0, retry = null;
     function state(s, text) {
       item.setAttribute('data-state', s);
       status.textContent = text || '';
@@ -571,7 +571,8 @@ var SwitchboardCore = (function () {
       if (st === 409) {
         state('pending', 'Scanning\u2026');
         var wait = RETRY_MS[Math.min(tries++, RETRY_MS.length - 1)];
-        if (tries <= 40) setTimeout(function () { if (!o.urls.closed) check(); }, wait);
+        clearTimeout(retry);
+        if (tries <= 40) retry = setTimeout(function () { if (!o.urls.closed) check(); }, wait);
       } else if (st === 410) state('blocked', 'File blocked');
       else if (st === 404) state('gone', 'File not available');
       else state('error', (e && e.message) || 'The file could not be loaded.');
@@ -727,7 +728,8 @@ var SwitchboardCore = (function () {
       } else {
         it.bar = null;
       }
-      var note = it.state === 'failed' ? it.error : it.taken ? 'Sending\u2026' : it.state === 'done' ? 'Ready to send' : '';
+      var note = it.state === 'failed' ? it.error : it.taken ? 'Sending\u2026'
+        : it.state === 'done' ? (it.attachment && it.attachment.state === 'pending' ? 'Ready to send (being scanned)' : 'Ready to send') : '';
       var msg = mk('span', P + 'upload-status', H, it.state === 'failed' ? 'upload-error' : 'upload-status', note);
       if (it.state === 'failed') msg.setAttribute('role', 'alert');
       li.appendChild(msg);

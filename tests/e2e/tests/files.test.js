@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { deflateSync } from 'node:zlib';
 import {
-  launchBrowser, scenario, token, demoUrl, w, c, fillPrechat, acceptOffer, until, texts,
+  launchBrowser, scenario, token, demoUrl, w, c, fillPrechat, acceptOffer, until, texts, testOrg,
 } from '../lib/harness.js';
 
 let browser;
@@ -214,4 +214,61 @@ test('files: a file the virus scanner rejects is shown broken on both sides', as
   } finally {
     scanner.close();
   }
+});
+
+test('files: upload progress, drag-and-drop, and the org\'s size limit refused with the server\'s message', async () => {
+  const orgs = [testOrg('e2e', { attachments: { max_bytes: 400_000 } })];
+  await scenario(browser, 'files limits', async ({ server, open, errors }) => {
+    const agent = await open('agent', `${server.url}/console`);
+    await agent.locator('#token').fill(token('agent', 'alice', { name: 'Alice Agent' }));
+    await c(agent, 'signin').click();
+    await agent.locator('#net.ok').waitFor();
+    await c(agent, 'presence').selectOption('available');
+    const customer = await open('customer', demoUrl(server));
+    await fillPrechat(customer);
+    const { pane } = await acceptOffer(agent);
+    await w(customer, 'sys-joined').waitFor();
+
+    // A slow connection: the tray shows the upload's progress bar moving, then the file is sent.
+    const cdp = await customer.context().newCDPSession(customer);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 150_000 });
+    const big = Buffer.concat([PDF, Buffer.alloc(300_000, 0x20)]);
+    await w(customer, 'file-input').setInputFiles({ name: 'scan.pdf', mimeType: 'application/pdf', buffer: big });
+    const bar = w(customer, 'upload-progress');
+    await until(async () => (await bar.count()) && (await bar.evaluate((el) => el.value > 0 && el.value < el.max).catch(() => false)), 'a progress bar part-way');
+    await until(async () => (await w(customer, 'upload').getAttribute('data-state')) === 'done', 'the slow upload done');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await w(customer, 'send').click();
+    const card = c(pane, 'msg-customer').locator('[data-t=file]').filter({ hasText: 'scan.pdf' });
+    await card.waitFor();
+    assert.equal(await c(card, 'file-size').textContent(), '293 KB');
+
+    // The agent drops two files on the chat: one within the limit, one over it (413).
+    const drop = await agent.evaluateHandle(([small, large]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([small], 'note.txt', { type: 'text/plain' }));
+      dt.items.add(new File([new Uint8Array(large)], 'huge.pdf', { type: 'application/pdf' }));
+      return dt;
+    }, ['See you soon\n', 500_000]);
+    const main = pane.locator('.chat-main');
+    await main.dispatchEvent('dragenter', { dataTransfer: drop });
+    assert.equal(await main.evaluate((el) => el.classList.contains('dropping')), true, 'the drop zone shows');
+    await main.dispatchEvent('dragover', { dataTransfer: drop });
+    await main.dispatchEvent('drop', { dataTransfer: drop });
+    const huge = c(pane, 'upload').filter({ hasText: 'huge.pdf' });
+    await until(async () => (await huge.getAttribute('data-state')) === 'failed', 'the large file refused');
+    assert.equal(await c(huge, 'upload-error').textContent(), 'the file is larger than 400000 bytes');
+    await until(async () => (await c(pane, 'upload').filter({ hasText: 'note.txt' }).getAttribute('data-state')) === 'done', 'the small one uploaded');
+    await c(pane, 'composer-input').fill('Here you go');
+    await c(pane, 'send').click();
+    const reply = w(customer, 'msg-agent').filter({ hasText: 'Here you go' });
+    await reply.waitFor();
+    assert.deepEqual(await texts(reply.locator('[data-sb=file-name]')), ['note.txt']);
+    // The refused file stays in the agent's tray, with its message, until removed.
+    assert.equal(await c(pane, 'upload').count(), 1);
+    await c(huge, 'upload-remove').click();
+    await until(async () => (await c(pane, 'upload').count()) === 0, 'removed');
+    assert.deepEqual(errors, []);
+  }, { orgs });
 });
