@@ -4,7 +4,7 @@
 // consultation, the internal discussion, supervisor monitoring), per-chat notification levels,
 // agent-initiated chats (Start a chat), chats between agents (Chat with an agent), the inbox
 // (Queue chats: viewing a colleague's chat of my queues), canned responses (the composers' "/"
-// picker and My responses), notes, wrap-up;
+// picker and My responses), files (attach, drag-and-drop, thumbnails, cards), notes, wrap-up;
 // the socket, outbox and rendering are chatcore.js.)
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.

@@ -9,7 +9,8 @@
  * backend: no pre-chat form), data-title, data-launcher, data-greeting, data-color.
  * Or call window.Switchboard.identify(token) once the shopper has signed in.
  *
- * It speaks only the documented REST API (/v1/orgs/{org}/...) and websocket protocol (/v1/ws).
+ * It speaks only the documented REST API (/v1/orgs/{org}/..., and files: /v1/conversations/{id}/
+ * attachments, /v1/attachments/{id}, with the customer's token) and websocket protocol (/v1/ws).
  * Everything a person typed is put in the page as text (textContent), never as HTML; links are
  * shown with their real address.
  *
