@@ -11,8 +11,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 
 /// The console: scripts, styles, REST and the websocket from this origin only; never framed.
+/// Images may be `blob:` URLs: attachment thumbnails are fetched with the bearer token.
 const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+    img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'";
 /// The snippet builder also frames the sample page for its live preview.
 const SNIPPET_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -22,7 +23,7 @@ const SNIPPET_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'sel
 /// server it names, but the page may only be framed by this origin (the snippet preview).
 const DEMO_CSP: &str = "default-src 'self'; script-src 'self' http: https:; \
     style-src 'self' http: https:; connect-src 'self' http: https: ws: wss:; \
-    img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+    img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 /// `/widget.js`: the shared chat core (`SwitchboardCore`: text rendering, socket, outbox), then
 /// the widget, as one file for the retailer's single `<script>` tag, with no build step. Both go

@@ -13,6 +13,10 @@
  *   SwitchboardCore.order(lastSeq, frame)                  'seen' | 'gap' | 'next' for an event
  *   new SwitchboardCore.ChatSocket(options)                /v1/ws: hello, requests, resume, reconnects
  *   new SwitchboardCore.Outbox(options)                    un-acked sends, retried under their id
+ *   SwitchboardCore.humanSize(bytes)                       "1.2 MB"
+ *   new SwitchboardCore.UploadTray(options)                files being uploaded for the next message
+ *   SwitchboardCore.renderFiles(el, attachments, options)  a message's files: thumbnails and cards
+ *   new SwitchboardCore.BlobUrls()                         the object URLs a chat view made (revokeAll)
  *
  * DESIGN invariant 7 (customers never see agent-only content; pages insert chat text as text)
  * holds on the pages through renderText: everything a person typed goes into the DOM as text
@@ -322,9 +326,17 @@ var SwitchboardCore = (function () {
     if (this.options.changed) this.options.changed();
   };
 
-  /** Queues `text` under a fresh client_msg_id and sends it if it can; returns the entry. */
-  Outbox.prototype.add = function (text) {
+  /**
+   * Queues `text` under a fresh client_msg_id and sends it if it can; returns the entry.
+   * `extra` (optional): `attachments` (uploaded file ids, sent with the text: PROTOCOL §4.3) and
+   * `files` ([{name, size}]: what the pending entry shows meanwhile).
+   */
+  Outbox.prototype.add = function (text, extra) {
     var m = { id: clientMsgId(this.options.idPrefix), text: text };
+    if (extra && extra.attachments && extra.attachments.length) {
+      m.attachments = extra.attachments.slice();
+      m.files = (extra.files || []).slice();
+    }
     this.items().push(m);
     this.changed();
     this.send(m);
@@ -336,7 +348,9 @@ var SwitchboardCore = (function () {
     var self = this, o = this.options, sock = o.socket;
     if (!sock.ready || m.inflight || !o.conversation() || this.items().indexOf(m) < 0) return;
     m.inflight = true;
-    sock.request({ type: o.command || 'send', conversation: o.conversation(), client_msg_id: m.id, text: m.text }).then(function () {
+    var cmd = { type: o.command || 'send', conversation: o.conversation(), client_msg_id: m.id, text: m.text };
+    if (m.attachments && m.attachments.length) cmd.attachments = m.attachments;
+    sock.request(cmd).then(function () {
       m.inflight = false;
       // The event normally arrives right after the ack; until then the entry stays.
       if (o.delivered(m.id)) self.remove(m.id);
@@ -375,6 +389,414 @@ var SwitchboardCore = (function () {
     return false;
   };
 
+  // ---------------------------------------------------------------- files (PROTOCOL §9.8)
+  //
+  // Files travel over HTTP with the bearer token (no cookies): an upload is a raw POST (an
+  // XMLHttpRequest, for its progress), then its id goes in a `send`; a file is shown by fetching
+  // it with the token into a Blob and an object URL (an <img src> cannot carry the token).
+  // The widget and the console draw the same elements; `hook` is their test attribute (data-sb,
+  // data-t) and `cls` their class prefix ('sb-', ''). File names go in as text only.
+
+  /** The raster types the server serves inline (`?inline=1`): thumbnails. SVG never. */
+  var THUMB_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/bmp', 'image/webp'];
+  /** The most attachments one message carries (PROTOCOL §4.3). */
+  var MAX_FILES_PER_MESSAGE = 10;
+
+  /** 1536 → "1.5 KB". */
+  function humanSize(n) {
+    n = Number(n) || 0;
+    if (n < 1024) return n + ' B';
+    var units = ['KB', 'MB', 'GB'], i = -1;
+    do { n /= 1024; i++; } while (n >= 1024 && i < units.length - 1);
+    return (n < 10 ? n.toFixed(1) : Math.round(n)) + ' ' + units[i];
+  }
+
+  /** "PDF" for "invoice.pdf" (the card's icon), "FILE" without an extension. */
+  function extLabel(name) {
+    var m = /\.([A-Za-z0-9]{1,5})$/.exec(String(name || ''));
+    return m ? m[1].toUpperCase() : 'FILE';
+  }
+
+  function mk(tag, cls, hookAttr, hook, text) {
+    var el = document.createElement(tag);
+    if (cls) el.className = cls;
+    if (hook) el.setAttribute(hookAttr, hook);
+    if (text !== undefined && text !== null) el.textContent = text;
+    return el;
+  }
+
+  /** An HTTP error answer as an Error with the protocol's code and the HTTP status. */
+  function httpFailure(status, body, fallback) {
+    var err = body && body.error;
+    var e = failure((err && err.code) || 'http_' + status, (err && err.message) || fallback);
+    e.status = status;
+    return e;
+  }
+
+  /**
+   * Uploads one File (POST /v1/conversations/{id}/attachments?name=…) with progress.
+   * Returns { promise, abort }: the promise resolves with the server's `attachment` object and
+   * rejects with an Error carrying the server's code and message (or `disconnected`, `aborted`).
+   */
+  function uploadFile(server, token, conversation, file, progress) {
+    var xhr = new XMLHttpRequest();
+    var promise = new Promise(function (resolve, reject) {
+      xhr.open('POST', server + '/v1/conversations/' + encodeURIComponent(conversation) +
+        '/attachments?name=' + encodeURIComponent(file.name));
+      xhr.setRequestHeader('Authorization', 'Bearer ' + token);
+      xhr.upload.onprogress = function (ev) { if (progress) progress(ev.loaded, ev.lengthComputable ? ev.total : file.size); };
+      xhr.onload = function () {
+        var body = null;
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+        if (xhr.status === 201 && body && body.attachment) resolve(body.attachment);
+        else reject(httpFailure(xhr.status, body, 'The upload failed (HTTP ' + xhr.status + ').'));
+      };
+      xhr.onerror = function () { reject(failure('disconnected', 'The upload failed: the connection was lost (or the file is too large).')); };
+      xhr.onabort = function () { reject(failure('aborted', 'Upload cancelled.')); };
+      xhr.send(file);
+    });
+    return { promise: promise, abort: function () { xhr.abort(); } };
+  }
+
+  function attachmentUrl(server, id, inline) {
+    return server + '/v1/attachments/' + encodeURIComponent(id) + (inline ? '?inline=1' : '');
+  }
+
+  /** GET /v1/attachments/{id} with the token → a Blob; rejects with the code and `status`. */
+  function fetchFile(server, token, id, inline) {
+    return fetch(attachmentUrl(server, id, inline), { headers: { authorization: 'Bearer ' + token }, credentials: 'omit', cache: 'no-store' })
+      .then(function (r) {
+        if (r.ok) return r.blob();
+        return r.json().catch(function () { return null; }).then(function (b) { throw httpFailure(r.status, b, 'The file could not be fetched.'); });
+      });
+  }
+
+  /** The file's state without its bytes: the answer's status, the body dropped unread. */
+  function probeFile(server, token, id) {
+    var ctl = typeof AbortController === 'function' ? new AbortController() : null;
+    return fetch(attachmentUrl(server, id, false), { headers: { authorization: 'Bearer ' + token }, credentials: 'omit', cache: 'no-store', signal: ctl ? ctl.signal : undefined })
+      .then(function (r) { if (ctl) ctl.abort(); return r.status; });
+  }
+
+  /** The object URLs one chat view made: revokeAll() when the view goes away. */
+  function BlobUrls() { this.urls = []; this.closed = false; }
+  BlobUrls.prototype.make = function (blob) {
+    var u = URL.createObjectURL(blob);
+    this.urls.push(u);
+    return u;
+  };
+  BlobUrls.prototype.revokeAll = function () {
+    this.closed = true;
+    this.urls.forEach(function (u) { URL.revokeObjectURL(u); });
+    this.urls = [];
+  };
+
+  /** Saves a Blob under `name` (a download, not a navigation). */
+  function saveBlob(blob, name, near) {
+    var u = URL.createObjectURL(blob);
+    var a = document.createElement('a');
+    a.href = u;
+    a.download = name || 'file';
+    a.rel = 'noopener';
+    a.style.display = 'none';
+    (near || document.body).appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(u); }, 60000);
+  }
+
+  var RETRY_MS = [1000, 2000, 3000, 5000, 8000, 13000, 20000, 30000];
+
+  /**
+   * A message's files into `el`: each a card (type icon, name, size, Download button that fetches
+   * with the token and saves under the file's name), raster images with a thumbnail above it
+   * (a link to the full image in a new tab). A file still being scanned says "Scanning…" and is
+   * asked again later; one the scanner rejected is shown broken ("File blocked"), one gone "File
+   * not available".
+   *
+   * options: server, token() (the bearer token), urls (a BlobUrls), hook ('data-sb' | 'data-t'),
+   *          cls (class prefix)
+   */
+  function renderFiles(el, attachments, o) {
+    var P = o.cls || '';
+    var box = mk('div', P + 'files', o.hook, 'files');
+    (attachments || []).forEach(function (a) { box.appendChild(fileItem(a, o)); });
+    el.appendChild(box);
+    return box;
+  }
+
+  function fileItem(a, o) {
+    var P = o.cls || '', H = o.hook;
+    var item = mk('div', P + 'file', H, 'file');
+    item.setAttribute('data-attachment', a.id);
+    item.setAttribute('data-state', 'loading');
+    var isImage = THUMB_TYPES.indexOf(a.type) >= 0;
+    var thumb = null;
+    if (isImage) {
+      thumb = mk('a', P + 'file-thumb', H, 'file-thumb');
+      thumb.setAttribute('target', '_blank');
+      thumb.setAttribute('rel', 'noopener noreferrer');
+      thumb.setAttribute('aria-label', 'Open image ' + a.name);
+      item.appendChild(thumb);
+    }
+    var card = mk('div', P + 'file-card');
+    var icon = mk('span', P + 'file-icon', null, null, extLabel(a.name));
+    icon.setAttribute('aria-hidden', 'true');
+    var info = mk('span', P + 'file-info');
+    var name = mk('span', P + 'file-name', H, 'file-name', a.name);
+    name.setAttribute('title', a.name);
+    var size = mk('span', P + 'file-size', H, 'file-size', humanSize(a.size));
+    var status = mk('span', P + 'file-status', H, 'file-status');
+    status.setAttribute('role', 'status');
+    info.appendChild(name); info.appendChild(size); info.appendChild(status);
+    var dl = mk('button', P + 'file-download', H, 'file-download', 'Download');
+    dl.type = 'button';
+    dl.setAttribute('aria-label', 'Download ' + a.name);
+    card.appendChild(icon); card.appendChild(info); card.appendChild(dl);
+    item.appendChild(card);
+
+    var tries = 0, retry = null;
+    function state(s, text) {
+      item.setAttribute('data-state', s);
+      status.textContent = text || '';
+      item.classList.toggle(P + 'file-broken', s === 'blocked' || s === 'gone');
+      dl.hidden = s === 'blocked' || s === 'gone';
+      if (s === 'blocked' || s === 'gone') {
+        icon.textContent = '\u26a0';
+        if (thumb) { thumb.remove(); thumb = null; }
+      }
+    }
+    function failed(e) {
+      var st = e && e.status;
+      if (st === 409) {
+        state('pending', 'Scanning\u2026');
+        var wait = RETRY_MS[Math.min(tries++, RETRY_MS.length - 1)];
+        clearTimeout(retry);
+        if (tries <= 40) retry = setTimeout(function () { if (!o.urls.closed) check(); }, wait);
+      } else if (st === 410) state('blocked', 'File blocked');
+      else if (st === 404) state('gone', 'File not available');
+      else state('error', (e && e.message) || 'The file could not be loaded.');
+    }
+    function check() {
+      var token = o.token();
+      if (!token || o.urls.closed) return;
+      if (isImage) {
+        fetchFile(o.server, token, a.id, true).then(function (blob) {
+          if (o.urls.closed || !thumb) return;
+          var u = o.urls.make(blob);
+          var img = document.createElement('img');
+          img.alt = a.name;
+          img.className = P + 'file-img';
+          var fellBack = false;
+          img.onerror = function () {
+            // A page whose CSP refuses blob: images: the same bytes as a data: URL, once.
+            if (fellBack) { if (thumb) { thumb.remove(); thumb = null; } return; }
+            fellBack = true;
+            var r = new FileReader();
+            r.onload = function () { img.src = String(r.result); };
+            r.readAsDataURL(blob);
+          };
+          img.src = u;
+          thumb.href = u;
+          thumb.appendChild(img);
+          state('ready');
+        }, failed);
+      } else {
+        probeFile(o.server, token, a.id).then(function (st) {
+          if (st === 200) state('ready');
+          else failed({ status: st });
+        }, function () { state('error', 'The file could not be checked.'); });
+      }
+    }
+    dl.addEventListener('click', function () {
+      var token = o.token();
+      if (!token) return;
+      dl.disabled = true;
+      var was = status.textContent;
+      status.textContent = 'Downloading\u2026';
+      fetchFile(o.server, token, a.id, false).then(function (blob) {
+        dl.disabled = false;
+        status.textContent = was === 'Downloading\u2026' ? '' : was;
+        saveBlob(blob, a.name, item);
+      }, function (e) {
+        dl.disabled = false;
+        tries = 0;
+        failed(e);
+      });
+    });
+    check();
+    return item;
+  }
+
+  /**
+   * The files chosen for the next message: each uploads at once, with a progress bar, into the
+   * conversation; a refusal shows the server's message on that file, with its Remove button.
+   * take() hands over the ids of the files that uploaded (waiting for those still uploading) and
+   * leaves the refused ones in the tray.
+   *
+   * options: el (the list element drawn into), server, token(), conversation(), hook, cls,
+   *          check(file) (optional: an error message to refuse a file before uploading),
+   *          changed() (optional)
+   */
+  function UploadTray(o) {
+    this.o = o;
+    this.items = [];
+  }
+  UploadTray.prototype.add = function (files) {
+    var self = this, o = this.o;
+    Array.prototype.forEach.call(files || [], function (file) {
+      var it = { file: file, name: file.name, size: file.size, loaded: 0, state: 'uploading', error: null, attachment: null, upload: null };
+      var early = o.check ? o.check(file) : null;
+      var conv = o.conversation(), token = o.token();
+      if (!early && (!conv || !token)) early = 'Not connected: try again in a moment.';
+      if (early) {
+        it.state = 'failed'; it.error = early;
+        it.promise = Promise.resolve(null);
+      } else {
+        it.upload = uploadFile(o.server, token, conv, file, function (loaded) { it.loaded = loaded; self.progress(it); });
+        it.promise = it.upload.promise.then(function (att) {
+          it.state = 'done'; it.attachment = att; it.loaded = it.size;
+          self.draw();
+          return att;
+        }, function (e) {
+          if (it.state === 'removed') return null;
+          it.state = 'failed'; it.error = (e && e.message) || 'The upload failed.';
+          self.draw();
+          return null;
+        });
+      }
+      self.items.push(it);
+    });
+    this.draw();
+  };
+  /** Files that will go with the next message (uploading or uploaded, not refused, not taken). */
+  UploadTray.prototype.has = function () {
+    return this.items.some(function (it) { return (it.state === 'uploading' || it.state === 'done') && !it.taken; });
+  };
+  /** Resolves with [{id, name, size}] of the files uploaded; they leave the tray. */
+  UploadTray.prototype.take = function () {
+    var self = this;
+    var batch = this.items.filter(function (it) { return (it.state === 'uploading' || it.state === 'done') && !it.taken; });
+    batch.forEach(function (it) { it.taken = true; });
+    this.draw();
+    return Promise.all(batch.map(function (it) { return it.promise; })).then(function (atts) {
+      var out = [];
+      batch.forEach(function (it, i) {
+        if (atts[i]) { out.push({ id: atts[i].id, name: atts[i].name, size: atts[i].size }); self.drop(it); }
+        else it.taken = false;
+      });
+      self.draw();
+      return out;
+    });
+  };
+  UploadTray.prototype.drop = function (it) {
+    var i = this.items.indexOf(it);
+    if (i >= 0) this.items.splice(i, 1);
+  };
+  UploadTray.prototype.remove = function (it) {
+    if (it.state === 'uploading' && it.upload) { it.state = 'removed'; it.upload.abort(); }
+    this.drop(it);
+    this.draw();
+  };
+  /** Drops everything (the chat view went away): uploads in flight are cancelled. */
+  UploadTray.prototype.clear = function () {
+    this.items.forEach(function (it) { if (it.state === 'uploading' && it.upload) { it.state = 'removed'; it.upload.abort(); } });
+    this.items = [];
+    this.draw();
+  };
+  UploadTray.prototype.progress = function (it) {
+    if (it.bar) it.bar.value = it.loaded;
+  };
+  UploadTray.prototype.draw = function () {
+    var self = this, o = this.o, P = o.cls || '', H = o.hook, el = o.el;
+    while (el.firstChild) el.removeChild(el.firstChild);
+    el.hidden = !this.items.length;
+    this.items.forEach(function (it) {
+      var li = mk('li', P + 'upload ' + P + 'upload-' + it.state, H, 'upload');
+      li.setAttribute('data-state', it.taken && it.state !== 'failed' ? 'sending' : it.state);
+      var name = mk('span', P + 'upload-name', H, 'upload-name', it.name);
+      name.setAttribute('title', it.name);
+      li.appendChild(name);
+      li.appendChild(mk('span', P + 'upload-size', null, null, humanSize(it.size)));
+      if (it.state === 'uploading') {
+        var bar = mk('progress', P + 'upload-bar', H, 'upload-progress');
+        bar.max = it.size || 1;
+        bar.value = it.loaded;
+        bar.setAttribute('aria-label', 'Uploading ' + it.name);
+        it.bar = bar;
+        li.appendChild(bar);
+      } else {
+        it.bar = null;
+      }
+      var note = it.state === 'failed' ? it.error : it.taken ? 'Sending\u2026'
+        : it.state === 'done' ? (it.attachment && it.attachment.state === 'pending' ? 'Ready to send (being scanned)' : 'Ready to send') : '';
+      var msg = mk('span', P + 'upload-status', H, it.state === 'failed' ? 'upload-error' : 'upload-status', note);
+      if (it.state === 'failed') msg.setAttribute('role', 'alert');
+      li.appendChild(msg);
+      if (!it.taken) {
+        var rm = mk('button', P + 'upload-remove', H, 'upload-remove', '\u00d7');
+        rm.type = 'button';
+        rm.setAttribute('aria-label', 'Remove ' + it.name);
+        rm.addEventListener('click', function () { self.remove(it); });
+        li.appendChild(rm);
+      }
+      el.appendChild(li);
+    });
+    if (o.changed) o.changed();
+  };
+
+  /**
+   * Splits uploaded files into messages of at most 10; the caption goes with the first.
+   * Returns [{ text, attachments: [ids], files: [{name, size}] }].
+   */
+  function fileMessages(text, files) {
+    var out = [];
+    for (var i = 0; i < files.length; i += MAX_FILES_PER_MESSAGE) {
+      var part = files.slice(i, i + MAX_FILES_PER_MESSAGE);
+      out.push({
+        text: i === 0 ? text : '',
+        attachments: part.map(function (f) { return f.id; }),
+        files: part.map(function (f) { return { name: f.name, size: f.size }; }),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Lets files be dropped on `el` (drag-and-drop): `accept()` says whether files are taken now,
+   * `onFiles(files)` gets them; `cls` marks the element while files are dragged over it.
+   */
+  function dropFiles(el, cls, accept, onFiles) {
+    var depth = 0;
+    function hasFiles(ev) {
+      var t = ev.dataTransfer && ev.dataTransfer.types;
+      return !!t && Array.prototype.indexOf.call(t, 'Files') >= 0;
+    }
+    el.addEventListener('dragenter', function (ev) {
+      if (!hasFiles(ev) || !accept()) return;
+      ev.preventDefault();
+      depth++;
+      el.classList.add(cls);
+    });
+    el.addEventListener('dragover', function (ev) {
+      if (!hasFiles(ev) || !accept()) return;
+      ev.preventDefault();
+      ev.dataTransfer.dropEffect = 'copy';
+    });
+    el.addEventListener('dragleave', function () {
+      depth = Math.max(0, depth - 1);
+      if (!depth) el.classList.remove(cls);
+    });
+    el.addEventListener('drop', function (ev) {
+      depth = 0;
+      el.classList.remove(cls);
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      if (!accept()) return;
+      if (ev.dataTransfer.files && ev.dataTransfer.files.length) onFiles(ev.dataTransfer.files);
+    });
+  }
+
   return {
     version: 1,
     renderText: renderText,
@@ -384,5 +806,13 @@ var SwitchboardCore = (function () {
     order: order,
     ChatSocket: ChatSocket,
     Outbox: Outbox,
+    humanSize: humanSize,
+    uploadFile: uploadFile,
+    fetchFile: fetchFile,
+    BlobUrls: BlobUrls,
+    renderFiles: renderFiles,
+    UploadTray: UploadTray,
+    fileMessages: fileMessages,
+    dropFiles: dropFiles,
   };
 })();

@@ -4,7 +4,7 @@
 // consultation, the internal discussion, supervisor monitoring), per-chat notification levels,
 // agent-initiated chats (Start a chat), chats between agents (Chat with an agent), the inbox
 // (Queue chats: viewing a colleague's chat of my queues), canned responses (the composers' "/"
-// picker and My responses), notes, wrap-up;
+// picker and My responses), files (attach, drag-and-drop, thumbnails, cards), notes, wrap-up;
 // the socket, outbox and rendering are chatcore.js.)
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.
@@ -13,7 +13,7 @@
 // SwitchboardCore (the text rendering, the socket and the outbox shared with the customer widget)
 // is in this module's scope, not a global.
 
-const { renderText, urlLink, clientMsgId, ChatSocket, Outbox, resumePoint, order } = SwitchboardCore;
+const { renderText, urlLink, clientMsgId, ChatSocket, Outbox, resumePoint, order, humanSize, BlobUrls, renderFiles, UploadTray, fileMessages, dropFiles } = SwitchboardCore;
 
 const WS_URL = location.origin.replace(/^http/, 'ws') + '/v1/ws';
 const STORE_KEY = 'switchboard-console';
@@ -1210,8 +1210,21 @@ function showSelected() {
   c.dom.scroll.scrollTop = c.dom.scroll.scrollHeight;
 }
 
+/** The chat's files: object URLs revoked, uploads not sent cancelled (its pane goes away). */
+function dropChatFiles(c) {
+  if (!c.dom) return;
+  c.dom.urls.revokeAll();
+  c.dom.tray.clear();
+}
+
+function drawFiles(c, el, attachments) {
+  renderFiles(el, attachments, { server: '', token: () => S.token, urls: c.dom.urls, hook: 'data-t', cls: '' });
+}
+
 function redrawChat(c) {
   if (!c.dom) return;
+  c.dom.urls.revokeAll();
+  c.dom.urls = new BlobUrls();
   c.dom.list.replaceChildren();
   c.dom.internalList.replaceChildren();
   c.dom.bySeq = new Map();
@@ -1233,12 +1246,20 @@ function buildChat(c) {
   const send = h('button', { type: 'submit', class: 'primary', t: 'send', text: 'Send' });
   const err = h('div', { class: 'error small', t: 'composer-error' });
   const noteLabel = h('label', { class: 'note-label', t: 'note-label' }, asNote, ' Internal note (agents only)');
+  // Files (PROTOCOL §9.8): Attach or a drop on the chat; each uploads at once into the tray above
+  // the reply, and goes with the next Send (the reply's text as its caption). Not in notes.
+  const fileInput = h('input', { type: 'file', multiple: true, t: 'file-input', hidden: true, tabindex: '-1' });
+  const attach = h('button', { type: 'button', class: 'ghost', t: 'attach', text: 'Attach', title: 'Attach files (or drop them on the chat)', 'aria-label': 'Attach files',
+    onclick: () => fileInput.click() });
+  const trayEl = h('ul', { class: 'tray', t: 'uploads', 'aria-label': 'Files to send', hidden: true });
+  const tray = new UploadTray({ el: trayEl, server: '', hook: 'data-t', cls: '', token: () => S.token, conversation: () => c.id });
+  fileInput.addEventListener('change', () => { tray.add(fileInput.files); fileInput.value = ''; });
   // Canned responses: "/" at the start of the composer, or the Responses button (unfiltered).
   const picker = cannedPicker(c, input);
   const cannedOpen = h('button', { type: 'button', class: 'ghost', t: 'canned-open', text: 'Responses', title: 'Insert a canned response (or type / at the start)',
     'aria-haspopup': 'listbox', onmousedown: (ev) => ev.preventDefault(), onclick: () => picker.toggle() });
   const composer = h('form', { class: 'composer', t: 'composer' },
-    picker.el, input, h('div', { class: 'composer-bar' }, noteLabel, err, cannedOpen, send));
+    picker.el, trayEl, input, fileInput, h('div', { class: 'composer-bar' }, noteLabel, err, attach, cannedOpen, send));
   asNote.addEventListener('change', () => {
     composer.classList.toggle('as-note', asNote.checked);
     input.placeholder = asNote.checked ? 'Note for agents – the customer never sees it…' : c.agentChat ? `Message ${peerName(c)}…` : 'Reply to the customer…';
@@ -1264,10 +1285,18 @@ function buildChat(c) {
   composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = input.value;
-    if (!text.trim()) return;
+    const withFiles = tray.has() && !asNote.checked;
+    if (!text.trim() && !withFiles) return;
     err.textContent = '';
     stopTyping();
-    if (asNote.checked) {
+    if (withFiles) {
+      input.value = '';
+      const caption = text.trim() ? text : '';
+      tray.take().then((files) => {
+        if (!files.length) { if (caption) c.outbox.add(caption); return; }
+        for (const m of fileMessages(caption, files)) c.outbox.add(m.text, m);
+      });
+    } else if (asNote.checked) {
       send.disabled = true;
       request({ type: 'note', conversation: c.id, text }).then(() => { input.value = ''; }, (e) => { err.textContent = e.message; })
         .finally(() => { send.disabled = false; });
@@ -1314,15 +1343,17 @@ function buildChat(c) {
     MONITORING.map(([level, label, title]) => h('button', { type: 'button', class: 'ghost', role: 'radio', value: level, t: `monitoring-${level}`, text: label, title,
       onclick: () => setMonitoringLevel(c, level) })));
   c.dom = {
-    monitoring,
+    monitoring, attach, tray, urls: new BlobUrls(),
     root: null, title, sub, pend, list, outbox, scroll, typing, banner, composer, noteLabel, input, actions, tools, bySeq: new Map(), toolsFor: null,
     people, peopleErr, peopleKey: null, internalList, internalOutbox, internalScroll, internalComposer, internalClosed, internalHead,
     pickers: [picker, internalPicker],
   };
+  const main = h('div', { class: 'chat-main' }, scroll, typing, composer);
+  dropFiles(main, 'dropping', () => !composer.hidden && !attach.hidden, (files) => tray.add(files));
   c.dom.root = h('section', { class: 'chat', t: 'chat', 'data-conversation': c.id },
     h('header', { class: 'chat-head' }, h('div', { class: 'chat-head-main' }, title, sub, monitoring), pend, actions),
     tools, banner,
-    h('div', { class: 'chat-body' }, h('div', { class: 'chat-main' }, scroll, typing, composer), side));
+    h('div', { class: 'chat-body' }, main, side));
   for (const e of c.events) appendEvent(c, e);
   drawInternalOutbox(c);
 }
@@ -1396,8 +1427,9 @@ function drawOutbox(c) {
   for (const m of c.outbox.items()) {
     const text = h('div', { class: 'text' });
     renderText(text, m.text);
+    const files = m.files?.length ? h('ul', { class: 'pending-files' }, m.files.map((f) => h('li', { text: `${f.name} (${humanSize(f.size)})` }))) : null;
     c.dom.outbox.append(h('li', { class: 'msg agent mine sending' + (m.failed ? ' failed' : ''), t: 'msg-pending', 'data-client-msg-id': m.id },
-      text, h('div', { class: 'meta', text: m.failed ? `Not sent: ${m.failed}` : 'Sending…' })));
+      files, m.text ? text : null, h('div', { class: 'meta', text: m.failed ? `Not sent: ${m.failed}` : 'Sending…' })));
   }
 }
 
@@ -1481,12 +1513,14 @@ function appendEvent(c, e) {
       const fromCustomer = e.author?.role === 'customer';
       // Between agents: the other agent's messages on the left, mine (with receipts) on the right.
       const fromPeer = !fromCustomer && incoming(c, e);
-      const text = h('div', { class: 'text' });
-      renderText(text, e.text);
+      let text = null;
+      if (e.text) { text = h('div', { class: 'text' }); renderText(text, e.text); }
+      let files = null;
+      if (e.attachments?.length) { files = h('div'); drawFiles(c, files, e.attachments); files = files.firstChild; }
       const receipt = fromCustomer || fromPeer ? null : h('span', { class: 'receipt', t: 'receipt' });
       li = h('li', { class: 'msg ' + (fromCustomer ? 'customer' : 'agent') + (fromPeer ? ' peer' : ''), t: fromCustomer ? 'msg-customer' : 'msg-agent', 'data-seq': e.seq, 'data-author': fromCustomer ? null : e.author?.id },
         h('div', { class: 'who', text: fromCustomer ? c.customer.name : who }),
-        text,
+        files, text,
         h('div', { class: 'meta' }, h('time', { datetime: e.at, text: clock(e.at) }), receipt));
       if (receipt) d.bySeq.set(e.seq, li);
       break;
@@ -1596,6 +1630,9 @@ function refreshChat(c) {
   // Between agents: no notes (all of it is agents only) and no wrap-up once it has ended.
   d.composer.hidden = !(talks || (c.status === 'ended' && owner && !c.agentChat));
   d.composer.classList.toggle('notes-only', c.status === 'ended');
+  // Files go to the chat's people: not into notes, not once it has ended.
+  d.attach.hidden = c.status === 'ended';
+  if (!talks) d.tray.clear();
   d.noteLabel.hidden = !owner || c.agentChat;
   const noteToggle = d.composer.querySelector('[data-t=note-toggle]');
   if (c.status === 'ended' && !c.agentChat) {
@@ -1682,6 +1719,8 @@ function refreshChat(c) {
 
 function closeChat(c) {
   c.status = 'closed';
+  dropChatFiles(c);
+  c.dom = null;
   if (S.selected === c.id) S.selected = [...S.chats.values()].find((x) => x.status !== 'closed')?.id || null;
   drawChats(); showSelected(); persist();
 }
@@ -2101,6 +2140,7 @@ function signIn(token) {
 }
 function signOut(message) {
   sock.stop();
+  for (const x of S.chats.values()) dropChatFiles(x);
   S.token = null; S.me = null; S.chats.clear(); S.offers.clear(); S.selected = null;
   serverLevels = null;
   W.gen++; W.byQueue.clear(); W.loaded = false; W.picking.clear(); W.loadError = ''; setPickError('');

@@ -9,7 +9,8 @@
  * backend: no pre-chat form), data-title, data-launcher, data-greeting, data-color.
  * Or call window.Switchboard.identify(token) once the shopper has signed in.
  *
- * It speaks only the documented REST API (/v1/orgs/{org}/...) and websocket protocol (/v1/ws).
+ * It speaks only the documented REST API (/v1/orgs/{org}/..., and files: /v1/conversations/{id}/
+ * attachments, /v1/attachments/{id}, with the customer's token) and websocket protocol (/v1/ws).
  * Everything a person typed is put in the page as text (textContent), never as HTML; links are
  * shown with their real address.
  *
@@ -155,6 +156,11 @@
   }
 
   function setView(name, node) {
+    if (chat) {
+      // The chat view goes away: its files' object URLs are revoked, unsent uploads cancelled.
+      chat.urls.revokeAll();
+      chat.tray.clear();
+    }
     view = name;
     if (name !== 'chat') chat = null;
     clear(body);
@@ -298,7 +304,25 @@
     var idle = h('div', { class: 'sb-idle', sb: 'idle', hidden: true });
     var input = h('textarea', { class: 'sb-input', sb: 'input', rows: '1', maxlength: '4000', placeholder: 'Type a message\u2026', 'aria-label': 'Message' });
     var sendBtn = h('button', { type: 'submit', class: 'sb-send', sb: 'send', text: 'Send' });
-    var composer = h('form', { class: 'sb-composer', sb: 'composer' }, input, sendBtn);
+    // Files (PROTOCOL §9.8): the paper clip or a drop on the chat; each uploads at once into the
+    // tray above the composer, and goes with the next Send (the typed text as its caption).
+    var fileInput = h('input', { type: 'file', multiple: true, class: 'sb-file-input', sb: 'file-input', tabindex: '-1', 'aria-hidden': 'true' });
+    var attachBtn = h('button', { type: 'button', class: 'sb-attach', sb: 'attach', 'aria-label': 'Attach a file', title: 'Attach a file',
+      hidden: !filesOn(), onclick: function () { fileInput.click(); } }, h('span', { class: 'sb-clip', 'aria-hidden': 'true' }));
+    var trayEl = h('ul', { class: 'sb-tray', sb: 'uploads', 'aria-label': 'Files to send', hidden: true });
+    var urls = new core.BlobUrls();
+    var tray = new core.UploadTray({
+      el: trayEl, server: SERVER, hook: 'data-sb', cls: 'sb-',
+      token: function () { return store.token; },
+      conversation: function () { return store.conv; },
+      check: checkFile,
+    });
+    fileInput.addEventListener('change', function () {
+      tray.add(fileInput.files);
+      fileInput.value = '';
+      scrollDown();
+    });
+    var composer = h('form', { class: 'sb-composer', sb: 'composer' }, attachBtn, fileInput, input, sendBtn);
     var after = h('div', { class: 'sb-after', sb: 'after', hidden: true });
     // Typing preview (seed 004): where the org has it on, the customer is told before typing.
     var previewNote = h('div', { class: 'sb-preview-note', sb: 'typing-preview-note', hidden: true,
@@ -306,19 +330,32 @@
     composer.addEventListener('submit', function (ev) {
       ev.preventDefault();
       var text = input.value;
-      if (!text.trim()) return;
+      if (!tray.has()) {
+        if (!text.trim()) return;
+        input.value = '';
+        typingOff();
+        sendMessage(text);
+        return;
+      }
       input.value = '';
       typingOff();
-      sendMessage(text);
+      var caption = text.trim() ? text : '';
+      tray.take().then(function (files) {
+        if (!files.length) { if (caption) sendMessage(caption); return; }
+        core.fileMessages(caption, files).forEach(function (m) { outbox.add(m.text, m); });
+        scrollDown();
+      });
     });
     input.addEventListener('keydown', function (ev) {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); composer.requestSubmit(); }
     });
     input.addEventListener('input', function () { if (input.value) typingOn(); else typingOff(); });
     var requestEl = h('div', { class: 'sb-request', sb: 'chat-request', hidden: true });
-    var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, requestEl, previewNote, composer, after);
+    var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, requestEl, previewNote, trayEl, composer, after);
+    core.dropFiles(node, 'sb-dropping', function () { return !!chat && !chat.composer.hidden && filesOn(); }, function (files) { tray.add(files); scrollDown(); });
     setView('chat', node);
-    chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, request: requestEl, input: input, composer: composer, after: after, previewNote: previewNote, bySeq: {} };
+    chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, request: requestEl, input: input, composer: composer, after: after, previewNote: previewNote, bySeq: {},
+      urls: urls, tray: tray, attach: attachBtn, trayEl: trayEl };
     loadConfig().then(function () { refresh(); }, function () { /* no config: no preview */ });
     agentName = null; hadOwner = false; parked = false; people = { conference: {}, names: {} };
     store.events.forEach(function (e) { drawEvent(e); });
@@ -328,6 +365,23 @@
   }
 
   function scrollDown() { if (chat) chat.scroller.scrollTop = chat.scroller.scrollHeight; }
+
+  // ---- files: the org's rules where the widget settings carry them (else the server says no)
+  function fileRules() { return (config && config.attachments) || null; }
+  function filesOn() { var r = fileRules(); return !r || r.enabled !== false; }
+  function checkFile(file) {
+    var r = fileRules();
+    if (!r) return null;
+    if (r.enabled === false) return 'Files are turned off for this chat.';
+    var m = /\.([^.]+)$/.exec(file.name);
+    if (!m) return 'file name needs an extension';
+    if (Array.isArray(r.allowed_extensions) && r.allowed_extensions.indexOf(m[1].toLowerCase()) < 0) return 'files of type .' + m[1].toLowerCase() + ' are not allowed';
+    if (r.max_bytes && file.size > r.max_bytes) return 'the file is larger than ' + core.humanSize(r.max_bytes);
+    return null;
+  }
+  function drawFiles(el, attachments) {
+    core.renderFiles(el, attachments, { server: SERVER, token: function () { return store.token; }, urls: chat.urls, hook: 'data-sb', cls: 'sb-' });
+  }
 
   function systemLine(text, sb) {
     return h('li', { class: 'sb-sys', sb: sb || 'system' }, h('span', { text: text }));
@@ -339,11 +393,13 @@
     switch (e.kind) {
       case 'message': {
         var mine = e.author && e.author.role === 'customer';
-        var text = h('div', { class: 'sb-text' });
-        renderText(text, e.text);
+        var text = null;
+        if (e.text) { text = h('div', { class: 'sb-text' }); renderText(text, e.text); }
+        var files = null;
+        if (e.attachments && e.attachments.length) { files = h('div'); drawFiles(files, e.attachments); files = files.firstChild; }
         li = h('li', { class: 'sb-msg ' + (mine ? 'sb-mine' : 'sb-theirs'), sb: mine ? 'msg-mine' : 'msg-agent', 'data-seq': e.seq, 'data-client-msg-id': e.client_msg_id },
           mine ? null : h('div', { class: 'sb-who', text: (e.author && e.author.name) || agentName || 'Agent' }),
-          text,
+          files, text,
           h('div', { class: 'sb-meta' }, h('time', { datetime: e.at, text: clock(e.at) }), mine ? h('span', { class: 'sb-receipt', sb: 'receipt' }) : null));
         if (mine) chat.bySeq[e.seq] = li;
         break;
@@ -437,16 +493,22 @@
   function drawPending() {
     if (!chat) return;
     clear(chat.pending);
+    function pendingFiles(m) {
+      if (!m.files || !m.files.length) return null;
+      var ul = h('ul', { class: 'sb-pending-files' });
+      m.files.forEach(function (f) { ul.appendChild(h('li', { class: 'sb-pending-file', text: f.name + ' (' + core.humanSize(f.size) + ')' })); });
+      return ul;
+    }
     store.outbox.forEach(function (m) {
       var text = h('div', { class: 'sb-text' });
       renderText(text, m.text);
       chat.pending.appendChild(h('li', { class: 'sb-msg sb-mine sb-sending' + (m.failed ? ' sb-failed' : ''), sb: 'msg-pending', 'data-client-msg-id': m.id },
-        text, h('div', { class: 'sb-meta', text: m.failed ? 'Not sent: ' + m.failed : 'Sending\u2026' })));
+        pendingFiles(m), m.text ? text : null, h('div', { class: 'sb-meta', text: m.failed ? 'Not sent: ' + m.failed : 'Sending\u2026' })));
     });
     (store.failed || []).forEach(function (m) {
       var text = h('div', { class: 'sb-text' });
       renderText(text, m.text);
-      chat.pending.appendChild(h('li', { class: 'sb-msg sb-mine sb-failed', sb: 'msg-failed' }, text, h('div', { class: 'sb-meta', text: 'Not sent: ' + m.error })));
+      chat.pending.appendChild(h('li', { class: 'sb-msg sb-mine sb-failed', sb: 'msg-failed' }, pendingFiles(m), m.text ? text : null, h('div', { class: 'sb-meta', text: 'Not sent: ' + m.error })));
     });
   }
 
@@ -514,6 +576,8 @@
     }
     if (requested) chat.request.firstChild.textContent = (agentName || 'An agent') + ' would like to chat with you.';
     chat.composer.hidden = !!ended || requested;
+    chat.attach.hidden = !filesOn();
+    if (chat.composer.hidden) chat.tray.clear();
     chat.previewNote.hidden = !previewOn() || chat.composer.hidden;
     chat.after.hidden = !ended;
     if (ended) { chat.typing.hidden = true; drawAfter(); }
@@ -675,7 +739,7 @@
     changed: function () { save(); drawPending(); },
     failed: function (m, e) {
       outbox.remove(m.id);
-      store.failed = (store.failed || []).concat([{ text: m.text, error: e.message || e.code }]);
+      store.failed = (store.failed || []).concat([{ text: m.text, files: m.files, error: e.message || e.code }]);
       save(); drawPending();
     },
   });

@@ -57,8 +57,11 @@ export function testOrg(id, settings = {}) {
   };
 }
 
-/** Starts a server with `orgs` (the demo org is loaded too); resolves when it listens. */
-export async function startServer(orgs = [testOrg('e2e')]) {
+/**
+ * Starts a server with `orgs` (the demo org is loaded too); resolves when it listens. Uploaded
+ * files go to a temporary directory; `env` adds settings (e.g. SWITCHBOARD__ATTACHMENTS__SCAN_URL).
+ */
+export async function startServer(orgs = [testOrg('e2e')], env = {}) {
   if (!existsSync(BINARY)) {
     throw new Error(`${BINARY} is missing: run \`cargo build --bin switchboard\` first (tests/e2e/run.sh does).`);
   }
@@ -76,7 +79,9 @@ export async function startServer(orgs = [testOrg('e2e')]) {
       SWITCHBOARD__SERVER__DRAIN_TIMEOUT_MS: '500',
       SWITCHBOARD__DEMO__SEED_FILE: seed,
       SWITCHBOARD__LIMITS__POSITION_UPDATE_MS: '100',
+      SWITCHBOARD__ATTACHMENTS__DIR: join(dir, 'attachments'),
       RUST_LOG: process.env.RUST_LOG || 'warn',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -140,8 +145,8 @@ export async function launchBrowser() {
  * context: its own storage, like a different person's browser). On failure, every open page is
  * saved as a screenshot under artifacts/ and the server's log is printed.
  */
-export async function scenario(browser, name, body, { orgs } = {}) {
-  const server = await startServer(orgs);
+export async function scenario(browser, name, body, { orgs, env } = {}) {
+  const server = await startServer(orgs, env);
   const pages = [];
   const errors = [];
   const open = async (label, url, { viewport = { width: 1280, height: 800 } } = {}) => {

@@ -34,6 +34,13 @@ test('/widget.js and /console.js each serve the shared chat core in front of the
       assert.ok(!/\.innerHTML|\.outerHTML|insertAdjacentHTML|document\.write/.test(source(name)), `${name} inserts no HTML`);
     }
 
+    // Attachment thumbnails are fetched with the bearer token and shown from blob: URLs: the
+    // console's and the sample shop page's policies allow those images (and nothing else new).
+    for (const path of ['/console', '/demo']) {
+      const csp = (await fetch(server.url + path)).headers.get('content-security-policy');
+      assert.match(csp, /img-src 'self' data: blob:;/, `${path} shows blob: images`);
+    }
+
     // Neither page gets the core as a global: on the retailer's page the widget adds only
     // window.Switchboard; the console is a module.
     const customer = await open('customer', demoUrl(server));
