@@ -33,6 +33,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/attachments/{id}")
             .wrap(files_cors())
             .route(web::get().to(download)),
+    )
+    .service(
+        web::resource("/v1/attachments/{id}/meta")
+            .wrap(files_cors())
+            .route(web::get().to(meta)),
     );
 }
 
@@ -257,15 +262,12 @@ fn content_disposition(inline: bool, name: &str) -> String {
     format!("{kind}; filename*=UTF-8''{encoded}")
 }
 
-async fn download(
-    req: HttpRequest,
-    path: web::Path<String>,
-    query: web::Query<DownloadQuery>,
-) -> ApiResult<HttpResponse> {
-    let rt = rt_of(&req)?;
-    let Caller { who, org } = caller(&rt, &req)?;
+/// The attachment `path` names, if the caller may read its conversation: whoever may read the
+/// conversation may read its files; anyone else learns nothing, not even that the file exists.
+async fn readable(rt: &Rt, req: &HttpRequest, path: &str) -> Result<AttachmentRecord, ApiError> {
+    let Caller { who, org } = caller(rt, req)?;
     let not_found = || ApiError(CommandError::not_found("attachment"));
-    let id = AttachmentId::parse(&path).map_err(|_| not_found())?;
+    let id = AttachmentId::parse(path).map_err(|_| not_found())?;
     let record = rt
         .engine
         .attachment(&org.id, &id)
@@ -276,15 +278,33 @@ async fn download(
         org: org.id.clone(),
         id: record.conversation.clone(),
     };
-    // Whoever may read the conversation may read its files; anyone else learns nothing, not
-    // even that the file exists.
-    match ask::<ConversationActor, _>(&rt, &key, Access { who }).await {
-        Ok(_) => {}
+    match ask::<ConversationActor, _>(rt, &key, Access { who }).await {
+        Ok(_) => Ok(record),
         Err(e) if e.code == ErrorCode::Unavailable || e.code == ErrorCode::Internal => {
-            return Err(e.into())
+            Err(e.into())
         }
-        Err(_) => return Err(not_found()),
+        Err(_) => Err(not_found()),
     }
+}
+
+/// `GET /v1/attachments/{id}/meta`: what a client shows for a file before (or instead of)
+/// fetching it — name, size, type, hash and scan state — with the same access as the download.
+async fn meta(req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let rt = rt_of(&req)?;
+    let record = readable(&rt, &req, &path).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .json(json!({ "attachment": view(&record) })))
+}
+
+async fn download(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<DownloadQuery>,
+) -> ApiResult<HttpResponse> {
+    let rt = rt_of(&req)?;
+    let record = readable(&rt, &req, &path).await?;
+    let not_found = || ApiError(CommandError::not_found("attachment"));
     match record.state {
         ScanState::Clean => {}
         ScanState::Pending => {

@@ -111,6 +111,12 @@ async fn widget(rt: web::Data<Rt>, path: web::Path<String>) -> ApiResult<HttpRes
         "reasons": page,
         "survey_enabled": org.settings.survey_enabled,
         "typing_preview": org.settings.typing_preview,
+        // What the widget may offer to send (the server checks every upload again).
+        "attachments": {
+            "enabled": org.settings.attachments.enabled,
+            "allowed_extensions": org.settings.attachments.allowed_extensions,
+            "max_bytes": org.settings.attachments.max_bytes,
+        },
     })))
 }
 

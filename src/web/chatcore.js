@@ -471,11 +471,20 @@ var SwitchboardCore = (function () {
       });
   }
 
-  /** The file's state without its bytes: the answer's status, the body dropped unread. */
+  /**
+   * The file's state without its bytes (GET /v1/attachments/{id}/meta), as the status its
+   * download would answer: 200 clean, 409 still being scanned, 410 blocked, 404 not readable.
+   */
   function probeFile(server, token, id) {
-    var ctl = typeof AbortController === 'function' ? new AbortController() : null;
-    return fetch(attachmentUrl(server, id, false), { headers: { authorization: 'Bearer ' + token }, credentials: 'omit', cache: 'no-store', signal: ctl ? ctl.signal : undefined })
-      .then(function (r) { if (ctl) ctl.abort(); return r.status; });
+    var url = server + '/v1/attachments/' + encodeURIComponent(id) + '/meta';
+    return fetch(url, { headers: { authorization: 'Bearer ' + token }, credentials: 'omit', cache: 'no-store' })
+      .then(function (r) {
+        if (!r.ok) return r.status;
+        return r.json().then(function (b) {
+          var s = b && b.attachment && b.attachment.state;
+          return s === 'clean' ? 200 : s === 'pending' ? 409 : s === 'rejected' ? 410 : 500;
+        }, function () { return 500; });
+      });
   }
 
   /** The object URLs one chat view made: revokeAll() when the view goes away. */

@@ -206,6 +206,13 @@ async fn a_file_goes_from_upload_to_message_to_every_party_allowed_to_read_it() 
         assert_eq!(d.body, PNG, "{who}");
         let d = download(&app, token, &format!("/v1/attachments/{pdf}")).await;
         assert_eq!((d.status, d.body.as_slice()), (200, PDF), "{who}");
+        // What a client shows before fetching: the record and its state, no bytes.
+        let d = download(&app, token, &format!("/v1/attachments/{pdf}/meta")).await;
+        assert_eq!(d.status, 200, "{who}");
+        let meta: Value = serde_json::from_slice(&d.body).expect("json");
+        assert_eq!(meta["attachment"]["name"], "invoice.pdf", "{who}");
+        assert_eq!(meta["attachment"]["state"], "clean", "{who}");
+        assert_eq!(meta["attachment"]["size"], PDF.len(), "{who}");
     }
 
     // Headers: an attachment with the sniffed type, never sniffed by the browser, sandboxed,
@@ -254,6 +261,8 @@ async fn a_file_goes_from_upload_to_message_to_every_party_allowed_to_read_it() 
         let d = download(&app, token, &format!("/v1/attachments/{id}")).await;
         assert_eq!(d.status, 404, "{who}");
         assert!(d.body != PNG, "{who}");
+        let d = download(&app, token, &format!("/v1/attachments/{id}/meta")).await;
+        assert_eq!(d.status, 404, "{who}: the record is as hidden as the file");
     }
     let d = download(&app, &customer_token, "/v1/attachments/a_doesnotexist").await;
     assert_eq!(d.status, 404);
@@ -279,6 +288,13 @@ async fn every_bad_upload_is_refused_and_nothing_is_stored() {
     .await;
     let (_customer, _agent, conv, token) = accepted_chat(&app, "ada").await;
     let before = stored_files(&app);
+    // The widget learns the org's rules from its settings (and refuses early); the server
+    // checks every upload regardless.
+    let (_, widget) = app.http("GET", "/v1/orgs/t1/widget", None, None).await;
+    assert_eq!(
+        widget["attachments"],
+        json!({ "enabled": true, "allowed_extensions": ["txt", "pdf", "png"], "max_bytes": 64 })
+    );
 
     let cases: &[(&str, &[u8], u16, &str, &str)] = &[
         ("tool.exe", b"MZ\x90\0", 400, "bad_request", "not allowed"),
@@ -428,6 +444,10 @@ async fn with_a_scanner_a_file_is_served_once_clean_and_an_infected_one_never() 
     assert_eq!(stored_files(&app).len(), 1, "{:?}", stored_files(&app));
     let error: Value = serde_json::from_slice(&d.body).expect("json error");
     assert_eq!(error["error"]["code"], "blocked");
+    // Its record says so, for a broken-file indicator.
+    let d = download(&app, &token, &format!("/v1/attachments/{infected}/meta")).await;
+    let meta: Value = serde_json::from_slice(&d.body).expect("json");
+    assert_eq!((d.status, meta["attachment"]["state"].as_str()), (200, Some("rejected")));
     assert_eq!(scanner.scanned.load(std::sync::atomic::Ordering::SeqCst), 2);
     // A rejected file cannot be sent.
     let e = customer
