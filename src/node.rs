@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::archive::SharedArchive;
+use crate::archiver::Archiver;
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::engine::SharedEngine;
@@ -21,6 +23,8 @@ pub struct Node {
     pub auth: Authenticator,
     pub hub: Hub,
     pub metrics: Metrics,
+    /// Finished conversations on their way to the archive, and the archive itself.
+    pub archiver: Archiver,
     /// Where actors live: this process alone, or a cluster.
     pub placement: Arc<dyn Placement>,
     /// One shared rate limiter per org (DESIGN invariant 8).
@@ -34,8 +38,16 @@ pub struct Node {
 
 impl Node {
     /// `settings.server.node_id` must be set (see [`node_id`]).
-    pub fn new(settings: Settings, engine: SharedEngine, placement: Arc<dyn Placement>) -> Self {
+    pub fn new(
+        settings: Settings,
+        engine: SharedEngine,
+        placement: Arc<dyn Placement>,
+        archive: SharedArchive,
+    ) -> Self {
+        let metrics = Metrics::default();
+        let archiver = Archiver::new(engine.clone(), archive, settings.archive.clone(), &metrics);
         Self {
+            archiver,
             auth: Authenticator::new(&settings.auth),
             orgs: Orgs::new(engine.clone()),
             org_limiters: OrgLimiters::new(&settings.limits),
@@ -44,7 +56,7 @@ impl Node {
             settings,
             engine,
             hub: Hub::new(),
-            metrics: Metrics::default(),
+            metrics,
             placement,
             draining: tokio::sync::watch::Sender::new(false),
         }
@@ -67,6 +79,11 @@ impl Node {
 
     pub fn drain_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.draining.subscribe()
+    }
+
+    /// The archive of finished conversations.
+    pub fn archive(&self) -> &SharedArchive {
+        self.archiver.archive()
     }
 
     /// This instance's id on the bus (the node id on one process).

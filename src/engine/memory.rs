@@ -82,6 +82,8 @@ pub struct MemoryEngine {
     orgs: Mutex<HashMap<OrgId, Arc<OrgConfig>>>,
     /// Per-agent documents by (org, agent, kind).
     agent_docs: Mutex<HashMap<(OrgId, AgentId, &'static str), String>>,
+    /// The archiver's markers: the last seq of each conversation written to the archive.
+    archived: Mutex<HashMap<ConvKey, u64>>,
 }
 
 impl Default for MemoryEngine {
@@ -99,6 +101,7 @@ impl MemoryEngine {
             summaries: Mutex::new(Summaries::default()),
             surveys: Mutex::new(HashMap::new()),
             orgs: Mutex::new(HashMap::new()),
+            archived: Mutex::new(HashMap::new()),
             agent_docs: Mutex::new(HashMap::new()),
         }
     }
@@ -233,6 +236,28 @@ impl Engine for MemoryEngine {
 
     fn surveys(&self, org: &OrgId) -> EngineFuture<Vec<SurveyRecord>> {
         ready(self.surveys.lock().get(org).cloned().unwrap_or_default())
+    }
+
+    fn mark_archived(&self, conv: &ConvKey, seq: u64) -> EngineFuture<()> {
+        let mut marks = self.archived.lock();
+        let mark = marks.entry(conv.clone()).or_default();
+        *mark = (*mark).max(seq);
+        ready(())
+    }
+
+    fn archived_marks(&self, org: &OrgId, ids: Vec<ConversationId>) -> EngineFuture<Vec<u64>> {
+        let marks = self.archived.lock();
+        ready(
+            ids.into_iter()
+                .map(|id| {
+                    let key = ConvKey {
+                        org: org.clone(),
+                        id,
+                    };
+                    marks.get(&key).copied().unwrap_or(0)
+                })
+                .collect(),
+        )
     }
 
     fn agent_doc(

@@ -287,6 +287,11 @@ impl Cluster {
                     "1000".to_string(),
                 ),
                 ("SWITCHBOARD__DEMO__ENABLED", "false".to_string()),
+                // One archive file for the cluster's nodes, in the test's own directory.
+                (
+                    "SWITCHBOARD__ARCHIVE__URL",
+                    format!("sqlite://{}", dir.join("archive.db").display()),
+                ),
                 (
                     "SWITCHBOARD__DEMO__SEED_FILE",
                     seed.to_string_lossy().into_owned(),

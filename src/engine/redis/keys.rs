@@ -111,6 +111,11 @@ impl<'a> OrgIndex<'a> {
     pub fn surveys(&self) -> String {
         format!("sb:{{{}}}:surveys", self.org)
     }
+
+    /// Hash: conversation id → the last seq written to the archive.
+    pub fn archived(&self) -> String {
+        format!("sb:{{{}}}:archived", self.org)
+    }
 }
 
 /// The set of actors an instance claimed and has not released.
