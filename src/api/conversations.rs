@@ -236,7 +236,7 @@ async fn surveys(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
     let mut data = hot.map_err(|e| ApiError(CommandError::from(e)))?;
     data.extend(cold.map_err(|e| ApiError(CommandError::from(e)))?);
     // Oldest first, one answer per conversation (the engine's while it has it).
-    data.sort_by(|x, y| x.created_at.cmp(&y.created_at));
+    data.sort_by_key(|x| x.created_at);
     let mut seen = std::collections::HashSet::new();
     data.retain(|s| seen.insert(s.conversation.clone()));
     Ok(HttpResponse::Ok().json(json!({ "data": data })))

@@ -268,7 +268,7 @@ impl Engine for RedisEngine {
             for id in &ids {
                 cmd.arg(id.as_str());
             }
-            let marks: Vec<Option<u64>> = s.conns.cmd(&mut cmd).await?;
+            let marks: Vec<Option<u64>> = s.conns.cmd(&cmd).await?;
             Ok(marks.into_iter().map(|m| m.unwrap_or(0)).collect())
         })
     }
