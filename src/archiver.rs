@@ -6,7 +6,8 @@
 //! bounded retries and backoff; what still fails stays in the backlog. The engine keeps the
 //! conversation meanwhile and marks what was archived (`Engine::mark_archived`), so a sweep —
 //! at start and every `archive.sweep_ms` — finds finished conversations not yet archived (after
-//! a database outage, a full backlog or a restart) and archives them. Archiving never blocks a
+//! a database outage, a full backlog or a restart) and archives them. Once archived, the engine
+//! drops the conversation after `archive.hot_grace_ms`, so hot storage stays bounded. Archiving never blocks a
 //! chat: `submit` only records the conversation and wakes the task.
 //!
 //! **Architecture Invariant:** a finished conversation is archived exactly once in effect — a
@@ -242,6 +243,12 @@ impl Inner {
             .map_err(|e| e.to_string())?;
         self.engine
             .mark_archived(key, last_seq)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Hot storage stays bounded: the engine forgets it after the grace period (late
+        // clients still resume meanwhile). Part of the write, so a failure retries it all.
+        self.engine
+            .expire_conversation(key, Duration::from_millis(self.settings.hot_grace_ms))
             .await
             .map_err(|e| e.to_string())?;
         Ok(last_seq)

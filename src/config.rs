@@ -151,6 +151,9 @@ pub struct ArchiveSettings {
     /// Most conversations waiting to be archived on one node; beyond it, new ones wait for a
     /// sweep (nothing is lost: the engine still holds them).
     pub max_backlog: usize,
+    /// How long an archived conversation stays in the engine (late clients resume from it
+    /// meanwhile); afterwards REST answers from the archive alone.
+    pub hot_grace_ms: u64,
 }
 
 impl Default for ArchiveSettings {
@@ -163,6 +166,7 @@ impl Default for ArchiveSettings {
             sweep_ms: 30_000,
             sweep_batch: 500,
             max_backlog: 10_000,
+            hot_grace_ms: 3_600_000,
         }
     }
 }

@@ -245,6 +245,10 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Records that the conversation is in the archive up to `seq` (the archiver's marker).
     fn mark_archived(&self, conv: &ConvKey, seq: u64) -> EngineFuture<()>;
+    /// An archived conversation's hot data — log, dedup keys, summary and its index entries —
+    /// goes after `after` (the grace period during which late clients still resume from the
+    /// engine); reads then find nothing, and REST answers from the archive. Idempotent.
+    fn expire_conversation(&self, conv: &ConvKey, after: std::time::Duration) -> EngineFuture<()>;
     /// For each id, the last seq recorded by [`Engine::mark_archived`] (0: never archived).
     fn archived_marks(&self, org: &OrgId, ids: Vec<ConversationId>) -> EngineFuture<Vec<u64>>;
 

@@ -266,3 +266,50 @@ async fn a_restarted_node_on_the_same_sqlite_file_keeps_every_finished_conversat
     assert_eq!(by_customer["conversations"][0]["id"], Value::from(conv.as_str()));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[actix_web::test]
+async fn after_the_grace_period_the_engine_forgets_an_archived_chat_and_rest_answers_the_same() {
+    let app = spawn_app_configured(|s| s.archive.hot_grace_ms = 300, |_| {}).await;
+    let admin = app.admin_token("t1");
+    let conv = finish_a_chat(&app, "ada").await;
+    let get = |path: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move { app.http("GET", &path, Some(&admin), None).await.1 }
+    };
+    // Read while the engine still holds it (the grace period is running).
+    let summary = get(format!("/v1/conversations/{conv}")).await;
+    let transcript = get(format!("/v1/conversations/{conv}/transcript")).await;
+    let list = get("/v1/conversations".into()).await;
+    let surveys = get("/v1/surveys".into()).await;
+    assert_eq!(summary["status"], "done", "{summary}");
+
+    // Hot storage forgets it: no log, no summary, not listed by the engine.
+    let k = key(&conv);
+    eventually("the engine to forget the archived chat", || async {
+        let gone = app.rt.engine.summary(&k).await.ok()?.is_none()
+            && app.rt.engine.read_log(&k, 0, 10).await.ok()?.is_none();
+        gone.then_some(())
+    })
+    .await;
+    let org = OrgId::parse("t1").expect("org");
+    let hot = app
+        .rt
+        .engine
+        .find_conversations(
+            &org,
+            switchboard::engine::ConversationFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("find");
+    assert!(hot.is_empty(), "the engine no longer lists it");
+
+    // REST answers the same, from the archive.
+    assert_eq!(get(format!("/v1/conversations/{conv}")).await, summary);
+    assert_eq!(get(format!("/v1/conversations/{conv}/transcript")).await, transcript);
+    assert_eq!(get("/v1/conversations".into()).await, list);
+    assert_eq!(get("/v1/surveys".into()).await, surveys);
+}

@@ -257,6 +257,11 @@ impl Engine for RedisEngine {
         })
     }
 
+    fn expire_conversation(&self, conv: &ConvKey, after: Duration) -> EngineFuture<()> {
+        let conv = conv.clone();
+        self.run(move |s| async move { store::expire_conversation(&s, &conv, after).await })
+    }
+
     fn archived_marks(&self, org: &OrgId, ids: Vec<ConversationId>) -> EngineFuture<Vec<u64>> {
         let key = keys::OrgIndex::new(org).archived();
         self.run(move |s| async move {

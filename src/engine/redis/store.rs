@@ -21,6 +21,43 @@ use crate::engine::stored::{parse_summary, StoredSummary, StoredSurvey};
 use crate::engine::{ConversationFilter, ConversationSummary, EngineError, SurveyRecord};
 use crate::ids::{ConvKey, ConversationId, OrgId, QueueId};
 
+/// An archived conversation leaves hot storage: its keys (log, seq, dedup, generation,
+/// summary, fencing epoch, actor state) get a `PEXPIRE` of the grace period — Redis forgets
+/// them even if no node is left to remember — and its index entries go at once (the archive
+/// lists it from now on), as does the archiver's marker.
+pub(super) async fn expire_conversation(
+    shared: &Shared,
+    conv: &ConvKey,
+    after: std::time::Duration,
+) -> Result<(), EngineError> {
+    let keys = conv_keys(&conv.org, &conv.id);
+    let old: Option<String> = shared.conns.cmd(redis::cmd("GET").arg(&keys.sum)).await?;
+    let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
+    let actor = super::keys::ActorKeys::new(&crate::engine::ActorRef::Conversation(conv.clone()));
+    let mut pipe = redis::pipe();
+    for key in [
+        &keys.log,
+        &keys.seq,
+        &keys.dedup,
+        &keys.gen,
+        &keys.sum,
+        &keys.epoch,
+        &actor.state,
+    ] {
+        pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
+    }
+    if let Some(old) = old.as_deref().and_then(parse_summary) {
+        for index in index_keys(&old) {
+            pipe.cmd("ZREM").arg(index).arg(conv.id.as_str()).ignore();
+        }
+    }
+    pipe.cmd("HDEL")
+        .arg(OrgIndex::new(&conv.org).archived())
+        .arg(conv.id.as_str())
+        .ignore();
+    shared.conns.pipe::<()>(&pipe).await
+}
+
 /// Every index set a summary belongs to.
 fn index_keys(s: &ConversationSummary) -> HashSet<String> {
     let idx = OrgIndex::new(&s.org);
