@@ -13,6 +13,9 @@ use super::ArchiveError;
 
 /// A writer waits this long for another connection's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts, and the pause between them, of applying the migrations at start.
+const MIGRATION_ATTEMPTS: u32 = 5;
+const MIGRATION_RETRY: Duration = Duration::from_millis(100);
 /// SQLite has one writer at a time; a few connections serve concurrent reads.
 const MAX_CONNECTIONS: u32 = 4;
 
@@ -54,11 +57,22 @@ impl SqliteArchive {
                     .max_connections(MAX_CONNECTIONS)
                     .connect_with(options)
                     .await?;
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(&pool)
-                    .await
-                    .map_err(|e| ArchiveError::Other(format!("archive migrations: {e}")))?;
-                Ok(pool)
+                // SQLite takes no migration lock: two processes opening one new file at once
+                // race, and the loser's transaction fails. Its retry finds the migration applied.
+                let mut attempt = 1;
+                loop {
+                    match sqlx::migrate!("./migrations/sqlite").run(&pool).await {
+                        Ok(()) => return Ok(pool),
+                        Err(e) if attempt >= MIGRATION_ATTEMPTS => {
+                            return Err(ArchiveError::Other(format!("archive migrations: {e}")))
+                        }
+                        Err(e) => {
+                            tracing::warn!(attempt, error = %e, "Archive migrations failed; retrying.");
+                            attempt += 1;
+                            tokio::time::sleep(MIGRATION_RETRY).await;
+                        }
+                    }
+                }
             })
             .await?;
         Ok(Self {

@@ -313,3 +313,32 @@ async fn after_the_grace_period_the_engine_forgets_an_archived_chat_and_rest_ans
     assert_eq!(get("/v1/conversations".into()).await, list);
     assert_eq!(get("/v1/surveys".into()).await, surveys);
 }
+
+#[actix_web::test]
+async fn during_the_grace_period_a_late_client_still_resumes_an_archived_chat() {
+    let app = spawn_app().await;
+    let conv = finish_a_chat(&app, "ada").await;
+    let admin = app.admin_token("t1");
+    let (_, t) = app
+        .http("GET", &format!("/v1/conversations/{conv}/transcript"), Some(&admin), None)
+        .await;
+    let last = t["events"].as_array().expect("events").len() as u64;
+    eventually("the chat to be archived", || async {
+        archived_seq(&app, &conv).await.filter(|s| *s == last)
+    })
+    .await;
+
+    // Archived, still in hot storage: a late client's `resume` replays the whole log from it.
+    let token = app.staff_token("t1", "al", &[switchboard::auth::Role::Agent], &["general"]);
+    let mut agent = app.connect(&token).await;
+    agent
+        .ok(json!({ "type": "resume", "conversation": conv, "last_seq": 0 }))
+        .await;
+    agent.barrier().await;
+    let seqs: Vec<u64> = agent
+        .buffered(|f| is_event(f, &conv))
+        .iter()
+        .map(|f| f["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!(seqs, (1..=last).collect::<Vec<_>>());
+}

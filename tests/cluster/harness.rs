@@ -287,10 +287,14 @@ impl Cluster {
                     "1000".to_string(),
                 ),
                 ("SWITCHBOARD__DEMO__ENABLED", "false".to_string()),
-                // One archive file for the cluster's nodes, in the test's own directory.
+                // Each node its own SQLite archive in the test's directory (SQLite is for one
+                // node; a production cluster shares PostgreSQL, which tests/api covers).
                 (
                     "SWITCHBOARD__ARCHIVE__URL",
-                    format!("sqlite://{}", dir.join("archive.db").display()),
+                    format!(
+                        "sqlite://{}",
+                        dir.join(format!("archive-n{i}.db")).display()
+                    ),
                 ),
                 (
                     "SWITCHBOARD__DEMO__SEED_FILE",
