@@ -25,6 +25,12 @@ fn routing(c: &mut Criterion) {
     let sys = actix::System::new();
     let rt = sys.block_on(async {
         let mut settings = switchboard::config::embedded_defaults().expect("defaults");
+        settings.archive.url = format!(
+            "sqlite://{}",
+            std::env::temp_dir()
+                .join(format!("sb-bench-{}.db", uuid::Uuid::new_v4()))
+                .display()
+        );
         settings.server.actor_threads = 2;
         let rt = switchboard::startup::build_runtime(&settings)
             .await

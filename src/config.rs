@@ -39,6 +39,9 @@ pub struct Settings {
     /// Where uploaded files live and how they are scanned.
     #[serde(default)]
     pub attachments: AttachmentsSettings,
+    /// Where finished conversations are kept (DESIGN §12).
+    #[serde(default)]
+    pub archive: ArchiveSettings,
     /// Test hooks; off in every shipped config.
     #[serde(default)]
     pub testing: TestingSettings,
@@ -127,6 +130,46 @@ impl Default for RedisSettings {
             call_attempts: 4,
             max_batch: 128,
             command_timeout_ms: 2_000,
+        }
+    }
+}
+
+/// The archive of finished conversations. Times in milliseconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ArchiveSettings {
+    /// `sqlite://path/to/file.db` (one node; the file and its folder are created on first
+    /// start) or `postgres://user@host:port/db` (clusters: every node shares it).
+    pub url: String,
+    /// Attempts of one archive write before the conversation waits for the next sweep.
+    pub retry_attempts: u32,
+    /// Backoff between attempts: doubles from `retry_base_ms` up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How often the archiver looks for finished conversations not yet archived (left behind
+    /// by a database outage, a full queue or a restart) and retries them.
+    pub sweep_ms: u64,
+    /// Most finished conversations one sweep takes per org.
+    pub sweep_batch: usize,
+    /// Most conversations waiting to be archived on one node; beyond it, new ones wait for a
+    /// sweep (nothing is lost: the engine still holds them).
+    pub max_backlog: usize,
+    /// How long an archived conversation stays in the engine (late clients resume from it
+    /// meanwhile); afterwards REST answers from the archive alone.
+    pub hot_grace_ms: u64,
+}
+
+impl Default for ArchiveSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/switchboard.db".into(),
+            retry_attempts: 5,
+            retry_base_ms: 200,
+            retry_max_ms: 5_000,
+            sweep_ms: 30_000,
+            sweep_batch: 500,
+            max_backlog: 10_000,
+            hot_grace_ms: 3_600_000,
         }
     }
 }

@@ -9,8 +9,10 @@
 //!    codes), [`domain`] (org configuration, validation, the conversation state machine, an
 //!    agent's capacity, hours, reasons), [`routing`] (who gets the next offer), [`config`].
 //! 1. Storage: [`engine`] — the memory engine (default) and the Redis engine behind the
-//!    [`engine::Engine`] trait.
-//! 2. The node's services: [`node`] (what one node shares), [`placement`] (where actors live:
+//!    [`engine::Engine`] trait — and [`archive`], finished conversations in SQL (SQLite or
+//!    PostgreSQL) behind the [`archive::Archive`] trait.
+//! 2. The node's services: [`node`] (what one node shares), [`archiver`] (finished
+//!    conversations into the archive), [`placement`] (where actors live:
 //!    one process or a cluster), [`hub`] (fan-out of events to sockets), [`attachments`]
 //!    (where uploaded files live), [`orgs`], [`auth`],
 //!    [`limiter`], [`metrics`], [`http_error`], [`shutdown`], [`telemetry`].
@@ -26,8 +28,10 @@ pub mod ids;
 pub mod protocol;
 pub mod routing;
 // Layer 1: storage.
+pub mod archive;
 pub mod engine;
 // Layer 2: the node's services.
+pub mod archiver;
 pub mod attachments;
 pub mod auth;
 pub mod http_error;

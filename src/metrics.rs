@@ -64,6 +64,12 @@ pub struct Metrics {
     pub offers_rescinded: Counter,
     pub transfers_requested: Counter,
     pub actor_restarts: Counter,
+    /// Finished conversations written to the archive (a re-store after more events counts too).
+    pub archive_stored: Counter,
+    /// Archive writes that failed (each attempt); the conversation stays in the backlog.
+    pub archive_failures: Counter,
+    /// Finished conversations waiting to be archived on this node.
+    pub archive_backlog: Gauge,
     pub slow_consumers: Counter,
     /// Enqueued → an offer for the conversation accepted (the queue actor).
     pub queue_wait: Histogram,
@@ -108,9 +114,24 @@ impl Default for Metrics {
         let transfers_requested =
             counter("transfers_requested", "Agent-to-agent transfer requests");
         let actor_restarts = counter("actor_restarts", "Actors reactivated after dying");
+        let archive_stored = counter(
+            "archive_stored",
+            "Finished conversations written to the archive",
+        );
+        let archive_failures = counter(
+            "archive_failures",
+            "Archive writes that failed (retried later)",
+        );
         let slow_consumers = counter(
             "slow_consumers",
             "Connections closed because their send buffer filled",
+        );
+
+        let archive_backlog = Gauge::default();
+        registry.register(
+            "archive_backlog",
+            "Finished conversations waiting to be archived on this node",
+            archive_backlog.clone(),
         );
 
         let offers = Family::<OutcomeLabel, Counter>::default();
@@ -196,6 +217,9 @@ impl Default for Metrics {
             offers_rescinded,
             transfers_requested,
             actor_restarts,
+            archive_stored,
+            archive_failures,
+            archive_backlog,
             slow_consumers,
             queue_wait,
             offer_accept,

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::archive::SharedArchive;
+use crate::archiver::Archiver;
 use crate::attachments::SharedBlobStore;
 use crate::auth::Authenticator;
 use crate::config::Settings;
@@ -24,6 +26,8 @@ pub struct Node {
     pub metrics: Metrics,
     /// Where uploaded files live (local directory or S3-compatible store).
     pub blobs: SharedBlobStore,
+    /// Finished conversations on their way to the archive, and the archive itself.
+    pub archiver: Archiver,
     /// Where actors live: this process alone, or a cluster.
     pub placement: Arc<dyn Placement>,
     /// One shared rate limiter per org (DESIGN invariant 8).
@@ -37,8 +41,16 @@ pub struct Node {
 
 impl Node {
     /// `settings.server.node_id` must be set (see [`node_id`]).
-    pub fn new(settings: Settings, engine: SharedEngine, placement: Arc<dyn Placement>) -> Self {
+    pub fn new(
+        settings: Settings,
+        engine: SharedEngine,
+        placement: Arc<dyn Placement>,
+        archive: SharedArchive,
+    ) -> Self {
+        let metrics = Metrics::default();
+        let archiver = Archiver::new(engine.clone(), archive, settings.archive.clone(), &metrics);
         Self {
+            archiver,
             auth: Authenticator::new(&settings.auth),
             orgs: Orgs::new(engine.clone()),
             blobs: crate::attachments::from_settings(&settings.attachments),
@@ -48,7 +60,7 @@ impl Node {
             settings,
             engine,
             hub: Hub::new(),
-            metrics: Metrics::default(),
+            metrics,
             placement,
             draining: tokio::sync::watch::Sender::new(false),
         }
@@ -71,6 +83,11 @@ impl Node {
 
     pub fn drain_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.draining.subscribe()
+    }
+
+    /// The archive of finished conversations.
+    pub fn archive(&self) -> &SharedArchive {
+        self.archiver.archive()
     }
 
     /// This instance's id on the bus (the node id on one process).

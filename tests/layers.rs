@@ -15,8 +15,10 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 0),
     // 1 — storage.
     ("engine", 1),
+    ("archive", 1),
     // 2 — the node's services, which name no actor and no REST module.
     ("attachments", 2),
+    ("archiver", 2),
     ("auth", 2),
     ("http_error", 2),
     ("hub", 2),

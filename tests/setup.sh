@@ -12,6 +12,9 @@ command -v cargo >/dev/null || { echo "cargo is missing: this machine needs the 
 need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# The archive's tests start a real PostgreSQL per test (initdb + postgres on a free port);
+# Debian puts the binaries in /usr/lib/postgresql/N/bin, which tests/support/postgres.rs searches.
+command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium fonts-dejavu-core)
 command -v node >/dev/null || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then

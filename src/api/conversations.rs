@@ -1,5 +1,9 @@
 //! Conversation queries (by id, by customer, by case id), transcripts, and surveys.
 //!
+//! Every answer merges the engine (live conversations, and finished ones until they leave hot
+//! storage) with the archive (finished ones): a conversation answers the same whether it is
+//! live, done and in both, or only in the archive. The engine's copy wins while it has one.
+//!
 //! Agents see the conversations of their own queues; supervisors and admins see their whole org
 //! (seed 001's inbox access control). Another org's conversation is simply not found.
 
@@ -12,7 +16,7 @@ use crate::actors::Rt;
 use crate::auth::Staff;
 use crate::domain::conversation::Status;
 use crate::engine::{ConversationFilter, ConversationSummary};
-use crate::ids::{AgentId, ConvKey, ConversationId, CustomerId};
+use crate::ids::{AgentId, ConvKey, ConversationId, CustomerId, OrgId};
 use crate::protocol::CommandError;
 
 pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
@@ -76,9 +80,7 @@ async fn list(rt: web::Data<Rt>, who: Authed, q: web::Query<ListQuery>) -> ApiRe
         queues: None,
         limit,
     };
-    let rows = find_visible(&rt, &who.0, filter)
-        .await
-        .map_err(|e| ApiError(CommandError::from(e)))?;
+    let rows = find_visible(&rt, &who.0, filter).await?;
     Ok(HttpResponse::Ok().json(json!({ "conversations": rows })))
 }
 
@@ -90,10 +92,10 @@ async fn find_visible(
     rt: &Rt,
     staff: &Staff,
     filter: ConversationFilter,
-) -> Result<Vec<ConversationSummary>, crate::engine::EngineError> {
+) -> Result<Vec<ConversationSummary>, ApiError> {
     let narrow = filter.customer.is_some() || filter.case_id.is_some() || filter.agent.is_some();
     if staff.sees_all_queues() || narrow {
-        let found = rt.engine.find_conversations(&staff.org, filter).await?;
+        let found = find_merged(rt, &staff.org, filter).await?;
         return Ok(found.into_iter().filter(|s| visible(staff, s)).collect());
     }
     let limit = filter.limit;
@@ -106,20 +108,51 @@ async fn find_visible(
         ..filter
     };
     let (a, b) = futures_util::future::join(
-        rt.engine.find_conversations(&staff.org, queues),
-        rt.engine.find_conversations(&staff.org, mine),
+        find_merged(rt, &staff.org, queues),
+        find_merged(rt, &staff.org, mine),
     )
     .await;
     let mut rows = a?;
     rows.extend(b?);
+    newest_first(&mut rows, limit);
+    Ok(rows.into_iter().filter(|s| visible(staff, s)).collect())
+}
+
+/// Newest first, one row per conversation (the first one given wins), at most `limit`.
+fn newest_first(rows: &mut Vec<ConversationSummary>, limit: usize) {
+    // A stable sort: of two rows of one conversation, the earlier given stays first.
     rows.sort_by(|x, y| {
         y.created_at
             .cmp(&x.created_at)
             .then_with(|| x.id.as_str().cmp(y.id.as_str()))
     });
-    rows.dedup_by(|x, y| x.id == y.id);
+    rows.dedup_by(|later, first| later.id == first.id);
     rows.truncate(limit);
-    Ok(rows.into_iter().filter(|s| visible(staff, s)).collect())
+}
+
+/// The engine's matches and the archive's, merged newest first (the engine's row wins for a
+/// conversation in both). An archive that cannot be reached leaves the engine's answer (a
+/// warning is logged): live work never waits for the archive.
+async fn find_merged(
+    rt: &Rt,
+    org: &OrgId,
+    filter: ConversationFilter,
+) -> Result<Vec<ConversationSummary>, ApiError> {
+    let limit = filter.limit;
+    let (hot, cold) = futures_util::future::join(
+        rt.engine.find_conversations(org, filter.clone()),
+        rt.archive().find(org, filter),
+    )
+    .await;
+    let mut rows = hot.map_err(|e| ApiError(CommandError::from(e)))?;
+    match cold {
+        Ok(cold) => rows.extend(cold),
+        Err(e) => {
+            tracing::warn!(%org, error = %e, "Archive unavailable; listing live conversations only.")
+        }
+    }
+    newest_first(&mut rows, limit);
+    Ok(rows)
 }
 
 pub(super) async fn find(
@@ -133,13 +166,21 @@ pub(super) async fn find(
         org: staff.org.clone(),
         id,
     };
-    let summary = rt
+    let hot = rt
         .engine
         .summary(&key)
         .await
-        .map_err(|e| ApiError(CommandError::from(e)))?
-        .filter(|s| visible(staff, s))
-        .ok_or_else(|| ApiError(CommandError::not_found("conversation")))?;
+        .map_err(|e| ApiError(CommandError::from(e)))?;
+    let summary = match hot {
+        Some(s) => Some(s),
+        None => rt
+            .archive()
+            .summary(&key)
+            .await
+            .map_err(|e| ApiError(CommandError::from(e)))?,
+    }
+    .filter(|s| visible(staff, s))
+    .ok_or_else(|| ApiError(CommandError::not_found("conversation")))?;
     Ok((key, summary))
 }
 
@@ -162,9 +203,21 @@ async fn transcript(
     let whole = crate::engine::read_all(rt.engine.as_ref(), &key, 1000)
         .await
         .map_err(|e| ApiError(CommandError::from(e)))?;
-    let (epoch, events) = whole.map_or((String::new(), Vec::new()), |w| {
-        (w.epoch.to_string(), w.events)
-    });
+    let (epoch, events) = match whole {
+        Some(w) => (w.epoch.to_string(), w.events),
+        None => {
+            let archive = rt.archive();
+            let epoch = archive
+                .epoch(&key)
+                .await
+                .map_err(|e| ApiError(CommandError::from(e)))?
+                .unwrap_or_default();
+            let events = crate::archive::read_all(archive.as_ref(), &key, 1000)
+                .await
+                .map_err(|e| ApiError(CommandError::from(e)))?;
+            (epoch, events)
+        }
+    };
     Ok(HttpResponse::Ok().json(json!({
         "conversation": summary,
         "epoch": epoch,
@@ -175,11 +228,17 @@ async fn transcript(
 /// Seed 000's survey API: every stored NPS answer of the org.
 async fn surveys(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
     let staff = who.supervisor()?;
-    let data = rt
-        .engine
-        .surveys(&staff.org)
-        .await
-        .map_err(|e| ApiError(CommandError::from(e)))?;
+    let (hot, cold) = futures_util::future::join(
+        rt.engine.surveys(&staff.org),
+        rt.archive().surveys(&staff.org),
+    )
+    .await;
+    let mut data = hot.map_err(|e| ApiError(CommandError::from(e)))?;
+    data.extend(cold.map_err(|e| ApiError(CommandError::from(e)))?);
+    // Oldest first, one answer per conversation (the engine's while it has it).
+    data.sort_by_key(|x| x.created_at);
+    let mut seen = std::collections::HashSet::new();
+    data.retain(|s| seen.insert(s.conversation.clone()));
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 

@@ -57,6 +57,9 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
+/// How long `/readyz` waits for the archive to answer.
+const ARCHIVE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn readyz(rt: web::Data<Rt>) -> HttpResponse {
     let ready = match rt.engine.check_ready().await {
         Ok(()) if !rt.placement.healthy() => Err(crate::engine::EngineError::Unavailable(
@@ -64,11 +67,20 @@ async fn readyz(rt: web::Data<Rt>) -> HttpResponse {
         )),
         other => other,
     };
+    // The archive is reported, never a reason to be unready: finished conversations wait in
+    // the engine until it is back.
+    let archive = match tokio::time::timeout(ARCHIVE_CHECK, rt.archive().check()).await {
+        Ok(Ok(())) => rt.archiver.health().to_string(),
+        Ok(Err(e)) => crate::archiver::ArchiveHealth::Error(e.to_string()).to_string(),
+        Err(_) => "error archive check timed out".to_string(),
+    };
     match ready {
-        Ok(()) => HttpResponse::Ok()
-            .json(json!({ "ready": true, "engine": rt.engine.kind(), "node": rt.node_id })),
+        Ok(()) => HttpResponse::Ok().json(json!({
+            "ready": true, "engine": rt.engine.kind(), "node": rt.node_id, "archive": archive
+        })),
         Err(e) => HttpResponse::ServiceUnavailable().json(json!({
-            "ready": false, "engine": rt.engine.kind(), "node": rt.node_id, "error": e.to_string()
+            "ready": false, "engine": rt.engine.kind(), "node": rt.node_id, "archive": archive,
+            "error": e.to_string()
         })),
     }
 }

@@ -54,6 +54,30 @@ impl Summaries {
         rows.insert(summary.id.clone(), summary);
     }
 
+    /// Forgets a conversation's row and its index entries.
+    fn remove(&mut self, conv: &ConvKey) {
+        let Some(old) = self
+            .rows
+            .get_mut(&conv.org)
+            .and_then(|m| m.remove(&conv.id))
+        else {
+            return;
+        };
+        if let Some(customer) = &old.customer {
+            if let Some(ids) = self
+                .by_customer
+                .get_mut(&(conv.org.clone(), customer.clone()))
+            {
+                ids.retain(|id| id != &conv.id);
+            }
+        }
+        for agent in &old.agents {
+            if let Some(ids) = self.by_agent.get_mut(&(conv.org.clone(), agent.clone())) {
+                ids.retain(|id| id != &conv.id);
+            }
+        }
+    }
+
     fn find(&self, org: &OrgId, filter: &ConversationFilter) -> Vec<ConversationSummary> {
         let Some(rows) = self.rows.get(org) else {
             return Vec::new();
@@ -83,6 +107,11 @@ pub struct MemoryEngine {
     orgs: Mutex<HashMap<OrgId, Arc<OrgConfig>>>,
     /// Per-agent documents by (org, agent, kind).
     agent_docs: Mutex<HashMap<(OrgId, AgentId, &'static str), String>>,
+    /// The archiver's markers: the last seq of each conversation written to the archive.
+    archived: Mutex<HashMap<ConvKey, u64>>,
+    /// Archived conversations to forget, by deadline (FIFO: one grace period for all). Purged
+    /// on the next read after the deadline, so no read sees one past it.
+    expiring: Mutex<std::collections::VecDeque<(std::time::Instant, ConvKey)>>,
 }
 
 impl Default for MemoryEngine {
@@ -101,7 +130,30 @@ impl MemoryEngine {
             surveys: Mutex::new(HashMap::new()),
             attachments: Mutex::new(HashMap::new()),
             orgs: Mutex::new(HashMap::new()),
+            archived: Mutex::new(HashMap::new()),
+            expiring: Mutex::new(std::collections::VecDeque::new()),
             agent_docs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Forgets every archived conversation whose grace period is over: log, dedup keys,
+    /// summary, index entries and marker.
+    fn purge_expired(&self) {
+        let now = std::time::Instant::now();
+        let due: Vec<ConvKey> = {
+            let mut expiring = self.expiring.lock();
+            let mut due = Vec::new();
+            while expiring.front().is_some_and(|(at, _)| *at <= now) {
+                if let Some((_, key)) = expiring.pop_front() {
+                    due.push(key);
+                }
+            }
+            due
+        };
+        for key in due {
+            self.shard(&key).lock().remove(&key);
+            self.summaries.lock().remove(&key);
+            self.archived.lock().remove(&key);
         }
     }
 
@@ -190,6 +242,7 @@ impl Engine for MemoryEngine {
         after_seq: u64,
         limit: usize,
     ) -> EngineFuture<Option<LogSlice>> {
+        self.purge_expired();
         ready(self.read_now(conv, after_seq, limit))
     }
 
@@ -199,6 +252,7 @@ impl Engine for MemoryEngine {
     }
 
     fn summary(&self, conv: &ConvKey) -> EngineFuture<Option<ConversationSummary>> {
+        self.purge_expired();
         let found = self
             .summaries
             .lock()
@@ -214,6 +268,7 @@ impl Engine for MemoryEngine {
         org: &OrgId,
         filter: ConversationFilter,
     ) -> EngineFuture<Vec<ConversationSummary>> {
+        self.purge_expired();
         let mut found = self.summaries.lock().find(org, &filter);
         found.sort_by(|a, b| {
             b.created_at
@@ -235,6 +290,37 @@ impl Engine for MemoryEngine {
 
     fn surveys(&self, org: &OrgId) -> EngineFuture<Vec<SurveyRecord>> {
         ready(self.surveys.lock().get(org).cloned().unwrap_or_default())
+    }
+
+    fn mark_archived(&self, conv: &ConvKey, seq: u64) -> EngineFuture<()> {
+        let mut marks = self.archived.lock();
+        let mark = marks.entry(conv.clone()).or_default();
+        *mark = (*mark).max(seq);
+        ready(())
+    }
+
+    fn expire_conversation(&self, conv: &ConvKey, after: std::time::Duration) -> EngineFuture<()> {
+        self.purge_expired();
+        let at = std::time::Instant::now() + after;
+        // A conversation expired twice (archived again after a late survey) is purged at the
+        // first deadline; the second finds nothing.
+        self.expiring.lock().push_back((at, conv.clone()));
+        ready(())
+    }
+
+    fn archived_marks(&self, org: &OrgId, ids: Vec<ConversationId>) -> EngineFuture<Vec<u64>> {
+        let marks = self.archived.lock();
+        ready(
+            ids.into_iter()
+                .map(|id| {
+                    let key = ConvKey {
+                        org: org.clone(),
+                        id,
+                    };
+                    marks.get(&key).copied().unwrap_or(0)
+                })
+                .collect(),
+        )
     }
 
     fn agent_doc(

@@ -11,6 +11,7 @@ mod dedup;
 pub mod memory;
 pub mod redis;
 mod snapshot;
+pub(crate) mod stored;
 
 pub use dedup::DedupMap;
 pub use snapshot::{SnapshotWriter, StateWriter};
@@ -264,6 +265,15 @@ pub trait Engine: Send + Sync + 'static {
     fn put_survey(&self, survey: SurveyRecord) -> EngineFuture<()>;
     /// Oldest first.
     fn surveys(&self, org: &OrgId) -> EngineFuture<Vec<SurveyRecord>>;
+
+    /// Records that the conversation is in the archive up to `seq` (the archiver's marker).
+    fn mark_archived(&self, conv: &ConvKey, seq: u64) -> EngineFuture<()>;
+    /// An archived conversation's hot data — log, dedup keys, summary and its index entries —
+    /// goes after `after` (the grace period during which late clients still resume from the
+    /// engine); reads then find nothing, and REST answers from the archive. Idempotent.
+    fn expire_conversation(&self, conv: &ConvKey, after: std::time::Duration) -> EngineFuture<()>;
+    /// For each id, the last seq recorded by [`Engine::mark_archived`] (0: never archived).
+    fn archived_marks(&self, org: &OrgId, ids: Vec<ConversationId>) -> EngineFuture<Vec<u64>>;
 
     /// A small JSON document kept for one agent (`kind`: e.g. `canned`, its personal canned
     /// responses); `None` when never written. Written whole, last writer wins.

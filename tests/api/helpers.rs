@@ -73,6 +73,17 @@ pub async fn spawn_app_configured(
     settings.attachments.dir = crate::redis_server::unique_dir("sb-files")
         .to_string_lossy()
         .into_owned();
+    // Every node gets its own archive file; archive writes retry and sweep quickly.
+    settings.archive.url = format!(
+        "sqlite://{}",
+        crate::redis_server::unique_dir("sb-archive")
+            .join("archive.db")
+            .display()
+    );
+    settings.archive.retry_attempts = 3;
+    settings.archive.retry_base_ms = 20;
+    settings.archive.retry_max_ms = 200;
+    settings.archive.sweep_ms = 200;
     // The same suite runs against both engines (DESIGN §1): `tests/api` with the memory engine,
     // `tests/api_redis` with a real redis-server per test and short cluster timings.
     let redis = match crate::ENGINE {

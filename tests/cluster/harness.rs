@@ -287,6 +287,15 @@ impl Cluster {
                     "1000".to_string(),
                 ),
                 ("SWITCHBOARD__DEMO__ENABLED", "false".to_string()),
+                // Each node its own SQLite archive in the test's directory (SQLite is for one
+                // node; a production cluster shares PostgreSQL, which tests/api covers).
+                (
+                    "SWITCHBOARD__ARCHIVE__URL",
+                    format!(
+                        "sqlite://{}",
+                        dir.join(format!("archive-n{i}.db")).display()
+                    ),
+                ),
                 (
                     "SWITCHBOARD__DEMO__SEED_FILE",
                     seed.to_string_lossy().into_owned(),

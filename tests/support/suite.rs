@@ -10,6 +10,8 @@ macro_rules! behavioural_suite {
     () => {
         #[path = "../api/agent_chat.rs"]
         mod agent_chat;
+        #[path = "../api/archive.rs"]
+        mod archive;
         #[path = "../api/async_chat.rs"]
         mod async_chat;
         #[path = "../api/attachments.rs"]
@@ -32,6 +34,8 @@ macro_rules! behavioural_suite {
         mod policy;
         #[path = "../api/push_and_preview.rs"]
         mod push_and_preview;
+        #[path = "../support/postgres.rs"]
+        mod postgres_server;
         #[path = "../support/redis.rs"]
         mod redis_server;
         #[path = "../support/s3.rs"]

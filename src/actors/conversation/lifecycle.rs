@@ -288,7 +288,7 @@ impl Handler<Survey> for ConversationActor {
             .then(move |res, act, _| {
                 let done = res.map(|a| a.first().map(|x| x.event.at));
                 let record = done.as_ref().ok().map(|at| SurveyRecord {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: crate::archiver::survey_id(&act.key.id),
                     org: act.key.org.clone(),
                     conversation: act.key.id.clone(),
                     customer: msg.customer.clone(),

@@ -312,6 +312,13 @@ impl ConversationActor {
             self.summary_dirty = true;
             self.schedule_summary_flush(ctx);
         }
+        // A finished conversation goes to the archive, and so does every later event of it
+        // (a survey answered after the wrap-up). This only hands it over: it never waits.
+        if self.state.status == Status::Done && !self.fenced {
+            if let Some(summary) = self.summary() {
+                self.rt.archiver.submit(summary);
+            }
+        }
         self.recount();
         self.arm_timers();
         self.schedule_passivation(ctx);

@@ -117,6 +117,11 @@ impl<'a> OrgIndex<'a> {
     pub fn attachment(&self, id: &AttachmentId) -> String {
         format!("sb:{{{}}}:att:{id}", self.org)
     }
+
+    /// Hash: conversation id → the last seq written to the archive.
+    pub fn archived(&self) -> String {
+        format!("sb:{{{}}}:archived", self.org)
+    }
 }
 
 /// The set of actors an instance claimed and has not released.

@@ -247,6 +247,37 @@ impl Engine for RedisEngine {
         self.run(move |s| async move { store::surveys(&s, &org).await })
     }
 
+    fn mark_archived(&self, conv: &ConvKey, seq: u64) -> EngineFuture<()> {
+        let key = keys::OrgIndex::new(&conv.org).archived();
+        let id = conv.id.to_string();
+        self.run(move |s| async move {
+            s.conns
+                .cmd::<()>(::redis::cmd("HSET").arg(key).arg(id).arg(seq))
+                .await
+        })
+    }
+
+    fn expire_conversation(&self, conv: &ConvKey, after: Duration) -> EngineFuture<()> {
+        let conv = conv.clone();
+        self.run(move |s| async move { store::expire_conversation(&s, &conv, after).await })
+    }
+
+    fn archived_marks(&self, org: &OrgId, ids: Vec<ConversationId>) -> EngineFuture<Vec<u64>> {
+        let key = keys::OrgIndex::new(org).archived();
+        self.run(move |s| async move {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut cmd = ::redis::cmd("HMGET");
+            cmd.arg(key);
+            for id in &ids {
+                cmd.arg(id.as_str());
+            }
+            let marks: Vec<Option<u64>> = s.conns.cmd(&cmd).await?;
+            Ok(marks.into_iter().map(|m| m.unwrap_or(0)).collect())
+        })
+    }
+
     fn agent_doc(
         &self,
         org: &OrgId,

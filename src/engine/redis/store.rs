@@ -11,128 +11,53 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use redis::Value;
-use serde::{Deserialize, Serialize};
 
 use super::conn::{array, text};
 use super::keys::{self, ConvKeys, OrgIndex};
 use super::Shared;
-use crate::domain::conversation::Status;
 use crate::domain::org::OrgConfig;
+use crate::engine::stored::{parse_summary, StoredSummary, StoredSurvey};
 use crate::engine::{
     AttachmentRecord, ConversationFilter, ConversationSummary, EngineError, SurveyRecord,
 };
-use crate::ids::{
-    AgentId, AttachmentId, ConvKey, ConversationId, CustomerId, OrgId, QueueId, ReasonId,
-};
+use crate::ids::{AttachmentId, ConvKey, ConversationId, OrgId, QueueId};
 
-/// The stored form of a [`ConversationSummary`] (which does not serialize its org).
-#[derive(Serialize, Deserialize)]
-struct StoredSummary {
-    org: OrgId,
-    id: ConversationId,
-    status: String,
-    #[serde(default)]
-    customer: Option<CustomerId>,
-    customer_name: String,
-    #[serde(default)]
-    customer_email: Option<String>,
-    #[serde(default)]
-    queue: Option<QueueId>,
-    #[serde(default)]
-    reason: Option<ReasonId>,
-    #[serde(default)]
-    case_id: Option<String>,
-    channel: String,
-    #[serde(default)]
-    owner: Option<AgentId>,
-    #[serde(default)]
-    agents: Vec<AgentId>,
-    created_at: DateTime<Utc>,
-    #[serde(default)]
-    waiting_since: Option<DateTime<Utc>>,
-    #[serde(default)]
-    priority: i32,
-    #[serde(default)]
-    ended_at: Option<DateTime<Utc>>,
-    last_seq: u64,
-    messages: u64,
-    #[serde(default)]
-    disposition: Option<String>,
-    #[serde(default)]
-    survey_rating: Option<u8>,
-}
-
-impl From<&ConversationSummary> for StoredSummary {
-    fn from(s: &ConversationSummary) -> Self {
-        Self {
-            org: s.org.clone(),
-            id: s.id.clone(),
-            status: s.status.as_str().to_string(),
-            customer: s.customer.clone(),
-            customer_name: s.customer_name.clone(),
-            customer_email: s.customer_email.clone(),
-            queue: s.queue.clone(),
-            reason: s.reason.clone(),
-            case_id: s.case_id.clone(),
-            channel: s.channel.clone(),
-            owner: s.owner.clone(),
-            agents: s.agents.clone(),
-            created_at: s.created_at,
-            waiting_since: s.waiting_since,
-            priority: s.priority,
-            ended_at: s.ended_at,
-            last_seq: s.last_seq,
-            messages: s.messages,
-            disposition: s.disposition.clone(),
-            survey_rating: s.survey_rating,
+/// An archived conversation leaves hot storage: its keys (log, seq, dedup, generation,
+/// summary, fencing epoch, actor state) get a `PEXPIRE` of the grace period — Redis forgets
+/// them even if no node is left to remember — and its index entries go at once (the archive
+/// lists it from now on), as does the archiver's marker.
+pub(super) async fn expire_conversation(
+    shared: &Shared,
+    conv: &ConvKey,
+    after: std::time::Duration,
+) -> Result<(), EngineError> {
+    let keys = conv_keys(&conv.org, &conv.id);
+    let old: Option<String> = shared.conns.cmd(redis::cmd("GET").arg(&keys.sum)).await?;
+    let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
+    let actor = super::keys::ActorKeys::new(&crate::engine::ActorRef::Conversation(conv.clone()));
+    let mut pipe = redis::pipe();
+    for key in [
+        &keys.log,
+        &keys.seq,
+        &keys.dedup,
+        &keys.gen,
+        &keys.sum,
+        &keys.epoch,
+        &actor.state,
+    ] {
+        pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
+    }
+    if let Some(old) = old.as_deref().and_then(parse_summary) {
+        for index in index_keys(&old) {
+            pipe.cmd("ZREM").arg(index).arg(conv.id.as_str()).ignore();
         }
     }
-}
-
-impl StoredSummary {
-    fn into_summary(self) -> Option<ConversationSummary> {
-        Some(ConversationSummary {
-            status: Status::parse(&self.status)?,
-            id: self.id,
-            org: self.org,
-            customer: self.customer,
-            customer_name: self.customer_name,
-            customer_email: self.customer_email,
-            queue: self.queue,
-            reason: self.reason,
-            case_id: self.case_id,
-            channel: self.channel,
-            owner: self.owner,
-            agents: self.agents,
-            created_at: self.created_at,
-            waiting_since: self.waiting_since,
-            priority: self.priority,
-            ended_at: self.ended_at,
-            last_seq: self.last_seq,
-            messages: self.messages,
-            disposition: self.disposition,
-            survey_rating: self.survey_rating,
-        })
-    }
-}
-
-fn parse_summary(json: &str) -> Option<ConversationSummary> {
-    match serde_json::from_str::<StoredSummary>(json) {
-        Ok(s) => {
-            let id = s.id.clone();
-            let parsed = s.into_summary();
-            if parsed.is_none() {
-                tracing::error!(conversation = %id, "Stored summary has an unknown status; ignored.");
-            }
-            parsed
-        }
-        Err(err) => {
-            tracing::error!(%err, "Stored summary does not parse; ignored.");
-            None
-        }
-    }
+    pipe.cmd("HDEL")
+        .arg(OrgIndex::new(&conv.org).archived())
+        .arg(conv.id.as_str())
+        .ignore();
+    shared.conns.pipe::<()>(&pipe).await
 }
 
 /// Every index set a summary belongs to.
@@ -397,44 +322,8 @@ pub(super) async fn attachment(
     .transpose()
 }
 
-/// The stored form of a [`SurveyRecord`].
-#[derive(Serialize, Deserialize)]
-struct StoredSurvey {
-    id: String,
-    org: OrgId,
-    conversation: ConversationId,
-    customer: CustomerId,
-    #[serde(default)]
-    agent: Option<AgentId>,
-    survey_type: String,
-    rating: u8,
-    #[serde(default)]
-    comment: Option<String>,
-    created_at: DateTime<Utc>,
-}
-
-/// `SurveyRecord::survey_type` is a `&'static str`: the known types map back to themselves.
-fn survey_type(s: &str) -> &'static str {
-    match s {
-        "NPS" => "NPS",
-        "CSAT" => "CSAT",
-        "CES" => "CES",
-        _ => "other",
-    }
-}
-
 pub(super) async fn put_survey(shared: &Shared, survey: SurveyRecord) -> Result<(), EngineError> {
-    let stored = StoredSurvey {
-        id: survey.id,
-        org: survey.org,
-        conversation: survey.conversation,
-        customer: survey.customer,
-        agent: survey.agent,
-        survey_type: survey.survey_type.to_string(),
-        rating: survey.rating,
-        comment: survey.comment,
-        created_at: survey.created_at,
-    };
+    let stored = StoredSurvey::from(survey);
     let json = serde_json::to_string(&stored)
         .map_err(|e| EngineError::Other(format!("serializing a survey: {e}")))?;
     let key = OrgIndex::new(&stored.org).surveys();
@@ -460,17 +349,7 @@ pub(super) async fn surveys(
     Ok(rows
         .iter()
         .filter_map(|json| match serde_json::from_str::<StoredSurvey>(json) {
-            Ok(s) => Some(SurveyRecord {
-                id: s.id,
-                org: s.org,
-                conversation: s.conversation,
-                customer: s.customer,
-                agent: s.agent,
-                survey_type: survey_type(&s.survey_type),
-                rating: s.rating,
-                comment: s.comment,
-                created_at: s.created_at,
-            }),
+            Ok(s) => Some(s.into_record()),
             Err(err) => {
                 tracing::error!(%org, %err, "Stored survey does not parse; skipped.");
                 None
