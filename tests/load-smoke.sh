@@ -6,9 +6,11 @@ cd "$(dirname "$0")/.."
 
 cargo build --bin switchboard && cargo build -p switchboard-load
 log=$(mktemp)
-SWITCHBOARD__SERVER__PORT=0 RUST_LOG=warn target/debug/switchboard >"$log" 2>&1 &
+data=$(mktemp -d)
+SWITCHBOARD__SERVER__PORT=0 SWITCHBOARD__ARCHIVE__URL="sqlite://$data/archive.db" \
+  SWITCHBOARD__ATTACHMENTS__DIR="$data/attachments" RUST_LOG=warn target/debug/switchboard >"$log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
+trap 'kill $server 2>/dev/null || true; rm -rf "$log" "$data"' EXIT
 port=""
 for _ in $(seq 1 100); do
   port=$(sed -n 's#^Switchboard listening on http://127.0.0.1:\([0-9]*\).*#\1#p' "$log" | head -n1)

@@ -59,7 +59,7 @@ export function testOrg(id, settings = {}) {
 
 /**
  * Starts a server with `orgs` (the demo org is loaded too); resolves when it listens. Uploaded
- * files go to a temporary directory; `env` adds settings (e.g. SWITCHBOARD__ATTACHMENTS__SCAN_URL).
+ * files and the archive go to a temporary directory; `env` adds settings (e.g. SWITCHBOARD__ATTACHMENTS__SCAN_URL).
  */
 export async function startServer(orgs = [testOrg('e2e')], env = {}) {
   if (!existsSync(BINARY)) {
@@ -80,6 +80,8 @@ export async function startServer(orgs = [testOrg('e2e')], env = {}) {
       SWITCHBOARD__DEMO__SEED_FILE: seed,
       SWITCHBOARD__LIMITS__POSITION_UPDATE_MS: '100',
       SWITCHBOARD__ATTACHMENTS__DIR: join(dir, 'attachments'),
+      // Each server its own archive (the embedded SQLite default would be data/ in the repo).
+      SWITCHBOARD__ARCHIVE__URL: `sqlite://${join(dir, 'archive.db')}`,
       RUST_LOG: process.env.RUST_LOG || 'warn',
       ...env,
     },
