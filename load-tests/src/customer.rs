@@ -155,9 +155,13 @@ enum Phase {
 
 enum Req {
     Start,
-    Send { num: u64 },
+    Send {
+        num: u64,
+    },
     End,
     Survey,
+    /// Its chat, after a reconnect whose hello ack did not list it (it ended meanwhile).
+    Resume,
 }
 
 impl Request for Req {
@@ -167,6 +171,7 @@ impl Request for Req {
             Req::Send { .. } => "send",
             Req::End => "end",
             Req::Survey => "survey",
+            Req::Resume => "resume",
         }
     }
 
@@ -202,6 +207,8 @@ struct Customer {
     replies: HashSet<u64>,
     /// Supervisors barged into the chat (`conference`), as the customer sees it.
     barged: HashSet<String>,
+    /// The hello ack after a reconnect did not list its chat: read the rest with `resume`.
+    unlisted: bool,
 }
 
 impl Customer {
@@ -222,6 +229,7 @@ impl Customer {
             acked: HashSet::new(),
             replies: HashSet::new(),
             barged: HashSet::new(),
+            unlisted: false,
         }
     }
 
@@ -474,6 +482,7 @@ impl Role for Customer {
                 self.completed = true;
                 self.phase = Phase::Done;
             }
+            Req::Resume => {}
         }
     }
 
@@ -484,9 +493,17 @@ impl Role for Customer {
                 self.failed_sends += 1;
                 self.maybe_end().await;
             }
-            // Already ended (by the agent or a timer): go on to the survey.
-            Req::End if code == "ended" => self.after_end().await,
+            // Already ended (by the agent or a timer, or by this very `end` sent again after a
+            // reconnect): the server says so; go on to the survey.
+            Req::End if code == "ended" => {
+                if !self.ended_seen {
+                    self.ended_seen = true;
+                    inc(&self.p.shared.stats.c.chats_ended);
+                }
+                self.after_end().await
+            }
             Req::End | Req::Survey => self.phase = Phase::Done,
+            Req::Resume => {}
         }
     }
 
@@ -497,6 +514,7 @@ impl Role for Customer {
                 self.maybe_end().await;
             }
             Req::Start | Req::End | Req::Survey => self.phase = Phase::Done,
+            Req::Resume => {}
         }
     }
 
@@ -610,7 +628,22 @@ impl Role for Customer {
     fn to_resume(&mut self, hello: &Value) -> HashSet<String> {
         let mut open = ids_in(hello, "conversations");
         open.retain(|c| self.conversation.as_deref() == Some(c.as_str()));
+        // Only open chats are listed: one that ended while it was away is read with `resume`
+        // (its last messages and the `ended` event are the customer's too).
+        self.unlisted = open.is_empty() && self.conversation.is_some() && !self.ended_seen;
         open
+    }
+
+    async fn reconnected(&mut self) {
+        if !std::mem::take(&mut self.unlisted) {
+            return;
+        }
+        let Some(c) = self.conversation.clone() else {
+            return;
+        };
+        let mut command = protocol::resume_point(&c, self.track.last_seq(), self.track.epoch());
+        command["type"] = Value::from("resume");
+        self.p.request(Req::Resume, command).await;
     }
 }
 

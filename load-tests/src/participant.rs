@@ -154,7 +154,7 @@ impl<R: Request, A> Participant<R, A> {
         timers.after(SWEEP, Timed::Sweep);
         let trace = std::env::var("SWITCHBOARD_LOAD_TRACE")
             .ok()
-            .filter(|t| t == "all" || t == side.name())
+            .filter(|t| t.split(',').any(|t| t == "all" || t == side.name()))
             .map(|_| format!("{}{idx}", side.name()));
         Self {
             storm: shared.storm.subscribe(),

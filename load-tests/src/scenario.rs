@@ -693,6 +693,25 @@ mod tests {
     }
 
     #[test]
+    fn supervisors_need_the_conference_section_and_shares() {
+        let mut s: Scenario =
+            toml::from_str("[agents]\ncount = 4\n[customers]\ncount = 2\n[supervisors]\ncount = 2")
+                .expect("parse");
+        s.target.urls = vec!["ws://127.0.0.1:1/v1/ws".to_string()];
+        assert!(s.validate().is_err(), "[supervisors] without [conference]");
+        s.conference = Some(Conference::default());
+        s.validate().expect("valid");
+        let v = s.supervisors.as_mut().expect("section");
+        assert_eq!((v.count, v.max_monitors), (2, 2));
+        v.barge_ratio = 1.5;
+        assert!(s.validate().is_err());
+        let c: Conference =
+            toml::from_str("queue_invite_share = 0.3\nconvert_ratio = 0.5").expect("conference");
+        assert_eq!(c.convert_transfer_share, 0.5);
+        assert!(toml::from_str::<Supervisors>("bogus = 1").is_err());
+    }
+
+    #[test]
     fn shipped_scenarios_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
         let mut n = 0;

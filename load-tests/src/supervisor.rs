@@ -519,7 +519,9 @@ impl Role for Supervisor {
         self.unlisted = self
             .chats
             .iter()
-            .filter(|(c, m)| !m.ended && !listed.contains(*c))
+            // Only chats it was in (a `monitor` acked): one whose first `monitor` is still on
+            // its way is followed when the retry goes through.
+            .filter(|(c, m)| m.mode.is_some() && !m.ended && !listed.contains(*c))
             .map(|(c, _)| c.clone())
             .collect();
         listed
