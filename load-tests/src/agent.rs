@@ -92,6 +92,7 @@ enum Req {
     Invite {
         conversation: String,
         role: Joined,
+        queue: bool,
     },
     InviteAnswer {
         conversation: String,
@@ -102,6 +103,14 @@ enum Req {
     Leave {
         conversation: String,
         owner: bool,
+    },
+    Convert {
+        conversation: String,
+        transfer: bool,
+    },
+    /// A chat it was in that the hello ack after a reconnect did not list.
+    Resume {
+        conversation: String,
     },
 }
 
@@ -121,6 +130,8 @@ impl Request for Req {
             Req::InviteAnswer { accept: false, .. } => "invite_reject",
             Req::Remove => "remove",
             Req::Leave { .. } => "leave",
+            Req::Convert { .. } => "consult_convert",
+            Req::Resume { .. } => "resume",
         }
     }
 
@@ -174,6 +185,12 @@ enum Action {
         conversation: String,
         stint: u32,
     },
+    /// The owner turns a consultation into a transfer or a conference.
+    Convert {
+        conversation: String,
+        agent: String,
+        transfer: bool,
+    },
 }
 
 /// Who this agent is in a chat, as the log says.
@@ -204,6 +221,10 @@ struct Chat {
     stint: u32,
     /// Agents beside the owner and their roles, and agents with an invitation open (the log).
     members: HashMap<String, Joined>,
+    /// Supervisors in the chat (any role), and those of them barged in (`conference`): an
+    /// owner does not leave while one is barged in (ownership would pass to it).
+    supervisors: HashSet<String>,
+    barged: HashSet<String>,
     invited: BTreeSet<String>,
     /// Invitations this agent asked for here, and whether one is on its way.
     invites: u32,
@@ -225,6 +246,8 @@ impl Chat {
             me: Mine::Unknown,
             stint: 0,
             members: HashMap::new(),
+            supervisors: HashSet::new(),
+            barged: HashSet::new(),
             invited: BTreeSet::new(),
             invites: 0,
             inviting: false,
@@ -253,6 +276,8 @@ struct Agent {
     seats: SeatView,
     /// Invitations waiting for its answer, by conversation.
     invitations: HashMap<String, Joined>,
+    /// After a reconnect: chats it was in that the hello ack did not list (checked by `resume`).
+    unlisted: Vec<String>,
 }
 
 impl Agent {
@@ -266,6 +291,7 @@ impl Agent {
             chats: HashMap::new(),
             seats,
             invitations: HashMap::new(),
+            unlisted: Vec::new(),
         }
     }
 
@@ -339,7 +365,10 @@ impl Agent {
         if chat.invites < conf.max_invites_per_chat && self.p.rng.chance(conf.invite_ratio) {
             chat.inviting = true;
             self.p.after(think, Action::Invite { conversation });
-        } else if chat.conference_member() && self.p.rng.chance(conf.owner_leave_ratio) {
+        } else if chat.conference_member()
+            && chat.barged.is_empty()
+            && self.p.rng.chance(conf.owner_leave_ratio)
+        {
             chat.leaving = true;
             self.p.after(think, Action::LeaveAsOwner { conversation });
         }
@@ -356,6 +385,31 @@ impl Agent {
         };
         if !chat.owning() {
             chat.inviting = false;
+            return;
+        }
+        if self.p.rng.chance(conf.queue_invite_share) {
+            let queues = if conf.invite_queues.is_empty() {
+                &self.p.shared.scenario.agents.queues
+            } else {
+                &conf.invite_queues
+            };
+            let Some(queue) = queues.get(self.p.rng.index(queues.len().max(1))).cloned() else {
+                chat.inviting = false;
+                return;
+            };
+            chat.invites += 1;
+            let role = if self.p.rng.chance(conf.consult_share) {
+                Joined::Consult
+            } else {
+                Joined::Conference
+            };
+            let command = protocol::invite_to_queue(&conversation, role.wire(), &queue);
+            let req = Req::Invite {
+                conversation,
+                role,
+                queue: true,
+            };
+            self.p.request(req, command).await;
             return;
         }
         let mut target = None;
@@ -378,9 +432,12 @@ impl Agent {
             Joined::Conference
         };
         let command = protocol::invite(&conversation, role.wire(), &to);
-        self.p
-            .request(Req::Invite { conversation, role }, command)
-            .await;
+        let req = Req::Invite {
+            conversation,
+            role,
+            queue: false,
+        };
+        self.p.request(req, command).await;
     }
 
     /// A participant's message: `send` in a conference, `internal` in a consultation; then the
@@ -521,6 +578,12 @@ impl Agent {
                 chat.me = Mine::In(j);
                 chat.stint += 1;
                 let stint = chat.stint;
+                if let Some(c) = &conf {
+                    if self.p.rng.chance(c.agent_drop_ratio) {
+                        let after = c.drop_after_ms.pick(&mut self.p.rng);
+                        self.p.drop_after(after);
+                    }
+                }
                 if let Some(conf) = conf.filter(|c| c.participant_messages > 0) {
                     let pause = conf.participant_message_interval_ms.pick(&mut self.p.rng);
                     self.p.after(
@@ -537,6 +600,13 @@ impl Agent {
                 let Some(who) = event.participant.clone() else {
                     return;
                 };
+                if self.p.shared.supervisor_ids.contains(&who) {
+                    if role == "conference" {
+                        chat.barged.insert(who.clone());
+                    }
+                    chat.supervisors.insert(who);
+                    return;
+                }
                 let Some(j) = Joined::parse(role) else {
                     // A new owner (a transfer): not beside the owner.
                     chat.members.remove(&who);
@@ -544,7 +614,27 @@ impl Agent {
                 };
                 chat.members.insert(who.clone(), j);
                 if chat.owning() {
-                    if let Some(conf) = conf.filter(|c| self.p.rng.chance(c.remove_ratio)) {
+                    if let Some(c) = &conf {
+                        if self.p.rng.chance(c.agent_drop_ratio) {
+                            let after = c.drop_after_ms.pick(&mut self.p.rng);
+                            self.p.drop_after(after);
+                        }
+                    }
+                    let convert = conf
+                        .as_ref()
+                        .filter(|c| j == Joined::Consult && self.p.rng.chance(c.convert_ratio));
+                    if let Some(c) = convert {
+                        let transfer = self.p.rng.chance(c.convert_transfer_share);
+                        let after = c.convert_after_ms.pick(&mut self.p.rng);
+                        self.p.after(
+                            after,
+                            Action::Convert {
+                                conversation: conversation.to_string(),
+                                agent: who,
+                                transfer,
+                            },
+                        );
+                    } else if let Some(conf) = conf.filter(|c| self.p.rng.chance(c.remove_ratio)) {
                         let after = conf.remove_after_ms.pick(&mut self.p.rng);
                         self.p.after(
                             after,
@@ -565,11 +655,27 @@ impl Agent {
             "participant_left" => {
                 if let Some(who) = &event.participant {
                     chat.members.remove(who);
+                    chat.supervisors.remove(who);
+                    chat.barged.remove(who);
                 }
             }
             "ownership_changed" if event.to.as_deref() == Some(me) => {
-                inc(&self.p.shared.stats.c.ownership_passed);
-                // The conference seat is an owned chat now: `presence` counts it next.
+                let stats = &self.p.shared.stats;
+                inc(if chat.me == Mine::In(Joined::Consult) {
+                    &stats.c.converted_owners
+                } else {
+                    &stats.c.ownership_passed
+                });
+                let drop = conf.as_ref().and_then(|c| {
+                    self.p
+                        .rng
+                        .chance(c.agent_drop_ratio)
+                        .then(|| c.drop_after_ms.pick(&mut self.p.rng))
+                });
+                if let Some(after) = drop {
+                    self.p.drop_after(after);
+                }
+                // The participant's seat is an owned chat now: `presence` counts it next.
                 self.seats.release(conversation);
                 self.now_owner(conversation);
             }
@@ -579,6 +685,20 @@ impl Agent {
                     if matches!(self.seats.get(conversation), Some(Seat::Joined(_))) {
                         let v = self.seats.hold(conversation, Seat::Joined(j));
                         self.seat_check(v);
+                    }
+                }
+            }
+            "role_changed"
+                if event
+                    .participant
+                    .as_ref()
+                    .is_some_and(|w| self.p.shared.supervisor_ids.contains(w)) =>
+            {
+                if let Some(who) = &event.participant {
+                    if event.to.as_deref() == Some("conference") {
+                        chat.barged.insert(who.clone());
+                    } else {
+                        chat.barged.remove(who);
                     }
                 }
             }
@@ -781,6 +901,31 @@ impl Role for Agent {
                     .request(req, protocol::on_conversation("leave", &conversation))
                     .await;
             }
+            Action::Convert {
+                conversation,
+                agent,
+                transfer,
+            } => {
+                let Some(chat) = self.chats.get_mut(&conversation) else {
+                    return;
+                };
+                let go = chat.owning() && chat.members.get(&agent) == Some(&Joined::Consult);
+                if !go {
+                    return;
+                }
+                if transfer {
+                    // On its way out: no more replies, invitations or leaving from here.
+                    chat.leaving = true;
+                }
+                let to = if transfer { "transfer" } else { "conference" };
+                let req = Req::Convert {
+                    conversation: conversation.clone(),
+                    transfer,
+                };
+                self.p
+                    .request(req, protocol::consult_convert(&conversation, &agent, to))
+                    .await;
+            }
             Action::LeaveAsParticipant {
                 conversation,
                 stint,
@@ -842,8 +987,15 @@ impl Role for Agent {
                 inc(&stats.c.wrap_ups);
                 shared.agent_work.fetch_sub(1, Relaxed);
             }
-            Req::Invite { conversation, role } => {
+            Req::Invite {
+                conversation,
+                role,
+                queue,
+            } => {
                 inc(&stats.c.invites_sent);
+                if queue {
+                    inc(&stats.c.invites_to_queue);
+                }
                 inc(match role {
                     Joined::Conference => &stats.c.invites_conference,
                     Joined::Consult => &stats.c.invites_consult,
@@ -881,6 +1033,27 @@ impl Role for Agent {
             } else {
                 &stats.c.participants_left
             }),
+            Req::Convert { transfer, .. } => inc(if transfer {
+                &stats.c.conversions_transfer
+            } else {
+                &stats.c.conversions_conference
+            }),
+            Req::Resume { conversation } => {
+                // The replay is in: is it still in the chat the hello ack left out?
+                let inside = self
+                    .chats
+                    .get(&conversation)
+                    .is_some_and(|c| !c.ended && matches!(c.me, Mine::Owner | Mine::In(_)));
+                if inside {
+                    inc(&stats.c.roles_lost);
+                    stats.note(format!(
+                        "agent {} reconnected: hello did not list {conversation}, where it still is",
+                        self.id
+                    ));
+                } else {
+                    inc(&stats.c.out_while_away);
+                }
+            }
         }
     }
 
@@ -906,6 +1079,31 @@ impl Role for Agent {
                 }
             }
             Req::InviteAnswer { .. } => inc(&stats.c.invite_answers_refused),
+            Req::Convert {
+                conversation,
+                transfer,
+            } => {
+                inc(&stats.c.conversions_refused);
+                // Still the owner (a retry after a reconnect may be refused because the first
+                // try went through: the log says so then): replies skipped meanwhile are owed.
+                let still = self
+                    .chats
+                    .get_mut(&conversation)
+                    .filter(|c| c.me == Mine::Owner && !c.ended)
+                    .map(|c| c.leaving = false)
+                    .is_some();
+                if transfer && still {
+                    self.now_owner(&conversation);
+                }
+            }
+            Req::Resume { conversation } => {
+                // Taken out meanwhile: the chat is not its to read any more.
+                inc(&stats.c.out_while_away);
+                self.chats.remove(&conversation);
+                if matches!(self.seats.get(&conversation), Some(Seat::Joined(_))) {
+                    self.seats.release(&conversation);
+                }
+            }
             Req::Leave {
                 conversation,
                 owner: true,
@@ -1137,8 +1335,26 @@ impl Role for Agent {
             .collect()
     }
 
-    fn to_resume(&self, hello: &Value) -> HashSet<String> {
-        ids_in(hello, "assigned")
+    /// Owned chats, chats it is in beside their owner, and ended ones still to wrap up. A
+    /// chat it was in (open, as far as it knows) that the ack does not list is checked with a
+    /// `resume` once reconnected.
+    fn to_resume(&mut self, hello: &Value) -> HashSet<String> {
+        // Listed in either list is enough: its role may have changed while it was away (a
+        // conference participant made owner); the replay says so.
+        let listed: HashSet<String> = ids_in(hello, "assigned")
+            .into_iter()
+            .chain(ids_in(hello, "participating"))
+            .chain(ids_in(hello, "wrap_up"))
+            .collect();
+        self.unlisted = self
+            .chats
+            .iter()
+            .filter(|(c, chat)| {
+                !chat.ended && matches!(chat.me, Mine::Owner | Mine::In(_)) && !listed.contains(*c)
+            })
+            .map(|(c, _)| c.clone())
+            .collect();
+        listed
     }
 
     /// A new session starts `away`. Pending offers and invitations whose end may have been
@@ -1147,5 +1363,15 @@ impl Role for Agent {
         self.seats.forget_pending();
         self.invitations.clear();
         self.go_available(false).await;
+        for conversation in std::mem::take(&mut self.unlisted) {
+            let Some(chat) = self.chats.get(&conversation) else {
+                continue;
+            };
+            let point =
+                protocol::resume_point(&conversation, chat.track.last_seq(), chat.track.epoch());
+            let mut command = point;
+            command["type"] = Value::from("resume");
+            self.p.request(Req::Resume { conversation }, command).await;
+        }
     }
 }

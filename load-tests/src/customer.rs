@@ -155,9 +155,13 @@ enum Phase {
 
 enum Req {
     Start,
-    Send { num: u64 },
+    Send {
+        num: u64,
+    },
     End,
     Survey,
+    /// Its chat, after a reconnect whose hello ack did not list it (it ended meanwhile).
+    Resume,
 }
 
 impl Request for Req {
@@ -167,6 +171,7 @@ impl Request for Req {
             Req::Send { .. } => "send",
             Req::End => "end",
             Req::Survey => "survey",
+            Req::Resume => "resume",
         }
     }
 
@@ -200,6 +205,10 @@ struct Customer {
     acked: HashSet<u64>,
     /// Customer messages the agent has answered.
     replies: HashSet<u64>,
+    /// Supervisors barged into the chat (`conference`), as the customer sees it.
+    barged: HashSet<String>,
+    /// The hello ack after a reconnect did not list its chat: read the rest with `resume`.
+    unlisted: bool,
 }
 
 impl Customer {
@@ -219,6 +228,8 @@ impl Customer {
             failed_sends: 0,
             acked: HashSet::new(),
             replies: HashSet::new(),
+            barged: HashSet::new(),
+            unlisted: false,
         }
     }
 
@@ -332,6 +343,43 @@ impl Customer {
     }
 }
 
+impl Customer {
+    /// A supervisor may reach the customer only once barged in (`conference`): its join or
+    /// role change to `conference`, its messages while barged in, and its step out.
+    fn supervisor_check(&mut self, conversation: &str, seq: u64, event: &Event) {
+        let shared = self.p.shared.clone();
+        let who = event.participant.as_deref().or(event.author.id.as_deref());
+        let Some(who) = who.filter(|w| shared.supervisor_ids.iter().any(|s| s == w)) else {
+            return;
+        };
+        let to_conference = match event.kind.as_str() {
+            "participant_joined" => event.role.as_deref() == Some("conference"),
+            "role_changed" => event.to.as_deref() == Some("conference"),
+            _ => false,
+        };
+        if to_conference {
+            self.barged.insert(who.to_string());
+            return;
+        }
+        let stepping_out = match event.kind.as_str() {
+            "participant_left" => event.role.as_deref() == Some("conference"),
+            "role_changed" => event.from.as_deref() == Some("conference"),
+            _ => false,
+        };
+        if self.barged.contains(who) {
+            if stepping_out {
+                self.barged.remove(who);
+            }
+            return;
+        }
+        inc(&shared.stats.c.customer_saw_silent_supervisor);
+        shared.stats.note(format!(
+            "customer {} got event {seq} ({}) of {conversation} from supervisor {who}, not barged in",
+            self.idx, event.kind
+        ));
+    }
+}
+
 impl Role for Customer {
     type Req = Req;
     type Action = Action;
@@ -418,6 +466,9 @@ impl Role for Customer {
                 self.maybe_end().await;
             }
             Req::End => {
+                if let Some(c) = &self.conversation {
+                    self.p.shared.live.remove(c);
+                }
                 // Acked: the chat is ended in the log, whether or not its `ended` event (which
                 // may travel another way in a cluster) arrives before the customer leaves.
                 if !self.ended_seen {
@@ -431,6 +482,7 @@ impl Role for Customer {
                 self.completed = true;
                 self.phase = Phase::Done;
             }
+            Req::Resume => {}
         }
     }
 
@@ -441,9 +493,17 @@ impl Role for Customer {
                 self.failed_sends += 1;
                 self.maybe_end().await;
             }
-            // Already ended (by the agent or a timer): go on to the survey.
-            Req::End if code == "ended" => self.after_end().await,
+            // Already ended (by the agent or a timer, or by this very `end` sent again after a
+            // reconnect): the server says so; go on to the survey.
+            Req::End if code == "ended" => {
+                if !self.ended_seen {
+                    self.ended_seen = true;
+                    inc(&self.p.shared.stats.c.chats_ended);
+                }
+                self.after_end().await
+            }
             Req::End | Req::Survey => self.phase = Phase::Done,
+            Req::Resume => {}
         }
     }
 
@@ -454,6 +514,7 @@ impl Role for Customer {
                 self.maybe_end().await;
             }
             Req::Start | Req::End | Req::Survey => self.phase = Phase::Done,
+            Req::Resume => {}
         }
     }
 
@@ -465,7 +526,8 @@ impl Role for Customer {
         epoch: &str,
         event: Event,
     ) {
-        let stats = &self.p.shared.stats;
+        let shared = self.p.shared.clone();
+        let stats = &shared.stats;
         match &self.conversation {
             // Events of the new conversation may come before the start ack.
             None => self.conversation = Some(conversation.clone()),
@@ -495,6 +557,7 @@ impl Role for Customer {
             return;
         }
         let owner_role = event.role.as_deref() == Some("owner");
+        self.supervisor_check(&conversation, seq, &event);
         match event.kind.as_str() {
             "assigned" => {
                 if self.assigned {
@@ -508,17 +571,30 @@ impl Role for Customer {
                     );
                 }
                 self.owned = true;
+                self.p.shared.live.add(&conversation);
                 if self.phase == Phase::Waiting {
                     self.phase = Phase::Chatting;
                     self.schedule_first_message();
                 }
             }
             "participant_joined" if owner_role => self.owned = true,
+            "participant_joined" if event.role.as_deref() == Some("conference") => {
+                let drop = self.p.shared.scenario.conference.as_ref().and_then(|c| {
+                    self.p
+                        .rng
+                        .chance(c.customer_drop_ratio)
+                        .then(|| c.drop_after_ms.pick(&mut self.p.rng))
+                });
+                if let Some(after) = drop {
+                    self.p.drop_after(after);
+                }
+            }
             "participant_left" if owner_role => self.owned = false,
             // The owner left a conference: a conference participant owns the chat now.
             "ownership_changed" => self.owned = true,
             "message" if event.author.role == "agent" => self.on_agent_message(&event).await,
             "ended" => {
+                self.p.shared.live.remove(&conversation);
                 if !self.ended_seen {
                     self.ended_seen = true;
                     inc(&stats.c.chats_ended);
@@ -549,10 +625,25 @@ impl Role for Customer {
             .collect()
     }
 
-    fn to_resume(&self, hello: &Value) -> HashSet<String> {
+    fn to_resume(&mut self, hello: &Value) -> HashSet<String> {
         let mut open = ids_in(hello, "conversations");
         open.retain(|c| self.conversation.as_deref() == Some(c.as_str()));
+        // Only open chats are listed: one that ended while it was away is read with `resume`
+        // (its last messages and the `ended` event are the customer's too).
+        self.unlisted = open.is_empty() && self.conversation.is_some() && !self.ended_seen;
         open
+    }
+
+    async fn reconnected(&mut self) {
+        if !std::mem::take(&mut self.unlisted) {
+            return;
+        }
+        let Some(c) = self.conversation.clone() else {
+            return;
+        };
+        let mut command = protocol::resume_point(&c, self.track.last_seq(), self.track.epoch());
+        command["type"] = Value::from("resume");
+        self.p.request(Req::Resume, command).await;
     }
 }
 

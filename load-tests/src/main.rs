@@ -28,6 +28,7 @@ mod scenario;
 mod seats;
 mod shared;
 mod stats;
+mod supervisor;
 mod sys;
 mod thresholds;
 mod timers;
@@ -152,7 +153,14 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
             .clone()
             .unwrap_or_else(|| format!("lg{:x}{:x}-a", clock::unix_secs(), std::process::id()));
         let ids = agent::ids(&prefix, scenario.agents.count);
-        let shared = Arc::new(Shared::new(scenario, dialer, ids));
+        let supervisors = scenario.supervisors.as_ref().map_or_else(Vec::new, |v| {
+            let p = v
+                .id_prefix
+                .clone()
+                .unwrap_or_else(|| format!("{}s", prefix.strip_suffix('a').unwrap_or(&prefix)));
+            agent::ids(&p, v.count)
+        });
+        let shared = Arc::new(Shared::new(scenario, dialer, ids, supervisors));
         tokio::time::timeout(timeout, run::run(shared, cli.server_pid, !cli.quiet))
             .await
             .map_err(|_| anyhow::anyhow!("the run did not finish within {timeout:?}"))?

@@ -35,6 +35,7 @@ const MAX_TRIES: u32 = 10;
 pub enum Side {
     Customer,
     Agent,
+    Supervisor,
 }
 
 impl Side {
@@ -43,6 +44,7 @@ impl Side {
         match self {
             Side::Customer => "customer",
             Side::Agent => "agent",
+            Side::Supervisor => "supervisor",
         }
     }
 
@@ -51,6 +53,7 @@ impl Side {
         match self {
             Side::Customer => "a customer",
             Side::Agent => "an agent",
+            Side::Supervisor => "a supervisor",
         }
     }
 
@@ -59,6 +62,7 @@ impl Side {
         match self {
             Side::Customer => 0xC057_0000_0000,
             Side::Agent => 0xA6E0_0000_0000,
+            Side::Supervisor => 0x5E50_0000_0000,
         }
     }
 }
@@ -76,6 +80,8 @@ enum Timed<R, A> {
     Sweep,
     Retry(Pending<R>),
     Role(A),
+    /// Drop the socket and reconnect (a mid-chat reconnect the role asked for).
+    Drop,
 }
 
 /// A reconnection waiting for its `resumed` signals.
@@ -83,6 +89,8 @@ struct Resuming {
     since: Instant,
     waiting: HashSet<String>,
     storm: bool,
+    /// A drop the role asked for (`drop_after`).
+    planned: bool,
 }
 
 /// A customer message received by an agent, or an agent message by a customer, seen for the
@@ -110,6 +118,9 @@ pub struct Participant<R, A> {
     in_storm: bool,
     resuming: Option<Resuming>,
     retry_after: Option<Duration>,
+    /// `SWITCHBOARD_LOAD_TRACE` names this side (or `all`): every frame in and out goes to
+    /// stderr (debugging a broken threshold).
+    trace: Option<String>,
 }
 
 /// What woke the participant.
@@ -132,15 +143,19 @@ impl<R: Request, A> Participant<R, A> {
             && shared.scenario.reconnect.as_ref().is_some_and(|r| {
                 rng.chance(match side {
                     Side::Customer => r.customers,
-                    Side::Agent => r.agents,
+                    Side::Agent | Side::Supervisor => r.agents,
                 })
             });
         let stop = match side {
             Side::Customer => shared.stop_customers.subscribe(),
-            Side::Agent => shared.stop_agents.subscribe(),
+            Side::Agent | Side::Supervisor => shared.stop_agents.subscribe(),
         };
         let mut timers = Timers::default();
         timers.after(SWEEP, Timed::Sweep);
+        let trace = std::env::var("SWITCHBOARD_LOAD_TRACE")
+            .ok()
+            .filter(|t| t.split(',').any(|t| t == "all" || t == side.name()))
+            .map(|_| format!("{}{idx}", side.name()));
         Self {
             storm: shared.storm.subscribe(),
             stop,
@@ -155,19 +170,37 @@ impl<R: Request, A> Participant<R, A> {
             in_storm,
             resuming: None,
             retry_after: None,
+            trace,
         }
     }
 
     /// Sends a request; its answer goes to the role's `on_ack` / `on_refused`.
     pub async fn request(&mut self, req: R, command: Value) {
         let frame = self.requests.issue(req, command);
+        self.trace(|| format!("out {frame}"));
         // A failed write shows up as a closed connection on the next read.
         self.conn.send(frame).await;
+    }
+
+    fn trace(&self, what: impl FnOnce() -> String) {
+        if let Some(who) = &self.trace {
+            eprintln!(
+                "TRACE {} {who} {}",
+                crate::clock::unix_nanos() / 1_000_000,
+                what()
+            );
+        }
     }
 
     /// Schedules one of the role's actions.
     pub fn after(&mut self, delay: Duration, action: A) {
         self.timers.after(delay, Timed::Role(action));
+    }
+
+    /// Drops the socket after `delay` and reconnects with `hello` + `resume` (counted as a
+    /// mid-chat reconnect).
+    pub fn drop_after(&mut self, delay: Duration) {
+        self.timers.after(delay, Timed::Drop);
     }
 
     /// Waits for the run's stop, the storm, a frame, a lost connection or a due timer.
@@ -257,6 +290,9 @@ impl<R: Request, A> Participant<R, A> {
                 if r.storm {
                     stats.storm_client_resumed();
                 }
+                if r.planned {
+                    inc(&stats.c.mid_chat_resumed);
+                }
             }
         }
     }
@@ -300,7 +336,7 @@ impl<R: Request, A> Participant<R, A> {
         let stats = &self.shared.stats;
         let latency = match self.side {
             Side::Customer => &stats.lat.delivery_agent_to_customer,
-            Side::Agent => &stats.lat.delivery_customer_to_agent,
+            Side::Agent | Side::Supervisor => &stats.lat.delivery_customer_to_agent,
         };
         self.received_as(track, event, Some(latency), duplicate)
     }
@@ -393,7 +429,7 @@ pub trait Role {
     /// The `resume` points of a new connection's `hello`.
     fn resume_points(&self) -> Vec<Value>;
     /// The conversations whose `resumed` signal a new connection waits for, from its hello ack.
-    fn to_resume(&self, hello: &Value) -> HashSet<String>;
+    fn to_resume(&mut self, hello: &Value) -> HashSet<String>;
     /// A new connection is up and every pending request sent again.
     async fn reconnected(&mut self) {}
 }
@@ -406,7 +442,7 @@ pub async fn run<T: Role>(role: &mut T) {
                 role.stopped();
                 break;
             }
-            Wake::Storm(delay) => reconnect(role, delay, true).await,
+            Wake::Storm(delay) => reconnect(role, delay, true, false).await,
             Wake::Frame(f) => on_frame(role, f).await,
             Wake::Closed => connection_lost(role).await,
             Wake::Due => fire_due(role).await,
@@ -425,11 +461,19 @@ async fn fire_due<T: Role>(role: &mut T) {
             }
             Timed::Retry(p) => role.participant().retry(p).await,
             Timed::Role(action) => role.act(action).await,
+            Timed::Drop => {
+                // One drop at a time: a reconnect already under way carries on.
+                if role.participant().resuming.is_none() {
+                    inc(&role.participant().shared.stats.c.mid_chat_drops);
+                    reconnect(role, Duration::from_millis(50), false, true).await;
+                }
+            }
         }
     }
 }
 
 async fn on_frame<T: Role>(role: &mut T, frame: Incoming) {
+    role.participant().trace(|| format!("in {frame:?}"));
     match frame {
         Incoming::Ack { id, data } => {
             if let Some(p) = role.participant().requests.take(id.as_deref()) {
@@ -473,14 +517,15 @@ async fn connection_lost<T: Role>(role: &mut T) {
         p.side.a_name()
     ));
     let delay = p.retry_after.take().unwrap_or(Duration::from_millis(100));
-    reconnect(role, delay, false).await;
+    reconnect(role, delay, false, false).await;
 }
 
 /// Drops the socket, waits `delay`, connects again (to the next node) with `resume` points for
 /// what the role follows, and sends again whatever was not answered.
-async fn reconnect<T: Role>(role: &mut T, delay: Duration, storm: bool) {
+async fn reconnect<T: Role>(role: &mut T, delay: Duration, storm: bool, planned: bool) {
     let since = Instant::now();
     let p = role.participant();
+    p.trace(|| format!("reconnect (storm {storm}, planned {planned})"));
     inc(&p.shared.stats.c.reconnects);
     p.conn.drop_socket();
     let resume = role.resume_points();
@@ -497,6 +542,7 @@ async fn reconnect<T: Role>(role: &mut T, delay: Duration, storm: bool) {
     .await;
     match outcome {
         Reconnected::Up(conn, data) => {
+            role.participant().trace(|| format!("hello ack {data}"));
             let waiting = role.to_resume(&data);
             let p = role.participant();
             p.conn = *conn;
@@ -504,6 +550,7 @@ async fn reconnect<T: Role>(role: &mut T, delay: Duration, storm: bool) {
                 since,
                 waiting,
                 storm,
+                planned,
             });
             p.check_resumed();
             let pending = p.requests.resend_all();

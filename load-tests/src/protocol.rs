@@ -155,6 +155,21 @@ pub fn invite(conversation: &str, role: &str, agent: &str) -> Value {
     json!({ "type": "invite", "conversation": conversation, "role": role, "to_agent": agent })
 }
 
+/// An invitation to a queue: the server offers it to an available agent of that queue.
+pub fn invite_to_queue(conversation: &str, role: &str, queue: &str) -> Value {
+    json!({ "type": "invite", "conversation": conversation, "role": role, "to_queue": queue })
+}
+
+/// `to`: `"transfer"` (the consultant owns the chat) or `"conference"`.
+pub fn consult_convert(conversation: &str, agent: &str, to: &str) -> Value {
+    json!({ "type": "consult_convert", "conversation": conversation, "agent": agent, "to": to })
+}
+
+/// A supervisor's `monitor`: `mode` is `observe`, `coach` or `barge`.
+pub fn monitor(conversation: &str, mode: &str) -> Value {
+    json!({ "type": "monitor", "conversation": conversation, "mode": mode })
+}
+
 /// A message in the conversation's internal discussion (agents only).
 pub fn internal(conversation: &str, client_msg_id: &str, text: &str) -> Value {
     json!({ "type": "internal", "conversation": conversation, "client_msg_id": client_msg_id, "text": text })

@@ -122,6 +122,7 @@ pub struct Report {
     pub started_unix: u64,
     pub elapsed_secs: f64,
     pub agents: usize,
+    pub supervisors: usize,
     pub counters: CounterValues,
     pub messages: LedgerSummary,
     /// Acked by the server, never delivered to the other side.
@@ -163,6 +164,7 @@ impl Report {
             started_unix,
             elapsed_secs: stats.started.elapsed().as_secs_f64(),
             agents: shared.agent_ids.len(),
+            supervisors: shared.supervisor_ids.len(),
             lost: messages.lost(),
             assigned_ratio: ratio(counters.chats_assigned),
             ended_ratio: ratio(counters.chats_ended),
@@ -394,6 +396,24 @@ impl Report {
             o,
             "participants conference messages {}, internal messages {}, left {}, removed {}, owners left {} (ownership passed {})",
             c.conference_messages, c.internal_messages, c.participants_left, c.participants_removed, c.owner_leaves, c.ownership_passed
+        );
+        let _ = writeln!(
+            o,
+            "conversions  consult_convert to transfer {}, to conference {}, refused {}; consultants made owner {}; invitations to a queue {}",
+            c.conversions_transfer, c.conversions_conference, c.conversions_refused, c.converted_owners, c.invites_to_queue
+        );
+        if self.supervisors > 0 {
+            let _ = writeln!(
+                o,
+                "supervisors  {}: monitor observe {}, coach {}, barge {}, refused {}, left {}; coach (internal) messages {}, barged messages {}; became owner {}; customer saw an observer's/coach's event {}",
+                self.supervisors, c.monitors_observe, c.monitors_coach, c.monitors_barge, c.monitors_refused, c.monitors_left,
+                c.supervisor_internal, c.supervisor_messages, c.supervisor_owned, c.customer_saw_silent_supervisor
+            );
+        }
+        let _ = writeln!(
+            o,
+            "mid-chat     sockets dropped on purpose {}, resumed {}; after reconnecting: chats the hello left out and found still in ROLES LOST {}, taken out meanwhile {}",
+            c.mid_chat_drops, c.mid_chat_resumed, c.roles_lost, c.out_while_away
         );
         let _ = writeln!(
             o,

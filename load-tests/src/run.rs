@@ -19,6 +19,7 @@ use crate::report::{self, Report};
 use crate::scenario::Mode;
 use crate::seats::Rules;
 use crate::shared::Shared;
+use crate::supervisor;
 use crate::token;
 
 /// How long the nodes have to answer `/healthz` at the start.
@@ -68,6 +69,10 @@ pub async fn run(
     let restore = prepare_org(&shared).await?;
     let mut agents = JoinSet::new();
     sign_in_agents(&shared, &mut agents, deadline).await;
+    // Supervisors sign in with the agents and stop with them.
+    for idx in 0..shared.supervisor_ids.len() {
+        agents.spawn(supervisor::run(shared.clone(), idx));
+    }
 
     // Customers (and the storm, timed from the first arrival).
     let arrivals_began = Instant::now();

@@ -64,6 +64,8 @@ pub struct Scenario {
     pub reconnect: Option<Reconnect>,
     /// Conferences and consultations (agents inviting agents); none without the section.
     pub conference: Option<Conference>,
+    /// Supervisors monitoring live chats (needs `[conference]`); none without the section.
+    pub supervisors: Option<Supervisors>,
     pub client: Client,
     pub thresholds: Thresholds,
 }
@@ -80,6 +82,7 @@ impl Default for Scenario {
             arrival: Vec::new(),
             reconnect: None,
             conference: None,
+            supervisors: None,
             client: Client::default(),
             thresholds: Thresholds::default(),
         }
@@ -325,6 +328,23 @@ pub struct Conference {
     /// Sets the org's `invite_expiry_ms` for the run (restored afterwards), through
     /// `PUT /v1/settings` with an admin token signed with `target.jwt_secret`.
     pub invite_expiry_ms: Option<u64>,
+    /// Share of invitations sent `to_queue` (an available agent of the queue is offered it)
+    /// instead of to an agent by id.
+    pub queue_invite_share: f64,
+    /// The queues those go to (default: `agents.queues`).
+    pub invite_queues: Vec<String>,
+    /// When a consultant joins: chance the owner turns the consultation into a transfer or a
+    /// conference (`consult_convert`), `convert_after_ms` later (instead of removing it).
+    pub convert_ratio: f64,
+    /// Of those, the share turned into a transfer (the rest: a conference).
+    pub convert_transfer_share: f64,
+    pub convert_after_ms: Span,
+    /// When an agent joins a chat as a participant, or becomes its owner with someone beside
+    /// it: chance it drops its socket `drop_after_ms` later and reconnects (`hello` + `resume`).
+    pub agent_drop_ratio: f64,
+    /// When a conference participant joins: chance the customer drops and reconnects likewise.
+    pub customer_drop_ratio: f64,
+    pub drop_after_ms: Span,
 }
 
 impl Default for Conference {
@@ -345,6 +365,58 @@ impl Default for Conference {
             remove_after_ms: Span::ms(1000, 3000),
             owner_leave_ratio: 0.0,
             invite_expiry_ms: None,
+            queue_invite_share: 0.0,
+            invite_queues: Vec::new(),
+            convert_ratio: 0.0,
+            convert_transfer_share: 0.5,
+            convert_after_ms: Span::ms(300, 1200),
+            agent_drop_ratio: 0.0,
+            customer_drop_ratio: 0.0,
+            drop_after_ms: Span::ms(100, 1500),
+        }
+    }
+}
+
+/// Supervisors (`monitor`): each picks live chats at random, observes, maybe coaches (writes
+/// `internal`), maybe barges in (writes to the customer), and leaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Supervisors {
+    pub count: usize,
+    /// Default: unique per run, like the agents'.
+    pub id_prefix: Option<String>,
+    /// Pause between two chats picked (while under `max_monitors`).
+    pub pick_every_ms: Span,
+    /// Chats one supervisor monitors at once.
+    pub max_monitors: usize,
+    /// Time in each mode before the next step.
+    pub dwell_ms: Span,
+    /// After observing: chance of coaching, then (from either) chance of barging in.
+    pub coach_ratio: f64,
+    pub barge_ratio: f64,
+    /// Messages written in each writing mode (`internal` as coach, `send` after barging).
+    pub messages: u32,
+    pub message_interval_ms: Span,
+    /// Chance a supervisor drops its socket while monitoring and reconnects (`hello` +
+    /// `resume`), `drop_after_ms` after a `monitor`.
+    pub drop_ratio: f64,
+    pub drop_after_ms: Span,
+}
+
+impl Default for Supervisors {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            id_prefix: None,
+            pick_every_ms: Span::ms(300, 1000),
+            max_monitors: 2,
+            dwell_ms: Span::ms(500, 1500),
+            coach_ratio: 0.5,
+            barge_ratio: 0.3,
+            messages: 2,
+            message_interval_ms: Span::ms(150, 400),
+            drop_ratio: 0.0,
+            drop_after_ms: Span::ms(100, 1500),
         }
     }
 }
@@ -402,6 +474,15 @@ pub struct Thresholds {
     pub max_invitation_anomalies: Option<u64>,
     /// `[conference]`: at least this many invitations accepted (the run exercised them).
     pub min_invitations_accepted: Option<u64>,
+    /// `[conference]`: at least this many consultations turned into a transfer or conference.
+    pub min_conversions: Option<u64>,
+    /// `[supervisors]`: at least this many chats monitored.
+    pub min_monitors: Option<u64>,
+    /// `[conference]`: at least this many mid-chat reconnects resumed (agents, supervisors,
+    /// customers dropped on purpose).
+    pub min_mid_chat_resumes: Option<u64>,
+    /// Reconnected agents that did not get back a chat they were in (see the README).
+    pub max_roles_lost: Option<u64>,
 }
 
 impl Scenario {
@@ -457,6 +538,14 @@ impl Scenario {
                 ("conference.leave_ratio", c.leave_ratio),
                 ("conference.remove_ratio", c.remove_ratio),
                 ("conference.owner_leave_ratio", c.owner_leave_ratio),
+                ("conference.queue_invite_share", c.queue_invite_share),
+                ("conference.convert_ratio", c.convert_ratio),
+                (
+                    "conference.convert_transfer_share",
+                    c.convert_transfer_share,
+                ),
+                ("conference.agent_drop_ratio", c.agent_drop_ratio),
+                ("conference.customer_drop_ratio", c.customer_drop_ratio),
             ] {
                 if !(0.0..=1.0).contains(&r) {
                     bail!("{what} must be between 0 and 1, not {r}");
@@ -467,6 +556,20 @@ impl Scenario {
             }
             if self.agents.count < 2 {
                 bail!("[conference] needs at least 2 agents");
+            }
+        }
+        if let Some(v) = &self.supervisors {
+            if self.conference.is_none() {
+                bail!("[supervisors] needs [conference] (the audience checks)");
+            }
+            for (what, r) in [
+                ("supervisors.coach_ratio", v.coach_ratio),
+                ("supervisors.barge_ratio", v.barge_ratio),
+                ("supervisors.drop_ratio", v.drop_ratio),
+            ] {
+                if !(0.0..=1.0).contains(&r) {
+                    bail!("{what} must be between 0 and 1, not {r}");
+                }
             }
         }
         if let Some(r) = &self.reconnect {
@@ -587,6 +690,25 @@ mod tests {
         assert!(toml::from_str::<Conference>("bogus = 1").is_err());
         let none: Scenario = toml::from_str("[customers]\ncount = 2").expect("parses");
         assert!(none.conference.is_none());
+    }
+
+    #[test]
+    fn supervisors_need_the_conference_section_and_shares() {
+        let mut s: Scenario =
+            toml::from_str("[agents]\ncount = 4\n[customers]\ncount = 2\n[supervisors]\ncount = 2")
+                .expect("parse");
+        s.target.urls = vec!["ws://127.0.0.1:1/v1/ws".to_string()];
+        assert!(s.validate().is_err(), "[supervisors] without [conference]");
+        s.conference = Some(Conference::default());
+        s.validate().expect("valid");
+        let v = s.supervisors.as_mut().expect("section");
+        assert_eq!((v.count, v.max_monitors), (2, 2));
+        v.barge_ratio = 1.5;
+        assert!(s.validate().is_err());
+        let c: Conference =
+            toml::from_str("queue_invite_share = 0.3\nconvert_ratio = 0.5").expect("conference");
+        assert_eq!(c.convert_transfer_share, 0.5);
+        assert!(toml::from_str::<Supervisors>("bogus = 1").is_err());
     }
 
     #[test]

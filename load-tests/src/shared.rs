@@ -28,6 +28,10 @@ pub struct Shared {
     pub seat_rules: OnceLock<Rules>,
     pub starts: StartBook,
     pub agent_ids: Vec<String>,
+    /// `[supervisors]`: their ids.
+    pub supervisor_ids: Vec<String>,
+    /// Chats with an agent right now, as their customers see them (supervisors pick from it).
+    pub live: LiveChats,
     pub ws_config: WebSocketConfig,
     /// Set at the customers' deadline: whoever is still running stops.
     pub stop_customers: watch::Sender<bool>,
@@ -42,7 +46,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(scenario: Scenario, dialer: Dialer, agent_ids: Vec<String>) -> Self {
+    pub fn new(
+        scenario: Scenario,
+        dialer: Dialer,
+        agent_ids: Vec<String>,
+        supervisor_ids: Vec<String>,
+    ) -> Self {
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(scenario.client.read_buffer_bytes)
             .write_buffer_size(0)
@@ -59,6 +68,8 @@ impl Shared {
             seat_rules: OnceLock::new(),
             starts: StartBook::default(),
             agent_ids,
+            supervisor_ids,
+            live: LiveChats::default(),
             ws_config,
             stop_customers: watch::channel(false).0,
             stop_agents: watch::channel(false).0,
@@ -102,6 +113,37 @@ impl StartBook {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, (u64, bool)>> {
         self.starts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The chats that have an agent now (assigned and not ended), for supervisors to pick from.
+#[derive(Default)]
+pub struct LiveChats {
+    chats: Mutex<Vec<String>>,
+}
+
+impl LiveChats {
+    pub fn add(&self, conversation: &str) {
+        let mut v = self.lock();
+        if !v.iter().any(|c| c == conversation) {
+            v.push(conversation.to_string());
+        }
+    }
+
+    pub fn remove(&self, conversation: &str) {
+        self.lock().retain(|c| c != conversation);
+    }
+
+    /// The chat at `pick % len`, if any.
+    pub fn pick(&self, pick: usize) -> Option<String> {
+        let v = self.lock();
+        (!v.is_empty()).then(|| v[pick % v.len()].clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.chats
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -158,6 +158,36 @@ counters! {
     capacity_violations,
     /// Most seats one agent counted at once.
     seats_peak,
+    /// `invite` … `to_queue` acked (also counted in `invites_sent`).
+    invites_to_queue,
+    /// `consult_convert` acked: to a transfer / to a conference; refused.
+    conversions_transfer,
+    conversions_conference,
+    conversions_refused,
+    /// `ownership_changed` naming this agent after its consultation was turned into a transfer.
+    converted_owners,
+    /// Supervisors: `monitor` acked by mode; refused; `leave` acked; messages as coach
+    /// (`internal`) and after barging in (`send`); became owner (then left).
+    monitors_observe,
+    monitors_coach,
+    monitors_barge,
+    monitors_refused,
+    monitors_left,
+    supervisor_internal,
+    supervisor_messages,
+    supervisor_owned,
+    /// Events authored by a supervisor that reached a customer while it was not barged in.
+    customer_saw_silent_supervisor,
+    /// Sockets dropped on purpose mid-chat (agents, supervisors, customers) and the
+    /// reconnects that got every conversation's `resumed` back.
+    mid_chat_drops,
+    mid_chat_resumed,
+    /// After a reconnect: chats the agent was in (owner or participant) that the hello ack
+    /// did not list, found still open with it inside by a `resume` (see the README).
+    roles_lost,
+    /// … and those it had been taken out of meanwhile (`resume` → not_found, or the replay
+    /// says so): fine.
+    out_while_away,
 }
 
 macro_rules! latencies {

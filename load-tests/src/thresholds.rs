@@ -213,7 +213,7 @@ pub fn evaluate(t: &Thresholds, r: &Report) -> Vec<Verdict> {
         "max_customer_agents_only",
         max_u(t.max_customer_agents_only),
         Bound::Max,
-        count(c.customer_agents_only),
+        count(c.customer_agents_only + c.customer_saw_silent_supervisor),
     );
     check(
         &mut v,
@@ -235,6 +235,34 @@ pub fn evaluate(t: &Thresholds, r: &Report) -> Vec<Verdict> {
         max_u(t.min_invitations_accepted),
         Bound::Min,
         audience.map(|a| a.invitations.accepted as f64),
+    );
+    check(
+        &mut v,
+        "min_conversions",
+        max_u(t.min_conversions),
+        Bound::Min,
+        Some((c.conversions_transfer + c.conversions_conference) as f64),
+    );
+    check(
+        &mut v,
+        "min_monitors",
+        max_u(t.min_monitors),
+        Bound::Min,
+        count(c.monitors_observe),
+    );
+    check(
+        &mut v,
+        "min_mid_chat_resumes",
+        max_u(t.min_mid_chat_resumes),
+        Bound::Min,
+        count(c.mid_chat_resumed),
+    );
+    check(
+        &mut v,
+        "max_roles_lost",
+        max_u(t.max_roles_lost),
+        Bound::Max,
+        count(c.roles_lost),
     );
     v
 }

@@ -31,6 +31,11 @@ pub fn agent(
     staff(target, id, name, &["agent"], queues, ttl_secs)
 }
 
+/// A supervisor's token (`monitor`); no queues, so it is never offered chats.
+pub fn supervisor(target: &Target, id: &str, name: &str, ttl_secs: u64) -> anyhow::Result<String> {
+    staff(target, id, name, &["supervisor"], &[], ttl_secs)
+}
+
 /// An admin's token, for the org's settings (`[conference] invite_expiry_ms`).
 pub fn admin(target: &Target, ttl_secs: u64) -> anyhow::Result<String> {
     staff(
