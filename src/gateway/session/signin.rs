@@ -226,12 +226,17 @@ impl Session {
                     .into_iter()
                     .filter(|s| s.owner.as_ref() == Some(&staff.id))
                     .map(|s| s.id)
+                    // A chat that ended between the agent's snapshot and this read is in both
+                    // lists: it is followed (and replayed) once.
+                    .filter(|id| !snapshot.assigned.contains(id))
                     .collect();
+                let mut seen = std::collections::HashSet::new();
                 let follow = snapshot
                     .assigned
                     .iter()
                     .chain(&wrap_up)
                     .chain(&snapshot.participating)
+                    .filter(|c| seen.insert((*c).clone()))
                     .map(|c| {
                         let (last, epoch) = resume_at(c);
                         (c.clone(), last, epoch)
