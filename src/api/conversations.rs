@@ -15,9 +15,11 @@ use super::{ApiError, ApiResult, Authed};
 use crate::actors::Rt;
 use crate::auth::Staff;
 use crate::domain::conversation::Status;
+use crate::domain::export;
 use crate::engine::{ConversationFilter, ConversationSummary};
 use crate::ids::{AgentId, ConvKey, ConversationId, CustomerId, OrgId};
 use crate::protocol::CommandError;
+use crate::protocol::LogEvent;
 
 pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     cfg.route("/v1/conversations", web::get().to(list))
@@ -47,6 +49,99 @@ struct ListQuery {
     agent: Option<AgentId>,
     #[serde(default)]
     limit: Option<usize>,
+    /// `json` (default) or `csv` (one row per conversation).
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The file formats of a download (seed 001's "view & export").
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Text,
+}
+
+impl Format {
+    /// `allowed`: the formats this route offers; anything else is a `400`.
+    fn parse(raw: Option<&str>, allowed: &[Format]) -> Result<Self, ApiError> {
+        let f = match raw.unwrap_or("json") {
+            "json" => Format::Json,
+            "csv" => Format::Csv,
+            "txt" | "text" => Format::Text,
+            other => {
+                return Err(ApiError(CommandError::bad_request(format!(
+                    "unknown format {other:?}"
+                ))))
+            }
+        };
+        if allowed.contains(&f) {
+            Ok(f)
+        } else {
+            Err(ApiError(CommandError::bad_request(
+                "this route has no such format",
+            )))
+        }
+    }
+}
+
+/// A download: its type, saved under `name` (never shown inline, never sniffed).
+fn file(body: String, content_type: &str, name: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", content_type))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Cache-Control", "private, no-store"))
+        .body(body)
+}
+
+/// The columns of the conversations CSV (one row per conversation).
+const CONVERSATION_COLUMNS: [&str; 14] = [
+    "id",
+    "status",
+    "queue",
+    "channel",
+    "customer",
+    "customer_name",
+    "customer_email",
+    "case_id",
+    "owner",
+    "agents",
+    "created_at",
+    "ended_at",
+    "messages",
+    "disposition",
+];
+
+fn conversations_csv(rows: &[ConversationSummary]) -> String {
+    let mut out = export::csv_row(&CONVERSATION_COLUMNS);
+    for s in rows {
+        let opt = |o: Option<String>| o.unwrap_or_default();
+        out.push_str(&export::csv_row(&[
+            s.id.to_string(),
+            s.status.as_str().to_string(),
+            opt(s.queue.as_ref().map(ToString::to_string)),
+            s.channel.clone(),
+            opt(s.customer.as_ref().map(ToString::to_string)),
+            s.customer_name.clone(),
+            opt(s.customer_email.clone()),
+            opt(s.case_id.clone()),
+            opt(s.owner.as_ref().map(ToString::to_string)),
+            s.agents
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            s.created_at.to_rfc3339(),
+            opt(s.ended_at.map(|t| t.to_rfc3339())),
+            s.messages.to_string(),
+            opt(s.disposition.clone()),
+        ]));
+    }
+    out
 }
 
 fn visible(staff: &Staff, s: &ConversationSummary) -> bool {
@@ -80,7 +175,15 @@ async fn list(rt: web::Data<Rt>, who: Authed, q: web::Query<ListQuery>) -> ApiRe
         queues: None,
         limit,
     };
+    let format = Format::parse(q.format.as_deref(), &[Format::Json, Format::Csv])?;
     let rows = find_visible(&rt, &who.0, filter).await?;
+    if format == Format::Csv {
+        return Ok(file(
+            conversations_csv(&rows),
+            "text/csv; charset=utf-8",
+            "conversations.csv",
+        ));
+    }
     Ok(HttpResponse::Ok().json(json!({ "conversations": rows })))
 }
 
@@ -198,7 +301,12 @@ async fn transcript(
     rt: web::Data<Rt>,
     who: Authed,
     path: web::Path<String>,
+    q: web::Query<TranscriptQuery>,
 ) -> ApiResult<HttpResponse> {
+    let format = Format::parse(
+        q.format.as_deref(),
+        &[Format::Json, Format::Csv, Format::Text],
+    )?;
     let (key, summary) = find(&rt, &who.0, &path).await?;
     let whole = crate::engine::read_all(rt.engine.as_ref(), &key, 1000)
         .await
@@ -218,11 +326,50 @@ async fn transcript(
             (epoch, events)
         }
     };
-    Ok(HttpResponse::Ok().json(json!({
-        "conversation": summary,
-        "epoch": epoch,
-        "events": events.iter().map(|e| e.as_ref()).collect::<Vec<_>>(),
-    })))
+    let events: Vec<&LogEvent> = events.iter().map(|e| e.as_ref()).collect();
+    let name = format!("transcript-{}", summary.id);
+    match format {
+        Format::Json => Ok(HttpResponse::Ok().json(json!({
+            "conversation": summary,
+            "epoch": epoch,
+            "events": events,
+        }))),
+        Format::Csv => Ok(file(
+            export::transcript_csv(&events),
+            "text/csv; charset=utf-8",
+            &format!("{name}.csv"),
+        )),
+        Format::Text => {
+            let heading = [
+                ("Conversation", summary.id.to_string()),
+                ("Customer", summary.customer_name.clone()),
+                ("Email", summary.customer_email.clone().unwrap_or_default()),
+                (
+                    "Queue",
+                    summary
+                        .queue
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                ),
+                ("Case", summary.case_id.clone().unwrap_or_default()),
+                ("Status", summary.status.as_str().to_string()),
+                ("Started", summary.created_at.to_rfc3339()),
+            ];
+            Ok(file(
+                export::transcript_text(&heading, &events),
+                "text/plain; charset=utf-8",
+                &format!("{name}.txt"),
+            ))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TranscriptQuery {
+    /// `json` (default), `csv` (one row per event) or `txt`.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// Seed 000's survey API: every stored NPS answer of the org.

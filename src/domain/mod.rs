@@ -7,6 +7,7 @@ pub mod attachment;
 pub mod canned;
 pub mod capacity;
 pub mod conversation;
+pub mod export;
 pub mod hours;
 pub mod org;
 pub mod reasons;

@@ -820,6 +820,7 @@ var SwitchboardCore = (function () {
     fetchFile: fetchFile,
     BlobUrls: BlobUrls,
     renderFiles: renderFiles,
+    saveBlob: saveBlob,
     UploadTray: UploadTray,
     fileMessages: fileMessages,
     dropFiles: dropFiles,

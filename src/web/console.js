@@ -13,7 +13,7 @@
 // SwitchboardCore (the text rendering, the socket and the outbox shared with the customer widget)
 // is in this module's scope, not a global.
 
-const { renderText, urlLink, clientMsgId, ChatSocket, Outbox, resumePoint, order, humanSize, BlobUrls, renderFiles, UploadTray, fileMessages, dropFiles } = SwitchboardCore;
+const { renderText, urlLink, clientMsgId, ChatSocket, Outbox, resumePoint, order, humanSize, BlobUrls, renderFiles, UploadTray, fileMessages, dropFiles, saveBlob } = SwitchboardCore;
 
 const WS_URL = location.origin.replace(/^http/, 'ws') + '/v1/ws';
 const STORE_KEY = 'switchboard-console';
@@ -1700,6 +1700,10 @@ function refreshChat(c) {
         request({ type: 'leave', conversation: c.id }).catch((e) => { notice(`Could not leave: ${e.message}`); ev.target.disabled = false; });
       } }));
     }
+    // View & export (seed 001): the transcript as CSV or text, for anyone who sees the chat.
+    if (!c.agentChat) {
+      d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'export', text: 'Export', onclick: () => toggleTools(c, 'export') }));
+    }
     // Push a link to the customer (seed 004): whoever talks to the customer.
     if ((open || (role === 'conference' && live(c))) && !c.agentChat) {
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'push-url', text: 'Push link', onclick: () => toggleTools(c, 'push') }));
@@ -1783,6 +1787,7 @@ async function toggleTools(c, what) {
     return;
   }
   if (what === 'push') { pushTools(c, err); return; }
+  if (what === 'export') { exportTools(c, err); return; }
   if (what === 'wrapup') {
     const sel = h('select', { t: 'disposition' }, h('option', { value: '', text: S.dispositionRequired ? 'Choose a disposition…' : 'No disposition' }),
       S.dispositions.map((x) => h('option', { value: x.code, text: x.label })));
@@ -1817,6 +1822,31 @@ async function toggleTools(c, what) {
   });
   d.tools.replaceChildren(h('div', { class: 'tool-row' }, h('strong', { text: 'Transfer to' }), target, note, go,
     h('button', { type: 'button', class: 'ghost', text: 'Cancel', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
+}
+
+// ------------------------------------------------------------------ export a transcript (seed 001)
+/** Downloads the chat's transcript (GET …/transcript?format=csv|txt) with the agent's token. */
+function exportTools(c, err) {
+  const d = c.dom;
+  const get = (format, label) => h('button', { type: 'button', class: 'ghost', t: `export-${format}`, text: label, onclick: async (ev) => {
+    ev.target.disabled = true;
+    err.textContent = '';
+    try {
+      const r = await fetch(`/v1/conversations/${encodeURIComponent(c.id)}/transcript?format=${format}`, { headers: { authorization: `Bearer ${S.token}` }, cache: 'no-store' });
+      if (!r.ok) {
+        const j = await r.json().catch(() => ({}));
+        throw new Error(j.error?.message || r.statusText);
+      }
+      saveBlob(await r.blob(), `transcript-${c.id}.${format}`, d.tools);
+    } catch (e) {
+      err.textContent = `Could not export: ${e.message}`;
+    } finally {
+      ev.target.disabled = false;
+    }
+  } });
+  d.tools.replaceChildren(h('div', { class: 'tool-row', t: 'export-tools' }, h('strong', { text: 'Export transcript' }),
+    get('csv', 'CSV'), get('txt', 'Text'),
+    h('button', { type: 'button', class: 'ghost', text: 'Close', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
 }
 
 // ------------------------------------------------------------------ push a link (seed 004)

@@ -3,7 +3,6 @@
 //! bad attachment ids in a message refused with nothing logged; retries stored once; the
 //! download headers; the scanning hook; the S3-compatible store.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -60,37 +59,6 @@ async fn uploaded(app: &TestApp, token: &str, conv: &str, name: &str, body: &[u8
         .to_string()
 }
 
-struct Download {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-async fn download(app: &TestApp, token: &str, path: &str) -> Download {
-    let client = awc::Client::builder().timeout(WAIT).finish();
-    let mut resp = client
-        .get(app.url(path))
-        .insert_header(("Authorization", format!("Bearer {token}")))
-        .send()
-        .await
-        .expect("download request");
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                v.to_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    let body = resp.body().limit(16 << 20).await.expect("download body");
-    Download {
-        status: resp.status().as_u16(),
-        headers,
-        body: body.to_vec(),
-    }
-}
 
 /// Every file in the node's store (spool files included), by path.
 fn stored_files(app: &TestApp) -> Vec<PathBuf> {

@@ -1,7 +1,7 @@
 //! The test harness: `spawn_app` starts a real node on a free port with test orgs; `Client`
 //! speaks the real websocket protocol. Every wait has a timeout.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -602,4 +602,38 @@ pub async fn accept_next(agent: &mut Client) -> String {
 
 pub fn is_event(f: &Value, conv: &str) -> bool {
     f["type"] == "event" && f["conversation"] == conv
+}
+
+/// A raw answer: status, headers (lower-case names), body bytes.
+pub struct Download {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// `GET path` with a bearer token, the body read raw (files, CSV, text).
+pub async fn download(app: &TestApp, token: &str, path: &str) -> Download {
+    let client = awc::Client::builder().timeout(WAIT).finish();
+    let mut resp = client
+        .get(app.url(path))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send()
+        .await
+        .expect("download request");
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                v.to_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let body = resp.body().limit(16 << 20).await.expect("download body");
+    Download {
+        status: resp.status().as_u16(),
+        headers,
+        body: body.to_vec(),
+    }
 }

@@ -24,6 +24,8 @@ macro_rules! behavioural_suite {
         mod chat;
         #[path = "../api/config.rs"]
         mod config;
+        #[path = "../api/exports.rs"]
+        mod exports;
         #[path = "../api/helpers.rs"]
         mod helpers;
         #[path = "../api/outbound.rs"]
