@@ -1140,22 +1140,16 @@ impl Role for Agent {
     ) {
         let shared = self.p.shared.clone();
         let stats = &shared.stats;
+        let track = self.chats.get_mut(&conversation).map(|c| &mut c.track);
+        if !self
+            .p
+            .agent_event(&self.id, track, &conversation, (seq, prev, epoch), &event)
+        {
+            return;
+        }
         let Some(chat) = self.chats.get_mut(&conversation) else {
-            inc(&stats.c.stray_events);
-            stats.note(format!(
-                "agent {} got event {seq} of {conversation}, which it does not follow",
-                self.id
-            ));
             return;
         };
-        self.p
-            .check_event(&mut chat.track, &conversation, seq, prev, epoch);
-        if let Some(book) = &shared.audience {
-            book.event(&conversation, seq, &event);
-            if matches!(event.kind.as_str(), "message" | "internal") {
-                book.received(&conversation, seq, Party::Agent(self.id.clone()));
-            }
-        }
         let from_me = event.author.id.as_deref() == Some(self.id.as_str());
         match event.kind.as_str() {
             "message" if event.author.role == "customer" => {

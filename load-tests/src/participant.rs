@@ -297,6 +297,40 @@ impl<R: Request, A> Participant<R, A> {
         }
     }
 
+    /// The common start of an agent's or a supervisor's handling of an event: one for a chat it
+    /// does not follow (`track` is `None`) is counted as stray and dropped (`false`); else its
+    /// order is checked and the audience book learns what this agent (`me`) received.
+    pub fn agent_event(
+        &self,
+        me: &str,
+        track: Option<&mut ConvTracker>,
+        conversation: &str,
+        (seq, prev, epoch): (u64, u64, &str),
+        event: &Event,
+    ) -> bool {
+        let stats = &self.shared.stats;
+        let Some(track) = track else {
+            inc(&stats.c.stray_events);
+            stats.note(format!(
+                "{} {me} got event {seq} of {conversation}, which it does not follow",
+                self.side.name()
+            ));
+            return false;
+        };
+        self.check_event(track, conversation, seq, prev, epoch);
+        if let Some(book) = &self.shared.audience {
+            book.event(conversation, seq, event);
+            if matches!(event.kind.as_str(), "message" | "internal") {
+                book.received(
+                    conversation,
+                    seq,
+                    crate::audience::Party::Agent(me.to_string()),
+                );
+            }
+        }
+        true
+    }
+
     /// Checks an event's seq and prev against what this receiver saw of `conversation`.
     pub fn check_event(
         &self,

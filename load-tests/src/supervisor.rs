@@ -427,22 +427,16 @@ impl Role for Supervisor {
     ) {
         let shared = self.p.shared.clone();
         let stats = &shared.stats;
+        let track = self.chats.get_mut(&conversation).map(|m| &mut m.track);
+        if !self
+            .p
+            .agent_event(&self.id, track, &conversation, (seq, prev, epoch), &event)
+        {
+            return;
+        }
         let Some(m) = self.chats.get_mut(&conversation) else {
-            inc(&stats.c.stray_events);
-            stats.note(format!(
-                "supervisor {} got event {seq} of {conversation}, which it does not follow",
-                self.id
-            ));
             return;
         };
-        self.p
-            .check_event(&mut m.track, &conversation, seq, prev, epoch);
-        if let Some(book) = &shared.audience {
-            book.event(&conversation, seq, &event);
-            if matches!(event.kind.as_str(), "message" | "internal") {
-                book.received(&conversation, seq, Party::Agent(self.id.clone()));
-            }
-        }
         let from_me = event.author.id.as_deref() == Some(self.id.as_str());
         let id = &self.id;
         match event.kind.as_str() {
