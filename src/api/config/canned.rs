@@ -27,34 +27,9 @@ pub(super) struct CannedBody {
     queue: Option<QueueId>,
 }
 
-fn engine_err(e: crate::engine::EngineError) -> ApiError {
-    ApiError(CommandError::from(e))
-}
-
 /// An agent's personal responses as stored (none when never written).
 async fn personal(rt: &Rt, staff: &Staff) -> Result<Vec<CannedResponse>, ApiError> {
-    let doc = rt
-        .engine
-        .agent_doc(&staff.org, &staff.id, PERSONAL)
-        .await
-        .map_err(engine_err)?;
-    match doc {
-        None => Ok(Vec::new()),
-        Some(json) => serde_json::from_str(&json).map_err(|e| {
-            ApiError(CommandError::internal(format!(
-                "stored canned responses do not parse: {e}"
-            )))
-        }),
-    }
-}
-
-async fn store_personal(rt: &Rt, staff: &Staff, list: &[CannedResponse]) -> Result<(), ApiError> {
-    let json = serde_json::to_string(list)
-        .map_err(|e| ApiError(CommandError::internal(format!("serializing: {e}"))))?;
-    rt.engine
-        .put_agent_doc(&staff.org, &staff.id, PERSONAL, json)
-        .await
-        .map_err(engine_err)
+    super::store::read_own(rt, staff, PERSONAL).await
 }
 
 /// `GET /v1/canned` (any staff): the org-wide responses and those of the queues the caller sees.
@@ -129,7 +104,7 @@ pub(super) async fn put_mine(
     let r = CannedResponse::parse(&path, &b.shortcut, &b.title, &b.text, None)?;
     let mut list = personal(&rt, &who.0).await?;
     canned::upsert(&mut list, r.clone(), canned::List::Personal)?;
-    store_personal(&rt, &who.0, &list).await?;
+    super::store::write_own(&rt, &who.0, PERSONAL, &list).await?;
     Ok(HttpResponse::Ok().json(r))
 }
 
@@ -145,7 +120,7 @@ pub(super) async fn delete_mine(
     if list.len() == before {
         return Err(ApiError(CommandError::not_found("canned response")));
     }
-    store_personal(&rt, &who.0, &list).await?;
+    super::store::write_own(&rt, &who.0, PERSONAL, &list).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -7,12 +7,10 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::super::{ApiError, ApiResult, Authed};
+use super::super::{ApiResult, Authed};
 use super::parse;
 use crate::actors::Rt;
-use crate::auth::Staff;
 use crate::ids::ConversationId;
-use crate::protocol::CommandError;
 
 /// The engine document kind.
 const KIND: &str = "monitoring";
@@ -35,34 +33,9 @@ pub(super) struct LevelBody {
 /// Stored oldest set first.
 type Levels = Vec<(ConversationId, Level)>;
 
-async fn load(rt: &Rt, staff: &Staff) -> Result<Levels, ApiError> {
-    let doc = rt
-        .engine
-        .agent_doc(&staff.org, &staff.id, KIND)
-        .await
-        .map_err(|e| ApiError(CommandError::from(e)))?;
-    match doc {
-        None => Ok(Vec::new()),
-        Some(json) => serde_json::from_str(&json).map_err(|e| {
-            ApiError(CommandError::internal(format!(
-                "stored monitoring levels do not parse: {e}"
-            )))
-        }),
-    }
-}
-
-async fn store(rt: &Rt, staff: &Staff, levels: &Levels) -> Result<(), ApiError> {
-    let json = serde_json::to_string(levels)
-        .map_err(|e| ApiError(CommandError::internal(format!("serializing: {e}"))))?;
-    rt.engine
-        .put_agent_doc(&staff.org, &staff.id, KIND, json)
-        .await
-        .map_err(|e| ApiError(CommandError::from(e)))
-}
-
 /// `GET /v1/me/monitoring` → `{"levels":{"c_…":"all",…}}`: the chats whose level the caller set.
 pub(super) async fn list(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
-    let levels = load(&rt, &who.0).await?;
+    let levels = super::store::read_own::<Levels>(&rt, &who.0, KIND).await?;
     let map: serde_json::Map<String, serde_json::Value> = levels
         .into_iter()
         .map(|(c, l)| (c.to_string(), json!(l)))
@@ -79,12 +52,12 @@ pub(super) async fn put(
 ) -> ApiResult<HttpResponse> {
     let conv = parse(ConversationId::parse(&path), "conversation")?;
     let level = body.into_inner().level;
-    let mut levels = load(&rt, &who.0).await?;
+    let mut levels = super::store::read_own::<Levels>(&rt, &who.0, KIND).await?;
     levels.retain(|(c, _)| c != &conv);
     levels.push((conv.clone(), level));
     let over = levels.len().saturating_sub(KEEP);
     levels.drain(..over);
-    store(&rt, &who.0, &levels).await?;
+    super::store::write_own(&rt, &who.0, KIND, &levels).await?;
     Ok(HttpResponse::Ok().json(json!({ "conversation": conv, "level": level })))
 }
 
@@ -95,11 +68,11 @@ pub(super) async fn delete(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let conv = parse(ConversationId::parse(&path), "conversation")?;
-    let mut levels = load(&rt, &who.0).await?;
+    let mut levels = super::store::read_own::<Levels>(&rt, &who.0, KIND).await?;
     let before = levels.len();
     levels.retain(|(c, _)| c != &conv);
     if levels.len() != before {
-        store(&rt, &who.0, &levels).await?;
+        super::store::write_own(&rt, &who.0, KIND, &levels).await?;
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -61,3 +61,41 @@ pub(super) async fn remove_from<T>(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The caller's own document of `kind` (personal canned responses, monitoring levels), parsed;
+/// the default when it was never written.
+pub(super) async fn read_own<T: serde::de::DeserializeOwned + Default>(
+    rt: &Rt,
+    staff: &crate::auth::Staff,
+    kind: &'static str,
+) -> Result<T, super::super::ApiError> {
+    let doc = rt
+        .engine
+        .agent_doc(&staff.org, &staff.id, kind)
+        .await
+        .map_err(|e| super::super::ApiError(CommandError::from(e)))?;
+    match doc {
+        None => Ok(T::default()),
+        Some(json) => serde_json::from_str(&json).map_err(|e| {
+            super::super::ApiError(CommandError::internal(format!(
+                "the stored {kind} document does not parse: {e}"
+            )))
+        }),
+    }
+}
+
+/// Stores the caller's own document of `kind`, whole (two writes at once: the last one wins).
+pub(super) async fn write_own<T: Serialize>(
+    rt: &Rt,
+    staff: &crate::auth::Staff,
+    kind: &'static str,
+    doc: &T,
+) -> Result<(), super::super::ApiError> {
+    let json = serde_json::to_string(doc).map_err(|e| {
+        super::super::ApiError(CommandError::internal(format!("serializing {kind}: {e}")))
+    })?;
+    rt.engine
+        .put_agent_doc(&staff.org, &staff.id, kind, json)
+        .await
+        .map_err(|e| super::super::ApiError(CommandError::from(e)))
+}
