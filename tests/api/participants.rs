@@ -680,11 +680,13 @@ async fn an_agent_of_the_queue_reads_the_chat_and_writes_in_its_internal_discuss
         .await;
 
     // Never to the customer, and no read receipt: the customer sees none of cy.
-    cy.err(
+    for cmd in [
         json!({ "type": "send", "conversation": conv, "client_msg_id": "c2", "text": "hi" }),
-        "forbidden",
-    )
-    .await;
+        json!({ "type": "typing", "conversation": conv, "on": true }),
+        json!({ "type": "note", "conversation": conv, "text": "a note" }),
+    ] {
+        cy.err(cmd, "forbidden").await;
+    }
     cy.ok(json!({ "type": "read", "conversation": conv, "seq": later }))
         .await;
     let last = say(&mut al, &conv, "a3", "Found it").await;

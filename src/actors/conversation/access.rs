@@ -89,9 +89,7 @@ impl ConversationActor {
                         "you no longer own this conversation",
                     ))
                 } else if self.inbox_agent(who) {
-                    Err(CommandError::forbidden(
-                        "you are not in this chat: agents of its queue write in its internal discussion only",
-                    ))
+                    Err(CommandError::forbidden(INBOX_ONLY))
                 } else {
                     Err(CommandError::not_found("conversation"))
                 }
@@ -150,10 +148,16 @@ impl ConversationActor {
                 supervisor: true, ..
             } => Ok(()),
             Who::Agent { id, .. } if self.state.agents.contains(id) => Ok(()),
+            who if self.inbox_agent(who) => Err(CommandError::forbidden(INBOX_ONLY)),
             _ => Err(CommandError::not_found("conversation")),
         }
     }
 }
+
+/// What an agent of the conversation's queue who is not in it (the inbox) is told when it tries
+/// anything but reading and the internal discussion.
+const INBOX_ONLY: &str =
+    "you are not in this chat: agents of its queue write in its internal discussion only";
 
 /// May this viewer follow the conversation, and as which audience?
 #[derive(Message, Clone, Serialize, Deserialize)]
