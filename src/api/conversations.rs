@@ -8,6 +8,7 @@
 //! (seed 001's inbox access control). Another org's conversation is simply not found.
 
 use actix_web::{web, HttpResponse};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -16,7 +17,7 @@ use crate::actors::Rt;
 use crate::auth::Staff;
 use crate::domain::conversation::Status;
 use crate::domain::export;
-use crate::engine::{ConversationFilter, ConversationSummary};
+use crate::engine::{ConversationFilter, ConversationSummary, ListPosition};
 use crate::ids::{AgentId, ConvKey, ConversationId, CustomerId, OrgId};
 use crate::protocol::CommandError;
 use crate::protocol::LogEvent;
@@ -49,6 +50,15 @@ struct ListQuery {
     agent: Option<AgentId>,
     #[serde(default)]
     limit: Option<usize>,
+    /// Created on or after: a date (`2026-12-01`, UTC) or an RFC 3339 time.
+    #[serde(default)]
+    from: Option<String>,
+    /// Created before an RFC 3339 time, or on or before a date (the whole day, UTC).
+    #[serde(default)]
+    to: Option<String>,
+    /// The previous page's `next_cursor`.
+    #[serde(default)]
+    cursor: Option<String>,
     /// `json` (default) or `csv` (one row per conversation).
     #[serde(default)]
     format: Option<String>,
@@ -159,66 +169,116 @@ async fn list(rt: web::Data<Rt>, who: Authed, q: web::Query<ListQuery>) -> ApiRe
                 ApiError(CommandError::bad_request(format!("unknown status {s:?}")))
             })?),
         };
-    let limit = match q.limit.unwrap_or(100) {
-        limit @ 1..=1000 => limit,
-        _ => {
-            return Err(ApiError(CommandError::bad_request(
-                "limit must be 1 to 1000",
-            )))
-        }
-    };
     let filter = ConversationFilter {
         customer: q.customer,
         case_id: q.case_id,
         status,
         agent: q.agent,
         queues: None,
-        limit,
+        created_from: q
+            .from
+            .as_deref()
+            .map(|f| time_bound(f, false))
+            .transpose()?,
+        created_to: q.to.as_deref().map(|t| time_bound(t, true)).transpose()?,
+        after: q.cursor.as_deref().map(parse_cursor).transpose()?,
+        limit: page_limit(q.limit, 100)?,
     };
     let format = Format::parse(q.format.as_deref(), &[Format::Json, Format::Csv])?;
-    let rows = find_visible(&rt, &who.0, filter).await?;
+    let page = find_visible(&rt, &who.0, filter).await?;
     if format == Format::Csv {
         return Ok(file(
-            conversations_csv(&rows),
+            conversations_csv(&page.rows),
             "text/csv; charset=utf-8",
             "conversations.csv",
         ));
     }
-    Ok(HttpResponse::Ok().json(json!({ "conversations": rows })))
+    Ok(HttpResponse::Ok().json(json!({
+        "conversations": page.rows,
+        "next_cursor": page.next.map(|p| p.cursor()),
+    })))
 }
 
-/// The newest `filter.limit` conversations matching `filter` that `staff` may see. An agent who
-/// does not see the whole org, with no narrower filter, is answered from two index walks — its
-/// queues', and the conversations it took part in — merged newest first, so that the limit
-/// counts only what it may see (not a page of the org cut down afterwards).
-async fn find_visible(
+/// A page size: `default` when absent, 1 to 1000.
+pub(super) fn page_limit(raw: Option<usize>, default: usize) -> Result<usize, ApiError> {
+    match raw.unwrap_or(default) {
+        limit @ 1..=1000 => Ok(limit),
+        _ => Err(ApiError(CommandError::bad_request(
+            "limit must be 1 to 1000",
+        ))),
+    }
+}
+
+pub(super) fn parse_cursor(raw: &str) -> Result<ListPosition, ApiError> {
+    ListPosition::parse_cursor(raw)
+        .ok_or_else(|| ApiError(CommandError::bad_request("cursor is not one this API gave")))
+}
+
+/// A range bound: an RFC 3339 time as given, or a UTC date — its start, or with `end` the start
+/// of the next day (so a date given as `to` includes that whole day).
+pub(super) fn time_bound(raw: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        ApiError(CommandError::bad_request(format!(
+            "{raw:?} is neither a date (2026-12-01) nor an RFC 3339 time"
+        )))
+    })?;
+    let day = if end {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
+    Ok(day.and_time(NaiveTime::MIN).and_utc())
+}
+
+/// A page of conversations, and where the next one starts (none after the last page).
+pub(super) struct Page {
+    pub rows: Vec<ConversationSummary>,
+    pub next: Option<ListPosition>,
+}
+
+/// The newest `filter.limit` conversations matching `filter`, of which those `staff` may see.
+/// An agent who does not see the whole org, with no narrower filter, is answered from two index
+/// walks — its queues', and the conversations it took part in — merged newest first, so that
+/// the limit counts only what it may see (not a page of the org cut down afterwards). The next
+/// page starts after the last conversation read, seen or not.
+pub(super) async fn find_visible(
     rt: &Rt,
     staff: &Staff,
     filter: ConversationFilter,
-) -> Result<Vec<ConversationSummary>, ApiError> {
-    let narrow = filter.customer.is_some() || filter.case_id.is_some() || filter.agent.is_some();
-    if staff.sees_all_queues() || narrow {
-        let found = find_merged(rt, &staff.org, filter).await?;
-        return Ok(found.into_iter().filter(|s| visible(staff, s)).collect());
-    }
+) -> Result<Page, ApiError> {
     let limit = filter.limit;
-    let queues = ConversationFilter {
-        queues: Some(staff.queues.clone()),
-        ..filter.clone()
+    let narrow = filter.customer.is_some() || filter.case_id.is_some() || filter.agent.is_some();
+    let rows = if staff.sees_all_queues() || narrow {
+        find_merged(rt, &staff.org, filter).await?
+    } else {
+        let queues = ConversationFilter {
+            queues: Some(staff.queues.clone()),
+            ..filter.clone()
+        };
+        let mine = ConversationFilter {
+            agent: Some(staff.id.clone()),
+            ..filter
+        };
+        let (a, b) = futures_util::future::join(
+            find_merged(rt, &staff.org, queues),
+            find_merged(rt, &staff.org, mine),
+        )
+        .await;
+        let mut rows = a?;
+        rows.extend(b?);
+        newest_first(&mut rows, limit);
+        rows
     };
-    let mine = ConversationFilter {
-        agent: Some(staff.id.clone()),
-        ..filter
-    };
-    let (a, b) = futures_util::future::join(
-        find_merged(rt, &staff.org, queues),
-        find_merged(rt, &staff.org, mine),
-    )
-    .await;
-    let mut rows = a?;
-    rows.extend(b?);
-    newest_first(&mut rows, limit);
-    Ok(rows.into_iter().filter(|s| visible(staff, s)).collect())
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(ListPosition::of))
+        .flatten();
+    Ok(Page {
+        rows: rows.into_iter().filter(|s| visible(staff, s)).collect(),
+        next,
+    })
 }
 
 /// Newest first, one row per conversation (the first one given wins), at most `limit`.
@@ -297,6 +357,30 @@ async fn get_one(
 }
 
 /// The whole log as JSON, agent-only events included (this is an agent API).
+/// A conversation's whole log and its generation: the engine's while it has it, else the
+/// archive's.
+pub(super) async fn whole_log(
+    rt: &Rt,
+    key: &ConvKey,
+) -> Result<(String, Vec<std::sync::Arc<LogEvent>>), ApiError> {
+    let whole = crate::engine::read_all(rt.engine.as_ref(), key, 1000)
+        .await
+        .map_err(|e| ApiError(CommandError::from(e)))?;
+    if let Some(w) = whole {
+        return Ok((w.epoch.to_string(), w.events));
+    }
+    let archive = rt.archive();
+    let epoch = archive
+        .epoch(key)
+        .await
+        .map_err(|e| ApiError(CommandError::from(e)))?
+        .unwrap_or_default();
+    let events = crate::archive::read_all(archive.as_ref(), key, 1000)
+        .await
+        .map_err(|e| ApiError(CommandError::from(e)))?;
+    Ok((epoch, events))
+}
+
 async fn transcript(
     rt: web::Data<Rt>,
     who: Authed,
@@ -308,24 +392,7 @@ async fn transcript(
         &[Format::Json, Format::Csv, Format::Text],
     )?;
     let (key, summary) = find(&rt, &who.0, &path).await?;
-    let whole = crate::engine::read_all(rt.engine.as_ref(), &key, 1000)
-        .await
-        .map_err(|e| ApiError(CommandError::from(e)))?;
-    let (epoch, events) = match whole {
-        Some(w) => (w.epoch.to_string(), w.events),
-        None => {
-            let archive = rt.archive();
-            let epoch = archive
-                .epoch(&key)
-                .await
-                .map_err(|e| ApiError(CommandError::from(e)))?
-                .unwrap_or_default();
-            let events = crate::archive::read_all(archive.as_ref(), &key, 1000)
-                .await
-                .map_err(|e| ApiError(CommandError::from(e)))?;
-            (epoch, events)
-        }
-    };
+    let (epoch, events) = whole_log(&rt, &key).await?;
     let events: Vec<&LogEvent> = events.iter().map(|e| e.as_ref()).collect();
     let name = format!("transcript-{}", summary.id);
     match format {

@@ -8,6 +8,7 @@ mod assets;
 mod attachments;
 pub mod config;
 mod conversations;
+mod history;
 mod public;
 
 use actix_web::dev::Payload;
@@ -150,5 +151,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     assets::routes(cfg);
     config::routes(cfg);
     conversations::routes(cfg, fault_injection);
+    history::routes(cfg);
     attachments::routes(cfg);
 }

@@ -55,6 +55,9 @@ WHERE c.org = $1
   AND ($5 IS NULL OR EXISTS (SELECT 1 FROM archived_participants p
         WHERE p.org = c.org AND p.conversation = c.id AND p.agent = $5))
   AND ($6 IS NULL OR c.queue IN ({queues_in}))
+  AND ($8 IS NULL OR c.created_us >= $8)
+  AND ($9 IS NULL OR c.created_us < $9)
+  AND ($10 IS NULL OR c.created_us < $10 OR (c.created_us = $10 AND c.id > $11))
 ORDER BY c.created_us DESC, c.id ASC
 LIMIT $7"
     )
@@ -240,6 +243,10 @@ macro_rules! archive_impl {
                             .bind(filter.agent.as_ref().map(|a| a.as_str().to_string()))
                             .bind(queues)
                             .bind(i64::try_from(filter.limit).unwrap_or(i64::MAX))
+                            .bind(filter.created_from.map($crate::archive::sql::micros))
+                            .bind(filter.created_to.map($crate::archive::sql::micros))
+                            .bind(filter.after.as_ref().map(|p| p.created_us))
+                            .bind(filter.after.as_ref().map(|p| p.id.to_string()))
                             .fetch_all(&pool)
                             .await?;
                     Ok(rows

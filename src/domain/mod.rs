@@ -1,6 +1,6 @@
 //! Domain types and pure rules: org configuration, validation of input, the conversation state
 //! machine, an agent's capacity, hours of operation, chat reasons, the rules for starting a chat,
-//! attachments' rules and content sniffing.
+//! attachments' rules and content sniffing, the customer journey.
 //! Nothing here does I/O or knows about actors.
 
 pub mod attachment;
@@ -9,6 +9,7 @@ pub mod capacity;
 pub mod conversation;
 pub mod export;
 pub mod hours;
+pub mod journey;
 pub mod org;
 pub mod reasons;
 pub mod sniff;

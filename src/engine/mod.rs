@@ -173,7 +173,50 @@ pub struct ConversationFilter {
     pub status: Option<Status>,
     pub agent: Option<AgentId>,
     pub queues: Option<Vec<QueueId>>,
+    /// Created at or after (inclusive).
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before (exclusive).
+    pub created_to: Option<DateTime<Utc>>,
+    /// A page after this position: only conversations that come after it newest first (created
+    /// earlier, or at the same microsecond with a greater id).
+    pub after: Option<ListPosition>,
     pub limit: usize,
+}
+
+/// A place in the newest-first order of conversations (created time, then id ascending): what
+/// a page's cursor stands for. Times compare at microseconds, the archive's resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPosition {
+    pub created_us: i64,
+    pub id: ConversationId,
+}
+
+impl ListPosition {
+    pub fn of(s: &ConversationSummary) -> Self {
+        Self {
+            created_us: s.created_at.timestamp_micros(),
+            id: s.id.clone(),
+        }
+    }
+
+    /// Whether `s` comes after this position, newest first.
+    pub fn precedes(&self, s: &ConversationSummary) -> bool {
+        let at = s.created_at.timestamp_micros();
+        at < self.created_us || (at == self.created_us && s.id.as_str() > self.id.as_str())
+    }
+
+    /// The opaque cursor a client passes back (`<micros>.<id>`).
+    pub fn cursor(&self) -> String {
+        format!("{}.{}", self.created_us, self.id)
+    }
+
+    pub fn parse_cursor(raw: &str) -> Option<Self> {
+        let (at, id) = raw.split_once('.')?;
+        Some(Self {
+            created_us: at.parse().ok()?,
+            id: ConversationId::parse(id).ok()?,
+        })
+    }
 }
 
 impl ConversationFilter {
@@ -191,6 +234,9 @@ impl ConversationFilter {
                 .queues
                 .as_ref()
                 .is_none_or(|qs| s.queue.as_ref().is_some_and(|q| qs.contains(q)))
+            && self.created_from.is_none_or(|f| s.created_at >= f)
+            && self.created_to.is_none_or(|t| s.created_at < t)
+            && self.after.as_ref().is_none_or(|p| p.precedes(s))
     }
 }
 

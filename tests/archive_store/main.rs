@@ -211,6 +211,36 @@ async fn stores_reads_back_and_restores_idempotently(archive: SharedArchive) {
     .await
     .is_empty());
 
+    // Date range (created at or after `from`, before `to`) and cursor pages.
+    assert_eq!(
+        by(ConversationFilter {
+            created_from: Some(now - Duration::minutes(90)),
+            ..filter(10)
+        })
+        .await,
+        vec!["c-new"]
+    );
+    assert_eq!(
+        by(ConversationFilter {
+            created_to: Some(now - Duration::hours(1)),
+            ..filter(10)
+        })
+        .await,
+        vec!["c-old"],
+        "`to` is exclusive"
+    );
+    let first = archive.find(&org("t1"), filter(1)).await.expect("find");
+    assert_eq!(first[0].id.as_str(), "c-new");
+    assert_eq!(
+        by(ConversationFilter {
+            after: Some(switchboard::engine::ListPosition::of(&first[0])),
+            ..filter(10)
+        })
+        .await,
+        vec!["c-old"],
+        "the next page starts after the cursor"
+    );
+
     // Tenant isolation: another org's id finds nothing.
     let other = ConvKey {
         org: org("t2"),

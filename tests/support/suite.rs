@@ -28,6 +28,8 @@ macro_rules! behavioural_suite {
         mod exports;
         #[path = "../api/helpers.rs"]
         mod helpers;
+        #[path = "../api/history.rs"]
+        mod history;
         #[path = "../api/outbound.rs"]
         mod outbound;
         #[path = "../api/participants.rs"]

@@ -179,6 +179,7 @@ pub(super) async fn find(
     let mut seen = HashSet::new();
     let mut found: Vec<ConversationSummary> = Vec::new();
     let mut boundary: Option<f64> = None;
+    let from_ms = filter.created_from.map(|f| f.timestamp_millis() as f64);
     'outer: loop {
         refill(shared, &mut sources, page).await?;
         let mut chunk: Vec<(String, f64)> = Vec::with_capacity(page);
@@ -218,7 +219,9 @@ pub(super) async fn find(
         }
         let rows: Vec<Option<String>> = shared.conns.pipe(&pipe).await?;
         for ((_, score), row) in chunk.iter().zip(rows) {
-            if boundary.is_some_and(|b| *score < b) {
+            // Scores are creation times in ms, newest first: past the page's last one, or
+            // older than the range's start, nothing further can match.
+            if boundary.is_some_and(|b| *score < b) || from_ms.is_some_and(|f| *score < f) {
                 break 'outer;
             }
             let Some(s) = row.as_deref().and_then(parse_summary) else {
