@@ -340,7 +340,7 @@ function onEvent(f) {
 function apply(c, e) {
   switch (e.kind) {
     case 'created':
-      c.customer = { name: e.customer_name, email: e.customer_email, verified: e.verified };
+      c.customer = { id: e.customer || null, name: e.customer_name, email: e.customer_email, verified: e.verified };
       c.queue = e.queue; c.reason = e.reason; c.status = 'waiting';
       // An agent-initiated chat: the customer has a request to accept or decline.
       c.outbound = e.channel === 'outbound';
@@ -1238,7 +1238,9 @@ function buildChat(c) {
   const pend = h('span', { class: 'pending-label', t: 'pending-label' });
   const list = h('ol', { class: 'transcript', t: 'transcript' });
   const outbox = h('ol', { class: 'transcript outbox' });
-  const scroll = h('div', { class: 'scroll' }, list, outbox);
+  const earlier = h('div', { class: 'earlier', t: 'earlier', hidden: true });
+  const scroll = h('div', { class: 'scroll' }, earlier, list, outbox);
+  scroll.addEventListener('scroll', () => { if (scroll.scrollTop < 24) loadEarlier(c); }, { passive: true });
   const typing = h('div', { class: 'typing', t: 'typing', hidden: true, text: 'Customer is typing…' });
   const banner = h('div', { class: 'banner', t: 'banner', hidden: true });
   const input = h('textarea', { rows: '2', t: 'composer-input', placeholder: 'Reply to the customer…', maxlength: '4000' });
@@ -1344,7 +1346,7 @@ function buildChat(c) {
       onclick: () => setMonitoringLevel(c, level) })));
   c.dom = {
     monitoring, attach, tray, urls: new BlobUrls(),
-    root: null, title, sub, pend, list, outbox, scroll, typing, banner, composer, noteLabel, input, actions, tools, bySeq: new Map(), toolsFor: null,
+    root: null, title, sub, pend, earlier, list, outbox, scroll, typing, banner, composer, noteLabel, input, actions, tools, bySeq: new Map(), toolsFor: null,
     people, peopleErr, peopleKey: null, internalList, internalOutbox, internalScroll, internalComposer, internalClosed, internalHead,
     pickers: [picker, internalPicker],
   };
@@ -1604,6 +1606,7 @@ function refreshChat(c) {
   d.root.classList.toggle('viewing', viewing);
   d.root.toggleAttribute('data-viewing', viewing);
   drawMonitoring(c);
+  if (!c.agentChat && c.customer.id && !c.earlier) initEarlier(c);
   // Between agents: no customer details (no customer), no queue (it was never queued).
   d.sub.textContent = c.agentChat ? 'Internal chat · agents only, no customer'
     : [c.customer.email, c.customer.verified ? 'verified' : null, c.queue ? `queue ${queueName(c.queue)}` : null, c.reason ? `reason: ${S.reasons.get(c.reason) || c.reason}` : null]
@@ -1703,6 +1706,7 @@ function refreshChat(c) {
     // View & export (seed 001): the transcript as CSV or text, for anyone who sees the chat.
     if (!c.agentChat) {
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'export', text: 'Export', onclick: () => toggleTools(c, 'export') }));
+      if (c.customer.id) d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'journey', text: 'Journey', onclick: () => toggleTools(c, 'journey') }));
     }
     // Push a link to the customer (seed 004): whoever talks to the customer.
     if ((open || (role === 'conference' && live(c))) && !c.agentChat) {
@@ -1788,6 +1792,7 @@ async function toggleTools(c, what) {
   }
   if (what === 'push') { pushTools(c, err); return; }
   if (what === 'export') { exportTools(c, err); return; }
+  if (what === 'journey') { journeyTools(c, err); return; }
   if (what === 'wrapup') {
     const sel = h('select', { t: 'disposition' }, h('option', { value: '', text: S.dispositionRequired ? 'Choose a disposition…' : 'No disposition' }),
       S.dispositions.map((x) => h('option', { value: x.code, text: x.label })));
@@ -1822,6 +1827,140 @@ async function toggleTools(c, what) {
   });
   d.tools.replaceChildren(h('div', { class: 'tool-row' }, h('strong', { text: 'Transfer to' }), target, note, go,
     h('button', { type: 'button', class: 'ghost', text: 'Cancel', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
+}
+
+// ------------------------------------------------------------------ earlier chats (seed 004)
+// The customer's earlier chats show above the current one, oldest at the top, divided by day
+// ("Yesterday", "November 29"); a page loads when the agent scrolls to the top (or presses the
+// button), and once all are there a notice says how far back they go. From
+// GET /v1/customers/{id}/history: the same access as the conversation list.
+const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+function initEarlier(c) {
+  c.earlier = { items: [], cursor: null, done: false, loading: false, since: null, error: null };
+  const d = c.dom;
+  if (!d) return;
+  d.earlier.hidden = false;
+  drawEarlier(c);
+}
+
+function dayLabel(date) {
+  const [y, m, dd] = date.split('-').map(Number);
+  const day = new Date(y, m - 1, dd);
+  const today = new Date(); today.setHours(0, 0, 0, 0);
+  const diff = Math.round((today - day) / 86400000);
+  if (diff === 0) return 'Today';
+  if (diff === 1) return 'Yesterday';
+  const opts = { month: 'long', day: 'numeric' };
+  if (y !== today.getFullYear()) opts.year = 'numeric';
+  return day.toLocaleDateString([], opts);
+}
+
+function sinceText(iso) {
+  const days = Math.max(0, Math.floor((Date.now() - new Date(iso).getTime()) / 86400000));
+  const when = new Date(iso).toLocaleDateString([], { year: 'numeric', month: 'long', day: 'numeric' });
+  const ago = days === 0 ? 'today' : days === 1 ? '1 day ago' : `${days} days ago`;
+  return `All earlier chats are shown: they are available since ${when} (${ago}).`;
+}
+
+async function loadEarlier(c) {
+  const x = c.earlier;
+  if (!x || x.done || x.loading || !c.dom) return;
+  x.loading = true; x.error = null;
+  drawEarlier(c);
+  const d = c.dom;
+  const before = d.scroll.scrollHeight - d.scroll.scrollTop;
+  try {
+    const q = new URLSearchParams({ exclude: c.id, limit: '5', tz: TZ });
+    if (x.cursor) q.set('cursor', x.cursor);
+    const page = await api(`/v1/customers/${encodeURIComponent(c.customer.id)}/history?${q}`);
+    for (const day of page.days) for (const conv of day.conversations) x.items.push({ date: day.date, ...conv });
+    x.cursor = page.next_cursor;
+    x.done = !page.next_cursor;
+    x.since = page.available_since || (x.items.length ? x.items[x.items.length - 1].conversation.created_at : null);
+  } catch (e) {
+    x.error = `Could not load earlier chats: ${e.message}`;
+  } finally {
+    x.loading = false;
+  }
+  if (!c.dom) return;
+  drawEarlier(c);
+  // Keep what the agent was looking at in place: the new chats grow the list upwards.
+  d.scroll.scrollTop = d.scroll.scrollHeight - before;
+}
+
+function earlierSession(c, item) {
+  const s = item.conversation;
+  const names = new Map();
+  const lines = [];
+  for (const e of item.events) {
+    if (e.kind === 'participant_joined' || e.kind === 'assigned') names.set(e.participant || e.agent, e.name || e.agent_name);
+    if (e.kind === 'message') {
+      const who = e.author?.role === 'customer' ? 'customer' : 'agent';
+      const name = who === 'customer' ? s.customer_name : (e.author?.name || names.get(e.author?.id) || e.author?.id || 'Agent');
+      const text = h('span', { class: 'text' });
+      renderText(text, e.text);
+      lines.push(h('li', { class: `msg ${who} earlier-msg`, t: `earlier-msg-${who}` },
+        h('div', { class: 'meta' }, h('strong', { text: name }), h('time', { text: ` ${clock(e.at)}` })), text));
+    } else if (e.kind === 'ended') {
+      lines.push(h('li', { class: 'sys', text: `Chat ended · ${clock(e.at)}` }));
+    }
+  }
+  const who = s.agents.map((a) => agentName(a)).join(', ');
+  const head = [`Chat at ${clock(s.created_at)}`, who ? `with ${who}` : 'no agent', s.disposition ? s.disposition : null].filter(Boolean).join(' · ');
+  return h('li', { class: 'earlier-session', t: 'earlier-session', 'data-conversation': s.id },
+    h('div', { class: 'sys earlier-head', text: head }), h('ol', { class: 'transcript' }, lines));
+}
+
+function drawEarlier(c) {
+  const d = c.dom; const x = c.earlier;
+  if (!d || !x) return;
+  const parts = [];
+  if (x.error) parts.push(h('div', { class: 'error small', t: 'earlier-error', text: x.error }));
+  if (x.done) {
+    parts.push(h('div', { class: 'muted small earlier-note', t: 'earlier-since',
+      text: x.items.length && x.since ? sinceText(x.since) : 'No earlier chats with this customer.' }));
+  } else {
+    parts.push(h('button', { type: 'button', class: 'ghost small', t: 'earlier-load', disabled: x.loading,
+      text: x.loading ? 'Loading earlier chats…' : 'Load earlier chats', onclick: () => loadEarlier(c) }));
+  }
+  // Oldest first; a day heading above each day's first chat.
+  const list = h('ol', { class: 'earlier-list' });
+  let day = null;
+  for (const item of [...x.items].reverse()) {
+    if (item.date !== day) { day = item.date; list.append(h('li', { class: 'earlier-day', t: 'earlier-day', text: dayLabel(day) })); }
+    list.append(earlierSession(c, item));
+  }
+  parts.push(list);
+  parts.push(h('div', { class: 'earlier-current', t: 'earlier-current',
+    text: x.done ? 'The current chat begins here.' : 'The current chat begins here. Scroll up to see older chats.' }));
+  d.earlier.replaceChildren(...parts);
+}
+
+// ------------------------------------------------------------------ customer journey (seed 001)
+/** Every interaction of the customer with its status, agent and times (GET …/journey). */
+async function journeyTools(c, err) {
+  const d = c.dom;
+  const close = h('button', { type: 'button', class: 'ghost', text: 'Close', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } });
+  const list = h('ol', { class: 'journey', t: 'journey-list' });
+  d.tools.replaceChildren(h('div', { class: 'tool-row', t: 'journey-tools' }, h('strong', { text: 'Customer journey' }), close, err), list);
+  try {
+    const j = await api(`/v1/customers/${encodeURIComponent(c.customer.id)}/journey?limit=50`);
+    if (d.toolsFor !== 'journey') return;
+    if (!j.interactions.length) list.append(h('li', { class: 'muted small', text: 'No interactions.' }));
+    for (const x of j.interactions) {
+      const when = new Date(x.created_at).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+      const steps = x.steps.map((s) => `${clock(s.at)} ${s.status}${s.agent ? ` ${agentName(s.agent)}` : s.queue ? ` (${queueName(s.queue)})` : ''}`).join(' → ');
+      list.append(h('li', { class: 'journey-item' + (x.conversation === c.id ? ' current' : ''), t: 'journey-item', 'data-conversation': x.conversation },
+        h('span', { class: `badge status-${x.status}`, t: 'journey-status', text: x.status }),
+        h('span', { text: ` ${when}` }),
+        h('span', { class: 'muted', text: x.agent ? ` · ${agentName(x.agent)}` : ' · no agent' }),
+        x.conversation === c.id ? h('span', { class: 'muted', text: ' · this chat' }) : null,
+        h('div', { class: 'muted small', text: steps })));
+    }
+  } catch (e) {
+    err.textContent = `Could not load the journey: ${e.message}`;
+  }
 }
 
 // ------------------------------------------------------------------ export a transcript (seed 001)
