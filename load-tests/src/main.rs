@@ -9,6 +9,7 @@
 //! ```
 
 mod agent;
+mod archive;
 mod audience;
 mod client;
 mod clock;

@@ -1,7 +1,9 @@
 //! The server's memory while the run holds its connections: VmRSS of `--server-pid`, sampled,
 //! against the number of connections this generator has open. Per-connection cost is the growth
 //! over the baseline (before the first connection) divided by the connections open at the
-//! sample where most were open.
+//! sample where most were open. A timeline (every `TIMELINE_EVERY`) shows the RSS against the
+//! chats ended so far: flat while chats keep finishing means finished conversations leave the
+//! server's memory (the archive's hot grace period, DESIGN §12).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -11,8 +13,17 @@ use serde::Serialize;
 use crate::stats::Stats;
 
 const EVERY: Duration = Duration::from_millis(250);
+const TIMELINE_EVERY: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+/// One point of the timeline.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MemoryPoint {
+    pub secs: u64,
+    pub kib: u64,
+    pub chats_ended: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct MemoryReport {
     pub server_pid: u32,
     /// Before the first connection.
@@ -24,10 +35,13 @@ pub struct MemoryReport {
     /// (kib_at_peak_connections − baseline_kib) / peak_connections.
     pub kib_per_connection: Option<f64>,
     pub samples: u64,
+    /// RSS and chats ended, every `TIMELINE_EVERY` from the baseline.
+    pub timeline: Vec<MemoryPoint>,
 }
 
 pub struct Sampler {
     pid: u32,
+    began: std::time::Instant,
     report: Mutex<MemoryReport>,
 }
 
@@ -47,6 +61,7 @@ impl Sampler {
         let baseline = rss_kib(pid)?;
         Some(Self {
             pid,
+            began: std::time::Instant::now(),
             report: Mutex::new(MemoryReport {
                 server_pid: pid,
                 baseline_kib: baseline,
@@ -66,8 +81,24 @@ impl Sampler {
     pub fn sample(&self, stats: &Stats) {
         let Some(kib) = rss_kib(self.pid) else { return };
         let open = stats.open_connections();
+        let ended = stats
+            .c
+            .chats_ended
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let secs = self.began.elapsed().as_secs();
         let mut r = self.lock();
         r.samples += 1;
+        let due = r
+            .timeline
+            .last()
+            .map_or(0, |p| p.secs + TIMELINE_EVERY.as_secs());
+        if secs >= due {
+            r.timeline.push(MemoryPoint {
+                secs,
+                kib,
+                chats_ended: ended,
+            });
+        }
         r.peak_kib = r.peak_kib.max(kib);
         if open > r.peak_connections
             || (open == r.peak_connections && kib > r.kib_at_peak_connections)
@@ -86,7 +117,7 @@ impl Sampler {
     }
 
     pub fn report(&self) -> MemoryReport {
-        let mut r = *self.lock();
+        let mut r = self.lock().clone();
         if r.peak_connections > 0 {
             let growth = r.kib_at_peak_connections.saturating_sub(r.baseline_kib) as f64;
             r.kib_per_connection = Some(growth / r.peak_connections as f64);

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::archive::ArchiveReport;
 use crate::audience::AudienceSummary;
 use crate::clock;
 use crate::ledger::LedgerSummary;
@@ -137,6 +138,8 @@ pub struct Report {
     /// Error replies by `command:code`.
     pub errors: BTreeMap<String, u64>,
     pub memory: Option<MemoryReport>,
+    /// Finished conversations written to the archive during the run.
+    pub archive: Option<ArchiveReport>,
     pub reconnect_storm: Option<StormSummary>,
     /// `[conference]`: deliveries per party, and invitations as the log tells them.
     pub audience: Option<AudienceSummary>,
@@ -147,7 +150,12 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn build(shared: &Shared, started_unix: u64, memory: Option<MemoryReport>) -> Self {
+    pub fn build(
+        shared: &Shared,
+        started_unix: u64,
+        memory: Option<MemoryReport>,
+        archive: Option<ArchiveReport>,
+    ) -> Self {
         let stats = &shared.stats;
         let counters = stats.c.values();
         let messages = shared.ledger.summary();
@@ -181,6 +189,7 @@ impl Report {
             stalls: Slices::from_worst(stats.slices()),
             errors: stats.errors(),
             memory,
+            archive,
             reconnect_storm: stats.storm(),
             audience: shared.audience.as_ref().map(|a| a.summary()),
             notes: stats.notes(),
@@ -307,6 +316,30 @@ impl Report {
                 o,
                 "server RSS   pid {}: baseline {} KiB, peak {} KiB, {} KiB at {} connections → {per} per connection",
                 mem.server_pid, mem.baseline_kib, mem.peak_kib, mem.kib_at_peak_connections, mem.peak_connections
+            );
+            if mem.timeline.len() > 1 {
+                let points: Vec<String> = mem
+                    .timeline
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{}s {:.1} MiB/{}",
+                            p.secs,
+                            p.kib as f64 / 1024.0,
+                            p.chats_ended
+                        )
+                    })
+                    .collect();
+                for line in points.chunks(6) {
+                    let _ = writeln!(o, "  RSS/ended  {}", line.join(" · "));
+                }
+            }
+        }
+        if let Some(a) = &self.archive {
+            let _ = writeln!(
+                o,
+                "archive      {} conversations archived in {:.1} s ({:.1}/s), backlog at the end {}",
+                a.stored, a.secs, a.per_sec, a.backlog_at_end
             );
         }
         if self.errors.is_empty() {

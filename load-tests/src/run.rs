@@ -66,6 +66,9 @@ pub async fn run(
         background.spawn(async move { report_progress(&sh).await });
     }
 
+    let archive_start = crate::archive::read(&shared)
+        .await
+        .map(|c| (c, Instant::now()));
     let restore = prepare_org(&shared).await?;
     let mut agents = JoinSet::new();
     sign_in_agents(&shared, &mut agents, deadline).await;
@@ -160,6 +163,10 @@ pub async fn run(
             eprintln!("warning: could not restore the org's settings: {e:#}");
         }
     }
+    let archive = match archive_start {
+        Some((start, at)) => crate::archive::finish(&shared, start, at).await,
+        None => None,
+    };
     if let Some(sm) = &sampler {
         sm.sample(&shared.stats);
     }
@@ -168,6 +175,7 @@ pub async fn run(
         &shared,
         started_unix,
         sampler.map(|s| s.report()),
+        archive,
     ))
 }
 

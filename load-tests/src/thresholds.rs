@@ -165,7 +165,7 @@ pub fn evaluate(t: &Thresholds, r: &Report) -> Vec<Verdict> {
         count(r.peak_connections),
     );
     if let Some(limit) = t.max_kib_per_connection {
-        match r.memory.and_then(|m| m.kib_per_connection) {
+        match r.memory.as_ref().and_then(|m| m.kib_per_connection) {
             Some(kib) => check(
                 &mut v,
                 "max_kib_per_connection",
