@@ -70,6 +70,8 @@ pub struct Metrics {
     pub archive_failures: Counter,
     /// Finished conversations waiting to be archived on this node.
     pub archive_backlog: Gauge,
+    /// Deadlines the node's timer supervisor holds (idle, auto-complete, wrap-up, offers).
+    pub timers_pending: Gauge,
     pub slow_consumers: Counter,
     /// Enqueued → an offer for the conversation accepted (the queue actor).
     pub queue_wait: Histogram,
@@ -132,6 +134,13 @@ impl Default for Metrics {
             "archive_backlog",
             "Finished conversations waiting to be archived on this node",
             archive_backlog.clone(),
+        );
+
+        let timers_pending = Gauge::default();
+        registry.register(
+            "timers_pending",
+            "Deadlines the timer supervisor holds (idle, auto-complete, wrap-up, offer expiry)",
+            timers_pending.clone(),
         );
 
         let offers = Family::<OutcomeLabel, Counter>::default();
@@ -220,6 +229,7 @@ impl Default for Metrics {
             archive_stored,
             archive_failures,
             archive_backlog,
+            timers_pending,
             slow_consumers,
             queue_wait,
             offer_accept,

@@ -32,6 +32,20 @@ struct Summaries {
     by_agent: HashMap<(OrgId, AgentId), Vec<ConversationId>>,
 }
 
+/// Removes `id` from the index entry under `key`, and the entry once it is empty.
+fn unindex<K: std::hash::Hash + Eq>(
+    index: &mut HashMap<K, Vec<ConversationId>>,
+    key: K,
+    id: &ConversationId,
+) {
+    if let std::collections::hash_map::Entry::Occupied(mut e) = index.entry(key) {
+        e.get_mut().retain(|x| x != id);
+        if e.get().is_empty() {
+            e.remove();
+        }
+    }
+}
+
 impl Summaries {
     fn put(&mut self, summary: ConversationSummary) {
         let org = summary.org.clone();
@@ -63,18 +77,21 @@ impl Summaries {
         else {
             return;
         };
+        // An index entry left empty goes too: every customer is a new key, so empty ones would
+        // add up with every finished chat.
         if let Some(customer) = &old.customer {
-            if let Some(ids) = self
-                .by_customer
-                .get_mut(&(conv.org.clone(), customer.clone()))
-            {
-                ids.retain(|id| id != &conv.id);
-            }
+            unindex(
+                &mut self.by_customer,
+                (conv.org.clone(), customer.clone()),
+                &conv.id,
+            );
         }
         for agent in &old.agents {
-            if let Some(ids) = self.by_agent.get_mut(&(conv.org.clone(), agent.clone())) {
-                ids.retain(|id| id != &conv.id);
-            }
+            unindex(
+                &mut self.by_agent,
+                (conv.org.clone(), agent.clone()),
+                &conv.id,
+            );
         }
     }
 
