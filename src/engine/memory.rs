@@ -151,10 +151,16 @@ impl MemoryEngine {
             due
         };
         for key in due {
-            self.shard(&key).lock().remove(&key);
-            self.summaries.lock().remove(&key);
-            self.archived.lock().remove(&key);
+            self.drop_hot(&key);
         }
+    }
+
+    /// Forgets a conversation's log, dedup keys, summary, index entries and marker (the
+    /// hot-grace drop, and the first part of forgetting it at once).
+    fn drop_hot(&self, key: &ConvKey) {
+        self.shard(key).lock().remove(key);
+        self.summaries.lock().remove(key);
+        self.archived.lock().remove(key);
     }
 
     fn shard(&self, conv: &ConvKey) -> &Mutex<HashMap<ConvKey, ConvLog>> {
@@ -191,6 +197,7 @@ impl MemoryEngine {
                 visibility: e.kind.visibility(),
                 author: e.author,
                 kind: e.kind,
+                redacted: false,
             });
             if let Some(key) = e.dedup_key {
                 log.dedup.insert(key, seq);
@@ -308,6 +315,18 @@ impl Engine for MemoryEngine {
         ready(())
     }
 
+    fn forget_conversation(&self, conv: &ConvKey) -> EngineFuture<()> {
+        self.drop_hot(conv);
+        self.expiring.lock().retain(|(_, k)| k != conv);
+        if let Some(list) = self.surveys.lock().get_mut(&conv.org) {
+            list.retain(|s| s.conversation != conv.id);
+        }
+        self.attachments
+            .lock()
+            .retain(|(org, _), r| !(org == &conv.org && r.conversation == conv.id));
+        ready(())
+    }
+
     fn archived_marks(&self, org: &OrgId, ids: Vec<ConversationId>) -> EngineFuture<Vec<u64>> {
         let marks = self.archived.lock();
         ready(
@@ -359,6 +378,23 @@ impl Engine for MemoryEngine {
                 .get(&(org.clone(), id.clone()))
                 .cloned(),
         )
+    }
+
+    fn conversation_attachments(&self, conv: &ConvKey) -> EngineFuture<Vec<AttachmentRecord>> {
+        let mut found: Vec<AttachmentRecord> = self
+            .attachments
+            .lock()
+            .iter()
+            .filter(|((org, _), r)| org == &conv.org && r.conversation == conv.id)
+            .map(|(_, r)| r.clone())
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        ready(found)
+    }
+
+    fn delete_attachment(&self, org: &OrgId, id: &AttachmentId) -> EngineFuture<()> {
+        self.attachments.lock().remove(&(org.clone(), id.clone()));
+        ready(())
     }
 
     fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()> {

@@ -80,6 +80,7 @@ fn finished(org_id: &str, id: &str, created: DateTime<Utc>, queue: &str) -> Arch
         epoch: "e1".into(),
         events,
         survey: Some(survey),
+        attachments: Vec::new(),
     }
 }
 

@@ -58,6 +58,8 @@ pub(super) struct ConvKeys {
     pub dedup: String,
     pub gen: String,
     pub sum: String,
+    /// SET of the ids of the attachments uploaded to it.
+    pub atts: String,
 }
 
 impl ConvKeys {
@@ -70,6 +72,7 @@ impl ConvKeys {
             dedup: format!("sb:{tag}:dedup"),
             gen: format!("sb:{tag}:gen"),
             sum: format!("sb:{tag}:sum"),
+            atts: format!("sb:{tag}:atts"),
         }
     }
 }

@@ -26,7 +26,8 @@ use crate::ids::{AttachmentId, ConvKey, ConversationId, OrgId, QueueId};
 /// An archived conversation leaves hot storage: its keys (log, seq, dedup, generation,
 /// summary, fencing epoch, actor state) get a `PEXPIRE` of the grace period — Redis forgets
 /// them even if no node is left to remember — and its index entries go at once (the archive
-/// lists it from now on), as does the archiver's marker.
+/// lists it from now on), as does the archiver's marker. With a zero `after` the keys are
+/// deleted at once (`Engine::forget_conversation`).
 pub(super) async fn expire_conversation(
     shared: &Shared,
     conv: &ConvKey,
@@ -44,9 +45,14 @@ pub(super) async fn expire_conversation(
         &keys.gen,
         &keys.sum,
         &keys.epoch,
+        &keys.atts,
         &actor.state,
     ] {
-        pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
+        if after.is_zero() {
+            pipe.cmd("DEL").arg(key).ignore();
+        } else {
+            pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
+        }
     }
     if let Some(old) = old.as_deref().and_then(parse_summary) {
         for index in index_keys(&old) {
@@ -303,10 +309,13 @@ pub(super) async fn put_attachment(
     let json = serde_json::to_string(&record)
         .map_err(|e| EngineError::Other(format!("serializing an attachment: {e}")))?;
     let key = OrgIndex::new(&record.org).attachment(&record.id);
-    shared
-        .conns
-        .cmd::<()>(redis::cmd("SET").arg(key).arg(json))
-        .await
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg(key).arg(json).ignore();
+    pipe.cmd("SADD")
+        .arg(conv_keys(&record.org, &record.conversation).atts)
+        .arg(record.id.as_str())
+        .ignore();
+    shared.conns.pipe::<()>(&pipe).await
 }
 
 pub(super) async fn attachment(
