@@ -1,4 +1,4 @@
-//! Customer privacy (docs/PROTOCOL.md §9.11), admins only: erase a customer
+//! Customer privacy (docs/PROTOCOL.md §9.9), admins only: erase a customer
 //! (`POST /v1/customers/{id}/erasure`, answered `202` once the request is recorded; the node's
 //! privacy job carries it out), the erasure's audit record (`GET /v1/erasures/{id}`), and the
 //! right of access (`GET /v1/customers/{id}/export`: everything held about the customer in the
