@@ -25,18 +25,34 @@ pub async fn sweep(node: &Node) {
     }
 }
 
+/// What a run does to a conversation past a cutoff.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Delete,
+    Redact,
+}
+
 async fn sweep_org(
     node: &Node,
     org: &OrgId,
     retention: crate::domain::privacy::Retention,
 ) -> Result<(), String> {
     let now = Utc::now();
-    let batch = node.settings.retention.batch.max(1);
-    let archive = node.archive();
     // Deletion first: nothing is redacted that is about to go anyway.
-    if let Some(cutoff) = retention.metadata_cutoff(now) {
-        let due = archive
-            .ended_before(org, cutoff, false, batch)
+    let steps = [
+        (Step::Delete, retention.metadata_cutoff(now)),
+        (Step::Redact, retention.content_cutoff(now)),
+    ];
+    for (step, cutoff) in steps {
+        let Some(cutoff) = cutoff else { continue };
+        let due = node
+            .archive()
+            .ended_before(
+                org,
+                cutoff,
+                step == Step::Redact,
+                node.settings.retention.batch.max(1),
+            )
             .await
             .map_err(|e| e.to_string())?;
         for id in due {
@@ -44,35 +60,31 @@ async fn sweep_org(
                 org: org.clone(),
                 id,
             };
-            super::purge_files(node, &key).await?;
-            node.engine
-                .forget_conversation(&key)
-                .await
-                .map_err(|e| e.to_string())?;
-            archive.delete(&key).await.map_err(|e| e.to_string())?;
-            node.metrics.retention_deleted.inc();
-            tracing::info!(%org, conversation = %key.id, "Retention deleted a conversation.");
+            apply(node, &key, step).await?;
         }
     }
-    if let Some(cutoff) = retention.content_cutoff(now) {
-        let due = archive
-            .ended_before(org, cutoff, true, batch)
-            .await
-            .map_err(|e| e.to_string())?;
-        for id in due {
-            let key = ConvKey {
-                org: org.clone(),
-                id,
-            };
-            super::purge_files(node, &key).await?;
-            // A copy still in hot storage would show the content: the archive holds it all.
-            node.engine
-                .forget_conversation(&key)
-                .await
-                .map_err(|e| e.to_string())?;
-            let events = archive.redact(&key).await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Deletes the conversation's files and any hot copy (which would still show the content; the
+/// archive holds it all), then deletes or redacts its archive rows.
+async fn apply(node: &Node, key: &ConvKey, step: Step) -> Result<(), String> {
+    super::purge_files(node, key).await?;
+    node.engine
+        .forget_conversation(key)
+        .await
+        .map_err(|e| e.to_string())?;
+    let archive = node.archive();
+    match step {
+        Step::Delete => {
+            archive.delete(key).await.map_err(|e| e.to_string())?;
+            node.metrics.retention_deleted.inc();
+            tracing::info!(org = %key.org, conversation = %key.id, "Retention deleted a conversation.");
+        }
+        Step::Redact => {
+            let events = archive.redact(key).await.map_err(|e| e.to_string())?;
             node.metrics.retention_redacted.inc();
-            tracing::info!(%org, conversation = %key.id, events, "Retention redacted a conversation.");
+            tracing::info!(org = %key.org, conversation = %key.id, events, "Retention redacted a conversation.");
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! bad attachment ids in a message refused with nothing logged; retries stored once; the
 //! download headers; the scanning hook; the S3-compatible store.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -59,27 +59,6 @@ async fn uploaded(app: &TestApp, token: &str, conv: &str, name: &str, body: &[u8
         .to_string()
 }
 
-
-/// Every file in the node's store (spool files included), by path.
-fn stored_files(app: &TestApp) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(Path::new(&app.rt.settings.attachments.dir), &mut out);
-    out.sort();
-    out
-}
 
 /// A chat of org t1 with customer `name`, accepted by agent `al` (queue general).
 async fn accepted_chat(app: &TestApp, name: &str) -> (Client, Client, String, String) {

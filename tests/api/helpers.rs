@@ -637,3 +637,61 @@ pub async fn download(app: &TestApp, token: &str, path: &str) -> Download {
         body: body.to_vec(),
     }
 }
+
+/// Polls `check` until it gives a value, failing the test after `WAIT` × 3.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + WAIT * 3;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A metric's value from `/metrics` (0 when absent).
+pub async fn metric(app: &TestApp, name: &str) -> f64 {
+    let body = awc::Client::default()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .body()
+        .await
+        .expect("metrics body");
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Every file in the node's attachment store (spool files included), by path.
+pub fn stored_files(app: &TestApp) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        std::path::Path::new(&app.rt.settings.attachments.dir),
+        &mut out,
+    );
+    out.sort();
+    out
+}

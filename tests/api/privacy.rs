@@ -3,10 +3,8 @@
 //! org; the right of access exports everything of one customer and nothing of another; the
 //! retention job redacts old content and deletes old conversations, on SQLite and PostgreSQL.
 
-use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
@@ -20,18 +18,6 @@ use switchboard::protocol::LogEvent;
 
 use crate::helpers::*;
 use crate::postgres_server::PostgresServer;
-
-/// Polls `check` until it gives a value, failing the test after `WAIT` × 3.
-async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = Instant::now() + WAIT * 3;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-}
 
 fn key(org: &str, conv: &str) -> ConvKey {
     ConvKey {
@@ -109,19 +95,7 @@ async fn upload(app: &TestApp, token: &str, conv: &str, name: &str, who: &str) -
 
 /// The contents of every file in the node's attachment folder.
 fn stored_contents(app: &TestApp) -> Vec<String> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(Path::new(&app.rt.settings.attachments.dir), &mut files);
-    files
+    stored_files(app)
         .iter()
         .filter_map(|p| std::fs::read_to_string(p).ok())
         .collect()
@@ -592,24 +566,9 @@ async fn retention_removes_what_is_due_and_nothing_else(archive_url: Option<Stri
         assert_eq!(archive.attachments(&key(org, id)).await.expect("files").len(), 1);
     }
     assert!(
-        metric_value(&app, "switchboard_retention_deleted_total").await >= 1.0,
+        metric(&app, "switchboard_retention_deleted_total").await >= 1.0,
         "the deletion is counted"
     );
-}
-
-async fn metric_value(app: &TestApp, name: &str) -> f64 {
-    let body = awc::Client::default()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .body()
-        .await
-        .expect("metrics body");
-    String::from_utf8_lossy(&body)
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[actix_web::test]
