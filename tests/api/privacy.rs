@@ -3,13 +3,14 @@
 //! org; the right of access exports everything of one customer and nothing of another; the
 //! retention job redacts old content and deletes old conversations, on SQLite and PostgreSQL.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use switchboard::archive::ArchivedConversation;
+use switchboard::attachments::BlobStore;
 use switchboard::auth::Role;
 use switchboard::domain::conversation::Status;
 use switchboard::engine::{AttachmentRecord, ConversationSummary, SurveyRecord};
@@ -36,6 +37,12 @@ struct Chat {
 /// A whole chat with a file: the customer uploads and sends it with a message, the agent
 /// answers and notes, the customer ends and answers the survey, the agent wraps up.
 async fn finished_chat(app: &TestApp, org: &str, name: &str) -> Chat {
+    let token = app.visitor_token(org, name).await;
+    finished_chat_of(app, org, name, &token).await
+}
+
+/// Like [`finished_chat`], for the customer behind `token`.
+async fn finished_chat_of(app: &TestApp, org: &str, name: &str, token: &str) -> Chat {
     let agent_id = format!("al-{name}");
     let mut agent = app
         .connect(&app.staff_token(org, &agent_id, &[Role::Agent], &["general"]))
@@ -43,13 +50,12 @@ async fn finished_chat(app: &TestApp, org: &str, name: &str) -> Chat {
     agent
         .ok(json!({ "type": "status", "presence": "available" }))
         .await;
-    let token = app.visitor_token(org, name).await;
-    let mut customer = app.connect(&token).await;
+    let mut customer = app.connect(token).await;
     let started = customer.ok(json!({ "type": "start" })).await;
     let conv = started["conversation"].as_str().expect("conversation").to_string();
     accept_next(&mut agent).await;
     customer.event(&conv, "assigned").await;
-    let file = upload(app, &token, &conv, &format!("{name}.txt"), name).await;
+    let file = upload(app, token, &conv, &format!("{name}.txt"), name).await;
     customer
         .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "c1",
                      "text": format!("I am {name}"), "attachments": [file] }))
@@ -306,6 +312,93 @@ async fn an_erasure_waits_for_the_customers_live_chat_to_end() {
         .http("GET", &format!("/v1/conversations/{conv}"), Some(&admin), None)
         .await;
     assert_eq!(status, 404);
+}
+
+#[actix_web::test]
+async fn a_pending_erasure_survives_a_restart_and_finishes_on_the_new_node() {
+    let dir = crate::redis_server::unique_dir("sb-privacy-restart");
+    let url = format!("sqlite://{}", dir.join("archive.db").display());
+    let files = dir.join("files").to_string_lossy().into_owned();
+    let configure = |url: String, files: String| {
+        move |s: &mut switchboard::config::Settings| {
+            s.archive.url = url;
+            s.attachments.dir = files;
+        }
+    };
+    let (ada, id);
+    {
+        let app = spawn_app_configured(configure(url.clone(), files.clone()), |_| {}).await;
+        let admin = app.admin_token("t1");
+        let token = app.visitor_token("t1", "ada").await;
+        ada = finished_chat_of(&app, "t1", "ada", &token).await;
+        eventually("Ada's chat to be archived", || async {
+            let k = key("t1", &ada.conv);
+            app.rt.archive().summary(&k).await.ok().flatten().map(|_| ())
+        })
+        .await;
+        // Ada is chatting again: the erasure waits for that chat.
+        let mut customer = app.connect(&token).await;
+        customer.ok(json!({ "type": "start" })).await;
+        let (status, asked) = app
+            .http("POST", &format!("/v1/customers/{}/erasure", ada.customer), Some(&admin), None)
+            .await;
+        assert_eq!(status, 202, "{asked}");
+        id = asked["id"].as_str().expect("id").to_string();
+        let (_, audit) = app.http("GET", &format!("/v1/erasures/{id}"), Some(&admin), None).await;
+        assert_eq!(audit["status"], "pending", "{audit}");
+    }
+
+    // A new node on the same archive and files (its engine starts empty: the live chat is
+    // gone with the old one) carries the recorded request out.
+    let app = spawn_app_configured(configure(url, files), |_| {}).await;
+    let admin = app.admin_token("t1");
+    let audit = erasure_done(&app, &admin, &id).await;
+    assert_eq!(audit["removed"]["conversations"], 1, "{audit}");
+    assert_eq!(audit["removed"]["attachments"], 1, "{audit}");
+    let (status, _) = app
+        .http("GET", &format!("/v1/conversations/{}", ada.conv), Some(&admin), None)
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(archive_rows(&app, &ada.conv).await, 0);
+    assert!(!stored_contents(&app).iter().any(|c| c.contains("secret of ada")));
+}
+
+#[actix_web::test]
+async fn an_erasure_deletes_the_files_from_an_s3_store() {
+    let s3 = crate::s3_server::S3Server::start();
+    let (endpoint, access_key, secret) = (s3.endpoint(), s3.access_key.clone(), s3.secret_key.clone());
+    let app = spawn_app_configured(
+        move |s| {
+            s.attachments.store = switchboard::config::BlobStoreKind::S3;
+            s.attachments.s3.endpoint = endpoint;
+            s.attachments.s3.bucket = "files".into();
+            s.attachments.s3.access_key = access_key;
+            s.attachments.s3.secret_key = switchboard::config::Secret::new(secret);
+        },
+        |_| {},
+    )
+    .await;
+    let store = switchboard::attachments::s3::S3Store::new(
+        app.rt.settings.attachments.s3.clone(),
+        PathBuf::from(&app.rt.settings.attachments.dir),
+    );
+    store.create_bucket().await.expect("create bucket");
+    let admin = app.admin_token("t1");
+    let ada = finished_chat(&app, "t1", "ada").await;
+    let bob = finished_chat(&app, "t1", "bob").await;
+    let t1 = OrgId::parse("t1").expect("org");
+    let mut keys = Vec::new();
+    for file in [&ada.file, &bob.file] {
+        let id = AttachmentId::parse(file).expect("id");
+        let record = app.rt.engine.attachment(&t1, &id).await.expect("engine");
+        keys.push(record.expect("the record").key);
+    }
+    let (_, asked) = app
+        .http("POST", &format!("/v1/customers/{}/erasure", ada.customer), Some(&admin), None)
+        .await;
+    erasure_done(&app, &admin, asked["id"].as_str().expect("id")).await;
+    assert!(store.get(&keys[0]).await.expect("store").is_none(), "Ada's object is still stored");
+    assert!(store.get(&keys[1]).await.expect("store").is_some(), "Bob's object is gone");
 }
 
 #[actix_web::test]
