@@ -112,6 +112,10 @@ pub struct MemoryEngine {
     /// Archived conversations to forget, by deadline (FIFO: one grace period for all). Purged
     /// on the next read after the deadline, so no read sees one past it.
     expiring: Mutex<std::collections::VecDeque<(std::time::Instant, ConvKey)>>,
+    /// Conversations forgotten at once while this engine held them (erasure): an activation
+    /// still running may not write them back (the Redis engine fences it instead). Ids are
+    /// never reused; only conversations that were here are kept, so it grows with erasures only.
+    forgotten: Mutex<std::collections::HashSet<ConvKey>>,
 }
 
 impl Default for MemoryEngine {
@@ -133,6 +137,7 @@ impl MemoryEngine {
             archived: Mutex::new(HashMap::new()),
             expiring: Mutex::new(std::collections::VecDeque::new()),
             agent_docs: Mutex::new(HashMap::new()),
+            forgotten: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -151,16 +156,18 @@ impl MemoryEngine {
             due
         };
         for key in due {
-            self.drop_hot(&key);
+            let _ = self.drop_hot(&key);
         }
     }
 
     /// Forgets a conversation's log, dedup keys, summary, index entries and marker (the
     /// hot-grace drop, and the first part of forgetting it at once).
-    fn drop_hot(&self, key: &ConvKey) {
-        self.shard(key).lock().remove(key);
+    /// Returns whether the engine had its log.
+    fn drop_hot(&self, key: &ConvKey) -> bool {
+        let had = self.shard(key).lock().remove(key).is_some();
         self.summaries.lock().remove(key);
         self.archived.lock().remove(key);
+        had
     }
 
     fn shard(&self, conv: &ConvKey) -> &Mutex<HashMap<ConvKey, ConvLog>> {
@@ -240,6 +247,11 @@ impl Engine for MemoryEngine {
         _fence: Fence,
         events: Vec<NewEvent>,
     ) -> EngineFuture<Vec<Appended>> {
+        if self.forgotten.lock().contains(conv) {
+            return Box::pin(std::future::ready(Err(EngineError::Other(
+                "the conversation was erased".into(),
+            ))));
+        }
         ready(self.append_now(conv, events))
     }
 
@@ -254,6 +266,13 @@ impl Engine for MemoryEngine {
     }
 
     fn put_summary(&self, summary: ConversationSummary) -> EngineFuture<()> {
+        let key = ConvKey {
+            org: summary.org.clone(),
+            id: summary.id.clone(),
+        };
+        if self.forgotten.lock().contains(&key) {
+            return ready(());
+        }
         self.summaries.lock().put(summary);
         ready(())
     }
@@ -316,7 +335,9 @@ impl Engine for MemoryEngine {
     }
 
     fn forget_conversation(&self, conv: &ConvKey) -> EngineFuture<()> {
-        self.drop_hot(conv);
+        if self.drop_hot(conv) {
+            self.forgotten.lock().insert(conv.clone());
+        }
         self.expiring.lock().retain(|(_, k)| k != conv);
         if let Some(list) = self.surveys.lock().get_mut(&conv.org) {
             list.retain(|s| s.conversation != conv.id);

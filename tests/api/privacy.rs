@@ -312,6 +312,17 @@ async fn an_erasure_waits_for_the_customers_live_chat_to_end() {
         .http("GET", &format!("/v1/conversations/{conv}"), Some(&admin), None)
         .await;
     assert_eq!(status, 404);
+
+    // The customer's socket is still open: a late survey cannot write the chat back.
+    let reply = customer
+        .request(json!({ "type": "survey", "conversation": conv, "rating": 3 }))
+        .await;
+    assert_eq!(reply["type"], "error", "{reply}");
+    let (status, _) = app
+        .http("GET", &format!("/v1/conversations/{conv}"), Some(&admin), None)
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(archive_rows(&app, &conv).await, 0);
 }
 
 #[actix_web::test]
