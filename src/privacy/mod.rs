@@ -74,11 +74,36 @@ pub(crate) async fn purge_files(node: &Node, key: &ConvKey) -> Result<u64, Strin
         .attachments(key)
         .await
         .map_err(|e| e.to_string())?;
-    let all: BTreeMap<_, _> = hot
+    let mut all: BTreeMap<_, _> = hot
         .into_iter()
         .chain(cold)
         .map(|r| (r.id.clone(), r))
         .collect();
+    // Files sent in messages of a conversation archived before the archive kept attachment
+    // records (migration 0004) are found through the engine's records, while it has them.
+    let events = crate::archive::read_all(node.archive().as_ref(), key, 1000)
+        .await
+        .map_err(|e| e.to_string())?;
+    let sent: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            crate::protocol::EventKind::Message { attachments, .. } => Some(attachments),
+            _ => None,
+        })
+        .flatten()
+        .map(|a| a.id.clone())
+        .filter(|id| !all.contains_key(id))
+        .collect();
+    for id in sent {
+        let found = node
+            .engine
+            .attachment(&key.org, &id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(r) = found.filter(|r| r.conversation == key.id) {
+            all.insert(r.id.clone(), r);
+        }
+    }
     for record in all.values() {
         node.blobs
             .delete(&record.key)

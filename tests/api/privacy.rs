@@ -505,7 +505,9 @@ fn old_conversation(app: &TestApp, org: &str, id: &str, ended: DateTime<Utc>) ->
                "visibility": "public", "kind": "created", "customer": "cu1", "customer_name": "Ada",
                "verified": false, "queue": "general", "channel": "web"}),
         json!({"seq": 2, "at": at(1), "author": {"role": "customer", "id": "cu1"},
-               "visibility": "public", "kind": "message", "text": format!("text of {id}"), "client_msg_id": "m1"}),
+               "visibility": "public", "kind": "message", "text": format!("text of {id}"), "client_msg_id": "m1",
+               "attachments": [{"id": format!("a_{id}"), "name": format!("{id}.txt"), "size": 10,
+                                "type": "text/plain", "sha256": "0".repeat(64)}]}),
         json!({"seq": 3, "at": at(2), "author": {"role": "agent", "id": "al"},
                "visibility": "agents", "kind": "note", "text": format!("note of {id}")}),
         json!({"seq": 4, "at": at(3), "author": {"role": "agent", "id": "al"},
@@ -595,10 +597,14 @@ async fn retention_removes_what_is_due_and_nothing_else(archive_url: Option<Stri
         ("t1", "c_recent", now - Duration::days(2)),
         ("t2", "c_other", now - Duration::days(730)),
     ] {
-        archive
-            .store(old_conversation(&app, org, id, ended))
-            .await
-            .expect("store");
+        let mut c = old_conversation(&app, org, id, ended);
+        if id == "c_ancient" {
+            // Archived before the archive kept attachment records: only the engine has it.
+            for record in c.attachments.drain(..) {
+                app.rt.engine.put_attachment(record).await.expect("engine");
+            }
+        }
+        archive.store(c).await.expect("store");
     }
 
     // The two-year-old conversation goes entirely, files included.
@@ -653,6 +659,10 @@ async fn retention_removes_what_is_due_and_nothing_else(archive_url: Option<Stri
         .await
         .expect("attachments")
         .is_empty());
+
+    let t1 = OrgId::parse("t1").expect("org");
+    let ancient = AttachmentId::parse("a_c_ancient").expect("id");
+    assert_eq!(app.rt.engine.attachment(&t1, &ancient).await.expect("engine"), None);
 
     // Files: only those of the recent conversation and of the other org remain.
     let contents = stored_contents(&app);
