@@ -86,6 +86,9 @@ pub fn redact(event: &LogEvent) -> Option<LogEvent> {
         EventKind::Survey { comment, .. } => *comment = None,
         _ => return None,
     }
+    if kind == event.kind {
+        return None;
+    }
     Some(LogEvent {
         kind,
         redacted: true,
@@ -140,6 +143,11 @@ mod tests {
             }
         );
         assert_eq!(redact(&ev(EventKind::Read { up_to: 3 })), None);
+        let wrap_up = EventKind::WrapUp {
+            disposition: Some("resolved".into()),
+            note: None,
+        };
+        assert_eq!(redact(&ev(wrap_up)), None, "nothing to remove: unchanged");
         assert_eq!(redact(&ev(EventKind::Continued)), None);
     }
 
