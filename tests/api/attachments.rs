@@ -408,23 +408,6 @@ async fn with_a_scanner_a_file_is_served_once_clean_and_an_infected_one_never() 
 }
 
 /// A node storing files in `s3` (bucket `files`) with these credentials.
-async fn s3_app(s3: &crate::s3_server::S3Server, secret_key: &str) -> TestApp {
-    let endpoint = s3.endpoint();
-    let access_key = s3.access_key.clone();
-    let secret_key = secret_key.to_string();
-    spawn_app_configured(
-        move |s| {
-            s.attachments.store = switchboard::config::BlobStoreKind::S3;
-            s.attachments.s3.endpoint = endpoint;
-            s.attachments.s3.bucket = "files".into();
-            s.attachments.s3.access_key = access_key;
-            s.attachments.s3.secret_key = switchboard::config::Secret::new(secret_key);
-        },
-        |_| {},
-    )
-    .await
-}
-
 #[actix_web::test]
 async fn the_s3_store_keeps_and_serves_files() {
     // moto checks every request's signature (tests/support/s3.rs).

@@ -695,3 +695,22 @@ pub fn stored_files(app: &TestApp) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+/// A node whose files go to the S3-compatible test server `s3` (bucket `files`), signing with
+/// `secret_key`.
+pub async fn s3_app(s3: &crate::s3_server::S3Server, secret_key: &str) -> TestApp {
+    let endpoint = s3.endpoint();
+    let access_key = s3.access_key.clone();
+    let secret_key = secret_key.to_string();
+    spawn_app_configured(
+        move |s| {
+            s.attachments.store = switchboard::config::BlobStoreKind::S3;
+            s.attachments.s3.endpoint = endpoint;
+            s.attachments.s3.bucket = "files".into();
+            s.attachments.s3.access_key = access_key;
+            s.attachments.s3.secret_key = switchboard::config::Secret::new(secret_key);
+        },
+        |_| {},
+    )
+    .await
+}

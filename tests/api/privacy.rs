@@ -377,18 +377,7 @@ async fn a_pending_erasure_survives_a_restart_and_finishes_on_the_new_node() {
 #[actix_web::test]
 async fn an_erasure_deletes_the_files_from_an_s3_store() {
     let s3 = crate::s3_server::S3Server::start();
-    let (endpoint, access_key, secret) = (s3.endpoint(), s3.access_key.clone(), s3.secret_key.clone());
-    let app = spawn_app_configured(
-        move |s| {
-            s.attachments.store = switchboard::config::BlobStoreKind::S3;
-            s.attachments.s3.endpoint = endpoint;
-            s.attachments.s3.bucket = "files".into();
-            s.attachments.s3.access_key = access_key;
-            s.attachments.s3.secret_key = switchboard::config::Secret::new(secret);
-        },
-        |_| {},
-    )
-    .await;
+    let app = s3_app(&s3, &s3.secret_key).await;
     let store = switchboard::attachments::s3::S3Store::new(
         app.rt.settings.attachments.s3.clone(),
         PathBuf::from(&app.rt.settings.attachments.dir),
