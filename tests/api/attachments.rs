@@ -3,7 +3,6 @@
 //! bad attachment ids in a message refused with nothing logged; retries stored once; the
 //! download headers; the scanning hook; the S3-compatible store.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -407,17 +406,12 @@ async fn with_a_scanner_a_file_is_served_once_clean_and_an_infected_one_never() 
     assert!(messages(&app, &conv).await.is_empty());
 }
 
-/// A node storing files in `s3` (bucket `files`) with these credentials.
 #[actix_web::test]
 async fn the_s3_store_keeps_and_serves_files() {
     // moto checks every request's signature (tests/support/s3.rs).
     let s3 = crate::s3_server::S3Server::start();
     let app = s3_app(&s3, &s3.secret_key).await;
-    let store = switchboard::attachments::s3::S3Store::new(
-        app.rt.settings.attachments.s3.clone(),
-        PathBuf::from(&app.rt.settings.attachments.dir),
-    );
-    store.create_bucket().await.expect("create bucket");
+    let _store = s3_bucket(&app).await;
     let (_customer, _agent, conv, token) = accepted_chat(&app, "ada").await;
     let big: Vec<u8> = PDF
         .iter()

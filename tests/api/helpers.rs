@@ -714,3 +714,13 @@ pub async fn s3_app(s3: &crate::s3_server::S3Server, secret_key: &str) -> TestAp
     )
     .await
 }
+
+/// The S3 store of an `s3_app` node, its bucket created.
+pub async fn s3_bucket(app: &TestApp) -> switchboard::attachments::s3::S3Store {
+    let store = switchboard::attachments::s3::S3Store::new(
+        app.rt.settings.attachments.s3.clone(),
+        std::path::PathBuf::from(&app.rt.settings.attachments.dir),
+    );
+    store.create_bucket().await.expect("create bucket");
+    store
+}

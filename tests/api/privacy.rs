@@ -3,7 +3,7 @@
 //! org; the right of access exports everything of one customer and nothing of another; the
 //! retention job redacts old content and deletes old conversations, on SQLite and PostgreSQL.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -378,11 +378,7 @@ async fn a_pending_erasure_survives_a_restart_and_finishes_on_the_new_node() {
 async fn an_erasure_deletes_the_files_from_an_s3_store() {
     let s3 = crate::s3_server::S3Server::start();
     let app = s3_app(&s3, &s3.secret_key).await;
-    let store = switchboard::attachments::s3::S3Store::new(
-        app.rt.settings.attachments.s3.clone(),
-        PathBuf::from(&app.rt.settings.attachments.dir),
-    );
-    store.create_bucket().await.expect("create bucket");
+    let store = s3_bucket(&app).await;
     let admin = app.admin_token("t1");
     let ada = finished_chat(&app, "t1", "ada").await;
     let bob = finished_chat(&app, "t1", "bob").await;
