@@ -29,6 +29,8 @@ CREATE TABLE erasures (
     finished_us     BIGINT,
     counts          TEXT   NOT NULL, -- what was removed (JSON)
     error           TEXT,
+    claimed_by      TEXT,   -- the node carrying it out (one at a time in a cluster)
+    claimed_until_us BIGINT, -- until when its claim holds
     PRIMARY KEY (org, id)
 );
 CREATE INDEX erasures_pending ON erasures (status, requested_us);

@@ -99,10 +99,21 @@ pub trait PrivacyArchive {
     /// Deletes every row of the conversation in one transaction; what went.
     fn delete(&self, key: &ConvKey) -> ArchiveFuture<Removed>;
 
-    /// Stores an erasure record (a new request, or its outcome: replaces the stored one).
+    /// Stores an erasure record (a new request, or its outcome: replaces the stored one, and
+    /// releases its claim). A finished record is never changed again.
     fn put_erasure(&self, record: ErasureRecord) -> ArchiveFuture<()>;
 
     fn erasure(&self, org: &OrgId, id: &str) -> ArchiveFuture<Option<ErasureRecord>>;
+
+    /// Claims a pending request for node `by` until `until` (one node carries a request out at
+    /// a time). True when it is ours: unclaimed, ours already, or its claim lapsed.
+    fn claim_erasure(
+        &self,
+        org: &OrgId,
+        id: &str,
+        by: &str,
+        until: DateTime<Utc>,
+    ) -> ArchiveFuture<bool>;
 
     /// Pending requests of every org, oldest first, at most `limit`.
     fn pending_erasures(&self, limit: usize) -> ArchiveFuture<Vec<ErasureRecord>>;
@@ -157,7 +168,13 @@ INSERT INTO erasures (org, id, customer, customer_sha256, requested_by, requeste
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (org, id) DO UPDATE SET
     customer = excluded.customer, status = excluded.status, finished_us = excluded.finished_us,
-    counts = excluded.counts, error = excluded.error";
+    counts = excluded.counts, error = excluded.error, claimed_by = NULL, claimed_until_us = NULL
+WHERE erasures.status = 'pending'";
+
+pub(super) const CLAIM_ERASURE: &str = "\
+UPDATE erasures SET claimed_by = $3, claimed_until_us = $4
+WHERE org = $1 AND id = $2 AND status = 'pending'
+  AND (claimed_by IS NULL OR claimed_by = $3 OR claimed_until_us < $5)";
 
 pub(super) const ERASURE_COLUMNS: &str =
     "org, id, customer, customer_sha256, requested_by, requested_us, \
@@ -397,6 +414,28 @@ macro_rules! privacy_impl {
                         .fetch_optional(&pool)
                         .await?;
                     Ok(row.and_then(erasure_from_row))
+                }))
+            }
+
+            fn claim_erasure(
+                &self,
+                org: &$crate::ids::OrgId,
+                id: &str,
+                by: &str,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::archive::ArchiveFuture<bool> {
+                let pool = self.pool.clone();
+                let (org, id, by) = (org.clone(), id.to_string(), by.to_string());
+                Box::pin(self.rt.run(async move {
+                    let done = sqlx::query(CLAIM_ERASURE)
+                        .bind(org.as_str())
+                        .bind(id)
+                        .bind(by)
+                        .bind(until.timestamp_micros())
+                        .bind(chrono::Utc::now().timestamp_micros())
+                        .execute(&pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
                 }))
             }
 

@@ -26,6 +26,9 @@ const BATCH: usize = 50;
 const HOT_LIMIT: usize = 10_000;
 /// Archived conversations read per page.
 const PAGE: usize = 500;
+/// How long a node's claim on a request holds, in `archive.sweep_ms`: a run releases it when it
+/// leaves the request pending; another node takes it over after that when the first died.
+const CLAIM_SWEEPS: i64 = 20;
 /// Runs that may fail (the archive or the store unreachable) before a request is `failed`.
 const MAX_FAILURES: u32 = 5;
 
@@ -68,12 +71,36 @@ pub async fn run_pending(node: &Node) {
         }
     };
     for mut record in pending {
+        let claim = i64::try_from(node.settings.archive.sweep_ms)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(CLAIM_SWEEPS);
+        let until = chrono::TimeDelta::try_milliseconds(claim)
+            .and_then(|d| Utc::now().checked_add_signed(d))
+            .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
+        match node
+            .archive()
+            .claim_erasure(&record.org, &record.id, node.instance(), until)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "Erasures: could not claim a request.");
+                return;
+            }
+        }
         let outcome = match &record.customer {
             Some(customer) => erase(node, &record.org, customer).await,
             None => Ok(Some(record.removed)),
         };
         match outcome {
-            Ok(None) => continue,
+            Ok(None) => {
+                // Still waiting for a live chat: stored unchanged, which releases the claim.
+                if let Err(e) = node.archive().put_erasure(record).await {
+                    tracing::warn!(error = %e, "Erasures: could not release a claim.");
+                }
+                continue;
+            }
             Ok(Some(removed)) => {
                 record.status = ErasureStatus::Done;
                 record.removed = removed;

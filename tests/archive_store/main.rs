@@ -434,6 +434,32 @@ async fn privacy_rows_are_redacted_deleted_and_audited(archive: SharedArchive) {
         error: None,
     };
     archive.put_erasure(request.clone()).await.expect("record");
+    // One node at a time carries it out: a claim holds until it lapses or the record is stored.
+    let claim = |by: &'static str, until: DateTime<Utc>| {
+        let archive = archive.clone();
+        async move {
+            archive
+                .claim_erasure(&org("t1"), "er1", by, until)
+                .await
+                .expect("claim")
+        }
+    };
+    assert!(claim("n1", now + Duration::minutes(5)).await);
+    assert!(
+        claim("n1", now + Duration::minutes(5)).await,
+        "ours already"
+    );
+    assert!(!claim("n2", now + Duration::minutes(5)).await, "held by n1");
+    archive.put_erasure(request.clone()).await.expect("release");
+    assert!(claim("n2", now - Duration::minutes(1)).await, "released");
+    assert!(
+        claim("n1", now + Duration::minutes(5)).await,
+        "n2's claim lapsed"
+    );
+    assert!(!archive
+        .claim_erasure(&org("t2"), "er1", "n3", now)
+        .await
+        .expect("claim"));
     let pending = archive.pending_erasures(10).await.expect("pending");
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].customer, request.customer);
@@ -464,6 +490,19 @@ async fn privacy_rows_are_redacted_deleted_and_audited(archive: SharedArchive) {
         done.finished_at.map(|t| t.timestamp_micros()),
         Some(now.timestamp_micros())
     );
+    // A finished record stays as it is: a late writer (a node that lost its claim) changes
+    // nothing, and nobody claims it.
+    let mut late = request.clone();
+    late.status = ErasureStatus::Failed;
+    late.error = Some("late".into());
+    archive.put_erasure(late).await.expect("record");
+    let kept = archive
+        .erasure(&org("t1"), "er1")
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!((kept.status, kept.error), (ErasureStatus::Done, None));
+    assert!(!claim("n1", now + Duration::minutes(5)).await);
 }
 
 #[tokio::test]
