@@ -71,15 +71,9 @@ pub async fn run_pending(node: &Node) {
         }
     };
     for mut record in pending {
-        let claim = i64::try_from(node.settings.archive.sweep_ms)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(CLAIM_SWEEPS);
-        let until = chrono::TimeDelta::try_milliseconds(claim)
-            .and_then(|d| Utc::now().checked_add_signed(d))
-            .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
         match node
             .archive()
-            .claim_erasure(&record.org, &record.id, node.instance(), until)
+            .claim_erasure(&record.org, &record.id, node.instance(), claim_until(node))
             .await
         {
             Ok(true) => {}
@@ -118,7 +112,9 @@ pub async fn run_pending(node: &Node) {
                 };
                 record.error = Some(e);
                 if failures < MAX_FAILURES {
-                    let _ = node.archive().put_erasure(record).await;
+                    if let Err(e) = node.archive().put_erasure(record).await {
+                        tracing::warn!(error = %e, "Erasures: could not record a failure.");
+                    }
                     continue;
                 }
                 record.status = ErasureStatus::Failed;
@@ -131,6 +127,16 @@ pub async fn run_pending(node: &Node) {
             tracing::warn!(error = %e, "Erasures: could not record an outcome; the next run repeats it.");
         }
     }
+}
+
+/// Until when a claim taken now holds.
+fn claim_until(node: &Node) -> chrono::DateTime<Utc> {
+    let ms = i64::try_from(node.settings.archive.sweep_ms)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(CLAIM_SWEEPS);
+    chrono::TimeDelta::try_milliseconds(ms)
+        .and_then(|d| Utc::now().checked_add_signed(d))
+        .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
 }
 
 /// Whether the engine's copy of a conversation may go: it ended and the archive holds all of
