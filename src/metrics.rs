@@ -72,6 +72,14 @@ pub struct Metrics {
     pub archive_backlog: Gauge,
     /// Deadlines the node's timer supervisor holds (idle, auto-complete, wrap-up, offers).
     pub timers_pending: Gauge,
+    /// Archived conversations whose content retention removed.
+    pub retention_redacted: Counter,
+    /// Archived conversations retention deleted entirely.
+    pub retention_deleted: Counter,
+    /// Customer erasures finished (done).
+    pub erasures_done: Counter,
+    /// Customer erasure runs that failed (retried on the next sweep).
+    pub erasure_failures: Counter,
     pub slow_consumers: Counter,
     /// Enqueued → an offer for the conversation accepted (the queue actor).
     pub queue_wait: Histogram,
@@ -123,6 +131,19 @@ impl Default for Metrics {
         let archive_failures = counter(
             "archive_failures",
             "Archive writes that failed (retried later)",
+        );
+        let retention_redacted = counter(
+            "retention_redacted",
+            "Archived conversations whose content retention removed",
+        );
+        let retention_deleted = counter(
+            "retention_deleted",
+            "Archived conversations retention deleted entirely",
+        );
+        let erasures_done = counter("erasures_done", "Customer erasures finished");
+        let erasure_failures = counter(
+            "erasure_failures",
+            "Customer erasure runs that failed (retried on the next sweep)",
         );
         let slow_consumers = counter(
             "slow_consumers",
@@ -230,6 +251,10 @@ impl Default for Metrics {
             archive_failures,
             archive_backlog,
             timers_pending,
+            retention_redacted,
+            retention_deleted,
+            erasures_done,
+            erasure_failures,
             slow_consumers,
             queue_wait,
             offer_accept,

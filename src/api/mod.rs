@@ -9,6 +9,7 @@ mod attachments;
 pub mod config;
 mod conversations;
 mod history;
+mod privacy;
 mod public;
 
 use actix_web::dev::Payload;
@@ -153,4 +154,5 @@ pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     conversations::routes(cfg, fault_injection);
     history::routes(cfg);
     attachments::routes(cfg);
+    privacy::routes(cfg);
 }

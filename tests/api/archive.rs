@@ -2,8 +2,6 @@
 //! lost while the database is down, kept across a restart of the embedded default, and REST
 //! reads merge them with the live ones.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -12,18 +10,6 @@ use switchboard::protocol::Visibility;
 
 use crate::helpers::*;
 use crate::postgres_server::PostgresServer;
-
-/// Polls `check` until it gives a value, failing the test after `WAIT`.
-async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = Instant::now() + WAIT * 3;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 fn key(conv: &str) -> ConvKey {
     ConvKey {
@@ -70,21 +56,6 @@ async fn readyz_archive(app: &TestApp) -> String {
     let (status, body) = app.http("GET", "/readyz", None, None).await;
     assert_eq!(status, 200, "a slow archive never makes the node unready: {body}");
     body["archive"].as_str().unwrap_or_default().to_string()
-}
-
-async fn metric(app: &TestApp, name: &str) -> f64 {
-    let body = awc::Client::default()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .body()
-        .await
-        .expect("metrics body");
-    String::from_utf8_lossy(&body)
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[actix_web::test]
