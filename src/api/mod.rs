@@ -9,6 +9,7 @@ mod attachments;
 pub mod config;
 mod conversations;
 mod public;
+mod transcripts;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;

@@ -10,6 +10,7 @@ pub mod conversation;
 pub mod export;
 pub mod hours;
 pub mod org;
+pub mod pdf;
 pub mod reasons;
 pub mod sniff;
 pub mod start;
