@@ -70,6 +70,12 @@ pub struct Metrics {
     pub archive_failures: Counter,
     /// Finished conversations waiting to be archived on this node.
     pub archive_backlog: Gauge,
+    /// Transcript emails the SMTP server accepted.
+    pub email_sent: Counter,
+    /// Attempts to send an email that failed (retried with backoff, or given up).
+    pub email_failures: Counter,
+    /// Emails in the outbox not yet sent nor failed (every node's view of the shared outbox).
+    pub email_backlog: Gauge,
     pub slow_consumers: Counter,
     /// Enqueued → an offer for the conversation accepted (the queue actor).
     pub queue_wait: Histogram,
@@ -122,6 +128,11 @@ impl Default for Metrics {
             "archive_failures",
             "Archive writes that failed (retried later)",
         );
+        let email_sent = counter("email_sent", "Transcript emails the SMTP server accepted");
+        let email_failures = counter(
+            "email_failures",
+            "Attempts to send an email that failed (retried or given up)",
+        );
         let slow_consumers = counter(
             "slow_consumers",
             "Connections closed because their send buffer filled",
@@ -132,6 +143,13 @@ impl Default for Metrics {
             "archive_backlog",
             "Finished conversations waiting to be archived on this node",
             archive_backlog.clone(),
+        );
+
+        let email_backlog = Gauge::default();
+        registry.register(
+            "email_backlog",
+            "Emails in the outbox not yet sent nor failed",
+            email_backlog.clone(),
         );
 
         let offers = Family::<OutcomeLabel, Counter>::default();
@@ -220,6 +238,9 @@ impl Default for Metrics {
             archive_stored,
             archive_failures,
             archive_backlog,
+            email_sent,
+            email_failures,
+            email_backlog,
             slow_consumers,
             queue_wait,
             offer_accept,

@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::engine::SharedEngine;
 use crate::hub::Hub;
 use crate::limiter::{OrgLimiter, OrgLimiters};
+use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::orgs::Orgs;
 use crate::placement::Placement;
@@ -28,6 +29,8 @@ pub struct Node {
     pub blobs: SharedBlobStore,
     /// Finished conversations on their way to the archive, and the archive itself.
     pub archiver: Archiver,
+    /// Transcripts emailed through SMTP, via the outbox in the archive database.
+    pub mailer: Mailer,
     /// Where actors live: this process alone, or a cluster.
     pub placement: Arc<dyn Placement>,
     /// One shared rate limiter per org (DESIGN invariant 8).
@@ -48,9 +51,11 @@ impl Node {
         archive: SharedArchive,
     ) -> Self {
         let metrics = Metrics::default();
+        let mailer = Mailer::new(archive.clone(), settings.smtp.clone(), &metrics);
         let archiver = Archiver::new(engine.clone(), archive, settings.archive.clone(), &metrics);
         Self {
             archiver,
+            mailer,
             auth: Authenticator::new(&settings.auth),
             orgs: Orgs::new(engine.clone()),
             blobs: crate::attachments::from_settings(&settings.attachments),

@@ -8,6 +8,7 @@ mod assets;
 mod attachments;
 pub mod config;
 mod conversations;
+mod emails;
 mod public;
 mod transcripts;
 
@@ -151,5 +152,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     assets::routes(cfg);
     config::routes(cfg);
     conversations::routes(cfg, fault_injection);
+    emails::routes(cfg);
     attachments::routes(cfg);
 }

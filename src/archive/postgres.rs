@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use super::outbox::outbox_impl;
 use super::runtime::DbRuntime;
 use super::sql::{archive_impl, select_find};
 use super::ArchiveError;
@@ -50,3 +51,4 @@ impl PostgresArchive {
 }
 
 archive_impl!(PostgresArchive, sqlx::Postgres, "postgres");
+outbox_impl!(PostgresArchive);

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+use super::outbox::outbox_impl;
 use super::runtime::DbRuntime;
 use super::sql::{archive_impl, select_find};
 use super::ArchiveError;
@@ -84,3 +85,4 @@ impl SqliteArchive {
 }
 
 archive_impl!(SqliteArchive, sqlx::Sqlite, "sqlite");
+outbox_impl!(SqliteArchive);

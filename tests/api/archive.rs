@@ -14,7 +14,10 @@ use crate::helpers::*;
 use crate::postgres_server::PostgresServer;
 
 /// Polls `check` until it gives a value, failing the test after `WAIT`.
-async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
+pub async fn eventually<T, F: Future<Output = Option<T>>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
     let deadline = Instant::now() + WAIT * 3;
     loop {
         if let Some(v) = check().await {
@@ -72,7 +75,7 @@ async fn readyz_archive(app: &TestApp) -> String {
     body["archive"].as_str().unwrap_or_default().to_string()
 }
 
-async fn metric(app: &TestApp, name: &str) -> f64 {
+pub async fn metric(app: &TestApp, name: &str) -> f64 {
     let body = awc::Client::default()
         .get(app.url("/metrics"))
         .send()
