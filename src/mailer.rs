@@ -176,7 +176,7 @@ impl Inner {
                 Err(error) => {
                     self.failures.inc();
                     let retry = (email.attempt < i64::from(self.settings.max_attempts))
-                        .then(|| now_us().saturating_add(self.backoff(email.attempt)));
+                        .then(|| now_us().saturating_add(backoff(&self.settings, email.attempt)));
                     tracing::warn!(email = %email.id, attempt = email.attempt, %error,
                         gives_up = retry.is_none(), "Sending an email failed.");
                     outbox
@@ -190,17 +190,6 @@ impl Inner {
             }
         }
         n
-    }
-
-    /// The pause after failed attempt `attempt` (1-based), in microseconds.
-    fn backoff(&self, attempt: i64) -> i64 {
-        let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-        let ms = self
-            .settings
-            .retry_base_ms
-            .saturating_mul(1u64 << doublings)
-            .min(self.settings.retry_max_ms);
-        millis_us(ms)
     }
 
     async fn send(&self, email: &ClaimedEmail) -> Result<(), String> {
@@ -232,6 +221,17 @@ impl Inner {
     }
 }
 
+/// The pause after failed attempt `attempt` (1-based), in microseconds: `retry_base_ms`
+/// doubled per earlier failure, at most `retry_max_ms`.
+fn backoff(settings: &SmtpSettings, attempt: i64) -> i64 {
+    let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let ms = settings
+        .retry_base_ms
+        .saturating_mul(1u64 << doublings)
+        .min(settings.retry_max_ms);
+    millis_us(ms)
+}
+
 /// Now, in microseconds since the epoch.
 pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -239,4 +239,58 @@ pub fn now_us() -> i64 {
 
 fn millis_us(ms: u64) -> i64 {
     i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_are_one_bare_address() {
+        for ok in [
+            "ada@example.com",
+            " ada@example.com ",
+            "a.b+c@sub.example.org",
+        ] {
+            assert!(recipient(ok).is_ok(), "{ok}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "Ada <ada@example.com>",
+            "a@b.example, c@d.example",
+            "ada@example.com\r\nBcc: x@evil.example",
+            long.as_str(),
+        ] {
+            assert!(recipient(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_ceiling() {
+        let settings = SmtpSettings {
+            retry_base_ms: 1_000,
+            retry_max_ms: 5_000,
+            ..SmtpSettings::default()
+        };
+        let waits: Vec<i64> = (1..=5).map(|n| backoff(&settings, n) / 1_000_000).collect();
+        assert_eq!(waits, [1, 2, 4, 5, 5]);
+        assert_eq!(backoff(&settings, 1_000_000), 5_000_000, "no overflow");
+        assert_eq!(backoff(&settings, 0), 1_000_000);
+    }
+
+    #[test]
+    fn a_configured_server_needs_a_sender_address() {
+        let mut settings = SmtpSettings {
+            from: "not an address".into(),
+            ..SmtpSettings::default()
+        };
+        assert!(validate(&settings).is_ok(), "email off: not checked");
+        settings.host = "127.0.0.1".into();
+        assert!(validate(&settings).is_err());
+        settings.from = "Chat <chat@shop.example>".into();
+        assert!(validate(&settings).is_ok());
+    }
 }

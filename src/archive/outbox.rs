@@ -103,13 +103,17 @@ pub(super) const CLAIMED: &str = "\
 SELECT org, id, recipient, subject, body, attachment_name, attachment, attempts
 FROM email_outbox WHERE org = $1 AND id = $2";
 
+/// Once sent, or failed for good, the transcript leaves the outbox (only its status stays).
 pub(super) const SENT: &str = "\
-UPDATE email_outbox SET status = 'sent', sent_us = $4, claimed_until_us = NULL, last_error = NULL
+UPDATE email_outbox SET status = 'sent', sent_us = $4, claimed_until_us = NULL, last_error = NULL,
+    body = '', attachment = NULL
 WHERE org = $1 AND id = $2 AND status = 'sending' AND attempts = $3";
 
 pub(super) const FAILED: &str = "\
 UPDATE email_outbox SET status = CASE WHEN $5 IS NULL THEN 'failed' ELSE 'queued' END,
-    due_us = COALESCE($5, due_us), last_error = $4, claimed_until_us = NULL
+    due_us = COALESCE($5, due_us), last_error = $4, claimed_until_us = NULL,
+    body = CASE WHEN $5 IS NULL THEN '' ELSE body END,
+    attachment = CASE WHEN $5 IS NULL THEN NULL ELSE attachment END
 WHERE org = $1 AND id = $2 AND status = 'sending' AND attempts = $3";
 
 pub(super) const STATUS: &str = "\

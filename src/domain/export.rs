@@ -6,6 +6,8 @@
 //! spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage
 //! return) is prefixed with `'`, so `=HYPERLINK(…)` typed by a customer stays text.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::protocol::{EventKind, LogEvent};
@@ -154,6 +156,7 @@ pub fn transcript_csv(events: &[&LogEvent]) -> String {
 /// A transcript as plain text, one line per event: `[time] who: text` for what people wrote,
 /// `[time] * what happened` for the rest; agents-only lines are marked so.
 pub fn transcript_text(heading: &[(&str, String)], events: &[&LogEvent]) -> String {
+    let names = names(events);
     let mut out = String::new();
     for (label, value) in heading {
         if !value.is_empty() {
@@ -166,7 +169,7 @@ pub fn transcript_text(heading: &[(&str, String)], events: &[&LogEvent]) -> Stri
             continue;
         }
         let at = e.at.format("%Y-%m-%d %H:%M:%S UTC");
-        let who = author(e);
+        let who = author(e, &names);
         let private = if internal(e) { " (agents only)" } else { "" };
         let text = event_text(&e.kind);
         if written(&e.kind) {
@@ -182,11 +185,41 @@ pub fn transcript_text(heading: &[(&str, String)], events: &[&LogEvent]) -> Stri
     out
 }
 
-/// Who an event is by: a name, else an id, else a role.
-fn author(e: &LogEvent) -> String {
+/// The names the log gives its participants' ids (a customer's message carries only the id).
+fn names(events: &[&LogEvent]) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    for e in events {
+        if let (Some(id), Some(name)) = (&e.author.id, &e.author.name) {
+            names.insert(id.clone(), name.clone());
+        }
+        match &e.kind {
+            EventKind::Created {
+                customer: Some(id),
+                customer_name,
+                ..
+            } => {
+                names.insert(id.to_string(), customer_name.clone());
+            }
+            EventKind::Assigned { agent, agent_name } => {
+                names.insert(agent.to_string(), agent_name.clone());
+            }
+            EventKind::ParticipantJoined {
+                participant, name, ..
+            } => {
+                names.insert(participant.clone(), name.clone());
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// Who an event is by: its name, else the name the log gives its id, else the id, else a role.
+fn author(e: &LogEvent, names: &HashMap<String, String>) -> String {
     e.author
         .name
         .clone()
+        .or_else(|| e.author.id.as_ref().and_then(|id| names.get(id).cloned()))
         .or_else(|| e.author.id.clone())
         .unwrap_or_else(|| wire(&e.author.role))
 }
@@ -209,6 +242,7 @@ fn written(kind: &EventKind) -> bool {
 /// grey line for what happened. Errs only on a defect of the embedded font.
 pub fn transcript_pdf(heading: &[(&str, String)], events: &[&LogEvent]) -> Result<Vec<u8>, String> {
     use super::pdf::{document, Block, Style};
+    let names = names(events);
     let mut blocks = vec![Block::new(Style::Title, "Chat transcript")];
     for (label, value) in heading {
         if !value.is_empty() {
@@ -225,7 +259,7 @@ pub fn transcript_pdf(heading: &[(&str, String)], events: &[&LogEvent]) -> Resul
         if written(&e.kind) {
             blocks.push(Block::new(
                 Style::Meta,
-                format!("{at} · {}{private}", author(e)),
+                format!("{at} · {}{private}", author(e, &names)),
             ));
             blocks.push(Block::new(Style::Body, text));
         } else {

@@ -45,7 +45,6 @@ async fn a_chat(app: &TestApp) -> String {
 /// The parts of a raw message that a person reads, decoded by Python's `email` package:
 /// `{to, rcpt, subject, text, attachments: [{name, type, head}]}`.
 fn read_mail(raw: &str) -> Value {
-    use std::io::Write;
     const SCRIPT: &str = r#"
 import email, email.policy, json, sys
 m = email.message_from_string(sys.stdin.read(), policy=email.policy.default)
@@ -55,21 +54,7 @@ files = [{"name": p.get_filename(), "type": p.get_content_type(),
 print(json.dumps({"to": str(m["To"]), "rcpt": str(m["X-RcptTo"]), "subject": str(m["Subject"]),
                   "text": body.get_content() if body else "", "attachments": files}))
 "#;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(raw.as_bytes())
-        .expect("write the message");
-    let out = child.wait_with_output().expect("python3 email");
-    assert!(out.status.success(), "parsing the message failed:\n{raw}");
-    serde_json::from_slice(&out.stdout).expect("json")
+    serde_json::from_slice(&python("parsing the email", SCRIPT, raw.as_bytes())).expect("json")
 }
 
 async fn email(app: &TestApp, token: &str, conv: &str, body: Value) -> (u16, Value) {
@@ -118,7 +103,7 @@ async fn a_transcript_is_emailed_as_text_and_with_its_pdf_and_the_smtp_server_re
         assert!(mail["subject"].as_str().is_some_and(|s| s.starts_with("Transcript of your chat")), "{mail}");
         let text = mail["text"].as_str().unwrap_or_default();
         assert!(text.contains(&format!("Conversation: {conv}")), "{text}");
-        assert!(text.contains("Where is my order? שלום"), "{text}");
+        assert!(text.contains("ada Tester: Where is my order? שלום"), "{text}");
         assert!(text.contains("Agent al: It ships tomorrow."), "{text}");
     }
     let with_pdf: Vec<Value> = messages.iter().map(|m| read_mail(m)["attachments"].clone()).collect();

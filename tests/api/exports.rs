@@ -136,32 +136,10 @@ async fn a_transcript_downloads_as_csv_and_text_and_the_list_as_csv() {
 /// The text of a PDF as pypdf extracts it (`python3 -m pip install --user pypdf`, done by
 /// tests/setup.sh). pypdf reads right-to-left runs back into logical order.
 fn pdf_text(pdf: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import io, sys, pypdf\n\
-             r = pypdf.PdfReader(io.BytesIO(sys.stdin.buffer.read()))\n\
-             sys.stdout.write('\\n'.join(p.extract_text() for p in r.pages))",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(pdf)
-        .expect("write the PDF to python3");
-    let out = child.wait_with_output().expect("pypdf");
-    assert!(
-        out.status.success(),
-        "pypdf failed (install: tests/setup.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    const SCRIPT: &str = "import io, sys, pypdf
+r = pypdf.PdfReader(io.BytesIO(sys.stdin.buffer.read()))
+sys.stdout.write(chr(10).join(p.extract_text() for p in r.pages))";
+    String::from_utf8(python("pypdf", SCRIPT, pdf)).expect("utf-8")
 }
 
 #[actix_web::test]
@@ -208,6 +186,7 @@ async fn a_transcript_downloads_as_a_pdf_whose_latin_hebrew_and_arabic_text_extr
     assert!(flat.contains(&format!("Conversation: {conv}")), "{text}");
     assert!(flat.contains("Customer: ada Tester"), "{text}");
     assert!(flat.contains("al · internal Order 4711 delayed"), "{text}");
+    assert!(flat.contains(&format!("UTC · ada Tester {hebrew}")), "the customer by name: {text}");
     assert!(flat.contains("Page 1 of 2"), "the long message wraps onto a second page: {text}");
 
     // The same access as the JSON.

@@ -2,7 +2,7 @@
 //! sender at a time, a stale claim's outcome is ignored, retries wait until they are due, and
 //! everything is scoped by org.
 
-use switchboard::archive::outbox::NewEmail;
+use switchboard::archive::outbox::{EmailStatus, NewEmail, Outbox};
 use switchboard::archive::SharedArchive;
 
 use crate::org;
@@ -25,20 +25,23 @@ fn email(org_id: &str, id: &str, pdf: bool) -> NewEmail {
     }
 }
 
+/// Org t1's email `id`, which must exist.
+async fn status(outbox: &dyn Outbox, id: &str) -> EmailStatus {
+    outbox
+        .status(&org("t1"), id)
+        .await
+        .expect("status")
+        .expect("the email")
+}
+
 pub async fn claims_once_fences_stale_outcomes_and_retries(archive: SharedArchive) {
     let outbox = archive.outbox();
-    outbox
-        .enqueue(email("t1", "e1", false))
-        .await
-        .expect("enqueue");
-    outbox
-        .enqueue(email("t1", "e2", true))
-        .await
-        .expect("enqueue");
-    outbox
-        .enqueue(email("t2", "e3", false))
-        .await
-        .expect("enqueue");
+    for (org_id, id, pdf) in [("t1", "e1", false), ("t1", "e2", true), ("t2", "e3", false)] {
+        outbox
+            .enqueue(email(org_id, id, pdf))
+            .await
+            .expect("enqueue");
+    }
     assert_eq!(outbox.backlog().await.expect("backlog"), 3);
     assert!(
         outbox
@@ -48,11 +51,7 @@ pub async fn claims_once_fences_stale_outcomes_and_retries(archive: SharedArchiv
             .is_none(),
         "org-scoped"
     );
-    let queued = outbox
-        .status(&org("t1"), "e1")
-        .await
-        .expect("status")
-        .expect("e1");
+    let queued = status(outbox, "e1").await;
     assert_eq!((queued.status.as_str(), queued.attempts), ("queued", 0));
 
     // Two senders at once: each email goes to exactly one of them.
@@ -91,19 +90,11 @@ pub async fn claims_once_fences_stale_outcomes_and_retries(archive: SharedArchiv
         .mark_sent("t1", "e1", 1, 11_000)
         .await
         .expect("stale");
-    let e1 = outbox
-        .status(&org("t1"), "e1")
-        .await
-        .expect("status")
-        .expect("e1");
+    let e1 = status(outbox, "e1").await;
     assert_eq!(e1.status, "sending");
     outbox.mark_sent("t1", "e1", 2, 11_000).await.expect("sent");
     outbox.mark_sent("t2", "e3", 2, 11_000).await.expect("sent");
-    let e1 = outbox
-        .status(&org("t1"), "e1")
-        .await
-        .expect("status")
-        .expect("e1");
+    let e1 = status(outbox, "e1").await;
     assert_eq!(e1.status, "sent");
     assert!(e1.sent_at.is_some());
 
@@ -112,11 +103,7 @@ pub async fn claims_once_fences_stale_outcomes_and_retries(archive: SharedArchiv
         .mark_failed("t1", "e2", 2, "connection refused", Some(50_000))
         .await
         .expect("failed");
-    let e2 = outbox
-        .status(&org("t1"), "e2")
-        .await
-        .expect("status")
-        .expect("e2");
+    let e2 = status(outbox, "e2").await;
     assert_eq!((e2.status.as_str(), e2.attempts), ("queued", 2));
     assert_eq!(e2.last_error.as_deref(), Some("connection refused"));
     assert!(outbox
@@ -137,11 +124,7 @@ pub async fn claims_once_fences_stale_outcomes_and_retries(archive: SharedArchiv
         .mark_failed("t1", "e2", 3, "550 no such user", None)
         .await
         .expect("failed");
-    let e2 = outbox
-        .status(&org("t1"), "e2")
-        .await
-        .expect("status")
-        .expect("e2");
+    let e2 = status(outbox, "e2").await;
     assert_eq!((e2.status.as_str(), e2.attempts), ("failed", 3));
     assert_eq!(outbox.backlog().await.expect("backlog"), 0);
 }
