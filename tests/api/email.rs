@@ -9,7 +9,8 @@ use switchboard::auth::Role;
 
 use crate::archive::{eventually, metric};
 use crate::helpers::*;
-use crate::smtp_server::{free_port, SmtpServer};
+use crate::redis_server::free_port;
+use crate::smtp_server::SmtpServer;
 
 /// A node that sends through `port`, retrying fast.
 async fn app_with_smtp(port: u16, max_attempts: u32) -> TestApp {

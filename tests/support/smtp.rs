@@ -4,13 +4,16 @@
 //! Waited for until it accepts connections, killed when stopped or dropped. Tests never skip:
 //! without aiosmtpd they fail with the install hint.
 //!
-//! Include it from a test binary with `#[path = "../support/smtp.rs"] mod smtp_server;`.
+//! Include it from a test binary with `#[path = "../support/smtp.rs"] mod smtp_server;`, beside
+//! `redis_server` (its free ports and folders).
 #![allow(dead_code)]
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::redis_server::{free_port, unique_dir};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(50);
@@ -20,11 +23,6 @@ pub struct SmtpServer {
     /// The Maildir (created by the server on its first message).
     dir: PathBuf,
     child: Option<Child>,
-}
-
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
 }
 
 impl SmtpServer {
@@ -37,7 +35,9 @@ impl SmtpServer {
 
     /// A server for `port` that is not running yet ([`SmtpServer::run`] starts it).
     pub fn stopped(port: u16) -> SmtpServer {
-        let dir = std::env::temp_dir().join(format!("sb-smtp-{}", uuid::Uuid::new_v4().simple()));
+        // aiosmtpd's Maildir handler creates the Maildir itself (an existing folder lacks its
+        // tmp/new/cur), so it is a folder inside a fresh one.
+        let dir = unique_dir("sb-smtp").join("maildir");
         SmtpServer {
             port,
             dir,
@@ -109,6 +109,8 @@ fn modified(p: &Path) -> std::time::SystemTime {
 impl Drop for SmtpServer {
     fn drop(&mut self) {
         self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(parent) = self.dir.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
     }
 }
