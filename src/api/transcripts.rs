@@ -97,6 +97,9 @@ pub(super) async fn load(rt: &Rt, key: &ConvKey) -> Result<(String, Vec<Arc<LogE
     Ok((epoch, events))
 }
 
+/// How the header shows a time (the events' lines show theirs the same way).
+const CLOCK: &str = "%Y-%m-%d %H:%M:%S UTC";
+
 /// The header of a transcript file: what the conversation was, who took part, when.
 pub(super) fn heading(s: &ConversationSummary) -> Vec<(&'static str, String)> {
     let opt = |o: Option<String>| o.unwrap_or_default();
@@ -115,7 +118,7 @@ pub(super) fn heading(s: &ConversationSummary) -> Vec<(&'static str, String)> {
         ),
         ("Case", opt(s.case_id.clone())),
         ("Status", s.status.as_str().to_string()),
-        ("Started", s.created_at.to_rfc3339()),
-        ("Ended", opt(s.ended_at.map(|t| t.to_rfc3339()))),
+        ("Started", s.created_at.format(CLOCK).to_string()),
+        ("Ended", opt(s.ended_at.map(|t| t.format(CLOCK).to_string()))),
     ]
 }
