@@ -1860,10 +1860,10 @@ function emailRow(c) {
   const to = h('input', { type: 'email', t: 'email-to', placeholder: 'customer@example.com', maxlength: '254', 'aria-label': 'Email the transcript to' });
   to.value = c.customer?.email || '';
   const pdf = h('input', { type: 'checkbox', t: 'email-pdf' });
-  const status = h('span', { class: 'muted', t: 'email-status', role: 'status' });
+  const status = h('span', { class: 'muted', t: 'email-status', role: 'status', 'aria-live': 'polite' });
   const go = h('button', { type: 'submit', class: 'primary', t: 'email-send', text: 'Email transcript' });
   const form = h('form', { class: 'tool-row', t: 'email-tools' }, h('strong', { text: 'Email' }), to,
-    h('label', {}, pdf, ' attach PDF'), go, status);
+    h('label', { class: 'check' }, pdf, 'attach PDF'), go, status);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     go.disabled = true;
