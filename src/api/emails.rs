@@ -1,5 +1,6 @@
 //! Emailing a transcript (issue 14, seed 002): `POST /v1/conversations/{id}/transcript/email`
-//! queues the plain-text transcript (and the PDF, when asked) in the outbox, answered `202`;
+//! queues the plain-text transcript of what the customer saw (and the PDF, when asked) in the
+//! outbox, answered `202`;
 //! `GET /v1/emails/{id}` shows how it went. Staff who can see the conversation may do both;
 //! another org's email or conversation is not found.
 
@@ -13,7 +14,7 @@ use super::{ApiError, ApiResult, Authed};
 use crate::actors::Rt;
 use crate::archive::outbox::NewEmail;
 use crate::domain::export;
-use crate::protocol::{CommandError, ErrorCode, LogEvent};
+use crate::protocol::{CommandError, ErrorCode, LogEvent, Visibility};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -55,7 +56,10 @@ async fn email_transcript(
             ))))
         }
     };
-    let (_, events) = load(&rt, &key).await?;
+    // What the customer saw: notes, the internal discussion and other agents-only events stay
+    // out of an email (it may well go to the customer).
+    let (_, mut events) = load(&rt, &key).await?;
+    events.retain(|e| e.visibility == Visibility::Public);
     let text = {
         let refs: Vec<&LogEvent> = events.iter().map(|e| e.as_ref()).collect();
         export::transcript_text(&heading(&summary), &refs)

@@ -119,6 +119,9 @@ pub(super) fn heading(s: &ConversationSummary) -> Vec<(&'static str, String)> {
         ("Case", opt(s.case_id.clone())),
         ("Status", s.status.as_str().to_string()),
         ("Started", s.created_at.format(CLOCK).to_string()),
-        ("Ended", opt(s.ended_at.map(|t| t.format(CLOCK).to_string()))),
+        (
+            "Ended",
+            opt(s.ended_at.map(|t| t.format(CLOCK).to_string())),
+        ),
     ]
 }

@@ -40,6 +40,8 @@ async fn a_chat(app: &TestApp) -> String {
         .await;
     al.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "a1", "text": "It ships tomorrow." }))
         .await;
+    al.ok(json!({ "type": "note", "conversation": conv, "text": "Grumpy customer" }))
+        .await;
     conv
 }
 
@@ -106,6 +108,8 @@ async fn a_transcript_is_emailed_as_text_and_with_its_pdf_and_the_smtp_server_re
         assert!(text.contains(&format!("Conversation: {conv}")), "{text}");
         assert!(text.contains("ada Tester: Where is my order? שלום"), "{text}");
         assert!(text.contains("Agent al: It ships tomorrow."), "{text}");
+        assert!(!text.contains("Grumpy customer"), "agents-only events stay out: {text}");
+        assert!(!text.contains("agents only"), "{text}");
     }
     let with_pdf: Vec<Value> = messages.iter().map(|m| read_mail(m)["attachments"].clone()).collect();
     assert_eq!(with_pdf[0], json!([]));
