@@ -21,12 +21,13 @@ static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 const REPLACEMENT: char = '\u{FFFD}';
 
 /// One glyph placed on a line: its id in the subset, how far it moves the pen and how far it
-/// is drawn from the pen (font units).
+/// is drawn from the pen, across and up (font units; marks sit above or below their letter).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Placed {
     pub gid: u16,
     pub advance: i32,
     pub offset: i32,
+    pub rise: i32,
 }
 
 /// A line ready to draw: glyphs in visual (left-to-right) order.
@@ -181,16 +182,24 @@ impl Font {
                 gid,
                 advance: pos.x_advance,
                 offset: pos.x_offset,
+                rise: pos.y_offset,
             });
             out.width += pos.x_advance;
         }
     }
 
-    /// The show-text operands of a line: each glyph as a two-byte CID, with the adjustments
-    /// (thousandths of the font size) that move the pen where shaping put it.
-    pub fn operands(&self, line: &Shaped) -> Vec<Operand> {
-        let mut ops = Vec::with_capacity(line.glyphs.len() * 2);
+    /// The show-text operands of a line: runs of glyphs at one rise (points at `size`), each
+    /// glyph a two-byte CID, with the adjustments (thousandths of the font size) that move the
+    /// pen where shaping put it.
+    pub fn operands(&self, line: &Shaped, size: f32) -> Vec<(f32, Vec<Operand>)> {
+        let mut runs: Vec<(i32, Vec<Operand>)> = Vec::new();
         for g in &line.glyphs {
+            if runs.last().is_none_or(|(rise, _)| *rise != g.rise) {
+                runs.push((g.rise, Vec::new()));
+            }
+            let Some((_, ops)) = runs.last_mut() else {
+                continue;
+            };
             let nominal = i32::from(self.widths.get(&g.gid).copied().unwrap_or(0));
             if g.offset != 0 {
                 ops.push(Operand::Adjust(-self.thousandths(g.offset)));
@@ -201,7 +210,9 @@ impl Font {
                 ops.push(Operand::Adjust(self.thousandths(after)));
             }
         }
-        ops
+        runs.into_iter()
+            .map(|(rise, ops)| (self.points(rise, size), ops))
+            .collect()
     }
 
     fn thousandths(&self, units: i32) -> f32 {

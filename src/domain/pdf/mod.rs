@@ -174,10 +174,15 @@ fn draw(
     content.begin_text();
     content.set_font(FONT_NAME, size);
     content.set_text_matrix([1.0, 0.0, 0.0, 1.0, x, y]);
-    {
+    let mut raised = false;
+    for (rise, ops) in font.operands(line, size) {
+        if rise != 0.0 || raised {
+            content.set_rise(rise);
+            raised = rise != 0.0;
+        }
         let mut shown = content.show_positioned();
         let mut items = shown.items();
-        for op in font.operands(line) {
+        for op in ops {
             match op {
                 Operand::Glyph(cid) => items.show(Str(&cid)),
                 Operand::Adjust(by) => items.adjust(by),

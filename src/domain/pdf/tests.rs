@@ -128,3 +128,29 @@ fn ten_thousand_events_lay_out_in_reasonable_time() {
     assert!(count.is_some_and(|n| n > 300), "{count:?} pages");
     eprintln!("10k events: {took:?}, {count:?} pages, {} bytes", pdf.len());
 }
+
+#[test]
+fn marks_are_raised_or_lowered_where_shaping_puts_them() {
+    let mut font = Font::new().unwrap();
+    // Arabic with its vowel marks (harakat): each mark is drawn off the baseline, the letters on it.
+    let text = "مَرْحَبًا";
+    let line = font.shape(text, Font::paragraph_level(text));
+    let runs = font.operands(&line, 10.0);
+    let glyphs: usize = runs
+        .iter()
+        .map(|(_, ops)| {
+            ops.iter()
+                .filter(|o| matches!(o, font::Operand::Glyph(_)))
+                .count()
+        })
+        .sum();
+    assert_eq!(glyphs, line.glyphs.len(), "every glyph drawn once");
+    assert!(
+        runs.iter().any(|(rise, _)| *rise != 0.0),
+        "marks off the baseline"
+    );
+    assert_eq!(runs.first().map(|(rise, _)| *rise), Some(0.0));
+    assert_eq!(runs.last().map(|(rise, _)| *rise), Some(0.0));
+    let pdf = document("", &[Block::new(Style::Body, text)]).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+}
