@@ -29,7 +29,8 @@ pub enum Style {
     Field,
     /// A small grey line: who wrote what follows and when, or what happened.
     Meta,
-    /// What someone wrote, indented under its meta line.
+    /// What someone wrote, indented under its meta line (from the right when it reads
+    /// right-to-left).
     Body,
 }
 
@@ -128,7 +129,7 @@ impl Pages {
             for line in wrap(font, &text, width, size) {
                 let shaped = font.shape(&line, level);
                 let x = if level.is_rtl() {
-                    WIDTH - MARGIN - font.points(shaped.width, size)
+                    WIDTH - MARGIN - indent - font.points(shaped.width, size)
                 } else {
                     MARGIN + indent
                 };
