@@ -213,6 +213,8 @@ pub struct SmtpSettings {
     pub lease_ms: u64,
     /// Most emails one node claims at a time.
     pub batch: usize,
+    /// How long a sent or failed email's status stays readable before it is purged.
+    pub keep_ms: u64,
 }
 
 impl Default for SmtpSettings {
@@ -231,6 +233,7 @@ impl Default for SmtpSettings {
             poll_ms: 5_000,
             lease_ms: 60_000,
             batch: 20,
+            keep_ms: 2_592_000_000,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! due again after a backoff doubling from `smtp.retry_base_ms` to `smtp.retry_max_ms`, until
 //! `smtp.max_attempts`, then `failed` with the last error. A node that dies mid-send leaves its
 //! claim to expire, and another node sends the email (at least once: SMTP has no idempotency).
+//! Sent and failed emails keep only their status row, purged after `smtp.keep_ms`.
 //! With no `smtp.host` email is off and nothing runs.
 
 use std::sync::Arc;
@@ -143,6 +144,10 @@ impl Inner {
             while self.round().await >= self.settings.batch.max(1) {}
             if let Ok(n) = self.archive.outbox().backlog().await {
                 self.backlog.set(n);
+            }
+            let before = now_us().saturating_sub(millis_us(self.settings.keep_ms));
+            if let Err(e) = self.archive.outbox().purge(before).await {
+                tracing::warn!(error = %e, "Purging old emails failed; retrying.");
             }
             let _ = tokio::time::timeout(poll, self.wake.notified()).await;
         }

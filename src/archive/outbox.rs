@@ -81,6 +81,9 @@ pub trait Outbox: Send + Sync + 'static {
 
     /// Rows not yet sent nor failed (every org).
     fn backlog(&self) -> ArchiveFuture<i64>;
+
+    /// Forgets sent and failed rows created before `before_us` (every org); how many.
+    fn purge(&self, before_us: i64) -> ArchiveFuture<u64>;
 }
 
 pub(super) const INSERT: &str = "\
@@ -119,6 +122,9 @@ WHERE org = $1 AND id = $2 AND status = 'sending' AND attempts = $3";
 pub(super) const STATUS: &str = "\
 SELECT id, conversation, recipient, status, attempts, last_error, created_us, sent_us
 FROM email_outbox WHERE org = $1 AND id = $2";
+
+pub(super) const PURGE: &str =
+    "DELETE FROM email_outbox WHERE status IN ('sent', 'failed') AND created_us < $1";
 
 pub(super) const BACKLOG: &str =
     "SELECT COUNT(*) FROM email_outbox WHERE status IN ('queued', 'sending')";
@@ -299,6 +305,17 @@ macro_rules! outbox_impl {
                             }
                         },
                     ))
+                }))
+            }
+
+            fn purge(&self, before_us: i64) -> $crate::archive::ArchiveFuture<u64> {
+                let pool = self.pool.clone();
+                Box::pin(self.rt.run(async move {
+                    Ok(sqlx::query($crate::archive::outbox::PURGE)
+                        .bind(before_us)
+                        .execute(&pool)
+                        .await?
+                        .rows_affected())
                 }))
             }
 

@@ -127,4 +127,22 @@ pub async fn claims_once_fences_stale_outcomes_and_retries(archive: SharedArchiv
     let e2 = status(outbox, "e2").await;
     assert_eq!((e2.status.as_str(), e2.attempts), ("failed", 3));
     assert_eq!(outbox.backlog().await.expect("backlog"), 0);
+
+    // Finished emails are purged once old enough; nothing else is.
+    outbox
+        .enqueue(email("t1", "e4", false))
+        .await
+        .expect("enqueue");
+    assert_eq!(outbox.purge(1_000).await.expect("purge"), 0, "none older");
+    assert_eq!(
+        outbox.purge(1_001).await.expect("purge"),
+        3,
+        "e1, e2 and e3, not the queued e4"
+    );
+    assert!(outbox
+        .status(&org("t1"), "e1")
+        .await
+        .expect("status")
+        .is_none());
+    assert_eq!(status(outbox, "e4").await.status, "queued");
 }
