@@ -215,6 +215,10 @@ pub struct SmtpSettings {
     pub batch: usize,
     /// How long a sent or failed email's status stays readable before it is purged.
     pub keep_ms: u64,
+    /// Emails one org may queue on one node: a burst, refilled at `per_minute` (`429` beyond),
+    /// so that the relay is not a way to mail the world.
+    pub per_minute: u32,
+    pub burst: u32,
 }
 
 impl Default for SmtpSettings {
@@ -234,6 +238,8 @@ impl Default for SmtpSettings {
             lease_ms: 60_000,
             batch: 20,
             keep_ms: 2_592_000_000,
+            per_minute: 30,
+            burst: 10,
         }
     }
 }

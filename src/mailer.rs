@@ -10,6 +10,7 @@
 //! Sent and failed emails keep only their status row, purged after `smtp.keep_ms`.
 //! With no `smtp.host` email is off and nothing runs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use crate::archive::outbox::{ClaimedEmail, NewEmail};
 use crate::archive::{ArchiveError, SharedArchive};
 use crate::config::SmtpSettings;
+use crate::ids::OrgId;
+use crate::limiter::TokenBucket;
 use crate::metrics::Metrics;
 
 /// The longest address accepted (RFC 5321's path limit).
@@ -63,6 +66,9 @@ struct Inner {
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Option<Mailbox>,
     wake: tokio::sync::Notify,
+    /// Each org's allowance of new emails on this node (`parking_lot`: never held across an
+    /// await).
+    allowance: Mutex<HashMap<OrgId, TokenBucket>>,
     /// The last round's error (the outbox unreachable), until a round succeeds.
     last_error: Mutex<Option<String>>,
     sent: Counter,
@@ -93,6 +99,7 @@ impl Mailer {
                 from,
                 settings,
                 wake: tokio::sync::Notify::new(),
+                allowance: Mutex::new(HashMap::new()),
                 last_error: Mutex::new(None),
                 sent: metrics.email_sent.clone(),
                 failures: metrics.email_failures.clone(),
@@ -111,6 +118,18 @@ impl Mailer {
         if self.enabled() {
             tokio::spawn(self.inner.clone().run());
         }
+    }
+
+    /// Takes one of the org's emails on this node; `false` when it has sent its share.
+    pub fn allow(&self, org: &OrgId) -> bool {
+        let settings = &self.inner.settings;
+        let per_sec = settings.per_minute as f64 / 60.0;
+        self.inner
+            .allowance
+            .lock()
+            .entry(org.clone())
+            .or_insert_with(|| TokenBucket::per_second(per_sec, settings.burst))
+            .try_take()
     }
 
     /// Puts an email in the outbox and wakes the sender.

@@ -6,14 +6,15 @@
 use serde_json::{json, Value};
 
 use switchboard::auth::Role;
+use switchboard::config::SmtpSettings;
 
 use crate::archive::{eventually, metric};
 use crate::helpers::*;
 use crate::redis_server::free_port;
 use crate::smtp_server::SmtpServer;
 
-/// A node that sends through `port`, retrying fast.
-async fn app_with_smtp(port: u16, max_attempts: u32) -> TestApp {
+/// A node that sends through `port`, retrying fast; `tweak` changes its `[smtp]` further.
+async fn app_with_smtp(port: u16, tweak: impl FnOnce(&mut SmtpSettings)) -> TestApp {
     spawn_app_configured(
         move |s| {
             s.smtp.host = "127.0.0.1".into();
@@ -22,8 +23,8 @@ async fn app_with_smtp(port: u16, max_attempts: u32) -> TestApp {
             s.smtp.poll_ms = 50;
             s.smtp.retry_base_ms = 50;
             s.smtp.retry_max_ms = 200;
-            s.smtp.max_attempts = max_attempts;
             s.smtp.timeout_ms = 2000;
+            tweak(&mut s.smtp);
         },
         |_| {},
     )
@@ -79,7 +80,7 @@ async fn until_status(app: &TestApp, token: &str, id: &str, want: &str) -> Value
 #[actix_web::test]
 async fn a_transcript_is_emailed_as_text_and_with_its_pdf_and_the_smtp_server_receives_it() {
     let smtp = SmtpServer::start();
-    let app = app_with_smtp(smtp.port(), 5).await;
+    let app = app_with_smtp(smtp.port(), |_| {}).await;
     let conv = a_chat(&app).await;
     let token = app.staff_token("t1", "al", &[Role::Agent], &["general"]);
 
@@ -126,7 +127,7 @@ async fn a_transcript_is_emailed_as_text_and_with_its_pdf_and_the_smtp_server_re
 #[actix_web::test]
 async fn with_the_smtp_server_down_the_email_waits_and_is_delivered_once_it_is_back() {
     let mut smtp = SmtpServer::stopped(free_port());
-    let app = app_with_smtp(smtp.port(), 1000).await;
+    let app = app_with_smtp(smtp.port(), |s| s.max_attempts = 1000).await;
     let conv = a_chat(&app).await;
     let token = app.staff_token("t1", "al", &[Role::Agent], &["general"]);
     let (status, body) = email(&app, &token, &conv, json!({ "to": "ada@example.com" })).await;
@@ -155,7 +156,7 @@ async fn with_the_smtp_server_down_the_email_waits_and_is_delivered_once_it_is_b
 #[actix_web::test]
 async fn an_email_that_keeps_failing_ends_failed_after_its_attempts() {
     let smtp = SmtpServer::stopped(free_port());
-    let app = app_with_smtp(smtp.port(), 2).await;
+    let app = app_with_smtp(smtp.port(), |s| s.max_attempts = 2).await;
     let conv = a_chat(&app).await;
     let token = app.staff_token("t1", "al", &[Role::Agent], &["general"]);
     let (_, body) = email(&app, &token, &conv, json!({ "to": "ada@example.com" })).await;
@@ -168,7 +169,7 @@ async fn an_email_that_keeps_failing_ends_failed_after_its_attempts() {
 #[actix_web::test]
 async fn bad_input_other_orgs_and_other_queues_are_refused() {
     let smtp = SmtpServer::start();
-    let app = app_with_smtp(smtp.port(), 5).await;
+    let app = app_with_smtp(smtp.port(), |_| {}).await;
     let conv = a_chat(&app).await;
     let token = app.staff_token("t1", "al", &[Role::Agent], &["general"]);
     for bad in [
@@ -201,6 +202,25 @@ async fn bad_input_other_orgs_and_other_queues_are_refused() {
     assert_eq!(status, 404);
     until_status(&app, &token, &id, "sent").await;
     assert_eq!(smtp.messages().len(), 1, "only the valid request was sent");
+}
+
+#[actix_web::test]
+async fn an_org_that_queues_too_many_emails_is_told_to_wait() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(smtp.port(), |s| {
+        s.burst = 2;
+        s.per_minute = 0;
+    })
+    .await;
+    let conv = a_chat(&app).await;
+    let token = app.staff_token("t1", "al", &[Role::Agent], &["general"]);
+    for _ in 0..2 {
+        let (status, body) = email(&app, &token, &conv, json!({ "to": "ada@example.com" })).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let (status, body) = email(&app, &token, &conv, json!({ "to": "ada@example.com" })).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
 }
 
 #[actix_web::test]
