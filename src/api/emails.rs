@@ -56,14 +56,14 @@ async fn email_transcript(
             ))))
         }
     };
-    // What the customer saw: notes, the internal discussion and other agents-only events stay
-    // out of an email (it may well go to the customer).
     if !rt.mailer.allow(&key.org) {
         return Err(ApiError(CommandError::new(
             ErrorCode::RateLimited,
             "too many emails from this org; try again in a minute",
         )));
     }
+    // What the customer saw: notes, the internal discussion and other agents-only events stay
+    // out of an email (it may well go to the customer).
     let (_, mut events) = load(&rt, &key).await?;
     events.retain(|e| e.visibility == Visibility::Public);
     let text = {
