@@ -45,6 +45,9 @@ pub struct Settings {
     /// The retention job and customer erasures (issue 14; periods are per org).
     #[serde(default)]
     pub retention: RetentionSettings,
+    /// The SMTP server transcripts are emailed through; none configured: email is off.
+    #[serde(default)]
+    pub smtp: SmtpSettings,
     /// Test hooks; off in every shipped config.
     #[serde(default)]
     pub testing: TestingSettings,
@@ -193,6 +196,73 @@ impl Default for ArchiveSettings {
             sweep_batch: 500,
             max_backlog: 10_000,
             hot_grace_ms: 3_600_000,
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain SMTP: a relay on the same host or a trusted network (TLS is not built in).
+    #[default]
+    None,
+}
+
+/// Emailing transcripts (seed 002) through an outbox in the archive database. Times in
+/// milliseconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SmtpSettings {
+    /// The SMTP server; empty turns email off (the routes answer `503`).
+    pub host: String,
+    pub port: u16,
+    /// The sender address (`From`).
+    pub from: String,
+    /// SMTP AUTH (PLAIN/LOGIN) when both are set.
+    pub username: String,
+    pub password: Secret,
+    pub tls: SmtpTls,
+    /// One SMTP conversation's timeout.
+    pub timeout_ms: u64,
+    /// Attempts of one email before it is `failed`.
+    pub max_attempts: u32,
+    /// Backoff between attempts: doubles from `retry_base_ms` up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How often a node's sender looks for due emails (it is also woken by each new one).
+    pub poll_ms: u64,
+    /// How long a claimed email is a node's before another node may take it over.
+    pub lease_ms: u64,
+    /// Most emails one node claims at a time.
+    pub batch: usize,
+    /// How long a sent or failed email's status stays readable before it is purged.
+    pub keep_ms: u64,
+    /// Emails one org may queue on one node: a burst, refilled at `per_minute` (`429` beyond),
+    /// so that the relay is not a way to mail the world.
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 25,
+            from: "switchboard@localhost".into(),
+            username: String::new(),
+            password: Secret::new(""),
+            tls: SmtpTls::None,
+            timeout_ms: 10_000,
+            max_attempts: 8,
+            retry_base_ms: 5_000,
+            retry_max_ms: 600_000,
+            poll_ms: 5_000,
+            lease_ms: 60_000,
+            batch: 20,
+            keep_ms: 2_592_000_000,
+            per_minute: 30,
+            burst: 10,
         }
     }
 }

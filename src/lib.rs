@@ -12,7 +12,8 @@
 //!    [`engine::Engine`] trait — and [`archive`], finished conversations in SQL (SQLite or
 //!    PostgreSQL) behind the [`archive::Archive`] trait.
 //! 2. The node's services: [`node`] (what one node shares), [`archiver`] (finished
-//!    conversations into the archive), [`placement`] (where actors live:
+//!    conversations into the archive), [`mailer`] (transcripts emailed through the outbox),
+//!    [`placement`] (where actors live:
 //!    one process or a cluster), [`hub`] (fan-out of events to sockets), [`attachments`]
 //!    (where uploaded files live), [`privacy`] (retention and customer erasure), [`orgs`], [`auth`],
 //!    [`limiter`], [`metrics`], [`http_error`], [`shutdown`], [`telemetry`].
@@ -37,6 +38,7 @@ pub mod auth;
 pub mod http_error;
 pub mod hub;
 pub mod limiter;
+pub mod mailer;
 pub mod metrics;
 pub mod node;
 pub mod orgs;

@@ -20,8 +20,13 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     pub fn new(rate_per_sec: u32, burst: u32) -> Self {
+        Self::per_second(f64::from(rate_per_sec), burst)
+    }
+
+    /// A bucket refilled at a fractional rate (e.g. 30 a minute is 0.5 a second).
+    pub fn per_second(rate_per_sec: f64, burst: u32) -> Self {
         Self {
-            rate_per_sec: f64::from(rate_per_sec),
+            rate_per_sec: rate_per_sec.max(0.0),
             burst: f64::from(burst.max(1)),
             tokens: f64::from(burst.max(1)),
             last: Instant::now(),

@@ -80,6 +80,12 @@ pub struct Metrics {
     pub erasures_done: Counter,
     /// Customer erasure runs that failed (retried on the next sweep).
     pub erasure_failures: Counter,
+    /// Transcript emails the SMTP server accepted.
+    pub email_sent: Counter,
+    /// Attempts to send an email that failed (retried with backoff, or given up).
+    pub email_failures: Counter,
+    /// Emails in the outbox not yet sent nor failed (every node's view of the shared outbox).
+    pub email_backlog: Gauge,
     pub slow_consumers: Counter,
     /// Enqueued → an offer for the conversation accepted (the queue actor).
     pub queue_wait: Histogram,
@@ -145,6 +151,11 @@ impl Default for Metrics {
             "erasure_failures",
             "Customer erasure runs that failed (retried on the next sweep)",
         );
+        let email_sent = counter("email_sent", "Transcript emails the SMTP server accepted");
+        let email_failures = counter(
+            "email_failures",
+            "Attempts to send an email that failed (retried or given up)",
+        );
         let slow_consumers = counter(
             "slow_consumers",
             "Connections closed because their send buffer filled",
@@ -162,6 +173,12 @@ impl Default for Metrics {
             "timers_pending",
             "Deadlines the timer supervisor holds (idle, auto-complete, wrap-up, offer expiry)",
             timers_pending.clone(),
+        );
+        let email_backlog = Gauge::default();
+        registry.register(
+            "email_backlog",
+            "Emails in the outbox not yet sent nor failed",
+            email_backlog.clone(),
         );
 
         let offers = Family::<OutcomeLabel, Counter>::default();
@@ -255,6 +272,9 @@ impl Default for Metrics {
             retention_deleted,
             erasures_done,
             erasure_failures,
+            email_sent,
+            email_failures,
+            email_backlog,
             slow_consumers,
             queue_wait,
             offer_accept,

@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::engine::SharedEngine;
 use crate::hub::Hub;
 use crate::limiter::{OrgLimiter, OrgLimiters};
+use crate::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::orgs::Orgs;
 use crate::placement::Placement;
@@ -30,6 +31,8 @@ pub struct Node {
     pub archiver: Archiver,
     /// The retention and erasure job's wake-up (`crate::privacy`).
     pub privacy: crate::privacy::Privacy,
+    /// Transcripts emailed through SMTP, via the outbox in the archive database.
+    pub mailer: Mailer,
     /// Where actors live: this process alone, or a cluster.
     pub placement: Arc<dyn Placement>,
     /// One shared rate limiter per org (DESIGN invariant 8).
@@ -50,9 +53,11 @@ impl Node {
         archive: SharedArchive,
     ) -> Self {
         let metrics = Metrics::default();
+        let mailer = Mailer::new(archive.clone(), settings.smtp.clone(), &metrics);
         let archiver = Archiver::new(engine.clone(), archive, settings.archive.clone(), &metrics);
         Self {
             archiver,
+            mailer,
             auth: Authenticator::new(&settings.auth),
             orgs: Orgs::new(engine.clone()),
             blobs: crate::attachments::from_settings(&settings.attachments),

@@ -93,11 +93,13 @@ pub async fn build_runtime(settings: &Settings) -> anyhow::Result<Rt> {
     let arbiters = (0..threads(settings.server.actor_threads))
         .map(|_| Arbiter::new().handle())
         .collect();
+    crate::mailer::validate(&settings.smtp).map_err(|e| anyhow::anyhow!(e))?;
     let archive = crate::archive::open(&settings.archive.url)
         .await
         .map_err(|e| anyhow::anyhow!("opening the archive: {e}"))?;
     let node = Node::new(settings.clone(), engine, placement.clone(), archive);
     node.archiver.start();
+    node.mailer.start();
     if let Some(bus) = node.engine.cluster() {
         node.hub.connect_bus(bus);
     }

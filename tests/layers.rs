@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("http_error", 2),
     ("hub", 2),
     ("limiter", 2),
+    ("mailer", 2),
     ("metrics", 2),
     ("node", 2),
     ("orgs", 2),

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and a fresh machine may lack: a C toolchain, redis-server
 # (the Redis engine's tests start their own on free ports), moto's S3-compatible server (the
-# attachment tests), Debian's Chromium (browser tests;
-# never a downloaded browser) and the browser tests' npm packages. Idempotent and quiet when
+# attachment tests), pypdf (the PDF export tests extract text with it), aiosmtpd (the email
+# tests' SMTP server), Debian's Chromium
+# (browser tests; never a downloaded browser) and the browser tests' npm packages. Idempotent and quiet when
 # everything is there. Called by tests/run.sh (the README's test command) and so by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,19 @@ if ! python3 -c 'import moto.server' 2>/dev/null; then
   # A Debian system python refuses --user installs (PEP 668) unless told this is meant.
   python3 -m pip install --user --quiet 'moto[server]' \
     || python3 -m pip install --user --quiet --break-system-packages 'moto[server]'
+fi
+# The PDF export's tests extract the text with pypdf (tests/api/exports.rs): it reads
+# right-to-left runs (Hebrew, Arabic) back into logical order and needs no system package.
+if ! python3 -c 'import pypdf' 2>/dev/null; then
+  echo "== installing pypdf (PDF text extraction in the export tests)"
+  python3 -m pip install --user --quiet pypdf \
+    || python3 -m pip install --user --quiet --break-system-packages pypdf
+fi
+# The email tests' SMTP server (tests/support/smtp.rs).
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  echo "== installing aiosmtpd (the email tests' SMTP server)"
+  python3 -m pip install --user --quiet aiosmtpd \
+    || python3 -m pip install --user --quiet --break-system-packages aiosmtpd
 fi
 if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
   echo "tests/setup.sh: node $(node --version) is too old; the browser tests need Node.js 20+" >&2

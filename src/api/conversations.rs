@@ -20,14 +20,13 @@ use crate::domain::export;
 use crate::engine::{ConversationFilter, ConversationSummary, ListPosition};
 use crate::ids::{AgentId, ConvKey, ConversationId, CustomerId, OrgId};
 use crate::protocol::CommandError;
-use crate::protocol::LogEvent;
 
 pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     cfg.route("/v1/conversations", web::get().to(list))
         .route("/v1/conversations/{id}", web::get().to(get_one))
         .route(
             "/v1/conversations/{id}/transcript",
-            web::get().to(transcript),
+            web::get().to(super::transcripts::transcript),
         )
         .route("/v1/surveys", web::get().to(surveys));
     if fault_injection {
@@ -64,21 +63,23 @@ struct ListQuery {
     format: Option<String>,
 }
 
-/// The file formats of a download (seed 001's "view & export").
+/// The file formats of a download (seed 001's "view & export", seed 002's PDF).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(super) enum Format {
     Json,
     Csv,
     Text,
+    Pdf,
 }
 
 impl Format {
     /// `allowed`: the formats this route offers; anything else is a `400`.
-    fn parse(raw: Option<&str>, allowed: &[Format]) -> Result<Self, ApiError> {
+    pub(super) fn parse(raw: Option<&str>, allowed: &[Format]) -> Result<Self, ApiError> {
         let f = match raw.unwrap_or("json") {
             "json" => Format::Json,
             "csv" => Format::Csv,
             "txt" | "text" => Format::Text,
+            "pdf" => Format::Pdf,
             other => {
                 return Err(ApiError(CommandError::bad_request(format!(
                     "unknown format {other:?}"
@@ -96,7 +97,11 @@ impl Format {
 }
 
 /// A download: its type, saved under `name` (never shown inline, never sniffed).
-fn file(body: String, content_type: &str, name: &str) -> HttpResponse {
+pub(super) fn file(
+    body: impl actix_web::body::MessageBody + 'static,
+    content_type: &str,
+    name: &str,
+) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Content-Type", content_type))
         .insert_header((
@@ -354,89 +359,6 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     let (_, summary) = find(&rt, &who.0, &path).await?;
     Ok(HttpResponse::Ok().json(summary))
-}
-
-/// The whole log as JSON, agent-only events included (this is an agent API).
-/// A conversation's whole log and its generation: the engine's while it has it, else the
-/// archive's.
-pub(super) async fn whole_log(
-    rt: &Rt,
-    key: &ConvKey,
-) -> Result<(String, Vec<std::sync::Arc<LogEvent>>), ApiError> {
-    let whole = crate::engine::read_all(rt.engine.as_ref(), key, 1000)
-        .await
-        .map_err(|e| ApiError(CommandError::from(e)))?;
-    if let Some(w) = whole {
-        return Ok((w.epoch.to_string(), w.events));
-    }
-    let archive = rt.archive();
-    let epoch = archive
-        .epoch(key)
-        .await
-        .map_err(|e| ApiError(CommandError::from(e)))?
-        .unwrap_or_default();
-    let events = crate::archive::read_all(archive.as_ref(), key, 1000)
-        .await
-        .map_err(|e| ApiError(CommandError::from(e)))?;
-    Ok((epoch, events))
-}
-
-async fn transcript(
-    rt: web::Data<Rt>,
-    who: Authed,
-    path: web::Path<String>,
-    q: web::Query<TranscriptQuery>,
-) -> ApiResult<HttpResponse> {
-    let format = Format::parse(
-        q.format.as_deref(),
-        &[Format::Json, Format::Csv, Format::Text],
-    )?;
-    let (key, summary) = find(&rt, &who.0, &path).await?;
-    let (epoch, events) = whole_log(&rt, &key).await?;
-    let events: Vec<&LogEvent> = events.iter().map(|e| e.as_ref()).collect();
-    let name = format!("transcript-{}", summary.id);
-    match format {
-        Format::Json => Ok(HttpResponse::Ok().json(json!({
-            "conversation": summary,
-            "epoch": epoch,
-            "events": events,
-        }))),
-        Format::Csv => Ok(file(
-            export::transcript_csv(&events),
-            "text/csv; charset=utf-8",
-            &format!("{name}.csv"),
-        )),
-        Format::Text => {
-            let heading = [
-                ("Conversation", summary.id.to_string()),
-                ("Customer", summary.customer_name.clone()),
-                ("Email", summary.customer_email.clone().unwrap_or_default()),
-                (
-                    "Queue",
-                    summary
-                        .queue
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                ),
-                ("Case", summary.case_id.clone().unwrap_or_default()),
-                ("Status", summary.status.as_str().to_string()),
-                ("Started", summary.created_at.to_rfc3339()),
-            ];
-            Ok(file(
-                export::transcript_text(&heading, &events),
-                "text/plain; charset=utf-8",
-                &format!("{name}.txt"),
-            ))
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct TranscriptQuery {
-    /// `json` (default), `csv` (one row per event) or `txt`.
-    #[serde(default)]
-    format: Option<String>,
 }
 
 /// Seed 000's survey API: every stored NPS answer of the org.

@@ -18,7 +18,8 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::conversations::{find_visible, page_limit, parse_cursor, whole_log, Page};
+use super::conversations::{find_visible, page_limit, parse_cursor, Page};
+use super::transcripts::load as whole_log;
 use super::{ApiError, ApiResult, Authed};
 use crate::actors::Rt;
 use crate::domain::journey;

@@ -8,9 +8,11 @@ mod assets;
 mod attachments;
 pub mod config;
 mod conversations;
+mod emails;
 mod history;
 mod privacy;
 mod public;
+mod transcripts;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -153,6 +155,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     config::routes(cfg);
     conversations::routes(cfg, fault_injection);
     history::routes(cfg);
+    emails::routes(cfg);
     attachments::routes(cfg);
     privacy::routes(cfg);
 }

@@ -7,7 +7,8 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::conversations::{find_merged, surveys_merged, whole_log};
+use super::conversations::{find_merged, surveys_merged};
+use super::transcripts::load as whole_log;
 use super::{ApiError, ApiResult, Authed};
 use crate::actors::Rt;
 use crate::engine::ConversationFilter;

@@ -74,13 +74,18 @@ async fn readyz(rt: web::Data<Rt>) -> HttpResponse {
         Ok(Err(e)) => crate::archiver::ArchiveHealth::Error(e.to_string()).to_string(),
         Err(_) => "error archive check timed out".to_string(),
     };
+    // The email outbox likewise: `off`, `ok`, `backlog N` or `error …`.
+    let email = tokio::time::timeout(ARCHIVE_CHECK, rt.mailer.health())
+        .await
+        .unwrap_or_else(|_| "error outbox check timed out".to_string());
     match ready {
         Ok(()) => HttpResponse::Ok().json(json!({
-            "ready": true, "engine": rt.engine.kind(), "node": rt.node_id, "archive": archive
+            "ready": true, "engine": rt.engine.kind(), "node": rt.node_id, "archive": archive,
+            "email": email
         })),
         Err(e) => HttpResponse::ServiceUnavailable().json(json!({
             "ready": false, "engine": rt.engine.kind(), "node": rt.node_id, "archive": archive,
-            "error": e.to_string()
+            "email": email, "error": e.to_string()
         })),
     }
 }

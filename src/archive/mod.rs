@@ -11,6 +11,7 @@
 //! **Architecture Invariant:** every query is scoped by org (DESIGN invariant 6): an id of
 //! another org finds nothing.
 
+pub mod outbox;
 mod postgres;
 pub mod privacy;
 mod runtime;
@@ -111,6 +112,9 @@ pub trait Archive: privacy::PrivacyArchive + Send + Sync + 'static {
 
     /// Ok when the database answers.
     fn check(&self) -> ArchiveFuture<()>;
+
+    /// The email outbox in the same database.
+    fn outbox(&self) -> &dyn outbox::Outbox;
 }
 
 /// Opens the archive named by `url` (`sqlite://path` or `postgres://…`), creating a SQLite

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use super::outbox::outbox_impl;
 use super::privacy::*;
 use super::runtime::DbRuntime;
 use super::sql::{archive_impl, select_find};
@@ -52,3 +53,4 @@ impl PostgresArchive {
 
 privacy_impl!(PostgresArchive);
 archive_impl!(PostgresArchive, sqlx::Postgres, "postgres");
+outbox_impl!(PostgresArchive);

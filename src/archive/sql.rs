@@ -283,6 +283,10 @@ macro_rules! archive_impl {
                 }))
             }
 
+            fn outbox(&self) -> &dyn $crate::archive::outbox::Outbox {
+                self
+            }
+
             fn check(&self) -> $crate::archive::ArchiveFuture<()> {
                 let pool = self.pool.clone();
                 Box::pin(self.rt.run(async move {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+use super::outbox::outbox_impl;
 use super::privacy::*;
 use super::runtime::DbRuntime;
 use super::sql::{archive_impl, select_find};
@@ -86,3 +87,4 @@ impl SqliteArchive {
 
 privacy_impl!(SqliteArchive);
 archive_impl!(SqliteArchive, sqlx::Sqlite, "sqlite");
+outbox_impl!(SqliteArchive);

@@ -1,9 +1,12 @@
 //! Transcripts as files people open (seed 001's "view & export", DESIGN §12): CSV — one row per
-//! event — and plain text. Pure formatting; the routes decide who may read what.
+//! event —, plain text and PDF (seed 002; laid out by `domain/pdf`). Pure formatting; the routes
+//! decide who may read what.
 //!
 //! CSV cells are quoted per RFC 4180 and made **formula-injection safe**: a cell that a
 //! spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage
 //! return) is prefixed with `'`, so `=HYPERLINK(…)` typed by a customer stays text.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -153,6 +156,7 @@ pub fn transcript_csv(events: &[&LogEvent]) -> String {
 /// A transcript as plain text, one line per event: `[time] who: text` for what people wrote,
 /// `[time] * what happened` for the rest; agents-only lines are marked so.
 pub fn transcript_text(heading: &[(&str, String)], events: &[&LogEvent]) -> String {
+    let names = names(events);
     let mut out = String::new();
     for (label, value) in heading {
         if !value.is_empty() {
@@ -165,30 +169,110 @@ pub fn transcript_text(heading: &[(&str, String)], events: &[&LogEvent]) -> Stri
             continue;
         }
         let at = e.at.format("%Y-%m-%d %H:%M:%S UTC");
-        let who = e
-            .author
-            .name
-            .clone()
-            .or_else(|| e.author.id.clone())
-            .unwrap_or_else(|| wire(&e.author.role));
-        let private = if e.visibility == crate::protocol::Visibility::Agents {
-            " (agents only)"
-        } else {
-            ""
-        };
+        let who = author(e, &names);
+        let private = if internal(e) { " (agents only)" } else { "" };
         let text = event_text(&e.kind);
-        match e.kind {
-            EventKind::Message { .. } | EventKind::Note { .. } | EventKind::Internal { .. } => {
-                let lead = format!("[{at}] {who}{private}: ");
-                let pad = " ".repeat(lead.chars().count());
-                out.push_str(&lead);
-                out.push_str(&text.replace('\n', &format!("\n{pad}")));
-                out.push('\n');
-            }
-            _ => out.push_str(&format!("[{at}] * {text}{private}\n")),
+        if written(&e.kind) {
+            let lead = format!("[{at}] {who}{private}: ");
+            let pad = " ".repeat(lead.chars().count());
+            out.push_str(&lead);
+            out.push_str(&text.replace('\n', &format!("\n{pad}")));
+            out.push('\n');
+        } else {
+            out.push_str(&format!("[{at}] * {text}{private}\n"));
         }
     }
     out
+}
+
+/// The names the log gives its participants' ids (a customer's message carries only the id).
+fn names(events: &[&LogEvent]) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    for e in events {
+        if let (Some(id), Some(name)) = (&e.author.id, &e.author.name) {
+            names.insert(id.clone(), name.clone());
+        }
+        match &e.kind {
+            EventKind::Created {
+                customer: Some(id),
+                customer_name,
+                ..
+            } => {
+                names.insert(id.to_string(), customer_name.clone());
+            }
+            EventKind::Assigned { agent, agent_name } => {
+                names.insert(agent.to_string(), agent_name.clone());
+            }
+            EventKind::ParticipantJoined {
+                participant, name, ..
+            } => {
+                names.insert(participant.clone(), name.clone());
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// Who an event is by: its name, else the name the log gives its id, else the id, else a role.
+fn author(e: &LogEvent, names: &HashMap<String, String>) -> String {
+    e.author
+        .name
+        .clone()
+        .or_else(|| e.author.id.as_ref().and_then(|id| names.get(id).cloned()))
+        .or_else(|| e.author.id.clone())
+        .unwrap_or_else(|| wire(&e.author.role))
+}
+
+/// Whether only agents saw the event.
+fn internal(e: &LogEvent) -> bool {
+    e.visibility == crate::protocol::Visibility::Agents
+}
+
+/// Whether the event is something a person wrote (else something that happened).
+fn written(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Message { .. } | EventKind::Note { .. } | EventKind::Internal { .. }
+    )
+}
+
+/// A transcript as a paginated A4 PDF: a title and the header fields, then per event a small
+/// grey line (time, author, "internal" for agents-only events) over what was written, or one
+/// grey line for what happened. Errs only on a defect of the embedded font.
+pub fn transcript_pdf(heading: &[(&str, String)], events: &[&LogEvent]) -> Result<Vec<u8>, String> {
+    use super::pdf::{document, Block, Style};
+    let names = names(events);
+    let mut blocks = vec![Block::new(Style::Title, "Chat transcript")];
+    for (label, value) in heading {
+        if !value.is_empty() {
+            blocks.push(Block::new(Style::Field, format!("{label}: {value}")));
+        }
+    }
+    for e in events {
+        if matches!(e.kind, EventKind::Read { .. }) {
+            continue;
+        }
+        let at = e.at.format("%Y-%m-%d %H:%M:%S UTC");
+        let private = if internal(e) { " · internal" } else { "" };
+        let text = event_text(&e.kind);
+        if written(&e.kind) {
+            blocks.push(Block::new(
+                Style::Meta,
+                format!("{at} · {}{private}", author(e, &names)),
+            ));
+            blocks.push(Block::new(Style::Body, text));
+        } else {
+            blocks.push(Block::new(Style::Meta, format!("{at} · {text}{private}")));
+        }
+    }
+    let title = heading
+        .iter()
+        .find(|(label, _)| *label == "Conversation")
+        .map_or("Chat transcript".to_string(), |(_, id)| {
+            format!("Chat transcript {id}")
+        });
+    document(&title, &blocks)
 }
 
 #[cfg(test)]

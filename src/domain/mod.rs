@@ -12,6 +12,7 @@ pub mod export;
 pub mod hours;
 pub mod journey;
 pub mod org;
+pub mod pdf;
 pub mod privacy;
 pub mod reasons;
 pub mod sniff;

@@ -1703,7 +1703,8 @@ function refreshChat(c) {
         request({ type: 'leave', conversation: c.id }).catch((e) => { notice(`Could not leave: ${e.message}`); ev.target.disabled = false; });
       } }));
     }
-    // View & export (seed 001): the transcript as CSV or text, for anyone who sees the chat.
+    // View & export (seeds 001, 002): the transcript as CSV, text or PDF, or emailed, for anyone
+    // who sees the chat.
     if (!c.agentChat) {
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'export', text: 'Export', onclick: () => toggleTools(c, 'export') }));
       if (c.customer.id) d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'journey', text: 'Journey', onclick: () => toggleTools(c, 'journey') }));
@@ -1964,7 +1965,7 @@ async function journeyTools(c, err) {
 }
 
 // ------------------------------------------------------------------ export a transcript (seed 001)
-/** Downloads the chat's transcript (GET …/transcript?format=csv|txt) with the agent's token. */
+/** Downloads the chat's transcript (GET …/transcript?format=csv|txt|pdf) with the agent's token. */
 function exportTools(c, err) {
   const d = c.dom;
   const get = (format, label) => h('button', { type: 'button', class: 'ghost', t: `export-${format}`, text: label, onclick: async (ev) => {
@@ -1984,8 +1985,46 @@ function exportTools(c, err) {
     }
   } });
   d.tools.replaceChildren(h('div', { class: 'tool-row', t: 'export-tools' }, h('strong', { text: 'Export transcript' }),
-    get('csv', 'CSV'), get('txt', 'Text'),
-    h('button', { type: 'button', class: 'ghost', text: 'Close', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err));
+    get('csv', 'CSV'), get('txt', 'Text'), get('pdf', 'PDF'),
+    h('button', { type: 'button', class: 'ghost', text: 'Close', onclick: () => { d.toolsFor = null; d.tools.replaceChildren(); } }), err),
+  emailRow(c));
+}
+
+/**
+ * Emails the transcript (seed 002: POST …/transcript/email, the text in the body, the PDF
+ * attached when chosen) and follows its status (GET /v1/emails/{id}) until sent or failed.
+ */
+function emailRow(c) {
+  const d = c.dom;
+  const to = h('input', { type: 'email', t: 'email-to', placeholder: 'customer@example.com', maxlength: '254', 'aria-label': 'Email the transcript to' });
+  to.value = c.customer?.email || '';
+  const pdf = h('input', { type: 'checkbox', t: 'email-pdf' });
+  const status = h('span', { class: 'muted', t: 'email-status', role: 'status', 'aria-live': 'polite' });
+  const go = h('button', { type: 'submit', class: 'primary', t: 'email-send', text: 'Email transcript' });
+  const form = h('form', { class: 'tool-row', t: 'email-tools' }, h('strong', { text: 'Email' }), to,
+    h('label', { class: 'check' }, pdf, 'attach PDF'), go, status);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    go.disabled = true;
+    status.textContent = 'Sending…';
+    try {
+      const sent = await api(`/v1/conversations/${encodeURIComponent(c.id)}/transcript/email`,
+        { method: 'POST', body: { to: to.value.trim(), format: pdf.checked ? 'pdf' : 'txt' } });
+      status.textContent = `Queued for ${to.value.trim()}`;
+      for (let i = 0; i < 60 && d.toolsFor === 'export'; i += 1) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const e = await api(`/v1/emails/${encodeURIComponent(sent.id)}`);
+        if (e.status === 'sent') { status.textContent = `Sent to ${e.to}`; break; }
+        if (e.status === 'failed') { status.textContent = `Could not send: ${e.last_error || 'failed'}`; break; }
+        status.textContent = e.attempts > 0 && e.last_error ? `Queued, retrying (${e.last_error})` : `Queued for ${e.to}`;
+      }
+    } catch (e) {
+      status.textContent = `Could not email: ${e.message}`;
+    } finally {
+      go.disabled = false;
+    }
+  });
+  return form;
 }
 
 // ------------------------------------------------------------------ push a link (seed 004)

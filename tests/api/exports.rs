@@ -1,5 +1,6 @@
-//! View and export (seed 001): a transcript as CSV (one row per event, formula-injection safe)
-//! and as plain text, and the conversation list as CSV — with the same access as the JSON.
+//! View and export (seed 001): a transcript as CSV (one row per event, formula-injection safe),
+//! as plain text and as PDF (seed 002), and the conversation list as CSV — with the same access
+//! as the JSON.
 
 use serde_json::json;
 
@@ -130,4 +131,65 @@ async fn a_transcript_downloads_as_csv_and_text_and_the_list_as_csv() {
         .http("GET", "/v1/conversations?format=txt", Some(&token), None)
         .await;
     assert_eq!(status, 400);
+}
+
+/// The text of a PDF as pypdf extracts it (`python3 -m pip install --user pypdf`, done by
+/// tests/setup.sh). pypdf reads right-to-left runs back into logical order.
+fn pdf_text(pdf: &[u8]) -> String {
+    const SCRIPT: &str = "import io, sys, pypdf
+r = pypdf.PdfReader(io.BytesIO(sys.stdin.buffer.read()))
+sys.stdout.write(chr(10).join(p.extract_text() for p in r.pages))";
+    String::from_utf8(python("pypdf", SCRIPT, pdf)).expect("utf-8")
+}
+
+#[actix_web::test]
+async fn a_transcript_downloads_as_a_pdf_whose_latin_hebrew_and_arabic_text_extracts() {
+    let app = spawn_app().await;
+    let mut al = app.agent("al", &["general"]).await;
+    let (mut customer, conv) = app.customer_chat("ada").await;
+    assert_eq!(accept_next(&mut al).await, conv);
+    let hebrew = "שלום, אני צריכה עזרה עם ההזמנה";
+    let arabic = "مرحبا، أحتاج إلى مساعدة في طلبي";
+    for (id, text) in [("c1", hebrew), ("c2", arabic)] {
+        customer
+            .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": id, "text": text }))
+            .await;
+    }
+    let latin = "Hello Ada, of course – which order is it? Déjà vu, naïve café.";
+    al.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "a1", "text": latin }))
+        .await;
+    al.ok(json!({ "type": "note", "conversation": conv, "text": "Order 4711 delayed" }))
+        .await;
+    let long = "word ".repeat(400);
+    al.ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "a2", "text": long }))
+        .await;
+
+    let token = app.staff_token("t1", "al", &[Role::Agent], &["general"]);
+    let path = format!("/v1/conversations/{conv}/transcript?format=pdf");
+    let d = download(&app, &token, &path).await;
+    assert_eq!(d.status, 200);
+    assert_eq!(d.headers["content-type"], "application/pdf");
+    assert_eq!(
+        d.headers["content-disposition"],
+        format!("attachment; filename=\"transcript-{conv}.pdf\"")
+    );
+    assert!(d.body.starts_with(b"%PDF-"));
+    let has = |needle: &str| d.body.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(has("/FontFile2"), "the font is embedded");
+    assert!(has("+DejaVuSans"), "as a subset");
+
+    let text = pdf_text(&d.body);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [latin, hebrew, arabic] {
+        assert!(flat.contains(want), "{want:?} not in the extracted text:\n{text}");
+    }
+    assert!(flat.contains(&format!("Conversation: {conv}")), "{text}");
+    assert!(flat.contains("Customer: ada Tester"), "{text}");
+    assert!(flat.contains("al · internal Order 4711 delayed"), "{text}");
+    assert!(flat.contains(&format!("UTC · ada Tester {hebrew}")), "the customer by name: {text}");
+    assert!(flat.contains("Page 1 of 2"), "the long message wraps onto a second page: {text}");
+
+    // The same access as the JSON.
+    let stranger = app.staff_token("t1", "cy", &[Role::Agent], &["billing"]);
+    assert_eq!(download(&app, &stranger, &path).await.status, 404);
 }

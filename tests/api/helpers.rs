@@ -724,3 +724,29 @@ pub async fn s3_bucket(app: &TestApp) -> switchboard::attachments::s3::S3Store {
     store.create_bucket().await.expect("create bucket");
     store
 }
+
+/// Runs a Python script with `input` on its stdin; its stdout. Fails the test (with `what` and
+/// Python's stderr) when the script fails — a missing package says to run tests/setup.sh.
+pub fn python(what: &str, script: &str, input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write to python3");
+    let out = child.wait_with_output().expect("python3");
+    assert!(
+        out.status.success(),
+        "{what} failed (missing packages: tests/setup.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}

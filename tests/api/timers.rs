@@ -105,22 +105,6 @@ async fn an_ended_chat_not_wrapped_up_is_marked_done() {
     .await;
 }
 
-/// The node's `switchboard_timers_pending` gauge.
-async fn timers_pending(app: &TestApp) -> f64 {
-    let body = awc::Client::default()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .body()
-        .await
-        .expect("metrics body");
-    String::from_utf8_lossy(&body)
-        .lines()
-        .find_map(|l| l.strip_prefix("switchboard_timers_pending ")?.trim().parse().ok())
-        .expect("the timers_pending gauge")
-}
-
 /// A finished chat leaves no deadline behind in the timer supervisor: its auto-complete and
 /// idle wake-ups (an hour and more away) are cancelled when it moves on, so that thousands of
 /// finished chats do not keep thousands of entries (and later wake-ups) on the node.
@@ -134,7 +118,7 @@ async fn a_finished_chat_leaves_no_deadline_behind() {
         .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "c1", "text": "hi" }))
         .await;
     let deadline = std::time::Instant::now() + WAIT;
-    while timers_pending(&app).await == 0.0 {
+    while metric(&app, "switchboard_timers_pending").await == 0.0 {
         assert!(std::time::Instant::now() < deadline, "an assigned chat has deadlines");
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
@@ -145,7 +129,7 @@ async fn a_finished_chat_leaves_no_deadline_behind() {
         .await;
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let pending = timers_pending(&app).await;
+        let pending = metric(&app, "switchboard_timers_pending").await;
         if pending == 0.0 {
             break;
         }

@@ -4,6 +4,8 @@
 #[path = "../support/postgres.rs"]
 mod postgres_server;
 
+mod outbox;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -515,8 +517,24 @@ async fn sqlite_redacts_deletes_and_audits() {
 }
 
 #[tokio::test]
+async fn sqlite_email_outbox_claims_once_and_retries() {
+    let dir = std::env::temp_dir().join(format!("sb-outbox-{}", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}", dir.join("switchboard.db").display());
+    let archive = archive::open(&url).await.expect("open sqlite");
+    outbox::claims_once_fences_stale_outcomes_and_retries(archive).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn postgres_redacts_deletes_and_audits() {
     let pg = PostgresServer::start();
     let archive = archive::open(&pg.url()).await.expect("open postgres");
     privacy_rows_are_redacted_deleted_and_audited(archive).await;
+}
+
+#[tokio::test]
+async fn postgres_email_outbox_claims_once_and_retries() {
+    let pg = PostgresServer::start();
+    let archive = archive::open(&pg.url()).await.expect("open postgres");
+    outbox::claims_once_fences_stale_outcomes_and_retries(archive).await;
 }

@@ -24,6 +24,8 @@ macro_rules! behavioural_suite {
         mod chat;
         #[path = "../api/config.rs"]
         mod config;
+        #[path = "../api/email.rs"]
+        mod email;
         #[path = "../api/exports.rs"]
         mod exports;
         #[path = "../api/helpers.rs"]
@@ -48,6 +50,8 @@ macro_rules! behavioural_suite {
         mod s3_server;
         #[path = "../support/scanner.rs"]
         mod scanner;
+        #[path = "../support/smtp.rs"]
+        mod smtp_server;
         #[path = "../api/request_list.rs"]
         mod request_list;
         #[path = "../api/rest.rs"]
