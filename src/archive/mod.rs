@@ -12,6 +12,7 @@
 //! another org finds nothing.
 
 mod postgres;
+mod report_sql;
 mod runtime;
 mod sql;
 mod sqlite;
@@ -20,6 +21,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
+use crate::domain::report::ConversationMetrics;
 use crate::engine::{ConversationFilter, ConversationSummary, SurveyRecord};
 use crate::ids::{ConvKey, OrgId};
 use crate::protocol::{CommandError, LogEvent};
@@ -104,6 +108,15 @@ pub trait Archive: Send + Sync + 'static {
 
     /// The org's archived survey answers, oldest first.
     fn surveys(&self, org: &OrgId) -> ArchiveFuture<Vec<SurveyRecord>>;
+
+    /// The report metrics (`domain::report`) of the org's customer conversations that ended
+    /// in `[from, until)`, oldest first, each with its owners.
+    fn report_metrics(
+        &self,
+        org: &OrgId,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> ArchiveFuture<Vec<ConversationMetrics>>;
 
     /// Ok when the database answers.
     fn check(&self) -> ArchiveFuture<()>;

@@ -73,6 +73,54 @@ pub(super) fn seq(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Replaces, in transaction `$tx`, the report rows of conversation `$id` of `$org` with the
+/// metrics of `$summary` and `$events` (none for a chat between agents).
+macro_rules! store_report {
+    ($tx:ident, $org:expr, $id:expr, $summary:expr, $events:expr) => {{
+        use $crate::archive::report_sql as report;
+        for delete in [report::DELETE_CONVERSATION, report::DELETE_OWNERS] {
+            sqlx::query(delete)
+                .bind($org)
+                .bind($id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        let events: Vec<&$crate::protocol::LogEvent> = $events.iter().map(|e| e.as_ref()).collect();
+        if let Some(m) = $crate::domain::report::conversation_metrics($summary, &events) {
+            let v = report::conversation_values(&m);
+            sqlx::query(report::INSERT_CONVERSATION)
+                .bind($org)
+                .bind($id)
+                .bind(v.0)
+                .bind(v.1)
+                .bind(v.2)
+                .bind(v.3)
+                .bind(v.4)
+                .bind(v.5)
+                .bind(v.6)
+                .bind(v.7)
+                .execute(&mut *$tx)
+                .await?;
+            for (position, o) in m.owners.iter().enumerate() {
+                let v = report::owner_values(position, o);
+                sqlx::query(report::INSERT_OWNER)
+                    .bind($org)
+                    .bind($id)
+                    .bind(v.0)
+                    .bind(v.1)
+                    .bind(v.2)
+                    .bind(v.3)
+                    .bind(v.4)
+                    .bind(v.5)
+                    .bind(v.6)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+    }};
+}
+pub(super) use store_report;
+
 /// Implements `Archive` for `$ty { pool: $pool, rt: DbRuntime, find_sql: String }`.
 macro_rules! archive_impl {
     ($ty:ident, $db:ty, $kind:literal) => {
@@ -92,7 +140,9 @@ macro_rules! archive_impl {
                     let s = &c.summary;
                     let (org, id) = (s.org.as_str(), s.id.as_str());
                     let mut tx = pool.begin().await?;
-                    sqlx::query(UPSERT_CONVERSATION)
+                    // No row changes when the archive already holds a later version; then
+                    // its report rows stay too.
+                    let newer = sqlx::query(UPSERT_CONVERSATION)
                         .bind(org)
                         .bind(id)
                         .bind(s.status.as_str())
@@ -105,7 +155,12 @@ macro_rules! archive_impl {
                         .bind(Json($crate::engine::stored::StoredSummary::from(s)))
                         .bind(c.epoch.as_str())
                         .execute(&mut *tx)
-                        .await?;
+                        .await?
+                        .rows_affected()
+                        > 0;
+                    if newer {
+                        store_report!(tx, org, id, s, &c.events);
+                    }
                     for agent in &s.agents {
                         sqlx::query(INSERT_PARTICIPANT)
                             .bind(org)
@@ -270,6 +325,38 @@ macro_rules! archive_impl {
                             .fetch_all(&pool)
                             .await?;
                     Ok(rows.into_iter().map(|(Json(s),)| s.into_record()).collect())
+                }))
+            }
+
+            fn report_metrics(
+                &self,
+                org: &$crate::ids::OrgId,
+                from: chrono::DateTime<chrono::Utc>,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::archive::ArchiveFuture<Vec<$crate::domain::report::ConversationMetrics>>
+            {
+                use $crate::archive::report_sql as report;
+                let pool = self.pool.clone();
+                let org = org.clone();
+                let (from, until) = (
+                    $crate::archive::sql::micros(from),
+                    $crate::archive::sql::micros(until),
+                );
+                Box::pin(self.rt.run(async move {
+                    let conversations: Vec<report::ConversationRow> =
+                        sqlx::query_as(report::SELECT_CONVERSATIONS)
+                            .bind(org.as_str())
+                            .bind(from)
+                            .bind(until)
+                            .fetch_all(&pool)
+                            .await?;
+                    let owners: Vec<report::OwnerRow> = sqlx::query_as(report::SELECT_OWNERS)
+                        .bind(org.as_str())
+                        .bind(from)
+                        .bind(until)
+                        .fetch_all(&pool)
+                        .await?;
+                    report::assemble(conversations, owners)
                 }))
             }
 

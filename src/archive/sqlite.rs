@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::runtime::DbRuntime;
-use super::sql::{archive_impl, select_find};
+use super::sql::{archive_impl, select_find, store_report};
 use super::ArchiveError;
 
 /// A writer waits this long for another connection's write lock before giving up.

@@ -240,7 +240,11 @@ mod tests {
         }
         assert_eq!(csv_row(&["a", "b,c"]), "a,\"b,c\"\r\n");
         assert_eq!(
-            csv_cells(&[Cell::Text("-q"), Cell::Number(Some(-20)), Cell::Number(None)]),
+            csv_cells(&[
+                Cell::Text("-q"),
+                Cell::Number(Some(-20)),
+                Cell::Number(None)
+            ]),
             "'-q,-20,\r\n"
         );
     }

@@ -199,6 +199,10 @@ mod tests {
         assert_eq!(nps(&[10, 0, 0]), Some(-33));
         assert_eq!(nps(&[6, 6, 9, 9, 8, 8, 8, 8]), Some(0));
         assert_eq!(nps(&[9, 8]), Some(50));
-        assert_eq!(nps(&[1, 7, 7, 7, 7, 7, 7, 7]), Some(-13), "−12.5 rounds away from zero");
+        assert_eq!(
+            nps(&[1, 7, 7, 7, 7, 7, 7, 7]),
+            Some(-13),
+            "−12.5 rounds away from zero"
+        );
     }
 }

@@ -199,7 +199,10 @@ pub fn conversation_metrics(
         .or_else(|| events.last().map(|e| e.at))?;
     close(&mut owners, &mut stint, ended_at);
     let rating = rating.or(summary.survey_rating);
-    if let Some(o) = owners.iter_mut().find(|o| Some(&o.agent) == last_owner.as_ref()) {
+    if let Some(o) = owners
+        .iter_mut()
+        .find(|o| Some(&o.agent) == last_owner.as_ref())
+    {
         o.rating = rating;
     }
     Some(ConversationMetrics {
@@ -224,7 +227,9 @@ mod tests {
     use serde_json::{json, Value};
 
     fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).single().expect("time")
+        Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
+            .single()
+            .expect("time")
     }
 
     /// A log from `(second, author role, author id, kind and fields)`, seqs from 1.
@@ -291,19 +296,39 @@ mod tests {
     }
 
     fn queued(sec: i64, queue: &str) -> (i64, &'static str, &'static str, Value) {
-        (sec, "system", "", json!({"kind": "queued", "queue": queue, "priority": 0}))
+        (
+            sec,
+            "system",
+            "",
+            json!({"kind": "queued", "queue": queue, "priority": 0}),
+        )
     }
 
     fn assigned(sec: i64, agent: &str) -> (i64, &'static str, &'static str, Value) {
-        (sec, "system", "", json!({"kind": "assigned", "agent": agent, "agent_name": agent}))
+        (
+            sec,
+            "system",
+            "",
+            json!({"kind": "assigned", "agent": agent, "agent_name": agent}),
+        )
     }
 
     fn say<'a>(sec: i64, role: &'a str, id: &'a str) -> (i64, &'a str, &'a str, Value) {
-        (sec, role, id, json!({"kind": "message", "text": "hi", "client_msg_id": format!("m{sec}")}))
+        (
+            sec,
+            role,
+            id,
+            json!({"kind": "message", "text": "hi", "client_msg_id": format!("m{sec}")}),
+        )
     }
 
     fn ended(sec: i64) -> (i64, &'static str, &'static str, Value) {
-        (sec, "customer", "cu", json!({"kind": "ended", "reason": "customer"}))
+        (
+            sec,
+            "customer",
+            "cu",
+            json!({"kind": "ended", "reason": "customer"}),
+        )
     }
 
     fn agent(id: &str) -> AgentId {
@@ -317,7 +342,12 @@ mod tests {
             queued(0, "general"),
             say(2, "customer", "cu"),
             assigned(10, "al"),
-            (12, "agent", "al", json!({"kind": "note", "text": "private"})),
+            (
+                12,
+                "agent",
+                "al",
+                json!({"kind": "note", "text": "private"}),
+            ),
             say(15, "agent", "al"),
             ended(70),
             (75, "customer", "cu", json!({"kind": "survey", "rating": 9})),
@@ -350,15 +380,35 @@ mod tests {
             queued(0, "general"),
             assigned(4, "al"),
             say(6, "agent", "al"),
-            (20, "agent", "al", json!({"kind": "transfer_requested", "from": "al", "to": "bo"})),
-            (30, "agent", "bo", json!({"kind": "transfer_accepted", "from": "al", "to": "bo"})),
+            (
+                20,
+                "agent",
+                "al",
+                json!({"kind": "transfer_requested", "from": "al", "to": "bo"}),
+            ),
+            (
+                30,
+                "agent",
+                "bo",
+                json!({"kind": "transfer_accepted", "from": "al", "to": "bo"}),
+            ),
             say(31, "agent", "al"), // no longer the owner: not bo's reply
             say(38, "agent", "bo"),
-            (50, "agent", "bo", json!({"kind": "transferred_to_queue", "from": "bo", "queue": "billing"})),
+            (
+                50,
+                "agent",
+                "bo",
+                json!({"kind": "transferred_to_queue", "from": "bo", "queue": "billing"}),
+            ),
             queued(50, "billing"),
             assigned(80, "cy"),
             ended(100),
-            (101, "customer", "cu", json!({"kind": "survey", "rating": 3})),
+            (
+                101,
+                "customer",
+                "cu",
+                json!({"kind": "survey", "rating": 3}),
+            ),
         ])
         .expect("a customer chat");
         assert_eq!(m.queue.as_str(), "general", "the queue it entered");
@@ -370,22 +420,43 @@ mod tests {
         let owner = |id: &str| m.owners.iter().find(|o| o.agent.as_str() == id).cloned();
         let al = owner("al").expect("al");
         assert_eq!(
-            (al.wait_ms, al.first_response_ms, al.handle_ms, al.transfers, al.rating),
+            (
+                al.wait_ms,
+                al.first_response_ms,
+                al.handle_ms,
+                al.transfers,
+                al.rating
+            ),
             (Some(4_000), Some(2_000), 26_000, 1, None)
         );
         let bo = owner("bo").expect("bo");
         assert_eq!(
-            (bo.wait_ms, bo.first_response_ms, bo.handle_ms, bo.transfers, bo.rating),
+            (
+                bo.wait_ms,
+                bo.first_response_ms,
+                bo.handle_ms,
+                bo.transfers,
+                bo.rating
+            ),
             (None, Some(8_000), 20_000, 1, None)
         );
         let cy = owner("cy").expect("cy");
         assert_eq!(
-            (cy.wait_ms, cy.first_response_ms, cy.handle_ms, cy.transfers, cy.rating),
+            (
+                cy.wait_ms,
+                cy.first_response_ms,
+                cy.handle_ms,
+                cy.transfers,
+                cy.rating
+            ),
             (Some(30_000), None, 20_000, 0, Some(3)),
             "waited 30 s in billing; never wrote; rated last"
         );
         assert_eq!(
-            m.owners.iter().map(|o| o.agent.as_str()).collect::<Vec<_>>(),
+            m.owners
+                .iter()
+                .map(|o| o.agent.as_str())
+                .collect::<Vec<_>>(),
             ["al", "bo", "cy"]
         );
     }
@@ -393,10 +464,20 @@ mod tests {
     #[test]
     fn a_consultation_turned_transfer_is_a_transfer_and_a_conference_hand_over_is_not() {
         let joined = |sec, who: &'static str, role: &str| {
-            (sec, "agent", who, json!({"kind": "participant_joined", "participant": who, "name": who, "role": role}))
+            (
+                sec,
+                "agent",
+                who,
+                json!({"kind": "participant_joined", "participant": who, "name": who, "role": role}),
+            )
         };
         let passed = |sec, from: &str, to: &str| {
-            (sec, "agent", "", json!({"kind": "ownership_changed", "from": from, "to": to, "name": to}))
+            (
+                sec,
+                "agent",
+                "",
+                json!({"kind": "ownership_changed", "from": from, "to": to, "name": to}),
+            )
         };
         let m = metrics(&[
             created("general"),
@@ -415,7 +496,10 @@ mod tests {
             .iter()
             .map(|o| (o.agent.as_str(), o.handle_ms, o.transfers))
             .collect();
-        assert_eq!(handles, [("al", 4_000, 1), ("bo", 4_000, 0), ("cy", 1_000, 0)]);
+        assert_eq!(
+            handles,
+            [("al", 4_000, 1), ("bo", 4_000, 0), ("cy", 1_000, 0)]
+        );
     }
 
     #[test]
@@ -428,7 +512,10 @@ mod tests {
         ])
         .expect("a customer chat");
         assert!(m.abandoned);
-        assert_eq!((m.wait_ms, m.first_response_ms, m.handle_ms), (None, None, None));
+        assert_eq!(
+            (m.wait_ms, m.first_response_ms, m.handle_ms),
+            (None, None, None)
+        );
         assert!(m.owners.is_empty());
     }
 
@@ -438,7 +525,12 @@ mod tests {
             created("general"),
             queued(0, "general"),
             assigned(2, "al"),
-            (3, "agent", "al", json!({"kind": "internal", "text": "x", "client_msg_id": "i"})),
+            (
+                3,
+                "agent",
+                "al",
+                json!({"kind": "internal", "text": "x", "client_msg_id": "i"}),
+            ),
             ended(9),
         ])
         .expect("a customer chat");
@@ -467,7 +559,11 @@ mod tests {
         assert_eq!(m.rating, Some(10));
         assert_eq!(m.owners.len(), 1);
         assert_eq!(
-            (m.owners[0].handle_ms, m.owners[0].wait_ms, m.owners[0].rating),
+            (
+                m.owners[0].handle_ms,
+                m.owners[0].wait_ms,
+                m.owners[0].rating
+            ),
             (12_000, Some(1_000), Some(10)),
             "4 s + 8 s as owner; the wait of its first assignment"
         );
@@ -476,8 +572,13 @@ mod tests {
     #[test]
     fn a_chat_between_agents_is_not_in_the_reports() {
         let m = metrics(&[
-            (0, "agent", "al", json!({"kind": "created", "customer_name": "", "verified": false,
-                                     "queue": "general", "channel": "internal"})),
+            (
+                0,
+                "agent",
+                "al",
+                json!({"kind": "created", "customer_name": "", "verified": false,
+                                     "queue": "general", "channel": "internal"}),
+            ),
             assigned(0, "al"),
             ended(5),
         ]);

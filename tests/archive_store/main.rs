@@ -3,6 +3,7 @@
 
 #[path = "../support/postgres.rs"]
 mod postgres_server;
+mod reports;
 
 use std::sync::Arc;
 
