@@ -66,7 +66,7 @@ struct ListQuery {
 
 /// The file formats of a download (seed 001's "view & export").
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(super) enum Format {
     Json,
     Csv,
     Text,
@@ -74,7 +74,7 @@ enum Format {
 
 impl Format {
     /// `allowed`: the formats this route offers; anything else is a `400`.
-    fn parse(raw: Option<&str>, allowed: &[Format]) -> Result<Self, ApiError> {
+    pub(super) fn parse(raw: Option<&str>, allowed: &[Format]) -> Result<Self, ApiError> {
         let f = match raw.unwrap_or("json") {
             "json" => Format::Json,
             "csv" => Format::Csv,
@@ -96,7 +96,7 @@ impl Format {
 }
 
 /// A download: its type, saved under `name` (never shown inline, never sniffed).
-fn file(body: String, content_type: &str, name: &str) -> HttpResponse {
+pub(super) fn file(body: String, content_type: &str, name: &str) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Content-Type", content_type))
         .insert_header((

@@ -10,6 +10,7 @@ pub mod config;
 mod conversations;
 mod history;
 mod public;
+mod reports;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -153,4 +154,5 @@ pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     conversations::routes(cfg, fault_injection);
     history::routes(cfg);
     attachments::routes(cfg);
+    reports::routes(cfg);
 }

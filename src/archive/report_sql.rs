@@ -69,10 +69,8 @@ pub(super) type OwnerRow = (
 );
 
 /// The bind values of [`INSERT_CONVERSATION`] after `org` and `conversation`.
-pub(super) fn conversation_values(
-    m: &ConversationMetrics,
-) -> (
-    &str,
+pub(super) type ConversationValues<'a> = (
+    &'a str,
     i64,
     Option<i64>,
     Option<i64>,
@@ -80,7 +78,20 @@ pub(super) fn conversation_values(
     i32,
     bool,
     Option<i32>,
-) {
+);
+
+/// The bind values of [`INSERT_OWNER`] after `org` and `conversation`.
+pub(super) type OwnerValues<'a> = (
+    &'a str,
+    i32,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i32,
+    Option<i32>,
+);
+
+pub(super) fn conversation_values(m: &ConversationMetrics) -> ConversationValues<'_> {
     (
         m.queue.as_str(),
         micros(m.ended_at),
@@ -93,11 +104,7 @@ pub(super) fn conversation_values(
     )
 }
 
-/// The bind values of [`INSERT_OWNER`] after `org` and `conversation`.
-pub(super) fn owner_values(
-    position: usize,
-    o: &OwnerMetrics,
-) -> (&str, i32, Option<i64>, Option<i64>, i64, i32, Option<i32>) {
+pub(super) fn owner_values(position: usize, o: &OwnerMetrics) -> OwnerValues<'_> {
     (
         o.agent.as_str(),
         i32::try_from(position).unwrap_or(i32::MAX),

@@ -2,8 +2,6 @@
 //! lost while the database is down, kept across a restart of the embedded default, and REST
 //! reads merge them with the live ones.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -12,18 +10,6 @@ use switchboard::protocol::Visibility;
 
 use crate::helpers::*;
 use crate::postgres_server::PostgresServer;
-
-/// Polls `check` until it gives a value, failing the test after `WAIT`.
-async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = Instant::now() + WAIT * 3;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 fn key(conv: &str) -> ConvKey {
     ConvKey {

@@ -587,6 +587,25 @@ impl Client {
     }
 }
 
+/// Polls `check` until it gives a value, failing the test after three times `WAIT` (the
+/// archive retries and sweeps in the background).
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + WAIT * 3;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// Accepts the next offer the agent gets; returns the conversation id.
 pub async fn accept_next(agent: &mut Client) -> String {
     let offer = agent.signal("offer").await;

@@ -46,6 +46,8 @@ macro_rules! behavioural_suite {
         mod s3_server;
         #[path = "../support/scanner.rs"]
         mod scanner;
+        #[path = "../api/reports.rs"]
+        mod reports;
         #[path = "../api/request_list.rs"]
         mod request_list;
         #[path = "../api/rest.rs"]
