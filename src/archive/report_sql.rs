@@ -37,83 +37,74 @@ ORDER BY ended_us, conversation";
 
 /// The owners of those conversations.
 pub(super) const SELECT_OWNERS: &str = "\
-SELECT o.conversation, o.agent, o.wait_ms, o.first_response_ms, o.handle_ms, o.transfers,
-       o.rating
+SELECT o.conversation, o.agent, o.position, o.wait_ms, o.first_response_ms, o.handle_ms,
+       o.transfers, o.rating
 FROM report_owners o
 JOIN report_conversations c ON c.org = o.org AND c.conversation = o.conversation
 WHERE c.org = $1 AND c.ended_us >= $2 AND c.ended_us < $3
 ORDER BY o.conversation, o.position";
 
-/// A row of [`SELECT_CONVERSATIONS`].
-pub(super) type ConversationRow = (
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    i32,
-    bool,
-    Option<i32>,
-);
-
-/// A row of [`SELECT_OWNERS`].
-pub(super) type OwnerRow = (
-    String,
-    String,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    i32,
-    Option<i32>,
-);
-
-/// The bind values of [`INSERT_CONVERSATION`] after `org` and `conversation`.
-pub(super) type ConversationValues<'a> = (
-    &'a str,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    i32,
-    bool,
-    Option<i32>,
-);
-
-/// The bind values of [`INSERT_OWNER`] after `org` and `conversation`.
-pub(super) type OwnerValues<'a> = (
-    &'a str,
-    i32,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    i32,
-    Option<i32>,
-);
-
-pub(super) fn conversation_values(m: &ConversationMetrics) -> ConversationValues<'_> {
-    (
-        m.queue.as_str(),
-        micros(m.ended_at),
-        m.wait_ms,
-        m.first_response_ms,
-        m.handle_ms,
-        i32::try_from(m.transfers).unwrap_or(i32::MAX),
-        m.abandoned,
-        m.rating.map(i32::from),
-    )
+/// A row of `report_conversations`, as written and as read back.
+#[derive(sqlx::FromRow)]
+pub(super) struct ConversationRow {
+    pub conversation: String,
+    pub queue: String,
+    pub ended_us: i64,
+    pub wait_ms: Option<i64>,
+    pub first_response_ms: Option<i64>,
+    pub handle_ms: Option<i64>,
+    pub transfers: i32,
+    pub abandoned: bool,
+    pub rating: Option<i32>,
 }
 
-pub(super) fn owner_values(position: usize, o: &OwnerMetrics) -> OwnerValues<'_> {
-    (
-        o.agent.as_str(),
-        i32::try_from(position).unwrap_or(i32::MAX),
-        o.wait_ms,
-        o.first_response_ms,
-        o.handle_ms,
-        i32::try_from(o.transfers).unwrap_or(i32::MAX),
-        o.rating.map(i32::from),
-    )
+/// A row of `report_owners`, as written and as read back.
+#[derive(sqlx::FromRow)]
+pub(super) struct OwnerRow {
+    pub conversation: String,
+    pub agent: String,
+    pub position: i32,
+    pub wait_ms: Option<i64>,
+    pub first_response_ms: Option<i64>,
+    pub handle_ms: i64,
+    pub transfers: i32,
+    pub rating: Option<i32>,
+}
+
+fn int(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
+}
+
+/// The rows to write for a conversation's metrics.
+pub(super) fn rows_of(m: &ConversationMetrics) -> (ConversationRow, Vec<OwnerRow>) {
+    let conversation = m.conversation.to_string();
+    let owners = m
+        .owners
+        .iter()
+        .enumerate()
+        .map(|(position, o)| OwnerRow {
+            conversation: conversation.clone(),
+            agent: o.agent.to_string(),
+            position: int(position),
+            wait_ms: o.wait_ms,
+            first_response_ms: o.first_response_ms,
+            handle_ms: o.handle_ms,
+            transfers: int(o.transfers),
+            rating: o.rating.map(i32::from),
+        })
+        .collect();
+    let row = ConversationRow {
+        conversation,
+        queue: m.queue.to_string(),
+        ended_us: micros(m.ended_at),
+        wait_ms: m.wait_ms,
+        first_response_ms: m.first_response_ms,
+        handle_ms: m.handle_ms,
+        transfers: int(m.transfers),
+        abandoned: m.abandoned,
+        rating: m.rating.map(i32::from),
+    };
+    (row, owners)
 }
 
 fn bad(what: &str, e: impl std::fmt::Display) -> ArchiveError {
@@ -135,37 +126,35 @@ pub(super) fn assemble(
 ) -> Result<Vec<ConversationMetrics>, ArchiveError> {
     let mut by_conversation: std::collections::HashMap<String, Vec<OwnerMetrics>> =
         std::collections::HashMap::new();
-    for (conversation, agent, wait, first, handle, transfers, r) in owners {
+    for o in owners {
         by_conversation
-            .entry(conversation)
+            .entry(o.conversation)
             .or_default()
             .push(OwnerMetrics {
-                agent: AgentId::parse(&agent).map_err(|e| bad("agent", e))?,
-                wait_ms: wait,
-                first_response_ms: first,
-                handle_ms: handle,
-                transfers: count(transfers),
-                rating: rating(r),
+                agent: AgentId::parse(&o.agent).map_err(|e| bad("agent", e))?,
+                wait_ms: o.wait_ms,
+                first_response_ms: o.first_response_ms,
+                handle_ms: o.handle_ms,
+                transfers: count(o.transfers),
+                rating: rating(o.rating),
             });
     }
     conversations
         .into_iter()
-        .map(
-            |(id, queue, ended, wait, first, handle, transfers, abandoned, r)| {
-                Ok(ConversationMetrics {
-                    conversation: ConversationId::parse(&id).map_err(|e| bad("id", e))?,
-                    queue: QueueId::parse(&queue).map_err(|e| bad("queue", e))?,
-                    ended_at: DateTime::<Utc>::from_timestamp_micros(ended)
-                        .ok_or_else(|| bad("ended_us", ended))?,
-                    wait_ms: wait,
-                    first_response_ms: first,
-                    handle_ms: handle,
-                    transfers: count(transfers),
-                    abandoned,
-                    rating: rating(r),
-                    owners: by_conversation.remove(&id).unwrap_or_default(),
-                })
-            },
-        )
+        .map(|c| {
+            Ok(ConversationMetrics {
+                conversation: ConversationId::parse(&c.conversation).map_err(|e| bad("id", e))?,
+                queue: QueueId::parse(&c.queue).map_err(|e| bad("queue", e))?,
+                ended_at: DateTime::<Utc>::from_timestamp_micros(c.ended_us)
+                    .ok_or_else(|| bad("ended_us", c.ended_us))?,
+                wait_ms: c.wait_ms,
+                first_response_ms: c.first_response_ms,
+                handle_ms: c.handle_ms,
+                transfers: count(c.transfers),
+                abandoned: c.abandoned,
+                rating: rating(c.rating),
+                owners: by_conversation.remove(&c.conversation).unwrap_or_default(),
+            })
+        })
         .collect()
 }

@@ -87,32 +87,31 @@ macro_rules! store_report {
         }
         let events: Vec<&$crate::protocol::LogEvent> = $events.iter().map(|e| e.as_ref()).collect();
         if let Some(m) = $crate::domain::report::conversation_metrics($summary, &events) {
-            let v = report::conversation_values(&m);
+            let (c, owners) = report::rows_of(&m);
             sqlx::query(report::INSERT_CONVERSATION)
                 .bind($org)
-                .bind($id)
-                .bind(v.0)
-                .bind(v.1)
-                .bind(v.2)
-                .bind(v.3)
-                .bind(v.4)
-                .bind(v.5)
-                .bind(v.6)
-                .bind(v.7)
+                .bind(c.conversation)
+                .bind(c.queue)
+                .bind(c.ended_us)
+                .bind(c.wait_ms)
+                .bind(c.first_response_ms)
+                .bind(c.handle_ms)
+                .bind(c.transfers)
+                .bind(c.abandoned)
+                .bind(c.rating)
                 .execute(&mut *$tx)
                 .await?;
-            for (position, o) in m.owners.iter().enumerate() {
-                let v = report::owner_values(position, o);
+            for o in owners {
                 sqlx::query(report::INSERT_OWNER)
                     .bind($org)
-                    .bind($id)
-                    .bind(v.0)
-                    .bind(v.1)
-                    .bind(v.2)
-                    .bind(v.3)
-                    .bind(v.4)
-                    .bind(v.5)
-                    .bind(v.6)
+                    .bind(o.conversation)
+                    .bind(o.agent)
+                    .bind(o.position)
+                    .bind(o.wait_ms)
+                    .bind(o.first_response_ms)
+                    .bind(o.handle_ms)
+                    .bind(o.transfers)
+                    .bind(o.rating)
                     .execute(&mut *$tx)
                     .await?;
             }

@@ -1,6 +1,6 @@
 //! A report's figures: the per-conversation metrics of a date range (`domain/report.rs`)
 //! aggregated per queue or per agent, in one place — averages, the 90th percentile by nearest
-//! rank, NPS — and written as CSV. Definitions: docs/PROTOCOL.md §9.10.
+//! rank, NPS — and written as CSV. Definitions: docs/PROTOCOL.md §9.9.
 
 use std::collections::BTreeMap;
 
@@ -44,17 +44,37 @@ struct Samples {
 }
 
 impl Samples {
-    fn conversation(&mut self, m: &ConversationMetrics) {
-        if m.abandoned {
+    /// One conversation, or one owner's share of it (never abandoned).
+    fn add(
+        &mut self,
+        abandoned: bool,
+        wait_ms: Option<i64>,
+        first_response_ms: Option<i64>,
+        handle_ms: Option<i64>,
+        transfers: u32,
+        rating: Option<u8>,
+    ) {
+        if abandoned {
             self.abandoned += 1;
         } else {
             self.handled += 1;
         }
-        self.waits.extend(m.wait_ms);
-        self.first_responses.extend(m.first_response_ms);
-        self.handles.extend(m.handle_ms);
-        self.transfers += u64::from(m.transfers);
-        self.ratings.extend(m.rating);
+        self.waits.extend(wait_ms);
+        self.first_responses.extend(first_response_ms);
+        self.handles.extend(handle_ms);
+        self.transfers += u64::from(transfers);
+        self.ratings.extend(rating);
+    }
+
+    fn conversation(&mut self, m: &ConversationMetrics) {
+        self.add(
+            m.abandoned,
+            m.wait_ms,
+            m.first_response_ms,
+            m.handle_ms,
+            m.transfers,
+            m.rating,
+        );
     }
 
     fn figures(mut self) -> Figures {
@@ -120,13 +140,14 @@ pub fn by_queue(metrics: &[ConversationMetrics]) -> Report {
 pub fn by_agent(metrics: &[ConversationMetrics]) -> Report {
     let mut rows: BTreeMap<String, Samples> = BTreeMap::new();
     for o in metrics.iter().flat_map(|m| &m.owners) {
-        let s = rows.entry(o.agent.to_string()).or_default();
-        s.handled += 1;
-        s.waits.extend(o.wait_ms);
-        s.first_responses.extend(o.first_response_ms);
-        s.handles.push(o.handle_ms);
-        s.transfers += u64::from(o.transfers);
-        s.ratings.extend(o.rating);
+        rows.entry(o.agent.to_string()).or_default().add(
+            false,
+            o.wait_ms,
+            o.first_response_ms,
+            Some(o.handle_ms),
+            o.transfers,
+            o.rating,
+        );
     }
     Report {
         rows: rows.into_iter().map(|(k, s)| (k, s.figures())).collect(),
