@@ -74,19 +74,20 @@ pub(super) fn seq(n: u64) -> i64 {
 }
 
 /// Replaces, in transaction `$tx`, the report rows of conversation `$id` of `$org` with the
-/// metrics of `$summary` and `$events` (none for a chat between agents).
+/// metrics of `$summary` and `$events`. Where there are none — a chat between agents, or a log
+/// that is not there any more (a re-store after the engine forgot it) — the rows stay as they are.
 macro_rules! store_report {
     ($tx:ident, $org:expr, $id:expr, $summary:expr, $events:expr) => {{
         use $crate::archive::report_sql as report;
-        for delete in [report::DELETE_CONVERSATION, report::DELETE_OWNERS] {
-            sqlx::query(delete)
-                .bind($org)
-                .bind($id)
-                .execute(&mut *$tx)
-                .await?;
-        }
         let events: Vec<&$crate::protocol::LogEvent> = $events.iter().map(|e| e.as_ref()).collect();
         if let Some(m) = $crate::domain::report::conversation_metrics($summary, &events) {
+            for delete in [report::DELETE_CONVERSATION, report::DELETE_OWNERS] {
+                sqlx::query(delete)
+                    .bind($org)
+                    .bind($id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
             let (c, owners) = report::rows_of(&m);
             sqlx::query(report::INSERT_CONVERSATION)
                 .bind($org)

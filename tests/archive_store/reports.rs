@@ -325,6 +325,10 @@ async fn report_figures_match_the_hand_built_data_set(archive: SharedArchive) {
     }
     archive.store(set.remove(0)).await.expect("re-store");
     archive.store(early_c2).await.expect("stale re-store");
+    // Stored again without its log (the engine had forgotten it): its figures stay.
+    let mut logless = set[0].clone();
+    logless.events.clear();
+    archive.store(logless).await.expect("log-less re-store");
 
     let t1 = OrgId::parse("t1").expect("org");
     let metrics = archive
