@@ -80,7 +80,12 @@ macro_rules! store_report {
     ($tx:ident, $org:expr, $id:expr, $summary:expr, $events:expr) => {{
         use $crate::archive::report_sql as report;
         let events: Vec<&$crate::protocol::LogEvent> = $events.iter().map(|e| e.as_ref()).collect();
-        if let Some(m) = $crate::domain::report::conversation_metrics($summary, &events) {
+        let known = $crate::domain::report::Known {
+            conversation: &$summary.id,
+            ended_at: $summary.ended_at,
+            survey_rating: $summary.survey_rating,
+        };
+        if let Some(m) = $crate::domain::report::conversation_metrics(known, &events) {
             for delete in [report::DELETE_CONVERSATION, report::DELETE_OWNERS] {
                 sqlx::query(delete)
                     .bind($org)

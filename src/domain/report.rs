@@ -16,7 +16,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::ConversationSummary;
 use crate::ids::{AgentId, ConversationId, QueueId};
 use crate::protocol::{AuthorRole, EventKind, LogEvent, ParticipantRole, Visibility};
 
@@ -67,12 +66,18 @@ struct Stint {
     since: DateTime<Utc>,
 }
 
+/// What the archive knows of a conversation besides its log (from its summary): the end time
+/// and survey answer, used where the log has none.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    pub conversation: &'a ConversationId,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub survey_rating: Option<u8>,
+}
+
 /// The figures of one finished conversation, or `None` for a chat between agents (no customer:
 /// not in the reports) and a log without its `created` event.
-pub fn conversation_metrics(
-    summary: &ConversationSummary,
-    events: &[&LogEvent],
-) -> Option<ConversationMetrics> {
+pub fn conversation_metrics(known: Known, events: &[&LogEvent]) -> Option<ConversationMetrics> {
     let queue = events.iter().find_map(|e| match &e.kind {
         EventKind::Created {
             customer: Some(_),
@@ -195,10 +200,10 @@ pub fn conversation_metrics(
         }
     }
     let ended_at = ended
-        .or(summary.ended_at)
+        .or(known.ended_at)
         .or_else(|| events.last().map(|e| e.at))?;
     close(&mut owners, &mut stint, ended_at);
-    let rating = rating.or(summary.survey_rating);
+    let rating = rating.or(known.survey_rating);
     if let Some(o) = owners
         .iter_mut()
         .find(|o| Some(&o.agent) == last_owner.as_ref())
@@ -206,7 +211,7 @@ pub fn conversation_metrics(
         o.rating = rating;
     }
     Some(ConversationMetrics {
-        conversation: summary.id.clone(),
+        conversation: known.conversation.clone(),
         queue,
         ended_at,
         wait_ms: first_queued.zip(first_assigned).map(|(q, a)| ms(q, a)),
@@ -222,7 +227,6 @@ pub fn conversation_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::conversation::Status;
     use chrono::TimeZone;
     use serde_json::{json, Value};
 
@@ -254,35 +258,22 @@ mod tests {
             .collect()
     }
 
-    fn summary() -> ConversationSummary {
-        ConversationSummary {
-            id: ConversationId::parse("c1").expect("id"),
-            org: crate::ids::OrgId::parse("t1").expect("org"),
-            status: Status::Done,
-            customer: Some(crate::ids::CustomerId::parse("cu").expect("customer")),
-            customer_name: "Ada".into(),
-            customer_email: None,
-            queue: None,
-            reason: None,
-            case_id: None,
-            channel: "web".into(),
-            owner: None,
-            agents: vec![],
-            created_at: t0(),
-            waiting_since: None,
-            priority: 0,
+    fn id() -> ConversationId {
+        ConversationId::parse("c1").expect("id")
+    }
+
+    fn known(id: &ConversationId, survey_rating: Option<u8>) -> Known<'_> {
+        Known {
+            conversation: id,
             ended_at: None,
-            last_seq: 0,
-            messages: 0,
-            disposition: None,
-            survey_rating: None,
+            survey_rating,
         }
     }
 
     fn metrics(entries: &[(i64, &str, &str, Value)]) -> Option<ConversationMetrics> {
         let events = log(entries);
         let refs: Vec<&LogEvent> = events.iter().collect();
-        conversation_metrics(&summary(), &refs)
+        conversation_metrics(known(&id(), None), &refs)
     }
 
     fn created(queue: &str) -> (i64, &'static str, &'static str, Value) {
@@ -551,11 +542,7 @@ mod tests {
             ended(30),
         ]);
         let refs: Vec<&LogEvent> = events.iter().collect();
-        let s = ConversationSummary {
-            survey_rating: Some(10),
-            ..summary()
-        };
-        let m = conversation_metrics(&s, &refs).expect("a customer chat");
+        let m = conversation_metrics(known(&id(), Some(10)), &refs).expect("a customer chat");
         assert_eq!(m.rating, Some(10));
         assert_eq!(m.owners.len(), 1);
         assert_eq!(
