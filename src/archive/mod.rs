@@ -118,6 +118,12 @@ pub trait Archive: Send + Sync + 'static {
         until: DateTime<Utc>,
     ) -> ArchiveFuture<Vec<ConversationMetrics>>;
 
+    /// Writes the report rows of the customer conversations archived without them (before the
+    /// reports existed), reading `batch` conversations at a time; returns how many it wrote.
+    /// Idempotent, and safe beside `store`: a conversation that gains its rows meanwhile is
+    /// simply not found again.
+    fn backfill_reports(&self, batch: usize) -> ArchiveFuture<usize>;
+
     /// Ok when the database answers.
     fn check(&self) -> ArchiveFuture<()>;
 }

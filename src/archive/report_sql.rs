@@ -10,6 +10,11 @@ use super::ArchiveError;
 use crate::domain::report::{ConversationMetrics, OwnerMetrics};
 use crate::ids::{AgentId, ConversationId, QueueId};
 
+// A conversation's rows are replaced by a delete and inserts in the transaction that stores it
+// (serialized with any other store of it by the conversation row's upsert). The inserts do
+// nothing on a conflict so that a backfill racing with a store, or with another node's
+// backfill, computing the same rows from the same archived log, cannot fail.
+
 pub(super) const DELETE_CONVERSATION: &str =
     "DELETE FROM report_conversations WHERE org = $1 AND conversation = $2";
 
@@ -20,12 +25,14 @@ pub(super) const INSERT_CONVERSATION: &str = "\
 INSERT INTO report_conversations
     (org, conversation, queue, ended_us, wait_ms, first_response_ms, handle_ms, transfers,
      abandoned, rating)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (org, conversation) DO NOTHING";
 
 pub(super) const INSERT_OWNER: &str = "\
 INSERT INTO report_owners
     (org, conversation, agent, position, wait_ms, first_response_ms, handle_ms, transfers, rating)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (org, conversation, agent) DO NOTHING";
 
 /// The org's conversations that ended in `[$2, $3)`, oldest first.
 pub(super) const SELECT_CONVERSATIONS: &str = "\
@@ -43,6 +50,17 @@ FROM report_owners o
 JOIN report_conversations c ON c.org = o.org AND c.conversation = o.conversation
 WHERE c.org = $1 AND c.ended_us >= $2 AND c.ended_us < $3
 ORDER BY o.conversation, o.position";
+
+/// Customer conversations archived without report rows (before the reports existed), after the
+/// key (`$1`, `$2`) in key order, at most `$3`.
+pub(super) const SELECT_UNREPORTED: &str = "\
+SELECT c.org, c.id, c.summary FROM archived_conversations c
+WHERE c.customer IS NOT NULL
+  AND (c.org > $1 OR (c.org = $1 AND c.id > $2))
+  AND NOT EXISTS (SELECT 1 FROM report_conversations r
+        WHERE r.org = c.org AND r.conversation = c.id)
+ORDER BY c.org, c.id
+LIMIT $3";
 
 /// A row of `report_conversations`, as written and as read back.
 #[derive(sqlx::FromRow)]

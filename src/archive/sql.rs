@@ -74,8 +74,9 @@ pub(super) fn seq(n: u64) -> i64 {
 }
 
 /// Replaces, in transaction `$tx`, the report rows of conversation `$id` of `$org` with the
-/// metrics of `$summary` and `$events`. Where there are none — a chat between agents, or a log
-/// that is not there any more (a re-store after the engine forgot it) — the rows stay as they are.
+/// metrics of `$summary` and `$events`, and is `true`. Where there are none — a chat between
+/// agents, or a log that is not there any more (a re-store after the engine forgot it) — the
+/// rows stay as they are, and it is `false`.
 macro_rules! store_report {
     ($tx:ident, $org:expr, $id:expr, $summary:expr, $events:expr) => {{
         use $crate::archive::report_sql as report;
@@ -121,6 +122,9 @@ macro_rules! store_report {
                     .execute(&mut *$tx)
                     .await?;
             }
+            true
+        } else {
+            false
         }
     }};
 }
@@ -362,6 +366,56 @@ macro_rules! archive_impl {
                         .fetch_all(&pool)
                         .await?;
                     report::assemble(conversations, owners)
+                }))
+            }
+
+            fn backfill_reports(&self, batch: usize) -> $crate::archive::ArchiveFuture<usize> {
+                use sqlx::types::Json;
+                use $crate::archive::report_sql as report;
+                let pool = self.pool.clone();
+                let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+                Box::pin(self.rt.run(async move {
+                    let mut after = (String::new(), String::new());
+                    let mut written = 0;
+                    loop {
+                        let page: Vec<(
+                            String,
+                            String,
+                            Json<$crate::engine::stored::StoredSummary>,
+                        )> = sqlx::query_as(report::SELECT_UNREPORTED)
+                            .bind(after.0.as_str())
+                            .bind(after.1.as_str())
+                            .bind(limit)
+                            .fetch_all(&pool)
+                            .await?;
+                        let more = i64::try_from(page.len()).unwrap_or(i64::MAX) == limit;
+                        for (org, id, Json(stored)) in page {
+                            after = (org.clone(), id.clone());
+                            let Some(summary) = stored.into_summary() else {
+                                continue;
+                            };
+                            let events: Vec<(Json<$crate::protocol::LogEvent>,)> =
+                                sqlx::query_as($crate::archive::sql::SELECT_EVENTS)
+                                    .bind(org.as_str())
+                                    .bind(id.as_str())
+                                    .bind(0_i64)
+                                    .bind(i64::MAX)
+                                    .fetch_all(&pool)
+                                    .await?;
+                            let events: Vec<std::sync::Arc<$crate::protocol::LogEvent>> = events
+                                .into_iter()
+                                .map(|(Json(e),)| std::sync::Arc::new(e))
+                                .collect();
+                            let mut tx = pool.begin().await?;
+                            if store_report!(tx, org.as_str(), id.as_str(), &summary, &events) {
+                                written += 1;
+                            }
+                            tx.commit().await?;
+                        }
+                        if !more {
+                            return Ok(written);
+                        }
+                    }
                 }))
             }
 
