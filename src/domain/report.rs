@@ -60,7 +60,7 @@ fn ms(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (to - from).num_milliseconds().max(0)
 }
 
-/// What one pass over the log has seen of the current owner.
+/// The current owner's time as owner so far.
 struct Stint {
     agent: AgentId,
     since: DateTime<Utc>,
@@ -75,6 +75,136 @@ pub struct Known<'a> {
     pub survey_rating: Option<u8>,
 }
 
+/// One pass over a log: what it has seen so far.
+#[derive(Default)]
+struct Walk {
+    owners: Vec<OwnerMetrics>,
+    stint: Option<Stint>,
+    /// Each participant's current role: a new owner who was a consultant means a transfer.
+    roles: HashMap<String, ParticipantRole>,
+    /// The last `queued` not yet followed by an assignment.
+    queued_at: Option<DateTime<Utc>>,
+    first_queued: Option<DateTime<Utc>>,
+    first_assigned: Option<DateTime<Utc>>,
+    first_reply: Option<DateTime<Utc>>,
+    ended: Option<DateTime<Utc>>,
+    transfers: u32,
+    rating: Option<u8>,
+    /// The agent whose ownership began last: the one the customer rates at the end.
+    last_owner: Option<AgentId>,
+}
+
+impl Walk {
+    fn owner(&mut self, agent: &AgentId) -> Option<&mut OwnerMetrics> {
+        self.owners.iter_mut().find(|o| &o.agent == agent)
+    }
+
+    /// Ends the current stint at `at`, adding its time to its owner.
+    fn close(&mut self, at: DateTime<Utc>) {
+        if let Some(s) = self.stint.take() {
+            if let Some(o) = self.owner(&s.agent) {
+                o.handle_ms += ms(s.since, at);
+            }
+        }
+    }
+
+    /// `agent` becomes the owner at `at`, after `wait_ms` in a queue where it took it from one.
+    fn open(&mut self, agent: &AgentId, at: DateTime<Utc>, wait_ms: Option<i64>) {
+        self.close(at);
+        if self.owner(agent).is_none() {
+            self.owners.push(OwnerMetrics {
+                agent: agent.clone(),
+                wait_ms,
+                first_response_ms: None,
+                handle_ms: 0,
+                transfers: 0,
+                rating: None,
+            });
+        }
+        self.stint = Some(Stint {
+            agent: agent.clone(),
+            since: at,
+        });
+        self.last_owner = Some(agent.clone());
+    }
+
+    /// A transfer out of `from`'s hands.
+    fn transfer(&mut self, from: &AgentId) {
+        self.transfers += 1;
+        if let Some(o) = self.owner(from) {
+            o.transfers += 1;
+        }
+    }
+
+    /// A public message by the agent `author`.
+    fn agent_message(&mut self, author: Option<&str>, at: DateTime<Utc>) {
+        if self.first_assigned.is_some() {
+            self.first_reply.get_or_insert(at);
+        }
+        let Some((agent, since)) = self
+            .stint
+            .as_ref()
+            .filter(|s| Some(s.agent.as_str()) == author)
+            .map(|s| (s.agent.clone(), s.since))
+        else {
+            return;
+        };
+        if let Some(o) = self.owner(&agent) {
+            o.first_response_ms.get_or_insert(ms(since, at));
+        }
+    }
+
+    fn event(&mut self, e: &LogEvent) {
+        match &e.kind {
+            EventKind::Queued { .. } => {
+                self.first_queued.get_or_insert(e.at);
+                self.queued_at = Some(e.at);
+            }
+            EventKind::Assigned { agent, .. } => {
+                self.first_assigned.get_or_insert(e.at);
+                let wait = self.queued_at.take().map(|q| ms(q, e.at));
+                self.open(agent, e.at, wait);
+            }
+            EventKind::TransferAccepted { from, to } => {
+                self.transfer(from);
+                self.open(to, e.at, None);
+            }
+            EventKind::OwnershipChanged { from, to, .. } => {
+                if self.roles.get(to.as_str()) == Some(&ParticipantRole::Consult) {
+                    self.transfer(from);
+                }
+                self.open(to, e.at, None);
+            }
+            EventKind::TransferredToQueue { from, .. } => {
+                self.transfer(from);
+                self.close(e.at);
+            }
+            EventKind::Parked { .. } => self.close(e.at),
+            EventKind::ParticipantJoined {
+                participant, role, ..
+            } => {
+                self.roles.insert(participant.clone(), *role);
+            }
+            EventKind::RoleChanged {
+                participant, to, ..
+            } => {
+                self.roles.insert(participant.to_string(), *to);
+            }
+            EventKind::Message { .. }
+                if e.author.role == AuthorRole::Agent && e.visibility == Visibility::Public =>
+            {
+                self.agent_message(e.author.id.as_deref(), e.at);
+            }
+            EventKind::Ended { .. } => {
+                self.ended.get_or_insert(e.at);
+                self.close(e.at);
+            }
+            EventKind::Survey { rating, .. } => self.rating = Some(*rating),
+            _ => {}
+        }
+    }
+}
+
 /// The figures of one finished conversation, or `None` for a chat between agents (no customer:
 /// not in the reports) and a log without its `created` event.
 pub fn conversation_metrics(known: Known, events: &[&LogEvent]) -> Option<ConversationMetrics> {
@@ -86,141 +216,33 @@ pub fn conversation_metrics(known: Known, events: &[&LogEvent]) -> Option<Conver
         } => Some(queue.clone()),
         _ => None,
     })?;
-    let mut owners: Vec<OwnerMetrics> = Vec::new();
-    let mut roles: HashMap<&str, ParticipantRole> = HashMap::new();
-    let mut stint: Option<Stint> = None;
-    let mut queued_at: Option<DateTime<Utc>> = None;
-    let (mut first_queued, mut first_assigned, mut first_reply, mut ended) =
-        (None, None, None, None);
-    let mut transfers = 0;
-    let mut rating = None;
-    // The agent whose ownership began last: the one the customer rates at the end.
-    let mut last_owner: Option<AgentId> = None;
-
-    // Closes the current stint at `at`, adding its time to its owner.
-    fn close(owners: &mut [OwnerMetrics], stint: &mut Option<Stint>, at: DateTime<Utc>) {
-        if let Some(s) = stint.take() {
-            if let Some(o) = owners.iter_mut().find(|o| o.agent == s.agent) {
-                o.handle_ms += ms(s.since, at);
-            }
-        }
-    }
-    // Opens a stint for `agent` at `at`, with the wait it took from a queue, if any.
-    fn open(
-        owners: &mut Vec<OwnerMetrics>,
-        stint: &mut Option<Stint>,
-        agent: &AgentId,
-        at: DateTime<Utc>,
-        wait_ms: Option<i64>,
-    ) {
-        close(owners, stint, at);
-        if !owners.iter().any(|o| &o.agent == agent) {
-            owners.push(OwnerMetrics {
-                agent: agent.clone(),
-                wait_ms,
-                first_response_ms: None,
-                handle_ms: 0,
-                transfers: 0,
-                rating: None,
-            });
-        }
-        *stint = Some(Stint {
-            agent: agent.clone(),
-            since: at,
-        });
-    }
-    let count_transfer = |owners: &mut [OwnerMetrics], from: &AgentId| {
-        if let Some(o) = owners.iter_mut().find(|o| &o.agent == from) {
-            o.transfers += 1;
-        }
-    };
-
+    let mut walk = Walk::default();
     for e in events {
-        match &e.kind {
-            EventKind::Queued { .. } => {
-                first_queued.get_or_insert(e.at);
-                queued_at = Some(e.at);
-            }
-            EventKind::Assigned { agent, .. } => {
-                first_assigned.get_or_insert(e.at);
-                let wait = queued_at.take().map(|q| ms(q, e.at));
-                open(&mut owners, &mut stint, agent, e.at, wait);
-                last_owner = Some(agent.clone());
-            }
-            EventKind::TransferAccepted { from, to } => {
-                transfers += 1;
-                count_transfer(&mut owners, from);
-                open(&mut owners, &mut stint, to, e.at, None);
-                last_owner = Some(to.clone());
-            }
-            EventKind::OwnershipChanged { from, to, .. } => {
-                if roles.get(to.as_str()) == Some(&ParticipantRole::Consult) {
-                    transfers += 1;
-                    count_transfer(&mut owners, from);
-                }
-                open(&mut owners, &mut stint, to, e.at, None);
-                last_owner = Some(to.clone());
-            }
-            EventKind::TransferredToQueue { from, .. } => {
-                transfers += 1;
-                count_transfer(&mut owners, from);
-                close(&mut owners, &mut stint, e.at);
-            }
-            EventKind::Parked { .. } => close(&mut owners, &mut stint, e.at),
-            EventKind::ParticipantJoined {
-                participant, role, ..
-            } => {
-                roles.insert(participant.as_str(), *role);
-            }
-            EventKind::RoleChanged {
-                participant, to, ..
-            } => {
-                roles.insert(participant.as_str(), *to);
-            }
-            EventKind::Message { .. }
-                if e.author.role == AuthorRole::Agent && e.visibility == Visibility::Public =>
-            {
-                if first_assigned.is_some() {
-                    first_reply.get_or_insert(e.at);
-                }
-                if let (Some(s), Some(id)) = (&stint, e.author.id.as_deref()) {
-                    if s.agent.as_str() == id {
-                        if let Some(o) = owners.iter_mut().find(|o| o.agent == s.agent) {
-                            o.first_response_ms.get_or_insert(ms(s.since, e.at));
-                        }
-                    }
-                }
-            }
-            EventKind::Ended { .. } => {
-                ended.get_or_insert(e.at);
-                close(&mut owners, &mut stint, e.at);
-            }
-            EventKind::Survey { rating: r, .. } => rating = Some(*r),
-            _ => {}
-        }
+        walk.event(e);
     }
-    let ended_at = ended
+    let ended_at = walk
+        .ended
         .or(known.ended_at)
         .or_else(|| events.last().map(|e| e.at))?;
-    close(&mut owners, &mut stint, ended_at);
-    let rating = rating.or(known.survey_rating);
-    if let Some(o) = owners
-        .iter_mut()
-        .find(|o| Some(&o.agent) == last_owner.as_ref())
-    {
-        o.rating = rating;
+    walk.close(ended_at);
+    let rating = walk.rating.or(known.survey_rating);
+    if let Some(last) = walk.last_owner.clone() {
+        if let Some(o) = walk.owner(&last) {
+            o.rating = rating;
+        }
     }
+    let first_assigned = walk.first_assigned;
     Some(ConversationMetrics {
         conversation: known.conversation.clone(),
         queue,
         ended_at,
-        wait_ms: first_queued.zip(first_assigned).map(|(q, a)| ms(q, a)),
-        first_response_ms: first_assigned.zip(first_reply).map(|(a, r)| ms(a, r)),
+        wait_ms: walk.first_queued.zip(first_assigned).map(|(q, a)| ms(q, a)),
+        first_response_ms: first_assigned.zip(walk.first_reply).map(|(a, r)| ms(a, r)),
         handle_ms: first_assigned.map(|a| ms(a, ended_at)),
-        transfers,
+        transfers: walk.transfers,
         abandoned: first_assigned.is_none(),
         rating,
-        owners,
+        owners: walk.owners,
     })
 }
 
