@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::conversations::{file, Format};
 use super::{ApiError, ApiResult, Authed};
 use crate::actors::Rt;
-use crate::domain::figures::{self, Figures, Report};
+use crate::domain::figures::{self, Figures, ReportBy};
 use crate::protocol::CommandError;
 
 /// The default range: the last 7 days.
@@ -121,23 +121,17 @@ fn figures_json(f: &Figures) -> serde_json::Map<String, Value> {
         .collect()
 }
 
-/// `key`: `queue` or `agent`, the name of each row's first field (and CSV column).
-async fn report(
-    rt: &Rt,
-    who: &Authed,
-    q: ReportQuery,
-    key: &str,
-    aggregate: fn(&[crate::domain::report::ConversationMetrics]) -> Report,
-) -> ApiResult<HttpResponse> {
+/// One report, as JSON or CSV, for the caller's org.
+async fn report(rt: &Rt, who: &Authed, q: ReportQuery, by: ReportBy) -> ApiResult<HttpResponse> {
     let staff = who.supervisor()?;
     let format = Format::parse(q.format.as_deref(), &[Format::Json, Format::Csv])?;
     let range = Range::parse(q.from.as_deref(), q.to.as_deref(), Utc::now())?;
-    let metrics = rt
+    let report = rt
         .archive()
-        .report_metrics(&staff.org, range.from, range.until)
+        .report(&staff.org, range.from, range.until, by)
         .await
         .map_err(|e| ApiError(CommandError::from(e)))?;
-    let report = aggregate(&metrics);
+    let key = by.key();
     let (from, to) = range.shown();
     if format == Format::Csv {
         let name = format!(
@@ -146,7 +140,7 @@ async fn report(
             (range.until - Duration::microseconds(1)).format("%Y-%m-%d")
         );
         return Ok(file(
-            figures::report_csv(key, &report),
+            figures::report_csv(by, &report),
             "text/csv; charset=utf-8",
             &name,
         ));
@@ -174,7 +168,7 @@ async fn queues(
     who: Authed,
     q: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
-    report(&rt, &who, q.into_inner(), "queue", figures::by_queue).await
+    report(&rt, &who, q.into_inner(), ReportBy::Queue).await
 }
 
 async fn agents(
@@ -182,7 +176,7 @@ async fn agents(
     who: Authed,
     q: web::Query<ReportQuery>,
 ) -> ApiResult<HttpResponse> {
-    report(&rt, &who, q.into_inner(), "agent", figures::by_agent).await
+    report(&rt, &who, q.into_inner(), ReportBy::Agent).await
 }
 
 #[cfg(test)]

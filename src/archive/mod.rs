@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::report::ConversationMetrics;
+use crate::domain::figures::{Report, ReportBy};
 use crate::engine::{ConversationFilter, ConversationSummary, SurveyRecord};
 use crate::ids::{ConvKey, OrgId};
 use crate::protocol::{CommandError, LogEvent};
@@ -109,14 +109,16 @@ pub trait Archive: Send + Sync + 'static {
     /// The org's archived survey answers, oldest first.
     fn surveys(&self, org: &OrgId) -> ArchiveFuture<Vec<SurveyRecord>>;
 
-    /// The report metrics (`domain::report`) of the org's customer conversations that ended
-    /// in `[from, until)`, oldest first, each with its owners.
-    fn report_metrics(
+    /// The report (`domain::figures`) of the org's customer conversations that ended in
+    /// `[from, until)`, per queue or per agent, tallied as the rows are read (they are never
+    /// all in memory at once).
+    fn report(
         &self,
         org: &OrgId,
         from: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> ArchiveFuture<Vec<ConversationMetrics>>;
+        by: ReportBy,
+    ) -> ArchiveFuture<Report>;
 
     /// Writes the report rows of the customer conversations archived without them (before the
     /// reports existed), reading `batch` conversations at a time; returns how many it wrote.

@@ -1,14 +1,12 @@
 //! The report rows of the archive (issue 14, "Reports"; migration `0002_reports.sql`): each
 //! finished customer conversation's metrics (`domain::report`), written in the transaction that
-//! stores the conversation and read back for a date range. The SQL is the same in both
-//! dialects; the `Archive` implementation that runs it is `sql.rs`'s `archive_impl!`.
-
-use chrono::{DateTime, Utc};
+//! stores the conversation and read back for a date range, row by row, into a report's tally
+//! (`domain::figures`). The SQL is the same in both dialects; the `Archive` implementation that
+//! runs it is `sql.rs`'s `archive_impl!`.
 
 use super::sql::micros;
-use super::ArchiveError;
-use crate::domain::report::{ConversationMetrics, OwnerMetrics};
-use crate::ids::{AgentId, ConversationId, QueueId};
+use crate::domain::figures::Sample;
+use crate::domain::report::ConversationMetrics;
 
 // A conversation's rows are replaced by a delete and inserts in the transaction that stores it
 // (serialized with any other store of it by the conversation row's upsert). The inserts do
@@ -34,13 +32,12 @@ INSERT INTO report_owners
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (org, conversation, agent) DO NOTHING";
 
-/// The org's conversations that ended in `[$2, $3)`, oldest first.
+/// The org's conversations that ended in `[$2, $3)`.
 pub(super) const SELECT_CONVERSATIONS: &str = "\
 SELECT conversation, queue, ended_us, wait_ms, first_response_ms, handle_ms, transfers,
        abandoned, rating
 FROM report_conversations
-WHERE org = $1 AND ended_us >= $2 AND ended_us < $3
-ORDER BY ended_us, conversation";
+WHERE org = $1 AND ended_us >= $2 AND ended_us < $3";
 
 /// The owners of those conversations.
 pub(super) const SELECT_OWNERS: &str = "\
@@ -48,8 +45,7 @@ SELECT o.conversation, o.agent, o.position, o.wait_ms, o.first_response_ms, o.ha
        o.transfers, o.rating
 FROM report_owners o
 JOIN report_conversations c ON c.org = o.org AND c.conversation = o.conversation
-WHERE c.org = $1 AND c.ended_us >= $2 AND c.ended_us < $3
-ORDER BY o.conversation, o.position";
+WHERE c.org = $1 AND c.ended_us >= $2 AND c.ended_us < $3";
 
 /// Customer conversations archived without report rows (before the reports existed), after the
 /// key (`$1`, `$2`) in key order, at most `$3`.
@@ -125,10 +121,6 @@ pub(super) fn rows_of(m: &ConversationMetrics) -> (ConversationRow, Vec<OwnerRow
     (row, owners)
 }
 
-fn bad(what: &str, e: impl std::fmt::Display) -> ArchiveError {
-    ArchiveError::Other(format!("report row: {what}: {e}"))
-}
-
 fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
@@ -137,42 +129,30 @@ fn rating(r: Option<i32>) -> Option<u8> {
     r.and_then(|r| u8::try_from(r).ok())
 }
 
-/// The metrics of the rows read back, each conversation with its owners.
-pub(super) fn assemble(
-    conversations: Vec<ConversationRow>,
-    owners: Vec<OwnerRow>,
-) -> Result<Vec<ConversationMetrics>, ArchiveError> {
-    let mut by_conversation: std::collections::HashMap<String, Vec<OwnerMetrics>> =
-        std::collections::HashMap::new();
-    for o in owners {
-        by_conversation
-            .entry(o.conversation)
-            .or_default()
-            .push(OwnerMetrics {
-                agent: AgentId::parse(&o.agent).map_err(|e| bad("agent", e))?,
-                wait_ms: o.wait_ms,
-                first_response_ms: o.first_response_ms,
-                handle_ms: o.handle_ms,
-                transfers: count(o.transfers),
-                rating: rating(o.rating),
-            });
+impl ConversationRow {
+    /// What the conversation adds to a report.
+    pub(super) fn sample(&self) -> Sample {
+        Sample {
+            abandoned: self.abandoned,
+            wait_ms: self.wait_ms,
+            first_response_ms: self.first_response_ms,
+            handle_ms: self.handle_ms,
+            transfers: count(self.transfers),
+            rating: rating(self.rating),
+        }
     }
-    conversations
-        .into_iter()
-        .map(|c| {
-            Ok(ConversationMetrics {
-                conversation: ConversationId::parse(&c.conversation).map_err(|e| bad("id", e))?,
-                queue: QueueId::parse(&c.queue).map_err(|e| bad("queue", e))?,
-                ended_at: DateTime::<Utc>::from_timestamp_micros(c.ended_us)
-                    .ok_or_else(|| bad("ended_us", c.ended_us))?,
-                wait_ms: c.wait_ms,
-                first_response_ms: c.first_response_ms,
-                handle_ms: c.handle_ms,
-                transfers: count(c.transfers),
-                abandoned: c.abandoned,
-                rating: rating(c.rating),
-                owners: by_conversation.remove(&c.conversation).unwrap_or_default(),
-            })
-        })
-        .collect()
+}
+
+impl OwnerRow {
+    /// What the owner's share adds to its row.
+    pub(super) fn sample(&self) -> Sample {
+        Sample {
+            abandoned: false,
+            wait_ms: self.wait_ms,
+            first_response_ms: self.first_response_ms,
+            handle_ms: Some(self.handle_ms),
+            transfers: count(self.transfers),
+            rating: rating(self.rating),
+        }
+    }
 }

@@ -337,13 +337,14 @@ macro_rules! archive_impl {
                 }))
             }
 
-            fn report_metrics(
+            fn report(
                 &self,
                 org: &$crate::ids::OrgId,
                 from: chrono::DateTime<chrono::Utc>,
                 until: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::archive::ArchiveFuture<Vec<$crate::domain::report::ConversationMetrics>>
-            {
+                by: $crate::domain::figures::ReportBy,
+            ) -> $crate::archive::ArchiveFuture<$crate::domain::figures::Report> {
+                use futures_util::TryStreamExt;
                 use $crate::archive::report_sql as report;
                 let pool = self.pool.clone();
                 let org = org.clone();
@@ -352,20 +353,28 @@ macro_rules! archive_impl {
                     $crate::archive::sql::micros(until),
                 );
                 Box::pin(self.rt.run(async move {
-                    let conversations: Vec<report::ConversationRow> =
-                        sqlx::query_as(report::SELECT_CONVERSATIONS)
+                    let mut tally = $crate::domain::figures::Tally::new(by);
+                    let mut rows =
+                        sqlx::query_as::<_, report::ConversationRow>(report::SELECT_CONVERSATIONS)
                             .bind(org.as_str())
                             .bind(from)
                             .bind(until)
-                            .fetch_all(&pool)
-                            .await?;
-                    let owners: Vec<report::OwnerRow> = sqlx::query_as(report::SELECT_OWNERS)
-                        .bind(org.as_str())
-                        .bind(from)
-                        .bind(until)
-                        .fetch_all(&pool)
-                        .await?;
-                    report::assemble(conversations, owners)
+                            .fetch(&pool);
+                    while let Some(row) = rows.try_next().await? {
+                        tally.conversation(&row.queue, &row.sample());
+                    }
+                    drop(rows);
+                    if by == $crate::domain::figures::ReportBy::Agent {
+                        let mut rows = sqlx::query_as::<_, report::OwnerRow>(report::SELECT_OWNERS)
+                            .bind(org.as_str())
+                            .bind(from)
+                            .bind(until)
+                            .fetch(&pool);
+                        while let Some(row) = rows.try_next().await? {
+                            tally.owner(&row.agent, &row.sample());
+                        }
+                    }
+                    Ok(tally.finish())
                 }))
             }
 

@@ -1,11 +1,30 @@
 //! A report's figures: the per-conversation metrics of a date range (`domain/report.rs`)
 //! aggregated per queue or per agent, in one place — averages, the 90th percentile by nearest
 //! rank, NPS — and written as CSV. Definitions: docs/PROTOCOL.md §9.9.
+//!
+//! A [`Tally`] takes the rows one at a time, as the archive reads them, and keeps only what the
+//! figures need: counts and sums, and the waits themselves (8 bytes a chat) for the percentile.
 
 use std::collections::BTreeMap;
 
 use super::export::{csv_cells, csv_row, Cell};
-use super::report::ConversationMetrics;
+
+/// Which report: a row per queue, or a row per agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportBy {
+    Queue,
+    Agent,
+}
+
+impl ReportBy {
+    /// The name of each row's key: in the JSON and as the CSV's first column.
+    pub fn key(self) -> &'static str {
+        match self {
+            ReportBy::Queue => "queue",
+            ReportBy::Agent => "agent",
+        }
+    }
+}
 
 /// The figures of one row of a report (a queue, an agent, or the total). Times in milliseconds;
 /// `None` where there was nothing to measure.
@@ -31,50 +50,72 @@ pub struct Report {
     pub total: Figures,
 }
 
+/// What one conversation — or one owner's share of it — adds to a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub abandoned: bool,
+    pub wait_ms: Option<i64>,
+    pub first_response_ms: Option<i64>,
+    pub handle_ms: Option<i64>,
+    pub transfers: u32,
+    pub rating: Option<u8>,
+}
+
+/// A running mean.
+#[derive(Default)]
+struct Mean {
+    sum: i128,
+    n: i128,
+}
+
+impl Mean {
+    fn add(&mut self, value: Option<i64>) {
+        if let Some(v) = value {
+            self.sum += i128::from(v);
+            self.n += 1;
+        }
+    }
+
+    /// Rounded to the nearest integer, halves up.
+    fn value(&self) -> Option<i64> {
+        (self.n > 0)
+            .then(|| (2 * self.sum + self.n).div_euclid(2 * self.n))
+            .and_then(|v| i64::try_from(v).ok())
+    }
+}
+
 /// What a row's figures are computed from.
 #[derive(Default)]
 struct Samples {
     handled: u64,
     abandoned: u64,
     waits: Vec<i64>,
-    first_responses: Vec<i64>,
-    handles: Vec<i64>,
+    wait: Mean,
+    first_response: Mean,
+    handle: Mean,
     transfers: u64,
-    ratings: Vec<u8>,
+    surveys: u64,
+    promoters: u64,
+    detractors: u64,
 }
 
 impl Samples {
-    /// One conversation, or one owner's share of it (never abandoned).
-    fn add(
-        &mut self,
-        abandoned: bool,
-        wait_ms: Option<i64>,
-        first_response_ms: Option<i64>,
-        handle_ms: Option<i64>,
-        transfers: u32,
-        rating: Option<u8>,
-    ) {
-        if abandoned {
+    fn add(&mut self, s: &Sample) {
+        if s.abandoned {
             self.abandoned += 1;
         } else {
             self.handled += 1;
         }
-        self.waits.extend(wait_ms);
-        self.first_responses.extend(first_response_ms);
-        self.handles.extend(handle_ms);
-        self.transfers += u64::from(transfers);
-        self.ratings.extend(rating);
-    }
-
-    fn conversation(&mut self, m: &ConversationMetrics) {
-        self.add(
-            m.abandoned,
-            m.wait_ms,
-            m.first_response_ms,
-            m.handle_ms,
-            m.transfers,
-            m.rating,
-        );
+        self.waits.extend(s.wait_ms);
+        self.wait.add(s.wait_ms);
+        self.first_response.add(s.first_response_ms);
+        self.handle.add(s.handle_ms);
+        self.transfers += u64::from(s.transfers);
+        if let Some(r) = s.rating {
+            self.surveys += 1;
+            self.promoters += u64::from(r >= 9);
+            self.detractors += u64::from(r <= 6);
+        }
     }
 
     fn figures(mut self) -> Figures {
@@ -82,76 +123,75 @@ impl Samples {
         Figures {
             handled: self.handled,
             abandoned: self.abandoned,
-            wait_avg_ms: average(&self.waits),
+            wait_avg_ms: self.wait.value(),
             wait_p90_ms: p90(&self.waits),
-            first_response_avg_ms: average(&self.first_responses),
-            handle_avg_ms: average(&self.handles),
+            first_response_avg_ms: self.first_response.value(),
+            handle_avg_ms: self.handle.value(),
             transfers: self.transfers,
-            surveys: self.ratings.len() as u64,
-            nps: nps(&self.ratings),
+            surveys: self.surveys,
+            nps: nps(self.promoters, self.detractors, self.surveys),
         }
     }
 }
 
-/// The mean, rounded to the nearest millisecond (halves up).
-pub fn average(values: &[i64]) -> Option<i64> {
-    let n = i128::try_from(values.len()).ok().filter(|n| *n > 0)?;
-    let sum: i128 = values.iter().map(|v| i128::from(*v)).sum();
-    i64::try_from((2 * sum + n).div_euclid(2 * n)).ok()
-}
-
 /// The 90th percentile by nearest rank of `sorted` (ascending): the value at rank ⌈0.9·n⌉.
-pub fn p90(sorted: &[i64]) -> Option<i64> {
+fn p90(sorted: &[i64]) -> Option<i64> {
     let rank = (sorted.len() * 9).div_ceil(10);
     sorted.get(rank.checked_sub(1)?).copied()
 }
 
-/// Net Promoter Score: % of 9–10 answers minus % of 0–6 answers, rounded to an integer.
-pub fn nps(ratings: &[u8]) -> Option<i64> {
-    if ratings.is_empty() {
-        return None;
-    }
-    let promoters = ratings.iter().filter(|r| **r >= 9).count() as f64;
-    let detractors = ratings.iter().filter(|r| **r <= 6).count() as f64;
-    Some((100.0 * (promoters - detractors) / ratings.len() as f64).round() as i64)
+/// Net Promoter Score: % of promoters minus % of detractors among `answers`, rounded to an
+/// integer (halves away from zero).
+fn nps(promoters: u64, detractors: u64, answers: u64) -> Option<i64> {
+    (answers > 0).then(|| {
+        let net = promoters as f64 - detractors as f64;
+        (100.0 * net / answers as f64).round() as i64
+    })
 }
 
-fn total(metrics: &[ConversationMetrics]) -> Figures {
-    let mut all = Samples::default();
-    metrics.iter().for_each(|m| all.conversation(m));
-    all.figures()
+/// A report being read: fed each conversation of the range (and, per agent, each owner's
+/// share), then [`Tally::finish`]ed.
+pub struct Tally {
+    by: ReportBy,
+    rows: BTreeMap<String, Samples>,
+    total: Samples,
 }
 
-/// Per queue (the queue each conversation entered).
-pub fn by_queue(metrics: &[ConversationMetrics]) -> Report {
-    let mut rows: BTreeMap<String, Samples> = BTreeMap::new();
-    for m in metrics {
-        rows.entry(m.queue.to_string()).or_default().conversation(m);
+impl Tally {
+    pub fn new(by: ReportBy) -> Self {
+        Self {
+            by,
+            rows: BTreeMap::new(),
+            total: Samples::default(),
+        }
     }
-    Report {
-        rows: rows.into_iter().map(|(k, s)| (k, s.figures())).collect(),
-        total: total(metrics),
-    }
-}
 
-/// Per agent: each owner of a conversation handled it, with its own times as owner, the
-/// transfers out of its hands and — for the last owner — the survey answer. No chat an agent
-/// handled is abandoned, so an agent's `abandoned` is 0.
-pub fn by_agent(metrics: &[ConversationMetrics]) -> Report {
-    let mut rows: BTreeMap<String, Samples> = BTreeMap::new();
-    for o in metrics.iter().flat_map(|m| &m.owners) {
-        rows.entry(o.agent.to_string()).or_default().add(
-            false,
-            o.wait_ms,
-            o.first_response_ms,
-            Some(o.handle_ms),
-            o.transfers,
-            o.rating,
-        );
+    /// A conversation of the range, which entered `queue`: in the total, and in its queue's row
+    /// of a queue report.
+    pub fn conversation(&mut self, queue: &str, s: &Sample) {
+        self.total.add(s);
+        if self.by == ReportBy::Queue {
+            self.rows.entry(queue.to_string()).or_default().add(s);
+        }
     }
-    Report {
-        rows: rows.into_iter().map(|(k, s)| (k, s.figures())).collect(),
-        total: total(metrics),
+
+    /// One owner's share of a conversation of the range (never abandoned), in its row of an
+    /// agent report.
+    pub fn owner(&mut self, agent: &str, s: &Sample) {
+        if self.by == ReportBy::Agent {
+            self.rows.entry(agent.to_string()).or_default().add(s);
+        }
+    }
+
+    pub fn finish(self) -> Report {
+        Report {
+            rows: self
+                .rows
+                .into_iter()
+                .map(|(k, s)| (k, s.figures()))
+                .collect(),
+            total: self.total.figures(),
+        }
     }
 }
 
@@ -168,10 +208,10 @@ pub const COLUMNS: [&str; 9] = [
     "nps",
 ];
 
-/// A report as CSV: a header (`key` — `queue` or `agent` — then [`COLUMNS`]), a row per queue
-/// or agent, and a last row `total`. Empty cells where a figure is `None`.
-pub fn report_csv(key: &str, report: &Report) -> String {
-    let mut header = vec![key];
+/// A report as CSV: a header (the key — `queue` or `agent` — then [`COLUMNS`]), a row per
+/// queue or agent, and a last row `total`. Empty cells where a figure is `None`.
+pub fn report_csv(by: ReportBy, report: &Report) -> String {
+    let mut header = vec![by.key()];
     header.extend(COLUMNS);
     let mut out = csv_row(&header);
     let total = ("total".to_string(), report.total.clone());
@@ -197,11 +237,33 @@ pub fn report_csv(key: &str, report: &Report) -> String {
 mod tests {
     use super::*;
 
+    fn mean(values: &[i64]) -> Option<i64> {
+        let mut m = Mean::default();
+        values.iter().for_each(|v| m.add(Some(*v)));
+        m.value()
+    }
+
+    fn score(ratings: &[u8]) -> Option<i64> {
+        let mut s = Samples::default();
+        for r in ratings {
+            s.add(&Sample {
+                abandoned: false,
+                wait_ms: None,
+                first_response_ms: None,
+                handle_ms: None,
+                transfers: 0,
+                rating: Some(*r),
+            });
+        }
+        s.figures().nps
+    }
+
     #[test]
-    fn averages_round_half_up_and_p90_is_the_nearest_rank() {
-        assert_eq!(average(&[]), None);
-        assert_eq!(average(&[1, 2]), Some(2));
-        assert_eq!(average(&[1, 1, 2]), Some(1));
+    fn means_round_half_up_and_p90_is_the_nearest_rank() {
+        assert_eq!(mean(&[]), None);
+        assert_eq!(mean(&[1, 2]), Some(2));
+        assert_eq!(mean(&[1, 1, 2]), Some(1));
+        assert_eq!(mean(&[10_000, 20_000, 40_000]), Some(23_333));
         assert_eq!(p90(&[]), None);
         assert_eq!(p90(&[7]), Some(7));
         let ten: Vec<i64> = (1..=10).collect();
@@ -212,18 +274,63 @@ mod tests {
 
     #[test]
     fn nps_is_promoters_minus_detractors_in_percent_rounded() {
-        assert_eq!(nps(&[]), None);
-        assert_eq!(nps(&[10, 9, 8, 7]), Some(50));
-        assert_eq!(nps(&[0, 6, 10]), Some(-33));
-        assert_eq!(nps(&[9, 7, 3]), Some(0));
-        assert_eq!(nps(&[10, 10, 3]), Some(33));
-        assert_eq!(nps(&[10, 0, 0]), Some(-33));
-        assert_eq!(nps(&[6, 6, 9, 9, 8, 8, 8, 8]), Some(0));
-        assert_eq!(nps(&[9, 8]), Some(50));
+        assert_eq!(score(&[]), None);
+        assert_eq!(score(&[10, 9, 8, 7]), Some(50));
+        assert_eq!(score(&[0, 6, 10]), Some(-33));
+        assert_eq!(score(&[9, 7, 3]), Some(0));
+        assert_eq!(score(&[10, 10, 3]), Some(33));
+        assert_eq!(score(&[6, 6, 9, 9, 8, 8, 8, 8]), Some(0));
+        assert_eq!(score(&[9, 8]), Some(50));
         assert_eq!(
-            nps(&[1, 7, 7, 7, 7, 7, 7, 7]),
+            score(&[1, 7, 7, 7, 7, 7, 7, 7]),
             Some(-13),
             "−12.5 rounds away from zero"
+        );
+    }
+
+    #[test]
+    fn a_conversation_counts_in_the_total_and_in_its_queues_or_owners_rows() {
+        let chat = |abandoned, wait_ms, rating| Sample {
+            abandoned,
+            wait_ms,
+            first_response_ms: None,
+            handle_ms: Some(1_000),
+            transfers: 1,
+            rating,
+        };
+        let (a, b) = (chat(false, Some(4), Some(10)), chat(true, None, None));
+        let mut queues = Tally::new(ReportBy::Queue);
+        queues.conversation("general", &a);
+        queues.conversation("billing", &b);
+        queues.owner("al", &a);
+        let report = queues.finish();
+        assert_eq!(
+            report
+                .rows
+                .iter()
+                .map(|(k, f)| (k.as_str(), f.handled, f.abandoned))
+                .collect::<Vec<_>>(),
+            [("billing", 0, 1), ("general", 1, 0)]
+        );
+        assert_eq!(
+            (
+                report.total.handled,
+                report.total.abandoned,
+                report.total.transfers
+            ),
+            (1, 1, 2)
+        );
+
+        let mut agents = Tally::new(ReportBy::Agent);
+        agents.conversation("general", &a);
+        agents.owner("al", &a);
+        agents.owner("bo", &a);
+        let report = agents.finish();
+        assert_eq!(report.rows.len(), 2, "each owner has the chat");
+        assert_eq!(
+            (report.total.handled, report.total.nps),
+            (1, Some(100)),
+            "the total once"
         );
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use switchboard::archive::{self, ArchivedConversation, SharedArchive};
 use switchboard::domain::conversation::Status;
-use switchboard::domain::figures::{by_agent, by_queue, Figures, Report};
+use switchboard::domain::figures::{Figures, Report, ReportBy};
 use switchboard::engine::ConversationSummary;
 use switchboard::ids::{AgentId, ConversationId, OrgId, QueueId};
 use switchboard::protocol::LogEvent;
@@ -312,6 +312,20 @@ fn total() -> Figures {
     ))
 }
 
+/// The report of org `org` for the day `offset` days after 2026-12-01.
+async fn report(archive: &SharedArchive, org: &str, offset: i64, by: ReportBy) -> Report {
+    let from = day() + Duration::days(offset);
+    archive
+        .report(
+            &OrgId::parse(org).expect("org"),
+            from,
+            from + Duration::days(1),
+            by,
+        )
+        .await
+        .expect("report")
+}
+
 async fn report_figures_match_the_hand_built_data_set(archive: SharedArchive) {
     let mut set = data_set();
     // c2 first archived before its survey, then again with it; c1 stored twice: each counts once,
@@ -330,23 +344,9 @@ async fn report_figures_match_the_hand_built_data_set(archive: SharedArchive) {
     logless.events.clear();
     archive.store(logless).await.expect("log-less re-store");
 
-    let t1 = OrgId::parse("t1").expect("org");
-    let metrics = archive
-        .report_metrics(&t1, day(), day() + Duration::days(1))
-        .await
-        .expect("report rows");
+    // c1–c4 of the day (c5 is between agents, c6 ends the next day, c7 is t2's).
     assert_eq!(
-        metrics
-            .iter()
-            .map(|m| m.conversation.as_str())
-            .collect::<Vec<_>>(),
-        ["c1", "c2", "c3", "c4"],
-        "the day's customer chats, oldest first"
-    );
-
-    let queues = by_queue(&metrics);
-    assert_eq!(
-        queues,
+        report(&archive, "t1", 0, ReportBy::Queue).await,
         Report {
             rows: vec![
                 (
@@ -377,7 +377,7 @@ async fn report_figures_match_the_hand_built_data_set(archive: SharedArchive) {
         }
     );
 
-    let agents = by_agent(&metrics);
+    let agents = report(&archive, "t1", 0, ReportBy::Agent).await;
     assert_eq!(
         agents,
         Report {
@@ -413,7 +413,7 @@ async fn report_figures_match_the_hand_built_data_set(archive: SharedArchive) {
     );
 
     // The CSV carries the same figures, a total row last, negative numbers as numbers.
-    let csv = switchboard::domain::figures::report_csv("agent", &agents);
+    let csv = switchboard::domain::figures::report_csv(ReportBy::Agent, &agents);
     let lines: Vec<&str> = csv.split("\r\n").collect();
     assert_eq!(
         lines[0],
@@ -422,41 +422,26 @@ async fn report_figures_match_the_hand_built_data_set(archive: SharedArchive) {
     assert_eq!(lines[1], "al,2,0,15000,20000,17500,60000,1,1,100");
     assert_eq!(lines[3], "total,3,1,23333,40000,17500,100000,1,3,33");
 
-    // The range is by end time, `until` excluded; another org sees only its own.
-    let next_day = archive
-        .report_metrics(&t1, day() + Duration::days(1), day() + Duration::days(2))
-        .await
-        .expect("report rows");
-    assert_eq!(next_day.len(), 1);
-    assert_eq!(next_day[0].conversation.as_str(), "c6");
-    let t2 = archive
-        .report_metrics(
-            &OrgId::parse("t2").expect("org"),
-            day(),
-            day() + Duration::days(1),
-        )
-        .await
-        .expect("report rows");
+    // The range is by end time, `until` excluded: c6 is the next day's; another org sees only
+    // its own.
+    let one_chat = figures((
+        1,
+        0,
+        [Some(5_000), Some(5_000), None, Some(25_000)],
+        0,
+        1,
+        Some(-100),
+    ));
     assert_eq!(
-        by_queue(&t2).total,
-        figures((
-            1,
-            0,
-            [Some(5_000), Some(5_000), None, Some(25_000)],
-            0,
-            1,
-            Some(-100)
-        ))
+        report(&archive, "t1", 1, ReportBy::Queue).await.total,
+        one_chat
     );
-    assert!(archive
-        .report_metrics(
-            &OrgId::parse("t3").expect("org"),
-            day(),
-            day() + Duration::days(1)
-        )
-        .await
-        .expect("report rows")
-        .is_empty());
+    assert_eq!(
+        report(&archive, "t2", 0, ReportBy::Queue).await.total,
+        one_chat
+    );
+    let none = report(&archive, "t3", 0, ReportBy::Agent).await;
+    assert_eq!((none.rows.len(), none.total), (0, Figures::default()));
 }
 
 /// The archive as it was before the reports existed: every report row gone.
@@ -468,21 +453,18 @@ const WIPE: [&str; 2] = [
 /// Conversations archived before the reports existed get their rows from the backfill (which a
 /// node runs at start), once: the same figures as if they had been written with them.
 async fn the_backfill_writes_the_rows_of_conversations_archived_before(archive: SharedArchive) {
-    let t1 = OrgId::parse("t1").expect("org");
-    let (from, until) = (day(), day() + Duration::days(1));
-    assert!(archive
-        .report_metrics(&t1, from, until)
-        .await
-        .expect("rows")
-        .is_empty());
+    let before = report(&archive, "t1", 0, ReportBy::Queue).await;
+    assert_eq!((before.rows.len(), before.total.handled), (0, 0));
     // Pages of two: c1, c2, c3, c4, c6 of t1 and c7 of t2 (c5, between agents, has none).
     assert_eq!(archive.backfill_reports(2).await.expect("backfill"), 6);
-    let metrics = archive
-        .report_metrics(&t1, from, until)
-        .await
-        .expect("rows");
-    assert_eq!(by_queue(&metrics).total, total());
-    assert_eq!(by_agent(&metrics).rows.len(), 2);
+    assert_eq!(
+        report(&archive, "t1", 0, ReportBy::Queue).await.total,
+        total()
+    );
+    assert_eq!(
+        report(&archive, "t1", 0, ReportBy::Agent).await.rows.len(),
+        2
+    );
     assert_eq!(
         archive.backfill_reports(2).await.expect("backfill"),
         0,
