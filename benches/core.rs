@@ -45,6 +45,7 @@ fn protocol(c: &mut Criterion) {
             client_msg_id: "m-42".into(),
             attachments: Vec::new(),
         },
+        redacted: false,
     };
     c.bench_function("protocol/encode_event", |b| {
         b.iter(|| {
@@ -128,6 +129,7 @@ fn fanout(c: &mut Criterion) {
             client_msg_id: "a-7".into(),
             attachments: Vec::new(),
         },
+        redacted: false,
     };
     for n in [2usize, 10, 100] {
         let hub = Hub::new();

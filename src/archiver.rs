@@ -242,18 +242,27 @@ impl Inner {
         let whole = crate::engine::read_all(self.engine.as_ref(), key, LOG_PAGE)
             .await
             .map_err(|e| e.to_string())?;
-        let (epoch, events) = whole.map_or((String::new(), Vec::new()), |w| {
-            (w.epoch.to_string(), w.events)
-        });
+        let Some(whole) = whole else {
+            // The engine forgot it (the customer was erased): nothing to archive, and
+            // nothing that may come back.
+            return Ok(summary.last_seq);
+        };
+        let (epoch, events) = (whole.epoch.to_string(), whole.events);
         let last_seq = events.last().map_or(0, |e| e.seq);
         summary.last_seq = summary.last_seq.max(last_seq);
         let survey = survey_of(&summary, &events);
+        let attachments = self
+            .engine
+            .conversation_attachments(key)
+            .await
+            .map_err(|e| e.to_string())?;
         self.archive
             .store(ArchivedConversation {
                 summary,
                 epoch,
                 events,
                 survey,
+                attachments,
             })
             .await
             .map_err(|e| e.to_string())?;

@@ -42,6 +42,9 @@ pub struct Settings {
     /// Where finished conversations are kept (DESIGN §12).
     #[serde(default)]
     pub archive: ArchiveSettings,
+    /// The retention job and customer erasures (issue 14; periods are per org).
+    #[serde(default)]
+    pub retention: RetentionSettings,
     /// Test hooks; off in every shipped config.
     #[serde(default)]
     pub testing: TestingSettings,
@@ -157,6 +160,26 @@ pub struct ArchiveSettings {
     /// How long an archived conversation stays in the engine (late clients resume from it
     /// meanwhile); afterwards REST answers from the archive alone.
     pub hot_grace_ms: u64,
+}
+
+/// The node's retention and erasure job. The periods themselves are per org
+/// (`settings.retention` of the org document).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RetentionSettings {
+    /// How often the job runs: pending erasures, then each org's retention.
+    pub sweep_ms: u64,
+    /// Most conversations one run redacts, and most it deletes, per org.
+    pub batch: usize,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            sweep_ms: 600_000,
+            batch: 200,
+        }
+    }
 }
 
 impl Default for ArchiveSettings {

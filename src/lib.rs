@@ -14,7 +14,7 @@
 //! 2. The node's services: [`node`] (what one node shares), [`archiver`] (finished
 //!    conversations into the archive), [`placement`] (where actors live:
 //!    one process or a cluster), [`hub`] (fan-out of events to sockets), [`attachments`]
-//!    (where uploaded files live), [`orgs`], [`auth`],
+//!    (where uploaded files live), [`privacy`] (retention and customer erasure), [`orgs`], [`auth`],
 //!    [`limiter`], [`metrics`], [`http_error`], [`shutdown`], [`telemetry`].
 //! 3. [`actors`]: one actor per conversation, agent and queue, the directory that activates
 //!    them, and the timer supervisor that enforces every deadline.
@@ -41,6 +41,7 @@ pub mod metrics;
 pub mod node;
 pub mod orgs;
 pub mod placement;
+pub mod privacy;
 pub mod shutdown;
 pub mod telemetry;
 // Layer 3: the actors.

@@ -70,6 +70,16 @@ pub struct Metrics {
     pub archive_failures: Counter,
     /// Finished conversations waiting to be archived on this node.
     pub archive_backlog: Gauge,
+    /// Deadlines the node's timer supervisor holds (idle, auto-complete, wrap-up, offers).
+    pub timers_pending: Gauge,
+    /// Archived conversations whose content retention removed.
+    pub retention_redacted: Counter,
+    /// Archived conversations retention deleted entirely.
+    pub retention_deleted: Counter,
+    /// Customer erasures finished (done).
+    pub erasures_done: Counter,
+    /// Customer erasure runs that failed (retried on the next sweep).
+    pub erasure_failures: Counter,
     pub slow_consumers: Counter,
     /// Enqueued → an offer for the conversation accepted (the queue actor).
     pub queue_wait: Histogram,
@@ -122,6 +132,19 @@ impl Default for Metrics {
             "archive_failures",
             "Archive writes that failed (retried later)",
         );
+        let retention_redacted = counter(
+            "retention_redacted",
+            "Archived conversations whose content retention removed",
+        );
+        let retention_deleted = counter(
+            "retention_deleted",
+            "Archived conversations retention deleted entirely",
+        );
+        let erasures_done = counter("erasures_done", "Customer erasures finished");
+        let erasure_failures = counter(
+            "erasure_failures",
+            "Customer erasure runs that failed (retried on the next sweep)",
+        );
         let slow_consumers = counter(
             "slow_consumers",
             "Connections closed because their send buffer filled",
@@ -132,6 +155,13 @@ impl Default for Metrics {
             "archive_backlog",
             "Finished conversations waiting to be archived on this node",
             archive_backlog.clone(),
+        );
+
+        let timers_pending = Gauge::default();
+        registry.register(
+            "timers_pending",
+            "Deadlines the timer supervisor holds (idle, auto-complete, wrap-up, offer expiry)",
+            timers_pending.clone(),
         );
 
         let offers = Family::<OutcomeLabel, Counter>::default();
@@ -220,6 +250,11 @@ impl Default for Metrics {
             archive_stored,
             archive_failures,
             archive_backlog,
+            timers_pending,
+            retention_redacted,
+            retention_deleted,
+            erasures_done,
+            erasure_failures,
             slow_consumers,
             queue_wait,
             offer_accept,

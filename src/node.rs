@@ -28,6 +28,8 @@ pub struct Node {
     pub blobs: SharedBlobStore,
     /// Finished conversations on their way to the archive, and the archive itself.
     pub archiver: Archiver,
+    /// The retention and erasure job's wake-up (`crate::privacy`).
+    pub privacy: crate::privacy::Privacy,
     /// Where actors live: this process alone, or a cluster.
     pub placement: Arc<dyn Placement>,
     /// One shared rate limiter per org (DESIGN invariant 8).
@@ -61,6 +63,7 @@ impl Node {
             engine,
             hub: Hub::new(),
             metrics,
+            privacy: crate::privacy::Privacy::default(),
             placement,
             draining: tokio::sync::watch::Sender::new(false),
         }

@@ -115,6 +115,7 @@ pub async fn build_runtime(settings: &Settings) -> anyhow::Result<Rt> {
         }));
     }
     placement.start(ClusterHost::shared(&rt));
+    crate::privacy::start(rt.clone());
 
     rt.orgs
         .load()

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("node", 2),
     ("orgs", 2),
     ("placement", 2),
+    ("privacy", 2),
     ("shutdown", 2),
     ("telemetry", 2),
     // 3 — the actors (`remote_messages!` is their macro, exported at the crate root).

@@ -124,6 +124,9 @@ pub async fn run(rt: Rt, timers: Arc<Timers>) {
         for target in deadlines.due(Instant::now() + Duration::from_millis(1)) {
             deliver(&rt, target);
         }
+        rt.metrics
+            .timers_pending
+            .set(i64::try_from(deadlines.by_target.len()).unwrap_or(i64::MAX));
         match deadlines.earliest() {
             Some(at) => {
                 tokio::select! {

@@ -296,7 +296,7 @@ fn newest_first(rows: &mut Vec<ConversationSummary>, limit: usize) {
 /// The engine's matches and the archive's, merged newest first (the engine's row wins for a
 /// conversation in both). An archive that cannot be reached leaves the engine's answer (a
 /// warning is logged): live work never waits for the archive.
-async fn find_merged(
+pub(super) async fn find_merged(
     rt: &Rt,
     org: &OrgId,
     filter: ConversationFilter,
@@ -442,18 +442,24 @@ struct TranscriptQuery {
 /// Seed 000's survey API: every stored NPS answer of the org.
 async fn surveys(rt: web::Data<Rt>, who: Authed) -> ApiResult<HttpResponse> {
     let staff = who.supervisor()?;
-    let (hot, cold) = futures_util::future::join(
-        rt.engine.surveys(&staff.org),
-        rt.archive().surveys(&staff.org),
-    )
-    .await;
+    let data = surveys_merged(&rt, &staff.org).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+}
+
+/// The org's survey answers, engine and archive merged: oldest first, one answer per
+/// conversation (the engine's while it has it).
+pub(super) async fn surveys_merged(
+    rt: &Rt,
+    org: &OrgId,
+) -> Result<Vec<crate::engine::SurveyRecord>, ApiError> {
+    let (hot, cold) =
+        futures_util::future::join(rt.engine.surveys(org), rt.archive().surveys(org)).await;
     let mut data = hot.map_err(|e| ApiError(CommandError::from(e)))?;
     data.extend(cold.map_err(|e| ApiError(CommandError::from(e)))?);
-    // Oldest first, one answer per conversation (the engine's while it has it).
     data.sort_by_key(|x| x.created_at);
     let mut seen = std::collections::HashSet::new();
     data.retain(|s| seen.insert(s.conversation.clone()));
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(data)
 }
 
 async fn panic_actor(

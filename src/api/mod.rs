@@ -9,6 +9,7 @@ mod attachments;
 pub mod config;
 mod conversations;
 mod history;
+mod privacy;
 mod public;
 mod reports;
 
@@ -154,5 +155,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     conversations::routes(cfg, fault_injection);
     history::routes(cfg);
     attachments::routes(cfg);
+    privacy::routes(cfg);
     reports::routes(cfg);
 }

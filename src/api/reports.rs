@@ -1,7 +1,7 @@
 //! Reports (issue 14): per queue and per agent, for a date range, from the archive — chats
 //! handled and abandoned, wait (average and p90), first response, handle time, transfers,
 //! surveys and NPS — as JSON or CSV. Supervisors and admins of the org only. The figures are
-//! defined in docs/PROTOCOL.md §9.9 and computed in `domain::report` (per conversation, when
+//! defined in docs/PROTOCOL.md §9.10 and computed in `domain::report` (per conversation, when
 //! archived) and `domain::figures` (the aggregation).
 
 use actix_web::{web, HttpResponse};

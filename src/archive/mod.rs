@@ -12,6 +12,7 @@
 //! another org finds nothing.
 
 mod postgres;
+pub mod privacy;
 mod report_sql;
 mod runtime;
 mod sql;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::domain::figures::{Report, ReportBy};
-use crate::engine::{ConversationFilter, ConversationSummary, SurveyRecord};
+use crate::engine::{AttachmentRecord, ConversationFilter, ConversationSummary, SurveyRecord};
 use crate::ids::{ConvKey, OrgId};
 use crate::protocol::{CommandError, LogEvent};
 
@@ -74,9 +75,12 @@ pub struct ArchivedConversation {
     pub events: Vec<Arc<LogEvent>>,
     /// The customer's survey answer, if any.
     pub survey: Option<SurveyRecord>,
+    /// Files uploaded to it (their metadata and blob keys: retention and erasure delete them).
+    pub attachments: Vec<AttachmentRecord>,
 }
 
-pub trait Archive: Send + Sync + 'static {
+/// Retention and erasure ([`privacy::PrivacyArchive`]) are part of every archive.
+pub trait Archive: privacy::PrivacyArchive + Send + Sync + 'static {
     /// "sqlite" or "postgres", for logs and `/readyz`.
     fn kind(&self) -> &'static str;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use super::privacy::*;
 use super::runtime::DbRuntime;
 use super::sql::{archive_impl, select_find, store_report};
 use super::ArchiveError;
@@ -49,4 +50,5 @@ impl PostgresArchive {
     }
 }
 
+privacy_impl!(PostgresArchive);
 archive_impl!(PostgresArchive, sqlx::Postgres, "postgres");

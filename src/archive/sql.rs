@@ -214,6 +214,16 @@ macro_rules! archive_impl {
                             .execute(&mut *tx)
                             .await?;
                     }
+                    for a in &c.attachments {
+                        sqlx::query($crate::archive::privacy::INSERT_ATTACHMENT)
+                            .bind(org)
+                            .bind(id)
+                            .bind(a.id.as_str())
+                            .bind(a.key.as_str())
+                            .bind(Json(a))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     tx.commit().await?;
                     Ok(())
                 }))

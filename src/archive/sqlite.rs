@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+use super::privacy::*;
 use super::runtime::DbRuntime;
 use super::sql::{archive_impl, select_find, store_report};
 use super::ArchiveError;
@@ -83,4 +84,5 @@ impl SqliteArchive {
     }
 }
 
+privacy_impl!(SqliteArchive);
 archive_impl!(SqliteArchive, sqlx::Sqlite, "sqlite");

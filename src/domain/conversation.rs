@@ -485,6 +485,7 @@ mod tests {
             },
             visibility: kind.visibility(),
             kind,
+            redacted: false,
         }
     }
 

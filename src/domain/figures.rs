@@ -1,6 +1,6 @@
 //! A report's figures: the per-conversation metrics of a date range (`domain/report.rs`)
 //! aggregated per queue or per agent, in one place — averages, the 90th percentile by nearest
-//! rank, NPS — and written as CSV. Definitions: docs/PROTOCOL.md §9.9.
+//! rank, NPS — and written as CSV. Definitions: docs/PROTOCOL.md §9.10.
 //!
 //! A [`Tally`] takes the rows one at a time, as the archive reads them, and keeps only what the
 //! figures need: counts and sums, and the waits themselves (8 bytes a chat) for the percentile.

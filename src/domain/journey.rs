@@ -133,6 +133,7 @@ mod tests {
             author: Author::system(),
             visibility: Visibility::Public,
             kind,
+            redacted: false,
         }
     }
 

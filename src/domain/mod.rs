@@ -1,6 +1,7 @@
 //! Domain types and pure rules: org configuration, validation of input, the conversation state
 //! machine, an agent's capacity, hours of operation, chat reasons, the rules for starting a chat,
-//! attachments' rules and content sniffing, the customer journey.
+//! attachments' rules and content sniffing, the customer journey, retention periods and what of
+//! an event is content.
 //! Nothing here does I/O or knows about actors.
 
 pub mod attachment;
@@ -12,6 +13,7 @@ pub mod figures;
 pub mod hours;
 pub mod journey;
 pub mod org;
+pub mod privacy;
 pub mod reasons;
 pub mod report;
 pub mod sniff;

@@ -96,6 +96,8 @@ pub struct OrgSettings {
     pub return_window_ms: u64,
     /// Files in chats: allowed extensions and the size limit (seed 001).
     pub attachments: AttachmentSettings,
+    /// How long finished conversations are kept (content, then everything); null: forever.
+    pub retention: super::privacy::Retention,
     /// HS256 secret the org's backend signs verified-customer tokens with. Never returned by GET.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_token_secret: Option<String>,
@@ -130,6 +132,7 @@ impl Default for OrgSettings {
             parked_expiry_ms: 7 * 24 * 3_600_000,
             return_window_ms: 60_000,
             attachments: AttachmentSettings::default(),
+            retention: super::privacy::Retention::default(),
             customer_token_secret: None,
         }
     }
@@ -183,6 +186,9 @@ impl OrgSettings {
             return bad("name must be at most 200 characters");
         }
         self.attachments
+            .validate()
+            .map_err(CommandError::bad_request)?;
+        self.retention
             .validate()
             .map_err(CommandError::bad_request)?;
         Ok(())

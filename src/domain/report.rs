@@ -1,6 +1,6 @@
 //! What a report counts of one finished conversation (issue 14, "Reports"): computed once, from
 //! the archived log and summary, when the conversation is archived. The figures of a report
-//! (`domain/figures.rs`) are aggregates of these. Definitions: docs/PROTOCOL.md §9.9.
+//! (`domain/figures.rs`) are aggregates of these. Definitions: docs/PROTOCOL.md §9.10.
 //!
 //! - **wait**: the first `queued` → the first `assigned`.
 //! - **first response**: the first `assigned` → the first public `message` by an agent.

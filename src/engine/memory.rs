@@ -32,6 +32,20 @@ struct Summaries {
     by_agent: HashMap<(OrgId, AgentId), Vec<ConversationId>>,
 }
 
+/// Removes `id` from the index entry under `key`, and the entry once it is empty.
+fn unindex<K: std::hash::Hash + Eq>(
+    index: &mut HashMap<K, Vec<ConversationId>>,
+    key: K,
+    id: &ConversationId,
+) {
+    if let std::collections::hash_map::Entry::Occupied(mut e) = index.entry(key) {
+        e.get_mut().retain(|x| x != id);
+        if e.get().is_empty() {
+            e.remove();
+        }
+    }
+}
+
 impl Summaries {
     fn put(&mut self, summary: ConversationSummary) {
         let org = summary.org.clone();
@@ -63,18 +77,21 @@ impl Summaries {
         else {
             return;
         };
+        // An index entry left empty goes too: every customer is a new key, so empty ones would
+        // add up with every finished chat.
         if let Some(customer) = &old.customer {
-            if let Some(ids) = self
-                .by_customer
-                .get_mut(&(conv.org.clone(), customer.clone()))
-            {
-                ids.retain(|id| id != &conv.id);
-            }
+            unindex(
+                &mut self.by_customer,
+                (conv.org.clone(), customer.clone()),
+                &conv.id,
+            );
         }
         for agent in &old.agents {
-            if let Some(ids) = self.by_agent.get_mut(&(conv.org.clone(), agent.clone())) {
-                ids.retain(|id| id != &conv.id);
-            }
+            unindex(
+                &mut self.by_agent,
+                (conv.org.clone(), agent.clone()),
+                &conv.id,
+            );
         }
     }
 
@@ -112,6 +129,10 @@ pub struct MemoryEngine {
     /// Archived conversations to forget, by deadline (FIFO: one grace period for all). Purged
     /// on the next read after the deadline, so no read sees one past it.
     expiring: Mutex<std::collections::VecDeque<(std::time::Instant, ConvKey)>>,
+    /// Conversations forgotten at once while this engine held them (erasure): an activation
+    /// still running may not write them back (the Redis engine fences it instead). Ids are
+    /// never reused; only conversations that were here are kept, so it grows with erasures only.
+    forgotten: Mutex<std::collections::HashSet<ConvKey>>,
 }
 
 impl Default for MemoryEngine {
@@ -133,6 +154,7 @@ impl MemoryEngine {
             archived: Mutex::new(HashMap::new()),
             expiring: Mutex::new(std::collections::VecDeque::new()),
             agent_docs: Mutex::new(HashMap::new()),
+            forgotten: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -151,10 +173,22 @@ impl MemoryEngine {
             due
         };
         for key in due {
-            self.shard(&key).lock().remove(&key);
-            self.summaries.lock().remove(&key);
-            self.archived.lock().remove(&key);
+            let _ = self.drop_hot(&key);
         }
+    }
+
+    /// Forgets a conversation's log, dedup keys, summary, index entries and marker (the
+    /// hot-grace drop, and the first part of forgetting it at once).
+    /// Returns whether the engine had its log.
+    fn drop_hot(&self, key: &ConvKey) -> bool {
+        let had = self.shard(key).lock().remove(key).is_some();
+        self.summaries.lock().remove(key);
+        self.archived.lock().remove(key);
+        // The archive has its survey answer: the hot list keeps the live conversations' only.
+        if let Some(list) = self.surveys.lock().get_mut(&key.org) {
+            list.retain(|s| s.conversation != key.id);
+        }
+        had
     }
 
     fn shard(&self, conv: &ConvKey) -> &Mutex<HashMap<ConvKey, ConvLog>> {
@@ -191,6 +225,7 @@ impl MemoryEngine {
                 visibility: e.kind.visibility(),
                 author: e.author,
                 kind: e.kind,
+                redacted: false,
             });
             if let Some(key) = e.dedup_key {
                 log.dedup.insert(key, seq);
@@ -233,6 +268,11 @@ impl Engine for MemoryEngine {
         _fence: Fence,
         events: Vec<NewEvent>,
     ) -> EngineFuture<Vec<Appended>> {
+        if self.forgotten.lock().contains(conv) {
+            return Box::pin(std::future::ready(Err(EngineError::Other(
+                "the conversation was erased".into(),
+            ))));
+        }
         ready(self.append_now(conv, events))
     }
 
@@ -247,6 +287,13 @@ impl Engine for MemoryEngine {
     }
 
     fn put_summary(&self, summary: ConversationSummary) -> EngineFuture<()> {
+        let key = ConvKey {
+            org: summary.org.clone(),
+            id: summary.id.clone(),
+        };
+        if self.forgotten.lock().contains(&key) {
+            return ready(());
+        }
         self.summaries.lock().put(summary);
         ready(())
     }
@@ -308,6 +355,17 @@ impl Engine for MemoryEngine {
         ready(())
     }
 
+    fn forget_conversation(&self, conv: &ConvKey) -> EngineFuture<()> {
+        if self.drop_hot(conv) {
+            self.forgotten.lock().insert(conv.clone());
+        }
+        self.expiring.lock().retain(|(_, k)| k != conv);
+        self.attachments
+            .lock()
+            .retain(|(org, _), r| !(org == &conv.org && r.conversation == conv.id));
+        ready(())
+    }
+
     fn archived_marks(&self, org: &OrgId, ids: Vec<ConversationId>) -> EngineFuture<Vec<u64>> {
         let marks = self.archived.lock();
         ready(
@@ -359,6 +417,23 @@ impl Engine for MemoryEngine {
                 .get(&(org.clone(), id.clone()))
                 .cloned(),
         )
+    }
+
+    fn conversation_attachments(&self, conv: &ConvKey) -> EngineFuture<Vec<AttachmentRecord>> {
+        let mut found: Vec<AttachmentRecord> = self
+            .attachments
+            .lock()
+            .iter()
+            .filter(|((org, _), r)| org == &conv.org && r.conversation == conv.id)
+            .map(|(_, r)| r.clone())
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        ready(found)
+    }
+
+    fn delete_attachment(&self, org: &OrgId, id: &AttachmentId) -> EngineFuture<()> {
+        self.attachments.lock().remove(&(org.clone(), id.clone()));
+        ready(())
     }
 
     fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()> {

@@ -318,6 +318,10 @@ pub trait Engine: Send + Sync + 'static {
     /// goes after `after` (the grace period during which late clients still resume from the
     /// engine); reads then find nothing, and REST answers from the archive. Idempotent.
     fn expire_conversation(&self, conv: &ConvKey, after: std::time::Duration) -> EngineFuture<()>;
+    /// Forgets the conversation at once (customer erasure, retention): everything
+    /// [`Engine::expire_conversation`] drops, and its survey answers and attachment records.
+    /// Idempotent.
+    fn forget_conversation(&self, conv: &ConvKey) -> EngineFuture<()>;
     /// For each id, the last seq recorded by [`Engine::mark_archived`] (0: never archived).
     fn archived_marks(&self, org: &OrgId, ids: Vec<ConversationId>) -> EngineFuture<Vec<u64>>;
 
@@ -340,6 +344,11 @@ pub trait Engine: Send + Sync + 'static {
     fn put_attachment(&self, record: AttachmentRecord) -> EngineFuture<()>;
     /// The org's attachment `id`, if any.
     fn attachment(&self, org: &OrgId, id: &AttachmentId) -> EngineFuture<Option<AttachmentRecord>>;
+
+    /// Every attachment record of the conversation (uploaded, sent or not).
+    fn conversation_attachments(&self, conv: &ConvKey) -> EngineFuture<Vec<AttachmentRecord>>;
+    /// Forgets an attachment's metadata (its file is the blob store's business). Idempotent.
+    fn delete_attachment(&self, org: &OrgId, id: &AttachmentId) -> EngineFuture<()>;
 
     fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()>;
     fn load_orgs(&self) -> EngineFuture<Vec<Arc<OrgConfig>>>;

@@ -320,6 +320,9 @@ pub struct LogEvent {
     pub visibility: Visibility,
     #[serde(flatten)]
     pub kind: EventKind,
+    /// Retention removed its content (texts, files, comments); kind, time and author stay.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
 }
 
 #[cfg(test)]

@@ -2491,7 +2491,7 @@ $('agent-chat-form').addEventListener('submit', (ev) => {
 
 // ------------------------------------------------------------------ reports (issue 14)
 // Supervisors and admins: per queue and per agent figures of the chats that ended between two
-// days (GET /v1/reports/queues and /v1/reports/agents, PROTOCOL §9.9), drawn as two tables, and
+// days (GET /v1/reports/queues and /v1/reports/agents, PROTOCOL §9.10), drawn as two tables, and
 // each downloadable as CSV. Opened from the top bar; loaded when opened and on Show.
 const REPORTS = {
   kinds: [

@@ -58,21 +58,6 @@ async fn readyz_archive(app: &TestApp) -> String {
     body["archive"].as_str().unwrap_or_default().to_string()
 }
 
-async fn metric(app: &TestApp, name: &str) -> f64 {
-    let body = awc::Client::default()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .body()
-        .await
-        .expect("metrics body");
-    String::from_utf8_lossy(&body)
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[actix_web::test]
 async fn a_finished_chat_is_archived_once_and_reads_back_identically() {
     let app = spawn_app().await;

@@ -3,7 +3,6 @@
 //! bad attachment ids in a message refused with nothing logged; retries stored once; the
 //! download headers; the scanning hook; the S3-compatible store.
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -59,27 +58,6 @@ async fn uploaded(app: &TestApp, token: &str, conv: &str, name: &str, body: &[u8
         .to_string()
 }
 
-
-/// Every file in the node's store (spool files included), by path.
-fn stored_files(app: &TestApp) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(Path::new(&app.rt.settings.attachments.dir), &mut out);
-    out.sort();
-    out
-}
 
 /// A chat of org t1 with customer `name`, accepted by agent `al` (queue general).
 async fn accepted_chat(app: &TestApp, name: &str) -> (Client, Client, String, String) {
@@ -428,34 +406,12 @@ async fn with_a_scanner_a_file_is_served_once_clean_and_an_infected_one_never() 
     assert!(messages(&app, &conv).await.is_empty());
 }
 
-/// A node storing files in `s3` (bucket `files`) with these credentials.
-async fn s3_app(s3: &crate::s3_server::S3Server, secret_key: &str) -> TestApp {
-    let endpoint = s3.endpoint();
-    let access_key = s3.access_key.clone();
-    let secret_key = secret_key.to_string();
-    spawn_app_configured(
-        move |s| {
-            s.attachments.store = switchboard::config::BlobStoreKind::S3;
-            s.attachments.s3.endpoint = endpoint;
-            s.attachments.s3.bucket = "files".into();
-            s.attachments.s3.access_key = access_key;
-            s.attachments.s3.secret_key = switchboard::config::Secret::new(secret_key);
-        },
-        |_| {},
-    )
-    .await
-}
-
 #[actix_web::test]
 async fn the_s3_store_keeps_and_serves_files() {
     // moto checks every request's signature (tests/support/s3.rs).
     let s3 = crate::s3_server::S3Server::start();
     let app = s3_app(&s3, &s3.secret_key).await;
-    let store = switchboard::attachments::s3::S3Store::new(
-        app.rt.settings.attachments.s3.clone(),
-        PathBuf::from(&app.rt.settings.attachments.dir),
-    );
-    store.create_bucket().await.expect("create bucket");
+    let _store = s3_bucket(&app).await;
     let (_customer, _agent, conv, token) = accepted_chat(&app, "ada").await;
     let big: Vec<u8> = PDF
         .iter()

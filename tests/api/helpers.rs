@@ -587,25 +587,6 @@ impl Client {
     }
 }
 
-/// Polls `check` until it gives a value, failing the test after three times `WAIT` (the
-/// archive retries and sweeps in the background).
-pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let deadline = std::time::Instant::now() + WAIT * 3;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// Accepts the next offer the agent gets; returns the conversation id.
 pub async fn accept_next(agent: &mut Client) -> String {
     let offer = agent.signal("offer").await;
@@ -655,4 +636,91 @@ pub async fn download(app: &TestApp, token: &str, path: &str) -> Download {
         headers,
         body: body.to_vec(),
     }
+}
+
+/// Polls `check` until it gives a value, failing the test after `WAIT` × 3.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + WAIT * 3;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A metric's value from `/metrics` (0 when absent).
+pub async fn metric(app: &TestApp, name: &str) -> f64 {
+    let body = awc::Client::default()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .body()
+        .await
+        .expect("metrics body");
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Every file in the node's attachment store (spool files included), by path.
+pub fn stored_files(app: &TestApp) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        std::path::Path::new(&app.rt.settings.attachments.dir),
+        &mut out,
+    );
+    out.sort();
+    out
+}
+
+/// A node whose files go to the S3-compatible test server `s3` (bucket `files`), signing with
+/// `secret_key`.
+pub async fn s3_app(s3: &crate::s3_server::S3Server, secret_key: &str) -> TestApp {
+    let endpoint = s3.endpoint();
+    let access_key = s3.access_key.clone();
+    let secret_key = secret_key.to_string();
+    spawn_app_configured(
+        move |s| {
+            s.attachments.store = switchboard::config::BlobStoreKind::S3;
+            s.attachments.s3.endpoint = endpoint;
+            s.attachments.s3.bucket = "files".into();
+            s.attachments.s3.access_key = access_key;
+            s.attachments.s3.secret_key = switchboard::config::Secret::new(secret_key);
+        },
+        |_| {},
+    )
+    .await
+}
+
+/// The S3 store of an `s3_app` node, its bucket created.
+pub async fn s3_bucket(app: &TestApp) -> switchboard::attachments::s3::S3Store {
+    let store = switchboard::attachments::s3::S3Store::new(
+        app.rt.settings.attachments.s3.clone(),
+        std::path::PathBuf::from(&app.rt.settings.attachments.dir),
+    );
+    store.create_bucket().await.expect("create bucket");
+    store
 }

@@ -104,3 +104,55 @@ async fn an_ended_chat_not_wrapped_up_is_marked_done() {
     )
     .await;
 }
+
+/// The node's `switchboard_timers_pending` gauge.
+async fn timers_pending(app: &TestApp) -> f64 {
+    let body = awc::Client::default()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .body()
+        .await
+        .expect("metrics body");
+    String::from_utf8_lossy(&body)
+        .lines()
+        .find_map(|l| l.strip_prefix("switchboard_timers_pending ")?.trim().parse().ok())
+        .expect("the timers_pending gauge")
+}
+
+/// A finished chat leaves no deadline behind in the timer supervisor: its auto-complete and
+/// idle wake-ups (an hour and more away) are cancelled when it moves on, so that thousands of
+/// finished chats do not keep thousands of entries (and later wake-ups) on the node.
+#[actix_web::test]
+async fn a_finished_chat_leaves_no_deadline_behind() {
+    let app = spawn_app().await;
+    let mut al = app.agent("al", &["general"]).await;
+    let (mut customer, conv) = app.customer_chat("brief").await;
+    accept_next(&mut al).await;
+    customer
+        .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "c1", "text": "hi" }))
+        .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while timers_pending(&app).await == 0.0 {
+        assert!(std::time::Instant::now() < deadline, "an assigned chat has deadlines");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    customer
+        .ok(json!({ "type": "end", "conversation": conv }))
+        .await;
+    al.ok(json!({ "type": "wrap_up", "conversation": conv }))
+        .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let pending = timers_pending(&app).await;
+        if pending == 0.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pending} deadlines still held for a finished chat"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}

@@ -81,6 +81,7 @@ fn finished(org_id: &str, id: &str, created: DateTime<Utc>, queue: &str) -> Arch
         epoch: "e1".into(),
         events,
         survey: Some(survey),
+        attachments: Vec::new(),
     }
 }
 
@@ -334,4 +335,189 @@ async fn postgres_down_fails_the_store_and_a_restart_accepts_it() {
             .expect("events"),
         c.events
     );
+}
+
+/// Retention's and erasure's rows, on one implementation: redact and delete are idempotent and
+/// scoped by org; erasure records round-trip and leave the pending list once finished.
+async fn privacy_rows_are_redacted_deleted_and_audited(archive: SharedArchive) {
+    use switchboard::archive::privacy::{ErasureRecord, ErasureStatus, Removed};
+    let now = Utc::now();
+    let mut mine = finished("t1", "c-1", now - Duration::days(40), "general");
+    let record: switchboard::engine::AttachmentRecord = serde_json::from_value(json!({
+        "id": "a_1", "org": "t1", "conversation": "c-1",
+        "uploader": {"role": "customer", "id": "cu1"}, "name": "passport.png", "size": 3,
+        "mime": "image/png", "sha256": "0".repeat(64), "state": "clean",
+        "created_at": now.to_rfc3339(), "key": "0a1b2c"
+    }))
+    .expect("record");
+    mine.attachments = vec![record.clone()];
+    let theirs = finished("t2", "c-1", now - Duration::days(40), "general");
+    archive.store(mine.clone()).await.expect("store");
+    archive.store(theirs.clone()).await.expect("store");
+    assert_eq!(
+        archive.attachments(&key(&mine)).await.expect("files"),
+        vec![record]
+    );
+    let cutoff = now - Duration::days(30);
+    let due = archive
+        .ended_before(&org("t1"), cutoff, true, 10)
+        .await
+        .expect("due");
+    assert_eq!(due, vec![mine.summary.id.clone()]);
+    assert!(archive
+        .ended_before(&org("t1"), now - Duration::days(50), false, 10)
+        .await
+        .expect("due")
+        .is_empty());
+
+    // Redaction: the message, the note and the survey comment; again, nothing.
+    assert_eq!(archive.redact(&key(&mine)).await.expect("redact"), 3);
+    assert_eq!(archive.redact(&key(&mine)).await.expect("redact"), 0);
+    let events = archive::read_all(archive.as_ref(), &key(&mine), 100)
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 6);
+    let redacted: Vec<u64> = events
+        .iter()
+        .filter(|e| e.redacted)
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(redacted, vec![2, 3, 5]);
+    assert!(!serde_json::to_string(&events)
+        .expect("json")
+        .contains("hello"));
+    let survey = &archive.surveys(&org("t1")).await.expect("surveys")[0];
+    assert_eq!((survey.rating, survey.comment.as_deref()), (9, None));
+    assert!(archive
+        .attachments(&key(&mine))
+        .await
+        .expect("files")
+        .is_empty());
+    assert!(archive
+        .ended_before(&org("t1"), cutoff, true, 10)
+        .await
+        .expect("due")
+        .is_empty());
+
+    // Deletion: every row, once; the other org's conversation of the same id stays whole.
+    let removed = archive.delete(&key(&mine)).await.expect("delete");
+    assert_eq!(
+        (removed.conversations, removed.events, removed.surveys),
+        (1, 6, 1)
+    );
+    assert_eq!(
+        archive.delete(&key(&mine)).await.expect("delete"),
+        Removed::default()
+    );
+    assert!(archive
+        .summary(&key(&mine))
+        .await
+        .expect("summary")
+        .is_none());
+    assert_eq!(
+        archive::read_all(archive.as_ref(), &key(&theirs), 100)
+            .await
+            .expect("events"),
+        theirs.events
+    );
+
+    // The audit trail: pending, then done without the customer id.
+    let mut request = ErasureRecord {
+        id: "er1".into(),
+        org: org("t1"),
+        customer: Some(CustomerId::parse("cu1").expect("customer")),
+        customer_sha256: "ab".repeat(32),
+        requested_by: "admin".into(),
+        requested_at: now,
+        status: ErasureStatus::Pending,
+        finished_at: None,
+        removed: Removed::default(),
+        error: None,
+    };
+    archive.put_erasure(request.clone()).await.expect("record");
+    // One node at a time carries it out: a claim holds until it lapses or the record is stored.
+    let claim = |by: &'static str, until: DateTime<Utc>| {
+        let archive = archive.clone();
+        async move {
+            archive
+                .claim_erasure(&org("t1"), "er1", by, until)
+                .await
+                .expect("claim")
+        }
+    };
+    assert!(claim("n1", now + Duration::minutes(5)).await);
+    assert!(
+        claim("n1", now + Duration::minutes(5)).await,
+        "ours already"
+    );
+    assert!(!claim("n2", now + Duration::minutes(5)).await, "held by n1");
+    archive.put_erasure(request.clone()).await.expect("release");
+    assert!(claim("n2", now - Duration::minutes(1)).await, "released");
+    assert!(
+        claim("n1", now + Duration::minutes(5)).await,
+        "n2's claim lapsed"
+    );
+    assert!(!archive
+        .claim_erasure(&org("t2"), "er1", "n3", now)
+        .await
+        .expect("claim"));
+    let pending = archive.pending_erasures(10).await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].customer, request.customer);
+    assert!(archive
+        .erasure(&org("t2"), "er1")
+        .await
+        .expect("read")
+        .is_none());
+    request.status = ErasureStatus::Done;
+    request.customer = None;
+    request.finished_at = Some(now);
+    request.removed.conversations = 1;
+    archive.put_erasure(request.clone()).await.expect("record");
+    assert!(archive
+        .pending_erasures(10)
+        .await
+        .expect("pending")
+        .is_empty());
+    let done = archive
+        .erasure(&org("t1"), "er1")
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(done.status, ErasureStatus::Done);
+    assert_eq!(done.customer, None);
+    assert_eq!(done.removed.conversations, 1);
+    assert_eq!(
+        done.finished_at.map(|t| t.timestamp_micros()),
+        Some(now.timestamp_micros())
+    );
+    // A finished record stays as it is: a late writer (a node that lost its claim) changes
+    // nothing, and nobody claims it.
+    let mut late = request.clone();
+    late.status = ErasureStatus::Failed;
+    late.error = Some("late".into());
+    archive.put_erasure(late).await.expect("record");
+    let kept = archive
+        .erasure(&org("t1"), "er1")
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!((kept.status, kept.error), (ErasureStatus::Done, None));
+    assert!(!claim("n1", now + Duration::minutes(5)).await);
+}
+
+#[tokio::test]
+async fn sqlite_redacts_deletes_and_audits() {
+    let dir = std::env::temp_dir().join(format!("sb-archive-privacy-{}", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}", dir.join("switchboard.db").display());
+    let archive = archive::open(&url).await.expect("open sqlite");
+    privacy_rows_are_redacted_deleted_and_audited(archive).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn postgres_redacts_deletes_and_audits() {
+    let pg = PostgresServer::start();
+    let archive = archive::open(&pg.url()).await.expect("open postgres");
+    privacy_rows_are_redacted_deleted_and_audited(archive).await;
 }

@@ -104,6 +104,7 @@ fn conversation(
         epoch: "e1".into(),
         events,
         survey: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -40,6 +40,8 @@ macro_rules! behavioural_suite {
         mod push_and_preview;
         #[path = "../support/postgres.rs"]
         mod postgres_server;
+        #[path = "../api/privacy.rs"]
+        mod privacy;
         #[path = "../support/redis.rs"]
         mod redis_server;
         #[path = "../support/s3.rs"]

@@ -337,6 +337,14 @@ impl ConversationActor {
         let Some(org) = self.org() else { return };
         for kind in TimerKind::ALL {
             let Some(at) = self.state.deadline(kind, &org.settings) else {
+                // No deadline any more (the chat moved on, or is done): an armed wake-up would
+                // only find nothing due, hours later for the auto-complete timers, and keep its
+                // entry in the supervisor meanwhile; it is cancelled instead.
+                if self.armed.remove(&kind).is_some() {
+                    self.rt
+                        .timers
+                        .cancel(TimerTarget::Conversation(self.key.clone(), kind));
+                }
                 continue;
             };
             if self.armed.get(&kind).is_some_and(|armed| *armed <= at) {

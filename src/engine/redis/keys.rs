@@ -58,6 +58,8 @@ pub(super) struct ConvKeys {
     pub dedup: String,
     pub gen: String,
     pub sum: String,
+    /// SET of the ids of the attachments uploaded to it.
+    pub atts: String,
 }
 
 impl ConvKeys {
@@ -70,6 +72,7 @@ impl ConvKeys {
             dedup: format!("sb:{tag}:dedup"),
             gen: format!("sb:{tag}:gen"),
             sum: format!("sb:{tag}:sum"),
+            atts: format!("sb:{tag}:atts"),
         }
     }
 }
@@ -110,8 +113,15 @@ impl<'a> OrgIndex<'a> {
         format!("sb:{{{}}}:agentdoc:{a}:{kind}", self.org)
     }
     /// Survey answers: a LIST of JSON records, oldest first.
+    /// Survey answers written before they were kept by conversation: a list, read and
+    /// trimmed, never written.
     pub fn surveys(&self) -> String {
         format!("sb:{{{}}}:surveys", self.org)
+    }
+    /// Survey answers by conversation id (one per conversation): a hash whose field goes when
+    /// the conversation leaves hot storage.
+    pub fn survey_by_conversation(&self) -> String {
+        format!("sb:{{{}}}:survey", self.org)
     }
     /// An attachment's metadata: a JSON string.
     pub fn attachment(&self, id: &AttachmentId) -> String {

@@ -66,6 +66,7 @@ impl AppendReq {
                 visibility: e.kind.visibility(),
                 author: e.author,
                 kind: e.kind,
+                redacted: false,
             };
             let json = serde_json::to_string(&event)
                 .map_err(|err| EngineError::Other(format!("serializing an event: {err}")))?;

@@ -20,6 +20,7 @@ mod bus;
 mod conn;
 mod keys;
 mod log;
+mod privacy;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -262,6 +263,11 @@ impl Engine for RedisEngine {
         self.run(move |s| async move { store::expire_conversation(&s, &conv, after).await })
     }
 
+    fn forget_conversation(&self, conv: &ConvKey) -> EngineFuture<()> {
+        let conv = conv.clone();
+        self.run(move |s| async move { privacy::forget_conversation(&s, &conv).await })
+    }
+
     fn archived_marks(&self, org: &OrgId, ids: Vec<ConversationId>) -> EngineFuture<Vec<u64>> {
         let key = keys::OrgIndex::new(org).archived();
         self.run(move |s| async move {
@@ -310,6 +316,16 @@ impl Engine for RedisEngine {
     fn attachment(&self, org: &OrgId, id: &AttachmentId) -> EngineFuture<Option<AttachmentRecord>> {
         let (org, id) = (org.clone(), id.clone());
         self.run(move |s| async move { store::attachment(&s, &org, &id).await })
+    }
+
+    fn conversation_attachments(&self, conv: &ConvKey) -> EngineFuture<Vec<AttachmentRecord>> {
+        let conv = conv.clone();
+        self.run(move |s| async move { privacy::conversation_attachments(&s, &conv).await })
+    }
+
+    fn delete_attachment(&self, org: &OrgId, id: &AttachmentId) -> EngineFuture<()> {
+        let (org, id) = (org.clone(), id.clone());
+        self.run(move |s| async move { privacy::delete_attachment(&s, &org, &id).await })
     }
 
     fn put_org(&self, org: Arc<OrgConfig>) -> EngineFuture<()> {

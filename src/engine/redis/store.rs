@@ -26,7 +26,8 @@ use crate::ids::{AttachmentId, ConvKey, ConversationId, OrgId, QueueId};
 /// An archived conversation leaves hot storage: its keys (log, seq, dedup, generation,
 /// summary, fencing epoch, actor state) get a `PEXPIRE` of the grace period — Redis forgets
 /// them even if no node is left to remember — and its index entries go at once (the archive
-/// lists it from now on), as does the archiver's marker.
+/// lists it from now on), as does the archiver's marker. With a zero `after` the keys are
+/// deleted at once (`Engine::forget_conversation`).
 pub(super) async fn expire_conversation(
     shared: &Shared,
     conv: &ConvKey,
@@ -44,9 +45,14 @@ pub(super) async fn expire_conversation(
         &keys.gen,
         &keys.sum,
         &keys.epoch,
+        &keys.atts,
         &actor.state,
     ] {
-        pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
+        if after.is_zero() {
+            pipe.cmd("DEL").arg(key).ignore();
+        } else {
+            pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
+        }
     }
     if let Some(old) = old.as_deref().and_then(parse_summary) {
         for index in index_keys(&old) {
@@ -55,6 +61,11 @@ pub(super) async fn expire_conversation(
     }
     pipe.cmd("HDEL")
         .arg(OrgIndex::new(&conv.org).archived())
+        .arg(conv.id.as_str())
+        .ignore();
+    // The archive has its survey answer too: the org's hot list of answers keeps live ones.
+    pipe.cmd("HDEL")
+        .arg(OrgIndex::new(&conv.org).survey_by_conversation())
         .arg(conv.id.as_str())
         .ignore();
     shared.conns.pipe::<()>(&pipe).await
@@ -303,10 +314,13 @@ pub(super) async fn put_attachment(
     let json = serde_json::to_string(&record)
         .map_err(|e| EngineError::Other(format!("serializing an attachment: {e}")))?;
     let key = OrgIndex::new(&record.org).attachment(&record.id);
-    shared
-        .conns
-        .cmd::<()>(redis::cmd("SET").arg(key).arg(json))
-        .await
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg(key).arg(json).ignore();
+    pipe.cmd("SADD")
+        .arg(conv_keys(&record.org, &record.conversation).atts)
+        .arg(record.id.as_str())
+        .ignore();
+    shared.conns.pipe::<()>(&pipe).await
 }
 
 pub(super) async fn attachment(
@@ -329,10 +343,15 @@ pub(super) async fn put_survey(shared: &Shared, survey: SurveyRecord) -> Result<
     let stored = StoredSurvey::from(survey);
     let json = serde_json::to_string(&stored)
         .map_err(|e| EngineError::Other(format!("serializing a survey: {e}")))?;
-    let key = OrgIndex::new(&stored.org).surveys();
+    let key = OrgIndex::new(&stored.org).survey_by_conversation();
     shared
         .conns
-        .cmd::<()>(redis::cmd("RPUSH").arg(key).arg(json))
+        .cmd::<()>(
+            redis::cmd("HSET")
+                .arg(key)
+                .arg(stored.conversation.as_str())
+                .arg(json),
+        )
         .await
 }
 
@@ -340,17 +359,14 @@ pub(super) async fn surveys(
     shared: &Shared,
     org: &OrgId,
 ) -> Result<Vec<SurveyRecord>, EngineError> {
-    let rows: Vec<String> = shared
-        .conns
-        .cmd(
-            redis::cmd("LRANGE")
-                .arg(OrgIndex::new(org).surveys())
-                .arg(0)
-                .arg(-1),
-        )
-        .await?;
-    Ok(rows
+    let idx = OrgIndex::new(org);
+    let mut pipe = redis::pipe();
+    pipe.cmd("HVALS").arg(idx.survey_by_conversation());
+    pipe.cmd("LRANGE").arg(idx.surveys()).arg(0).arg(-1);
+    let (by_conversation, legacy): (Vec<String>, Vec<String>) = shared.conns.pipe(&pipe).await?;
+    let mut out: Vec<SurveyRecord> = legacy
         .iter()
+        .chain(&by_conversation)
         .filter_map(|json| match serde_json::from_str::<StoredSurvey>(json) {
             Ok(s) => Some(s.into_record()),
             Err(err) => {
@@ -358,7 +374,15 @@ pub(super) async fn surveys(
                 None
             }
         })
-        .collect())
+        .collect();
+    // Oldest first, each answer once (one written before and after the change of key).
+    out.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    out.dedup_by(|later, first| later.id == first.id);
+    Ok(out)
 }
 
 pub(super) async fn put_org(shared: &Shared, org: Arc<OrgConfig>) -> Result<(), EngineError> {

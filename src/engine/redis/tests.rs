@@ -565,7 +565,7 @@ async fn surveys_and_orgs_round_trip() {
         e.put_survey(SurveyRecord {
             id: format!("s{i}"),
             org: org.clone(),
-            conversation: ConversationId::parse("c1").expect("id"),
+            conversation: ConversationId::parse(&format!("c{i}")).expect("id"),
             customer: CustomerId::parse("ann").expect("id"),
             agent: None,
             survey_type: "NPS",
@@ -585,6 +585,16 @@ async fn surveys_and_orgs_round_trip() {
         .await
         .expect("surveys")
         .is_empty());
+    // A conversation that leaves hot storage takes its answer with it (the archive has it).
+    let c0 = crate::ids::ConvKey {
+        org: org.clone(),
+        id: ConversationId::parse("c0").expect("id"),
+    };
+    e.expire_conversation(&c0, std::time::Duration::from_secs(60))
+        .await
+        .expect("expire");
+    let got = e.surveys(&org).await.expect("surveys");
+    assert_eq!(got.iter().map(|s| s.rating).collect::<Vec<_>>(), [3]);
 
     let config: OrgConfig =
         serde_json::from_value(serde_json::json!({"id": "demo"})).expect("minimal org");
