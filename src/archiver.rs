@@ -33,6 +33,8 @@ use crate::protocol::{EventKind, LogEvent};
 
 /// Log pages read per archived conversation.
 const LOG_PAGE: usize = 1000;
+/// Conversations read per page when backfilling report rows.
+const REPORT_BACKFILL_BATCH: usize = 200;
 
 /// The id of a conversation's survey answer (one per conversation), the same in the engine and
 /// in the archive.
@@ -108,6 +110,20 @@ impl Archiver {
     /// Starts the task (on the current runtime): a sweep at once, then writes and sweeps.
     pub fn start(&self) {
         tokio::spawn(self.inner.clone().run());
+        // Conversations archived before the reports existed get their report rows, once.
+        let archive = self.inner.archive.clone();
+        tokio::spawn(async move {
+            match archive.backfill_reports(REPORT_BACKFILL_BATCH).await {
+                Ok(0) => {}
+                Ok(conversations) => tracing::info!(
+                    conversations,
+                    "Report rows written for conversations archived before the reports."
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Backfilling report rows failed; the next start retries.")
+                }
+            }
+        });
     }
 
     /// A finished conversation (or one more event of it) to archive. Never blocks; when the

@@ -12,6 +12,7 @@ mod emails;
 mod history;
 mod privacy;
 mod public;
+mod reports;
 mod transcripts;
 
 use actix_web::dev::Payload;
@@ -158,4 +159,5 @@ pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     emails::routes(cfg);
     attachments::routes(cfg);
     privacy::routes(cfg);
+    reports::routes(cfg);
 }

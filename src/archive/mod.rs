@@ -14,6 +14,7 @@
 pub mod outbox;
 mod postgres;
 pub mod privacy;
+mod report_sql;
 mod runtime;
 mod sql;
 mod sqlite;
@@ -22,6 +23,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
+use crate::domain::figures::{Report, ReportBy};
 use crate::engine::{AttachmentRecord, ConversationFilter, ConversationSummary, SurveyRecord};
 use crate::ids::{ConvKey, OrgId};
 use crate::protocol::{CommandError, LogEvent};
@@ -109,6 +113,23 @@ pub trait Archive: privacy::PrivacyArchive + Send + Sync + 'static {
 
     /// The org's archived survey answers, oldest first.
     fn surveys(&self, org: &OrgId) -> ArchiveFuture<Vec<SurveyRecord>>;
+
+    /// The report (`domain::figures`) of the org's customer conversations that ended in
+    /// `[from, until)`, per queue or per agent, tallied as the rows are read (they are never
+    /// all in memory at once).
+    fn report(
+        &self,
+        org: &OrgId,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        by: ReportBy,
+    ) -> ArchiveFuture<Report>;
+
+    /// Writes the report rows of the customer conversations archived without them (before the
+    /// reports existed), reading `batch` conversations at a time; returns how many it wrote.
+    /// Idempotent, and safe beside `store`: a conversation that gains its rows meanwhile is
+    /// simply not found again.
+    fn backfill_reports(&self, batch: usize) -> ArchiveFuture<usize>;
 
     /// Ok when the database answers.
     fn check(&self) -> ArchiveFuture<()>;

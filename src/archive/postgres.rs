@@ -9,7 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use super::outbox::outbox_impl;
 use super::privacy::*;
 use super::runtime::DbRuntime;
-use super::sql::{archive_impl, select_find};
+use super::sql::{archive_impl, select_find, store_report};
 use super::ArchiveError;
 
 /// A query waits this long for a connection: a database that is down fails fast, and the

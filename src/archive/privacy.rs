@@ -363,6 +363,19 @@ macro_rules! privacy_impl {
                             .await?
                             .rows_affected();
                     }
+                    // Its report figures (a survey rating among them) go with it, and so do
+                    // its emailed transcripts not yet sent (the customer's words and address).
+                    for sql in [
+                        $crate::archive::report_sql::DELETE_OWNERS,
+                        $crate::archive::report_sql::DELETE_CONVERSATION,
+                        "DELETE FROM email_outbox WHERE org = $1 AND conversation = $2",
+                    ] {
+                        sqlx::query(sql)
+                            .bind(key.org.as_str())
+                            .bind(key.id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     tx.commit().await?;
                     Ok($crate::archive::privacy::Removed {
                         events: counts[0],

@@ -73,6 +73,63 @@ pub(super) fn seq(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Replaces, in transaction `$tx`, the report rows of conversation `$id` of `$org` with the
+/// metrics of `$summary` and `$events`, and is `true`. Where there are none — a chat between
+/// agents, or a log that is not there any more (a re-store after the engine forgot it) — the
+/// rows stay as they are, and it is `false`.
+macro_rules! store_report {
+    ($tx:ident, $org:expr, $id:expr, $summary:expr, $events:expr) => {{
+        use $crate::archive::report_sql as report;
+        let events: Vec<&$crate::protocol::LogEvent> = $events.iter().map(|e| e.as_ref()).collect();
+        let known = $crate::domain::report::Known {
+            conversation: &$summary.id,
+            ended_at: $summary.ended_at,
+            survey_rating: $summary.survey_rating,
+        };
+        if let Some(m) = $crate::domain::report::conversation_metrics(known, &events) {
+            for delete in [report::DELETE_CONVERSATION, report::DELETE_OWNERS] {
+                sqlx::query(delete)
+                    .bind($org)
+                    .bind($id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            let (c, owners) = report::rows_of(&m);
+            sqlx::query(report::INSERT_CONVERSATION)
+                .bind($org)
+                .bind(c.conversation)
+                .bind(c.queue)
+                .bind(c.ended_us)
+                .bind(c.wait_ms)
+                .bind(c.first_response_ms)
+                .bind(c.handle_ms)
+                .bind(c.transfers)
+                .bind(c.abandoned)
+                .bind(c.rating)
+                .execute(&mut *$tx)
+                .await?;
+            for o in owners {
+                sqlx::query(report::INSERT_OWNER)
+                    .bind($org)
+                    .bind(o.conversation)
+                    .bind(o.agent)
+                    .bind(o.position)
+                    .bind(o.wait_ms)
+                    .bind(o.first_response_ms)
+                    .bind(o.handle_ms)
+                    .bind(o.transfers)
+                    .bind(o.rating)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            true
+        } else {
+            false
+        }
+    }};
+}
+pub(super) use store_report;
+
 /// Implements `Archive` for `$ty { pool: $pool, rt: DbRuntime, find_sql: String }`.
 macro_rules! archive_impl {
     ($ty:ident, $db:ty, $kind:literal) => {
@@ -92,7 +149,9 @@ macro_rules! archive_impl {
                     let s = &c.summary;
                     let (org, id) = (s.org.as_str(), s.id.as_str());
                     let mut tx = pool.begin().await?;
-                    sqlx::query(UPSERT_CONVERSATION)
+                    // No row changes when the archive already holds a later version; then
+                    // its report rows stay too.
+                    let newer = sqlx::query(UPSERT_CONVERSATION)
                         .bind(org)
                         .bind(id)
                         .bind(s.status.as_str())
@@ -105,7 +164,12 @@ macro_rules! archive_impl {
                         .bind(Json($crate::engine::stored::StoredSummary::from(s)))
                         .bind(c.epoch.as_str())
                         .execute(&mut *tx)
-                        .await?;
+                        .await?
+                        .rows_affected()
+                        > 0;
+                    if newer {
+                        store_report!(tx, org, id, s, &c.events);
+                    }
                     for agent in &s.agents {
                         sqlx::query(INSERT_PARTICIPANT)
                             .bind(org)
@@ -285,6 +349,97 @@ macro_rules! archive_impl {
 
             fn outbox(&self) -> &dyn $crate::archive::outbox::Outbox {
                 self
+            }
+
+            fn report(
+                &self,
+                org: &$crate::ids::OrgId,
+                from: chrono::DateTime<chrono::Utc>,
+                until: chrono::DateTime<chrono::Utc>,
+                by: $crate::domain::figures::ReportBy,
+            ) -> $crate::archive::ArchiveFuture<$crate::domain::figures::Report> {
+                use futures_util::TryStreamExt;
+                use $crate::archive::report_sql as report;
+                let pool = self.pool.clone();
+                let org = org.clone();
+                let (from, until) = (
+                    $crate::archive::sql::micros(from),
+                    $crate::archive::sql::micros(until),
+                );
+                Box::pin(self.rt.run(async move {
+                    let mut tally = $crate::domain::figures::Tally::new(by);
+                    let mut rows =
+                        sqlx::query_as::<_, report::ConversationRow>(report::SELECT_CONVERSATIONS)
+                            .bind(org.as_str())
+                            .bind(from)
+                            .bind(until)
+                            .fetch(&pool);
+                    while let Some(row) = rows.try_next().await? {
+                        tally.conversation(&row.queue, &row.sample());
+                    }
+                    drop(rows);
+                    if by == $crate::domain::figures::ReportBy::Agent {
+                        let mut rows = sqlx::query_as::<_, report::OwnerRow>(report::SELECT_OWNERS)
+                            .bind(org.as_str())
+                            .bind(from)
+                            .bind(until)
+                            .fetch(&pool);
+                        while let Some(row) = rows.try_next().await? {
+                            tally.owner(&row.agent, &row.sample());
+                        }
+                    }
+                    Ok(tally.finish())
+                }))
+            }
+
+            fn backfill_reports(&self, batch: usize) -> $crate::archive::ArchiveFuture<usize> {
+                use sqlx::types::Json;
+                use $crate::archive::report_sql as report;
+                let pool = self.pool.clone();
+                let limit = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+                Box::pin(self.rt.run(async move {
+                    let mut after = (String::new(), String::new());
+                    let mut written = 0;
+                    loop {
+                        let page: Vec<(
+                            String,
+                            String,
+                            Json<$crate::engine::stored::StoredSummary>,
+                        )> = sqlx::query_as(report::SELECT_UNREPORTED)
+                            .bind(after.0.as_str())
+                            .bind(after.1.as_str())
+                            .bind(limit)
+                            .fetch_all(&pool)
+                            .await?;
+                        let more = i64::try_from(page.len()).unwrap_or(i64::MAX) == limit;
+                        for (org, id, Json(stored)) in page {
+                            after = (org.clone(), id.clone());
+                            let Some(summary) = stored.into_summary() else {
+                                continue;
+                            };
+                            let events: Vec<(Json<$crate::protocol::LogEvent>,)> =
+                                sqlx::query_as($crate::archive::sql::SELECT_EVENTS)
+                                    .bind(org.as_str())
+                                    .bind(id.as_str())
+                                    .bind(0_i64)
+                                    .bind(i64::MAX)
+                                    .fetch_all(&pool)
+                                    .await?;
+                            let events: Vec<std::sync::Arc<$crate::protocol::LogEvent>> = events
+                                .into_iter()
+                                .map(|(Json(e),)| std::sync::Arc::new(e))
+                                .collect();
+                            let mut tx = pool.begin().await?;
+                            if store_report!(tx, org.as_str(), id.as_str(), &summary, &events) {
+                                written += 1;
+                            }
+                            tx.commit().await?;
+                        }
+                        if !more {
+                            return Ok(written);
+                        }
+                    }
+                }))
             }
 
             fn check(&self) -> $crate::archive::ArchiveFuture<()> {

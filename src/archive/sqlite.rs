@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use super::outbox::outbox_impl;
 use super::privacy::*;
 use super::runtime::DbRuntime;
-use super::sql::{archive_impl, select_find};
+use super::sql::{archive_impl, select_find, store_report};
 use super::ArchiveError;
 
 /// A writer waits this long for another connection's write lock before giving up.

@@ -40,6 +40,28 @@ pub fn csv_row<S: AsRef<str>>(cells: &[S]) -> String {
     row
 }
 
+/// A cell of [`csv_cells`]: text, neutralised and quoted by [`csv_cell`], or a number we
+/// formatted ourselves, written as is (a negative number is no formula: `-20` stays a number a
+/// spreadsheet can add up). `Number(None)` is an empty cell.
+pub enum Cell<'a> {
+    Text(&'a str),
+    Number(Option<i64>),
+}
+
+/// One CSV record of text and number cells (CRLF-terminated).
+pub fn csv_cells(cells: &[Cell]) -> String {
+    let mut row = cells
+        .iter()
+        .map(|c| match c {
+            Cell::Text(t) => csv_cell(t),
+            Cell::Number(n) => n.map(|n| n.to_string()).unwrap_or_default(),
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    row.push_str("\r\n");
+    row
+}
+
 /// A value's wire name (`"agents"`, `"conference"`, `"customer"` …).
 fn wire<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -301,5 +323,13 @@ mod tests {
             assert_eq!(csv_cell(value), want, "{value:?}");
         }
         assert_eq!(csv_row(&["a", "b,c"]), "a,\"b,c\"\r\n");
+        assert_eq!(
+            csv_cells(&[
+                Cell::Text("-q"),
+                Cell::Number(Some(-20)),
+                Cell::Number(None)
+            ]),
+            "'-q,-20,\r\n"
+        );
     }
 }

@@ -4,7 +4,8 @@
 // consultation, the internal discussion, supervisor monitoring), per-chat notification levels,
 // agent-initiated chats (Start a chat), chats between agents (Chat with an agent), the inbox
 // (Queue chats: viewing a colleague's chat of my queues), canned responses (the composers' "/"
-// picker and My responses), files (attach, drag-and-drop, thumbnails, cards), notes, wrap-up;
+// picker and My responses), files (attach, drag-and-drop, thumbnails, cards), notes, wrap-up,
+// reports (supervisors: per queue and per agent, with CSV downloads);
 // the socket, outbox and rendering are chatcore.js.)
 // It speaks only the documented websocket protocol (/v1/ws) and REST API (/v1/...).
 // Everything customers and agents typed goes into the page as text (textContent), never HTML.
@@ -216,6 +217,7 @@ function onHello(f) {
   $('me-name').textContent = `${d.name} (${d.agent})`;
   drawMe();
   $('monitor').hidden = !supervisor();
+  $('reports-open').hidden = !supervisor();
   drawNotifyPermission();
   loadMonitoring();
   startQueues();
@@ -2365,6 +2367,7 @@ function signOut(message) {
   MINE.gen++; MINE.list = []; MINE.loaded = false;
   showMyResponses(false);
   drawMyResponses();
+  showReports(false);
 }
 
 $('signin-form').addEventListener('submit', (ev) => {
@@ -2524,6 +2527,105 @@ $('agent-chat-form').addEventListener('submit', (ev) => {
     if (e.code === 'unavailable') refreshAgentPicker();
   }).finally(() => { AGENT_CHAT.busy = false; $('agent-chat-go').disabled = false; });
 });
+
+// ------------------------------------------------------------------ reports (issue 14)
+// Supervisors and admins: per queue and per agent figures of the chats that ended between two
+// days (GET /v1/reports/queues and /v1/reports/agents, PROTOCOL §9.10), drawn as two tables, and
+// each downloadable as CSV. Opened from the top bar; loaded when opened and on Show.
+const REPORTS = {
+  kinds: [
+    { kind: 'queues', key: 'queue', label: 'Queue', name: (id) => queueName(id) },
+    { kind: 'agents', key: 'agent', label: 'Agent', name: (id) => agentName(id) },
+  ],
+  columns: [
+    ['handled', 'Handled'], ['abandoned', 'Abandoned'], ['wait_avg_ms', 'Avg wait', 'time'],
+    ['wait_p90_ms', 'p90 wait', 'time'], ['first_response_avg_ms', 'Avg first response', 'time'],
+    ['handle_avg_ms', 'Avg handle time', 'time'], ['transfers', 'Transfers'], ['surveys', 'Surveys'], ['nps', 'NPS'],
+  ],
+  gen: 0, // bumped on every load and on sign-out: older answers are dropped
+  loads: 0,
+};
+
+/** A UTC day `daysAgo` days before today, as a date input holds it. */
+function reportDay(daysAgo) {
+  return new Date(Date.now() - daysAgo * 86400000).toISOString().slice(0, 10);
+}
+
+/** A figure as shown: times as "4.2 s", "42 s" or "3:05", nothing measured as "–". */
+function reportFigure(value, type) {
+  if (value === null || value === undefined) return '–';
+  if (type !== 'time') return String(value);
+  if (value < 10000) return `${(value / 1000).toFixed(1)} s`;
+  return value < 60000 ? `${Math.round(value / 1000)} s` : mmss(value);
+}
+
+function reportQuery() {
+  return `from=${encodeURIComponent($('reports-from').value)}&to=${encodeURIComponent($('reports-to').value)}`;
+}
+
+function drawReport({ kind, key, label, name }, data) {
+  const cells = (f) => REPORTS.columns.map(([col, , type]) => h('td', { 'data-col': col, text: reportFigure(f[col], type) }));
+  const rows = (data?.rows || []).map((r) => h('tr', { t: `report-${key}-row`, 'data-id': r[key] },
+    h('td', { title: r[key], text: name(r[key]) }), cells(r)));
+  $(`report-${kind}`).replaceChildren(
+    h('thead', {}, h('tr', {}, h('th', { text: label }), REPORTS.columns.map(([, title]) => h('th', { text: title })))),
+    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { class: 'muted', colspan: String(REPORTS.columns.length + 1), text: 'No finished chats in these days.' }))),
+    data ? h('tfoot', {}, h('tr', { t: 'report-total' }, h('td', { text: 'Total' }), cells(data.total))) : null);
+}
+
+async function loadReports() {
+  if (!S.me || !supervisor()) return;
+  const gen = ++REPORTS.gen;
+  $('reports-error').textContent = '';
+  try {
+    const answers = await Promise.all(REPORTS.kinds.map((k) => api(`/v1/reports/${k.kind}?${reportQuery()}`)));
+    if (gen !== REPORTS.gen) return;
+    REPORTS.kinds.forEach((k, i) => drawReport(k, answers[i]));
+    // Answers so far (tests wait for a new one).
+    $('reports').setAttribute('data-loads', String(++REPORTS.loads));
+  } catch (e) {
+    if (gen === REPORTS.gen) $('reports-error').textContent = `Could not load the reports: ${e.message}`;
+  }
+}
+
+/** Saves one report as CSV (the server's file, with the caller's token). */
+async function downloadReport(kind, button) {
+  button.disabled = true;
+  $('reports-error').textContent = '';
+  try {
+    const r = await fetch(`/v1/reports/${kind}?${reportQuery()}&format=csv`, { headers: { authorization: `Bearer ${S.token}` }, cache: 'no-store' });
+    if (!r.ok) {
+      const j = await r.json().catch(() => ({}));
+      throw new Error(j.error?.message || r.statusText);
+    }
+    saveBlob(await r.blob(), `report-${kind}-${$('reports-from').value}-${$('reports-to').value}.csv`, $('reports'));
+  } catch (e) {
+    $('reports-error').textContent = `Could not download the report: ${e.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showReports(open) {
+  $('reports').hidden = !open;
+  $('reports-open').setAttribute('aria-expanded', String(open));
+  if (!open) {
+    REPORTS.gen++;
+    for (const k of REPORTS.kinds) $(`report-${k.kind}`).replaceChildren();
+    return;
+  }
+  // The last 7 days by default.
+  if (!$('reports-to').value) $('reports-to').value = reportDay(0);
+  if (!$('reports-from').value) $('reports-from').value = reportDay(6);
+  loadReports();
+}
+
+$('reports-open').addEventListener('click', () => showReports($('reports').hidden));
+$('reports-close').addEventListener('click', () => showReports(false));
+$('reports-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadReports(); });
+for (const { kind } of REPORTS.kinds) {
+  $(`reports-csv-${kind}`).addEventListener('click', (ev) => downloadReport(kind, ev.currentTarget));
+}
 
 // Test and support hook: drop the connection (the console reconnects and resumes by itself).
 window.switchboardConsole = {

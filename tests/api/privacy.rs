@@ -119,6 +119,8 @@ async fn archive_rows(app: &TestApp, conv: &str) -> i64 {
         ("archived_participants", "conversation"),
         ("archived_surveys", "conversation"),
         ("archived_attachments", "conversation"),
+        ("report_conversations", "conversation"),
+        ("report_owners", "conversation"),
     ] {
         let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?"))
             .bind(conv)

@@ -3,6 +3,7 @@
 
 #[path = "../support/postgres.rs"]
 mod postgres_server;
+mod reports;
 
 mod outbox;
 
@@ -401,7 +402,28 @@ async fn privacy_rows_are_redacted_deleted_and_audited(archive: SharedArchive) {
         .is_empty());
 
     // Deletion: every row, once; the other org's conversation of the same id stays whole.
+    // An emailed transcript of it still in the outbox goes too.
+    archive
+        .outbox()
+        .enqueue(switchboard::archive::outbox::NewEmail {
+            org: org("t1"),
+            id: "e1".into(),
+            conversation: "c-1".into(),
+            recipient: "ada@example.com".into(),
+            subject: "Transcript".into(),
+            body: "hello".into(),
+            attachment: None,
+            created_us: now.timestamp_micros(),
+        })
+        .await
+        .expect("enqueue");
     let removed = archive.delete(&key(&mine)).await.expect("delete");
+    assert!(archive
+        .outbox()
+        .status(&org("t1"), "e1")
+        .await
+        .expect("status")
+        .is_none());
     assert_eq!(
         (removed.conversations, removed.events, removed.surveys),
         (1, 6, 1)

@@ -52,6 +52,8 @@ macro_rules! behavioural_suite {
         mod scanner;
         #[path = "../support/smtp.rs"]
         mod smtp_server;
+        #[path = "../api/reports.rs"]
+        mod reports;
         #[path = "../api/request_list.rs"]
         mod request_list;
         #[path = "../api/rest.rs"]
