@@ -11,6 +11,7 @@
 /// run the server binary instead and use only its clients.
 pub const ENGINE: &str = "redis";
 
+mod archive;
 mod clients;
 mod failover;
 mod files;
@@ -20,8 +21,12 @@ mod harness_self_test;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod participants;
+#[path = "../support/postgres.rs"]
+mod postgres_server;
 #[path = "../support/redis.rs"]
 mod redis_server;
 mod routing;
 #[path = "../support/s3.rs"]
 mod s3_server;
+#[path = "../support/smtp.rs"]
+mod smtp_server;
