@@ -183,9 +183,13 @@ async fn list(rt: web::Data<Rt>, who: Authed, q: web::Query<ListQuery>) -> ApiRe
         created_from: q
             .from
             .as_deref()
-            .map(|f| time_bound(f, false))
+            .map(|f| time_bound("from", f, false))
             .transpose()?,
-        created_to: q.to.as_deref().map(|t| time_bound(t, true)).transpose()?,
+        created_to: q
+            .to
+            .as_deref()
+            .map(|t| time_bound("to", t, true))
+            .transpose()?,
         after: q.cursor.as_deref().map(parse_cursor).transpose()?,
         limit: page_limit(q.limit, 100)?,
     };
@@ -219,23 +223,32 @@ pub(super) fn parse_cursor(raw: &str) -> Result<ListPosition, ApiError> {
         .ok_or_else(|| ApiError(CommandError::bad_request("cursor is not one this API gave")))
 }
 
-/// A range bound: an RFC 3339 time as given, or a UTC date — its start, or with `end` the start
-/// of the next day (so a date given as `to` includes that whole day).
-pub(super) fn time_bound(raw: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
+/// A range bound as a client gives it: a UTC date (`2026-12-01`) stands for its day's first
+/// instant, or with `end` for the next day's (so the day is included); an RFC 3339 time stands
+/// for itself. `name` is the parameter, for the error.
+pub(super) fn time_bound(name: &str, raw: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        let day = if end { date.succ_opt() } else { Some(date) };
+        return day
+            .map(|d| d.and_time(NaiveTime::MIN).and_utc())
+            .ok_or_else(|| {
+                ApiError(CommandError::bad_request(format!(
+                    "{name}: {raw:?} is out of range"
+                )))
+            });
     }
-    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-        ApiError(CommandError::bad_request(format!(
-            "{raw:?} is neither a date (2026-12-01) nor an RFC 3339 time"
-        )))
-    })?;
-    let day = if end {
-        day.succ_opt().unwrap_or(day)
-    } else {
-        day
-    };
-    Ok(day.and_time(NaiveTime::MIN).and_utc())
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError(CommandError::bad_request(format!(
+                "{name} must be a date (2026-12-01) or an RFC 3339 time, not {raw:?}"
+            )))
+        })
+}
+
+/// Whether a bound was given as a date (the whole day) rather than a time.
+pub(super) fn is_date(raw: &str) -> bool {
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").is_ok()
 }
 
 /// A page of conversations, and where the next one starts (none after the last page).

@@ -5,11 +5,11 @@
 //! archived) and `domain::figures` (the aggregation).
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::conversations::{file, Format};
+use super::conversations::{file, is_date, time_bound, Format};
 use super::{ApiError, ApiResult, Authed};
 use crate::actors::Rt;
 use crate::domain::figures::{self, Figures, ReportBy};
@@ -49,24 +49,11 @@ fn bad(message: String) -> ApiError {
     ApiError(CommandError::bad_request(message))
 }
 
-/// A bound: a date is its day's first instant (`start`) or the day after it (`end`, so the day
-/// is included); an RFC 3339 time is itself (and, for `end`, included: one microsecond after).
+/// A bound (`conversations::time_bound`); a time given as `to` is included too: the range
+/// ends one microsecond after it.
 fn bound(name: &str, raw: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        let day = if end { date.succ_opt() } else { Some(date) };
-        return day
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc())
-            .ok_or_else(|| bad(format!("{name}: {raw:?} is out of range")));
-    }
-    let at = DateTime::parse_from_rfc3339(raw)
-        .map_err(|_| {
-            bad(format!(
-                "{name} must be a date (2026-12-01) or an RFC 3339 time, not {raw:?}"
-            ))
-        })?
-        .with_timezone(&Utc);
-    Ok(if end {
+    let at = time_bound(name, raw, end)?;
+    Ok(if end && !is_date(raw) {
         at + Duration::microseconds(1)
     } else {
         at

@@ -2,8 +2,6 @@
 //! date range and cursor pages — the same whether a conversation is live, finished or only in
 //! the archive.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 use switchboard::auth::Role;
 
@@ -46,11 +44,16 @@ async fn gone_from_hot_storage(app: &TestApp, conv: &str) {
         org: switchboard::ids::OrgId::parse("t1").expect("org"),
         id: switchboard::ids::ConversationId::parse(conv).expect("id"),
     };
-    let deadline = Instant::now() + WAIT * 3;
-    while app.rt.engine.summary(&key).await.expect("engine").is_some() {
-        assert!(Instant::now() < deadline, "{conv} never left hot storage");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(&format!("{conv} to leave hot storage"), || async {
+        app.rt
+            .engine
+            .summary(&key)
+            .await
+            .expect("engine")
+            .is_none()
+            .then_some(())
+    })
+    .await;
 }
 
 fn ids(list: &Value) -> Vec<String> {

@@ -117,26 +117,17 @@ async fn a_finished_chat_leaves_no_deadline_behind() {
     customer
         .ok(json!({ "type": "send", "conversation": conv, "client_msg_id": "c1", "text": "hi" }))
         .await;
-    let deadline = std::time::Instant::now() + WAIT;
-    while metric(&app, "switchboard_timers_pending").await == 0.0 {
-        assert!(std::time::Instant::now() < deadline, "an assigned chat has deadlines");
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    eventually("deadlines for the assigned chat", || async {
+        (metric(&app, "switchboard_timers_pending").await > 0.0).then_some(())
+    })
+    .await;
     customer
         .ok(json!({ "type": "end", "conversation": conv }))
         .await;
     al.ok(json!({ "type": "wrap_up", "conversation": conv }))
         .await;
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let pending = metric(&app, "switchboard_timers_pending").await;
-        if pending == 0.0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{pending} deadlines still held for a finished chat"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    eventually("no deadline left for the finished chat", || async {
+        (metric(&app, "switchboard_timers_pending").await == 0.0).then_some(())
+    })
+    .await;
 }
