@@ -197,6 +197,7 @@ fn actor_round_trip(c: &mut Criterion) {
             case_id: None,
             channel: "chat".into(),
             context: Default::default(),
+            bot: None,
         })
         .await
         .expect("mailbox")

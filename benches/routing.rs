@@ -132,6 +132,7 @@ async fn burst(rt: &switchboard::actors::Rt) -> Duration {
             case_id: None,
             channel: "chat".into(),
             context: Default::default(),
+            bot: None,
         };
         ConversationActor::activate(rt, &key, 1, false).do_send(create);
         convs.push((key, customer.id));

@@ -46,6 +46,7 @@ pub mod placement;
 pub mod privacy;
 pub mod shutdown;
 pub mod telemetry;
+pub mod webhook;
 // Layer 3: the actors.
 pub mod actors;
 // Layer 4: the edges.

@@ -57,6 +57,12 @@ pub struct Metrics {
     pub conversations_started: Counter,
     pub messages: Counter,
     pub messages_duplicate: Counter,
+    /// Bot-first chats handed over to a person, and handovers that could not complete.
+    pub handovers: Counter,
+    pub handovers_failed: Counter,
+    /// Webhooks to bots acknowledged, and attempts that failed (retried).
+    pub bot_webhooks_delivered: Counter,
+    pub bot_webhooks_failed: Counter,
     pub offers_sent: Counter,
     pub offers_accepted: Counter,
     pub offers_rejected: Counter,
@@ -129,6 +135,19 @@ impl Default for Metrics {
             counter("messages_duplicate", "Retried sends answered from the log");
         let transfers_requested =
             counter("transfers_requested", "Agent-to-agent transfer requests");
+        let handovers = counter("handovers", "Bot-first chats handed over to a person");
+        let handovers_failed = counter(
+            "handovers_failed",
+            "Handovers that could not complete (the chat stayed with the bot)",
+        );
+        let bot_webhooks_delivered = counter(
+            "bot_webhooks_delivered",
+            "Webhooks to bots acknowledged with a 2xx",
+        );
+        let bot_webhooks_failed = counter(
+            "bot_webhooks_failed",
+            "Webhook attempts to bots that failed (retried with backoff)",
+        );
         let actor_restarts = counter("actor_restarts", "Actors reactivated after dying");
         let archive_stored = counter(
             "archive_stored",
@@ -257,6 +276,10 @@ impl Default for Metrics {
             conversations_started,
             messages,
             messages_duplicate,
+            handovers,
+            handovers_failed,
+            bot_webhooks_delivered,
+            bot_webhooks_failed,
             offers_sent,
             offers_accepted,
             offers_rejected,

@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("hub", 2),
     ("limiter", 2),
     ("mailer", 2),
+    ("webhook", 2),
     ("metrics", 2),
     ("node", 2),
     ("orgs", 2),

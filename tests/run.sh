@@ -15,6 +15,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test (unit + integration)"
 cargo test --workspace --all-targets
+echo "== the reference bot's own tests (examples/faq-bot)"
+python3 -m unittest examples/faq-bot/test_faq_bot.py
 echo "== load generator smoke scenario"
 tests/load-smoke.sh
 echo "== browser e2e (widget + console)"

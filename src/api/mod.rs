@@ -6,6 +6,7 @@
 
 mod assets;
 mod attachments;
+mod bot;
 pub mod config;
 mod conversations;
 mod emails;
@@ -55,6 +56,26 @@ fn rt_of(req: &HttpRequest) -> Result<Rt, CommandError> {
         .ok_or_else(|| CommandError::internal("runtime missing from app data"))
 }
 
+/// The token of `Authorization: Bearer <token>`.
+fn bearer(req: &HttpRequest) -> Result<&str, CommandError> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| {
+            CommandError::new(
+                ErrorCode::Unauthorized,
+                "missing Authorization: Bearer token",
+            )
+        })?;
+    header.strip_prefix("Bearer ").ok_or_else(|| {
+        CommandError::new(
+            ErrorCode::Unauthorized,
+            "Authorization must be a Bearer token",
+        )
+    })
+}
+
 /// The signed-in staff member behind `Authorization: Bearer <jwt>`.
 pub struct Authed(pub Staff);
 
@@ -85,22 +106,7 @@ impl FromRequest for Authed {
         ready(
             (|| {
                 let rt = rt_of(req)?;
-                let header = req
-                    .headers()
-                    .get(actix_web::http::header::AUTHORIZATION)
-                    .and_then(|h| h.to_str().ok())
-                    .ok_or_else(|| {
-                        CommandError::new(
-                            ErrorCode::Unauthorized,
-                            "missing Authorization: Bearer token",
-                        )
-                    })?;
-                let token = header.strip_prefix("Bearer ").ok_or_else(|| {
-                    CommandError::new(
-                        ErrorCode::Unauthorized,
-                        "Authorization must be a Bearer token",
-                    )
-                })?;
+                let token = bearer(req)?;
                 if crate::auth::tokens::is_customer_token(token) {
                     return Err(CommandError::forbidden(
                         "customer tokens cannot use this API",
@@ -160,4 +166,5 @@ pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     attachments::routes(cfg);
     privacy::routes(cfg);
     reports::routes(cfg);
+    bot::routes(cfg);
 }

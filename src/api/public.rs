@@ -128,6 +128,9 @@ async fn widget(rt: web::Data<Rt>, path: web::Path<String>) -> ApiResult<HttpRes
         "reasons": page,
         "survey_enabled": org.settings.survey_enabled,
         "typing_preview": org.settings.typing_preview,
+        // A bot-first org: chats start with the bot, and "Connect to an agent" works while
+        // `open_now` (the widget shows it disabled, with `outside_hours`, otherwise).
+        "bot": org.settings.bot.as_ref().filter(|b| b.serves("chat")).map(|b| json!({ "name": b.name })),
         // What the widget may offer to send (the server checks every upload again).
         "attachments": {
             "enabled": org.settings.attachments.enabled,

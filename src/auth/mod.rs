@@ -72,6 +72,14 @@ pub struct Customer {
     pub verified: bool,
 }
 
+/// An org's bot, acting through the bot REST API (PROTOCOL §9.12).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Bot {
+    pub org: OrgId,
+    /// The bot id the token was minted for.
+    pub id: String,
+}
+
 #[derive(Debug, Clone)]
 pub enum Principal {
     Staff(Staff),

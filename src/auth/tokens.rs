@@ -12,6 +12,20 @@ use crate::protocol::{CommandError, ErrorCode};
 pub const CUSTOMER_AUDIENCE: &str = "switchboard-customer";
 /// The audience of visitor tokens this server issues after the pre-chat form.
 pub const VISITOR_AUDIENCE: &str = "switchboard-visitor";
+/// The audience of an org's bot token (`POST /v1/bot/token`): the bot REST API only.
+pub const BOT_AUDIENCE: &str = "switchboard-bot";
+
+/// Claims of a bot token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BotClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The bot's id (`settings.bot.id`): the token stops working when the org's bot changes id.
+    pub sub: String,
+    pub exp: u64,
+    pub iat: u64,
+    pub org: OrgId,
+}
 
 /// Claims of an agent/supervisor/admin token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +155,26 @@ impl Authenticator {
         Ok((token, exp))
     }
 
+    /// An org's bot token: `(token, expires_at)`.
+    pub fn mint_bot(
+        &self,
+        org: OrgId,
+        bot: String,
+        ttl_secs: u64,
+    ) -> Result<(String, u64), CommandError> {
+        let now = now_secs();
+        let exp = now + ttl_secs;
+        let token = self.sign(&BotClaims {
+            iss: self.issuer.clone(),
+            aud: BOT_AUDIENCE.to_string(),
+            sub: bot,
+            exp,
+            iat: now,
+            org,
+        })?;
+        Ok((token, exp))
+    }
+
     /// A verified-customer token signed with an org's customer secret (what the org's backend
     /// does; the dev CLI and tests use this).
     pub fn mint_customer_with(
@@ -169,7 +203,21 @@ impl Authenticator {
         .map_err(|e| CommandError::internal(format!("could not sign token: {e}")))
     }
 
-    /// Verifies any token. `customer_secret` looks up an org's verified-customer secret.
+    /// Verifies a bot token (and only a bot token).
+    pub fn verify_bot(&self, token: &str) -> Result<super::Bot, CommandError> {
+        let data = jsonwebtoken::decode::<BotClaims>(
+            token,
+            &self.decoding,
+            &validation(BOT_AUDIENCE, Some(&self.issuer)),
+        )
+        .map_err(|e| unauthorized(format!("invalid bot token: {e}")))?;
+        Ok(super::Bot {
+            org: data.claims.org,
+            id: data.claims.sub,
+        })
+    }
+
+    /// Verifies any token but a bot's. `customer_secret` looks up an org's verified-customer secret.
     pub fn verify(
         &self,
         token: &str,
@@ -194,6 +242,11 @@ impl Authenticator {
             )
             .map_err(|e| unauthorized(format!("invalid customer token: {e}")))?;
             return Ok(Principal::Customer(customer(data.claims, true)));
+        }
+        if aud == BOT_AUDIENCE {
+            return Err(CommandError::forbidden(
+                "bot tokens are for the bot API (/v1/bot/…) only",
+            ));
         }
         if aud == VISITOR_AUDIENCE {
             let data = jsonwebtoken::decode::<CustomerClaims>(
@@ -233,6 +286,16 @@ pub fn is_customer_token(token: &str) -> bool {
     }
     jsonwebtoken::dangerous::insecure_decode_claims::<Peek>(token)
         .is_ok_and(|p| matches!(p.aud.as_str(), Some(CUSTOMER_AUDIENCE | VISITOR_AUDIENCE)))
+}
+
+/// Whether a token claims to be a bot token (unverified: only used to choose the error).
+pub fn is_bot_token(token: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Peek {
+        aud: serde_json::Value,
+    }
+    jsonwebtoken::dangerous::insecure_decode_claims::<Peek>(token)
+        .is_ok_and(|p| p.aud.as_str() == Some(BOT_AUDIENCE))
 }
 
 fn customer(c: CustomerClaims, verified: bool) -> Customer {
@@ -318,6 +381,33 @@ mod tests {
             base64_url::encode(&body)
         );
         assert!(a.verify(&unsigned, |_| None).is_err());
+    }
+
+    #[test]
+    fn a_bot_token_is_a_bot_and_nothing_else() {
+        let a = auth("s1");
+        let (t, _) = a.mint_bot(org(), "faq".into(), 60).expect("mint");
+        let bot = a.verify_bot(&t).expect("valid");
+        assert_eq!((bot.org, bot.id.as_str()), (org(), "faq"));
+        // Not a staff or customer token anywhere else (websocket, staff REST) …
+        assert_eq!(
+            a.verify(&t, |_| None).expect_err("refused").code,
+            ErrorCode::Forbidden
+        );
+        assert!(is_bot_token(&t) && !is_customer_token(&t));
+        assert!(auth("s2").verify_bot(&t).is_err());
+        // … and a staff token is no bot token.
+        let staff = a
+            .mint_staff(
+                org(),
+                AgentId::parse("al").expect("id"),
+                None,
+                vec![Role::Admin],
+                vec![],
+                60,
+            )
+            .expect("mint");
+        assert!(a.verify_bot(&staff).is_err());
     }
 
     #[test]

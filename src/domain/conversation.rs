@@ -19,6 +19,8 @@ use crate::protocol::{EndReason, EventKind, LogEvent, ParticipantRole, Visibilit
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// With the org's bot (bot-first chats): no queue place, no agent, until a handover.
+    Bot,
     /// Queued, no offer out.
     Waiting,
     /// Queued with an offer out to an agent (live state, not logged).
@@ -37,7 +39,8 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 9] = [
+        Status::Bot,
         Status::Waiting,
         Status::Assigning,
         Status::Assigned,
@@ -50,6 +53,7 @@ impl Status {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Bot => "bot",
             Status::Waiting => "waiting",
             Status::Assigning => "assigning",
             Status::Assigned => "assigned",
@@ -85,10 +89,12 @@ pub enum TimerKind {
     InviteExpiry,
     /// A parked (asynchronous) chat with no activity for this long ends.
     ParkedExpiry,
+    /// A bot-phase chat whose bot has not answered in time goes to a person.
+    BotReply,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 8] = [
+    pub const ALL: [TimerKind; 9] = [
         TimerKind::IdlePrompt,
         TimerKind::IdleEnd,
         TimerKind::AssignedAutoComplete,
@@ -97,6 +103,7 @@ impl TimerKind {
         TimerKind::WrapUp,
         TimerKind::InviteExpiry,
         TimerKind::ParkedExpiry,
+        TimerKind::BotReply,
     ];
 }
 
@@ -167,6 +174,13 @@ pub struct ConversationState {
     pub first_customer_message_at: Option<DateTime<Utc>>,
     /// When an agent first wrote after that: the first response.
     pub first_response_at: Option<DateTime<Utc>>,
+    /// The bot the chat started with (bot-first chats), by id.
+    pub bot: Option<String>,
+    /// Since when the bot owes an answer: the chat started, or the customer wrote, and the bot
+    /// has not written since. Drives the automatic handover.
+    pub bot_awaited_since: Option<DateTime<Utc>>,
+    /// When the chat left the bot for a person.
+    pub handed_over_at: Option<DateTime<Utc>>,
 }
 
 impl Default for ConversationState {
@@ -203,6 +217,9 @@ impl Default for ConversationState {
             messages: 0,
             first_customer_message_at: None,
             first_response_at: None,
+            bot: None,
+            bot_awaited_since: None,
+            handed_over_at: None,
         }
     }
 }
@@ -261,7 +278,11 @@ impl ConversationState {
                     crate::protocol::AuthorRole::Customer => {
                         self.customer_activity(at);
                         self.first_customer_message_at.get_or_insert(at);
+                        if self.status == Status::Bot {
+                            self.bot_awaited_since.get_or_insert(at);
+                        }
                     }
+                    crate::protocol::AuthorRole::Bot => self.bot_awaited_since = None,
                     crate::protocol::AuthorRole::Agent => {
                         if self.first_customer_message_at.is_some() {
                             self.first_response_at.get_or_insert(at);
@@ -381,7 +402,23 @@ impl ConversationState {
             EventKind::Survey { rating, .. } => self.survey = Some(*rating),
             // An agent's action in the chat: it keeps a parked or idle chat's clock going.
             EventKind::UrlPushed { .. } => self.last_activity = Some(at),
-            EventKind::Read { .. } | EventKind::Note { .. } | EventKind::Internal { .. } => {}
+            EventKind::BotEngaged { bot, .. } => {
+                self.bot = Some(bot.clone());
+                self.status = Status::Bot;
+                self.waiting_since = None;
+                self.bot_awaited_since = Some(at);
+            }
+            EventKind::HandedOver { .. } => {
+                self.handed_over_at = Some(at);
+                self.bot_awaited_since = None;
+            }
+            // A failed handover leaves the chat with the bot, and its answer is no longer owed
+            // (an unreachable bot is not handed over again and again).
+            EventKind::HandoverFailed { .. } => self.bot_awaited_since = None,
+            EventKind::Read { .. }
+            | EventKind::Note { .. }
+            | EventKind::Internal { .. }
+            | EventKind::Intake { .. } => {}
         }
     }
 
@@ -427,8 +464,9 @@ impl ConversationState {
     pub fn deadline(&self, kind: TimerKind, s: &OrgSettings) -> Option<DateTime<Utc>> {
         let ms = |v: u64| Duration::milliseconds(i64::try_from(v).unwrap_or(i64::MAX));
         let engaged = matches!(self.status, Status::Assigned | Status::Transferring);
-        // The idle clock is the customer's: a chat between agents has none.
-        let customer_engaged = engaged && self.customer.is_some();
+        // The idle clock is the customer's: a chat between agents has none. A chat with the bot
+        // keeps it too.
+        let customer_engaged = (engaged || self.status == Status::Bot) && self.customer.is_some();
         match kind {
             TimerKind::IdlePrompt if customer_engaged && self.idle_warned_at.is_none() => self
                 .last_customer_activity
@@ -449,8 +487,13 @@ impl ConversationState {
                 .transfer
                 .as_ref()
                 .map(|t| t.requested_at + ms(s.transfer_expiry_ms)),
-            // A chat between agents needs no wrap-up: it is done when it ends.
-            TimerKind::WrapUp if self.status == Status::Ended && self.customer.is_none() => {
+            // A chat between agents needs no wrap-up, nor one the bot alone handled: it is done
+            // when it ends.
+            TimerKind::WrapUp
+                if self.status == Status::Ended
+                    && (self.customer.is_none()
+                        || (self.bot.is_some() && self.handed_over_at.is_none())) =>
+            {
                 self.ended_at
             }
             TimerKind::WrapUp if self.status == Status::Ended => {
@@ -458,6 +501,10 @@ impl ConversationState {
             }
             TimerKind::ParkedExpiry if self.status == Status::Parked => {
                 self.last_activity.map(|t| t + ms(s.parked_expiry_ms))
+            }
+            TimerKind::BotReply if self.status == Status::Bot => {
+                let bot = s.bot.as_ref().filter(|b| b.handover_on_timeout)?;
+                self.bot_awaited_since.map(|t| t + ms(bot.reply_timeout_ms))
             }
             TimerKind::InviteExpiry => self
                 .invitations

@@ -142,6 +142,33 @@ pub fn event_text(kind: &EventKind) -> String {
                 .as_ref()
                 .map_or(String::new(), |c| format!(" – {c}"))
         ),
+        EventKind::BotEngaged { name, .. } => format!("chat started with the bot {name}"),
+        EventKind::HandedOver { by } => format!("handed over to a person ({})", wire(by)),
+        EventKind::Intake {
+            answers,
+            summary,
+            skill,
+        } => {
+            let mut parts: Vec<String> = answers
+                .iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k}: {s}"),
+                    other => format!("{k}: {other}"),
+                })
+                .collect();
+            if let Some(s) = skill {
+                parts.push(format!("skill: {s}"));
+            }
+            if let Some(s) = summary {
+                parts.push(format!("summary: {s}"));
+            }
+            format!("intake – {}", parts.join("; "))
+        }
+        EventKind::HandoverFailed {
+            reason, message, ..
+        } => {
+            format!("handover failed ({reason}): {message}")
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! Nothing here does I/O or knows about actors.
 
 pub mod attachment;
+pub mod bot;
 pub mod canned;
 pub mod capacity;
 pub mod conversation;

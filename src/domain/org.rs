@@ -101,6 +101,8 @@ pub struct OrgSettings {
     /// HS256 secret the org's backend signs verified-customer tokens with. Never returned by GET.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_token_secret: Option<String>,
+    /// The org's bot: new chats start with it (PROTOCOL §9.12). None: chats go to a queue.
+    pub bot: Option<super::bot::BotSettings>,
 }
 
 impl Default for OrgSettings {
@@ -134,6 +136,7 @@ impl Default for OrgSettings {
             attachments: AttachmentSettings::default(),
             retention: super::privacy::Retention::default(),
             customer_token_secret: None,
+            bot: None,
         }
     }
 }
@@ -191,6 +194,9 @@ impl OrgSettings {
         self.retention
             .validate()
             .map_err(CommandError::bad_request)?;
+        if let Some(bot) = &self.bot {
+            bot.validate().map_err(CommandError::bad_request)?;
+        }
         Ok(())
     }
 
@@ -221,6 +227,9 @@ pub struct QueueConfig {
     /// idle customer: `async` parks instead of ending); absent, the org's `owner_leaves` applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_leaves: Option<OwnerLeaves>,
+    /// Routing keywords a bot's handover may name (seed 003's skill-based routing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skills: Vec<String>,
 }
 
 /// An agent's profile. Queue membership and roles come from the agent's token; the profile adds

@@ -151,6 +151,10 @@ pub struct Checked<'a> {
     case_id: Option<String>,
     channel: String,
     context: Map<String, Value>,
+    /// The org's bot serves this channel: the chat may start with it, even outside hours.
+    bot: bool,
+    /// The channel is within its hours now.
+    open_now: bool,
 }
 
 /// What a start comes to.
@@ -172,6 +176,8 @@ pub struct NewChat {
     pub case_id: Option<String>,
     pub channel: String,
     pub context: Map<String, Value>,
+    /// It starts with the org's bot (PROTOCOL §9.12), not in `queue`.
+    pub bot: bool,
 }
 
 /// The first step of a start (see the module documentation): every rule that needs no lookup, in
@@ -197,7 +203,14 @@ pub fn check<'a>(
     {
         return Err(Refusal::Channel);
     }
-    if !org.hours.is_open(&channel, now) {
+    // A bot answers outside hours too; whether a person can is decided with the lock (below).
+    let bot = org
+        .settings
+        .bot
+        .as_ref()
+        .is_some_and(|b| b.serves(&channel));
+    let open_now = org.hours.is_open(&channel, now);
+    if !open_now && !bot {
         return Err(Refusal::OutsideHours(
             org.settings.messages.outside_hours.clone(),
         ));
@@ -222,14 +235,24 @@ pub fn check<'a>(
         case_id: request.case_id,
         channel,
         context: request.context,
+        bot,
+        open_now,
     })
 }
 
 impl Checked<'_> {
-    /// The second step of a start: `open` is the customer's open conversation, if they have one.
-    pub fn decide(self, open: Option<ConversationId>) -> Result<Start, Refusal> {
+    /// The second step of a start: `open` is the customer's open conversation, if they have one;
+    /// `bot_locked`, whether the customer was handed over from the bot recently (their new chats
+    /// skip the bot for the bot's `lock_ms` of inactivity, seed 003).
+    pub fn decide(self, open: Option<ConversationId>, bot_locked: bool) -> Result<Start, Refusal> {
         if let Some(open) = open {
             return Ok(Start::Existing(open));
+        }
+        let bot = self.bot && !bot_locked;
+        if !bot && !self.open_now {
+            return Err(Refusal::OutsideHours(
+                self.org.settings.messages.outside_hours.clone(),
+            ));
         }
         let org = self.org;
         let queue = match self.queue {
@@ -245,8 +268,24 @@ impl Checked<'_> {
             case_id: self.case_id,
             channel: self.channel,
             context: self.context,
+            bot,
         }))
     }
+}
+
+/// Whether a customer's new chat skips the bot: one of their recent chats was handed over to a
+/// person and has been active within the bot's `lock_ms` (seed 003: no bot for the rest of the
+/// session, 24 hours of inactivity). `recent` gives, per chat, whether it was handed over and
+/// when it ended; a chat's last activity is taken as its end, or now while it is open.
+pub fn bot_locked(
+    bot: &super::bot::BotSettings,
+    recent: impl IntoIterator<Item = (bool, Option<DateTime<Utc>>)>,
+    now: DateTime<Utc>,
+) -> bool {
+    let lock = chrono::Duration::milliseconds(i64::try_from(bot.lock_ms).unwrap_or(i64::MAX));
+    recent
+        .into_iter()
+        .any(|(handed_over, ended_at)| handed_over && ended_at.unwrap_or(now) + lock > now)
 }
 
 #[cfg(test)]
@@ -294,6 +333,7 @@ mod tests {
                 name: id.to_owned(),
                 priority,
                 owner_leaves: None,
+                skills: Vec::new(),
             })
             .collect();
         org.reasons = [("order", None), ("invoice", Some("billing"))]
@@ -393,11 +433,12 @@ mod tests {
                     case_id: request.case_id.clone(),
                     channel: chat.channel.to_owned(),
                     context: request.context.clone(),
+                    bot: false,
                 }),
             });
             let open = case.open.map(|c| ConversationId::parse(c).unwrap());
             let started = check(&org, &customer(case.customer), case.email, request, now)
-                .and_then(|checked| checked.decide(open));
+                .and_then(|checked| checked.decide(open, false));
             assert_eq!(started, expected, "{}", case.name);
         }
     }
@@ -606,6 +647,50 @@ mod tests {
     }
 
     /// Each case breaks two rules; the one a customer meets first is the refusal.
+    /// A bot serves its channels outside hours too; a customer handed over recently skips it
+    /// and meets the hours like any start.
+    #[test]
+    fn a_bot_first_start_and_the_handover_lock() {
+        use crate::domain::bot::BotSettings;
+        let mut org = base_org();
+        org.settings.bot = Some(BotSettings {
+            channels: vec!["chat".into()],
+            ..BotSettings::default()
+        });
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        let request = || Request {
+            reason: Some(reason_id("order")),
+            ..Request::default()
+        };
+        let start = |now: &str, locked: bool, channel: Option<&str>| {
+            let mut r = request();
+            r.channel = channel.map(str::to_owned);
+            check(&org, &customer("c1"), None, r, at(now)).and_then(|c| c.decide(None, locked))
+        };
+        let bot_of = |s: Result<Start, Refusal>| match s {
+            Ok(Start::New(chat)) => Ok(chat.bot),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(bot_of(start(OPEN, false, None)), Ok(true));
+        assert_eq!(
+            bot_of(start(CLOSED, false, None)),
+            Ok(true),
+            "the bot answers after hours"
+        );
+        assert_eq!(
+            bot_of(start(OPEN, true, None)),
+            Ok(false),
+            "locked: straight to a person"
+        );
+        assert_eq!(
+            bot_of(start(CLOSED, true, None)),
+            Err(Refusal::OutsideHours(CLOSED_MESSAGE.into()))
+        );
+        // A channel the bot does not serve is a plain start (this one has no hours: open).
+        assert_eq!(bot_of(start(CLOSED, false, Some("web"))), Ok(false));
+    }
+
     #[test]
     fn the_order_between_rules() {
         run(vec![

@@ -514,6 +514,7 @@ mod tests {
             messages: 0,
             disposition: None,
             survey_rating: None,
+            bot: None,
         }
     }
 

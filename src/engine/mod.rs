@@ -163,6 +163,17 @@ pub struct ConversationSummary {
     pub disposition: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub survey_rating: Option<u8>,
+    /// A bot-first chat: its bot, and when it went to a person (PROTOCOL §9.12).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bot: Option<BotPhase>,
+}
+
+/// The bot part of a bot-first chat, as its summary shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct BotPhase {
+    pub bot: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_over_at: Option<DateTime<Utc>>,
 }
 
 /// Filters for [`Engine::find_conversations`]; all given filters must match.

@@ -44,6 +44,8 @@ pub(crate) struct StoredSummary {
     pub(crate) disposition: Option<String>,
     #[serde(default)]
     pub(crate) survey_rating: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bot: Option<crate::engine::BotPhase>,
 }
 
 impl From<&ConversationSummary> for StoredSummary {
@@ -69,6 +71,7 @@ impl From<&ConversationSummary> for StoredSummary {
             messages: s.messages,
             disposition: s.disposition.clone(),
             survey_rating: s.survey_rating,
+            bot: s.bot.clone(),
         }
     }
 }
@@ -96,6 +99,7 @@ impl StoredSummary {
             messages: self.messages,
             disposition: self.disposition,
             survey_rating: self.survey_rating,
+            bot: self.bot,
         })
     }
 }

@@ -8,9 +8,10 @@ use crate::actors::agent::{
     AnswerTransfer as AgentAnswerTransfer, Release, ReserveOwner, SetPresence,
 };
 use crate::actors::conversation::{
-    message_text, Continue, ConversationActor, ConvertConsult, Create, CreateInternal,
-    CreateOutbound, End, Invite, InviteTarget, Leave, MarkRead, Monitor, Note, Post, PostInternal,
-    PushUrl, Remove, RequestTransfer, Survey, TransferToQueue, Typing, WrapUp,
+    message_text, BotRef, Continue, ConversationActor, ConvertConsult, Create, CreateInternal,
+    CreateOutbound, End, Handover, HandoverOutcome, Invite, InviteTarget, Leave, MarkRead, Monitor,
+    Note, Post, PostInternal, PushUrl, Remove, RequestTransfer, Survey, TransferToQueue, Typing,
+    WrapUp,
 };
 use crate::actors::queue::{Admit, Pick, QueueActor};
 use crate::actors::route::{ask, ask_here, tell, Remote};
@@ -23,7 +24,7 @@ use crate::hub::Audience;
 use crate::ids::{AgentId, AgentKey, ConversationId, QueueKey};
 use crate::protocol::client::Command;
 use crate::protocol::server::AckData;
-use crate::protocol::{CommandError, ErrorCode};
+use crate::protocol::{CommandError, ErrorCode, HandoverBy};
 
 impl Session {
     fn customer(&self) -> Result<Customer, CommandError> {
@@ -152,6 +153,25 @@ impl Session {
                 self.to_conversation(&conversation, Continue { customer })
                     .await??;
                 Ok(None)
+            }
+            Command::Handover { conversation } => {
+                let customer = self.customer()?.id;
+                let asked = Handover {
+                    by: Some(HandoverBy::Customer),
+                    customer: Some(customer),
+                    ..Default::default()
+                };
+                match self.to_conversation(&conversation, asked).await?? {
+                    HandoverOutcome::Done { seq, .. } => Ok(Some(AckData::Seq { seq })),
+                    HandoverOutcome::Failed { reason, message } => {
+                        let code = if reason == "outside_hours" {
+                            ErrorCode::OutsideHours
+                        } else {
+                            ErrorCode::Unavailable
+                        };
+                        Err(CommandError::new(code, message))
+                    }
+                }
             }
             Command::End { conversation } => {
                 let seq = self
@@ -672,24 +692,36 @@ impl Session {
             limit: 20,
             ..Default::default()
         };
-        let open = self
+        let recent = self
             .rt
             .engine
             .find_conversations(&customer.org, filter)
             .await
-            .map_err(CommandError::from)?
-            .into_iter()
+            .map_err(CommandError::from)?;
+        let open = recent
+            .iter()
             .find(|s| s.status.is_open())
-            .map(|s| s.id);
-        let chat = match checked.decide(open)? {
+            .map(|s| s.id.clone());
+        let locked = org.settings.bot.as_ref().is_some_and(|bot| {
+            let handed_over = recent.iter().map(|s| {
+                let handed = s.bot.as_ref().is_some_and(|b| b.handed_over_at.is_some());
+                (handed, s.ended_at)
+            });
+            start::bot_locked(bot, handed_over, chrono::Utc::now())
+        });
+        let chat = match checked.decide(open, locked)? {
             Start::Existing(open) => return self.rejoin(open).await,
             Start::New(chat) => chat,
         };
-        let qkey = QueueKey {
-            org: customer.org.clone(),
-            id: chat.queue.clone(),
-        };
-        ask::<QueueActor, _>(&self.rt, &qkey, Admit).await?;
+        // A chat with the bot takes no place in the queue until its handover.
+        let bot = chat.bot.then(|| org.settings.bot.as_ref()).flatten();
+        if bot.is_none() {
+            let qkey = QueueKey {
+                org: customer.org.clone(),
+                id: chat.queue.clone(),
+            };
+            ask::<QueueActor, _>(&self.rt, &qkey, Admit).await?;
+        }
 
         let id = ConversationId::generate();
         let key = self.conv_key(&id);
@@ -705,6 +737,10 @@ impl Session {
             case_id: chat.case_id,
             channel: chat.channel,
             context: chat.context,
+            bot: bot.map(|b| BotRef {
+                id: b.id.clone(),
+                name: b.name.clone(),
+            }),
         };
         match self.to_conversation(&id, create).await.and_then(|r| r) {
             Ok(_) => Ok(AckData::Started {

@@ -101,6 +101,10 @@ pub enum Command {
     Continue {
         conversation: ConversationId,
     },
+    /// Customer: "Connect to an agent" — a bot-first chat goes to a person.
+    Handover {
+        conversation: ConversationId,
+    },
     End {
         conversation: ConversationId,
     },
@@ -272,6 +276,7 @@ impl Command {
             Command::Typing { .. } => "typing",
             Command::Read { .. } => "read",
             Command::Continue { .. } => "continue",
+            Command::Handover { .. } => "handover",
             Command::End { .. } => "end",
             Command::Survey { .. } => "survey",
             Command::Resume { .. } => "resume",

@@ -20,6 +20,20 @@ pub enum AuthorRole {
     Customer,
     Agent,
     System,
+    /// The org's external bot (bot-first chats, PROTOCOL §9.12).
+    Bot,
+}
+
+/// Who asked for a bot-phase chat to go to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoverBy {
+    /// The bot, through `POST /v1/bot/conversations/{id}/handover`.
+    Bot,
+    /// The customer's "Connect to an agent".
+    Customer,
+    /// The bot did not answer within its reply timeout.
+    Timeout,
 }
 
 /// The author of an event: the customer, an agent, or the system (timers, routing).
@@ -110,6 +124,8 @@ pub enum EndReason {
     AutoComplete,
     Blocked,
     DrainFailure,
+    /// The bot ended a chat it was handling.
+    Bot,
 }
 
 /// What happened. Adding a variant is a protocol change (`docs/PROTOCOL.md`).
@@ -250,6 +266,32 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
     },
+    /// The chat starts with the org's bot: no queue, no agent, until a handover.
+    BotEngaged {
+        bot: String,
+        name: String,
+    },
+    /// The bot phase is over: the chat goes to a person (a `queued` follows in the same append).
+    /// A handed-over chat never returns to the bot.
+    HandedOver {
+        by: HandoverBy,
+    },
+    /// What the bot gathered for the agent (seed 003's pre-chat intake): shown as case data.
+    Intake {
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        answers: serde_json::Map<String, serde_json::Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        skill: Option<String>,
+    },
+    /// A handover that could not complete: the customer stays with the bot, which is told why.
+    HandoverFailed {
+        by: HandoverBy,
+        /// `outside_hours`, `no_agents`, `queue_full` or `unknown_skill`.
+        reason: String,
+        message: String,
+    },
 }
 
 impl EventKind {
@@ -266,7 +308,9 @@ impl EventKind {
             | EventKind::WrapUp { .. }
             | EventKind::Invited { .. }
             | EventKind::InviteEnded { .. }
-            | EventKind::Internal { .. } => Visibility::Agents,
+            | EventKind::Internal { .. }
+            | EventKind::Intake { .. }
+            | EventKind::HandoverFailed { .. } => Visibility::Agents,
             EventKind::ParticipantJoined { role, .. } | EventKind::ParticipantLeft { role, .. } => {
                 role.visibility()
             }
@@ -307,6 +351,10 @@ impl EventKind {
             EventKind::Ended { .. } => "ended",
             EventKind::WrapUp { .. } => "wrap_up",
             EventKind::Survey { .. } => "survey",
+            EventKind::BotEngaged { .. } => "bot_engaged",
+            EventKind::HandedOver { .. } => "handed_over",
+            EventKind::Intake { .. } => "intake",
+            EventKind::HandoverFailed { .. } => "handover_failed",
         }
     }
 }

@@ -12,7 +12,7 @@ pub mod server;
 pub use client::{ClientFrame, Command, ResumePoint};
 pub use errors::{CommandError, ErrorCode};
 pub use events::{
-    AttachmentRef, Author, AuthorRole, EndReason, EventKind, InviteOutcome, LogEvent,
+    AttachmentRef, Author, AuthorRole, EndReason, EventKind, HandoverBy, InviteOutcome, LogEvent,
     ParticipantRole, Visibility,
 };
 pub use server::{ServerFrame, Signal};

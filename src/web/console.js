@@ -284,6 +284,9 @@ function chatFor(id) {
       agentChat: false, initiatedBy: null, peer: null,
       // Opened to view (the inbox, or a supervisor's open-by-id) without being in it: see viewer().
       viewing: false,
+      // Bot-first chats (PROTOCOL §9.12): the bot ({ id, name }), who handed the chat over, and
+      // what the bot gathered (the `intake` event: answers, summary, skill).
+      bot: null, handedOverBy: null, intake: null,
     };
     // Replies not acked yet, retried under their client_msg_id (chatcore's Outbox); one that
     // the server refused for good stays, marked failed.
@@ -418,6 +421,9 @@ function apply(c, e) {
         const news = !viewer(c) || e.seq > c.notifyAfter;
         if ((S.selected !== c.id || document.hidden) && e.seq > c.readSent && news) c.unread++;
         c.typing = false; c.typingPreview = null;
+      } else if (e.author?.role === 'bot') {
+        // The bot answered: nobody owes the customer a reply.
+        c.pendingSince = null; c.typing = false;
       } else if (e.author?.role === 'agent') {
         c.pendingSince = null;
         c.outbox.remove(e.client_msg_id);
@@ -451,6 +457,10 @@ function apply(c, e) {
       break;
     case 'ended': c.status = 'ended'; c.pendingSince = null; c.typing = false; c.transfer = null; c.invites.clear(); break;
     case 'wrap_up': c.status = 'done'; break;
+    case 'bot_engaged': c.bot = { id: e.bot, name: e.name }; c.status = 'bot'; break;
+    // The bot phase is over: `queued` follows; the chat waits for an agent like any other.
+    case 'handed_over': c.handedOverBy = e.by; if (c.status === 'bot') c.status = 'waiting'; break;
+    case 'intake': c.intake = e; if (c.dom) drawCaseData(c); break;
     default: break;
   }
 }
@@ -586,7 +596,7 @@ function onSignal(f) {
       }
       if (c && !f.recovered) {
         // The log was reset: the server replays it from the start.
-        Object.assign(c, { events: [], lastSeq: 0, epoch: f.epoch, pendingSince: null, customerRead: 0, participants: new Map(), invites: new Map(), customerSpoke: false });
+        Object.assign(c, { events: [], lastSeq: 0, epoch: f.epoch, pendingSince: null, customerRead: 0, participants: new Map(), invites: new Map(), customerSpoke: false, bot: null, handedOverBy: null, intake: null });
         redrawChat(c);
       }
       break;
@@ -742,6 +752,8 @@ function describe(c, e) {
     case 'transfer_accepted': return `Transfer accepted by ${agentName(e.to)}`;
     case 'transferred_to_queue': return `${agentName(e.from)} transferred the chat to queue ${queueName(e.queue)}`;
     case 'wrap_up': return `${who} wrapped up the chat`;
+    case 'handed_over': return handedOverText(c, e);
+    case 'handover_failed': return `Handover failed: ${e.message || e.reason}`;
     default: return `${e.kind.replace(/_/g, ' ')}`;
   }
 }
@@ -974,8 +986,8 @@ function drawWaiting() {
 // queues (GET /v1/conversations by status; supervisors get the whole org there, the panel keeps
 // to their queues) that I am not in, polled; a click opens one to view (resume from 0).
 const QUEUE_CHATS_POLL_MS = 10000;
-/** The open statuses listed: being served, a transfer pending, parked (asynchronous chat). */
-const QUEUE_CHAT_STATUSES = ['assigned', 'transferring', 'parked'];
+/** The open statuses listed: being served, a transfer pending, parked (asynchronous chat), with the bot (bot-first chats). */
+const QUEUE_CHAT_STATUSES = ['assigned', 'transferring', 'parked', 'bot'];
 /** Rows asked for per status; the server's list is newest first. */
 const QUEUE_CHATS_LIMIT = 200;
 const QC = {
@@ -1065,7 +1077,7 @@ function drawQueueChats() {
   for (const r of items) {
     const isViewing = viewing.includes(r.id);
     const open = h('span', { t: 'queue-chat-time' });
-    const status = { assigned: 'In progress', transferring: 'Transfer pending', parked: 'Parked' }[r.status] || r.status;
+    const status = { assigned: 'In progress', transferring: 'Transfer pending', parked: 'Parked', bot: 'With the bot' }[r.status] || r.status;
     const li = h('li', { class: `queue-chat-item st-${r.status}` + (r.status === 'parked' ? ' parked' : '') + (isViewing ? ' viewing' : '') + (S.selected === r.id ? ' selected' : ''),
       t: 'queue-chat-item', 'data-conversation': r.id, 'data-queue': r.queue, 'data-status': r.status, 'data-viewing': isViewing ? 'true' : 'false',
       tabindex: '0', role: 'button', title: isViewing ? 'You are viewing this chat' : 'View this chat: read it and write to the agents',
@@ -1150,6 +1162,7 @@ function statusLabel(c) {
   if (viewer(c)) {
     if (c.status === 'ended') return 'Ended';
     if (c.status === 'done') return 'Wrapped up';
+    if (c.status === 'bot') return `With ${botName(c)}`;
     return c.owner ? `With ${agentName(c.owner)}` : c.status === 'waiting' && c.events.length ? 'Waiting in the queue' : 'Open';
   }
   // (The server may close a chat between agents at once on its end: nothing to wrap up.)
@@ -1164,6 +1177,7 @@ function statusLabel(c) {
     case 'done': return 'Wrapped up';
     case 'left': return c.leftNote || 'Transferred';
     case 'waiting': return 'Waiting';
+    case 'bot': return `With ${botName(c)}`;
     default: return ROLE_STATUS[myRole(c)] || c.customer.email || 'Active';
   }
 }
@@ -1231,6 +1245,7 @@ function redrawChat(c) {
   c.dom.internalList.replaceChildren();
   c.dom.bySeq = new Map();
   for (const e of c.events) appendEvent(c, e);
+  drawCaseData(c);
   refreshChat(c);
 }
 
@@ -1334,7 +1349,11 @@ function buildChat(c) {
     c.internal.add(text);
   });
   const internalHead = h('h3', { text: 'Internal discussion · agents only' });
+  // Case data: what a bot gathered before the handover (bot-first chats).
+  const caseHead = h('h3', { text: 'Case data', hidden: true });
+  const caseData = h('div', { class: 'case-data', t: 'case-data-panel', hidden: true });
   const side = h('aside', { class: 'chat-side', t: 'chat-side' },
+    caseHead, caseData,
     h('h3', { text: 'Participants' }), people, peopleErr,
     internalHead, internalScroll, internalClosed, internalComposer);
 
@@ -1350,7 +1369,7 @@ function buildChat(c) {
     monitoring, attach, tray, urls: new BlobUrls(),
     root: null, title, sub, pend, earlier, list, outbox, scroll, typing, banner, composer, noteLabel, input, actions, tools, bySeq: new Map(), toolsFor: null,
     people, peopleErr, peopleKey: null, internalList, internalOutbox, internalScroll, internalComposer, internalClosed, internalHead,
-    pickers: [picker, internalPicker],
+    pickers: [picker, internalPicker], caseHead, caseData,
   };
   const main = h('div', { class: 'chat-main' }, scroll, typing, composer);
   dropFiles(main, 'dropping', () => !composer.hidden && !attach.hidden, (files) => tray.add(files));
@@ -1360,6 +1379,7 @@ function buildChat(c) {
     h('div', { class: 'chat-body' }, main, side));
   for (const e of c.events) appendEvent(c, e);
   drawInternalOutbox(c);
+  drawCaseData(c);
 }
 
 function drawInternalOutbox(c) {
@@ -1448,6 +1468,43 @@ function joinedText(name, role) {
   }
 }
 
+// ------------------------------------------------------------------ bot-first chats
+/** Who asked for the handover, as the transcript says it. */
+const HANDOVER_BY = { bot: 'asked by the bot', customer: 'asked by the customer', timeout: 'the bot did not answer' };
+function botName(c) { return c.bot?.name || 'the bot'; }
+/** The bot's name, said to be a bot unless the name says so already ("Ava (bot)"). */
+function botLabel(name) { return name ? (/\bbot\b/i.test(name) ? name : `${name} (bot)`) : 'the bot'; }
+function handedOverText(c, e) {
+  const name = botLabel(c.bot?.name);
+  switch (e.by) {
+    case 'bot': return `Handed over to an agent by ${name}`;
+    case 'customer': return `The customer asked for an agent: handed over from ${name}`;
+    case 'timeout': return `Handed over to an agent: ${name} did not answer in time`;
+    default: return `Handed over to an agent from ${name}`;
+  }
+}
+/** The bot's intake as a case-data card: the answers (key: value), the skill and the summary. */
+function intakeCard(c, e, t) {
+  const rows = [];
+  const value = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
+  for (const [k, v] of Object.entries(e.answers || {})) {
+    rows.push(h('div', { class: 'intake-row', t: 'intake-answer', 'data-key': k }, h('dt', { text: k }), h('dd', { text: value(v) })));
+  }
+  if (e.skill) rows.push(h('div', { class: 'intake-row', t: 'intake-skill' }, h('dt', { text: 'Skill' }), h('dd', { text: e.skill })));
+  return h('div', { class: 'intake', t },
+    h('div', { class: 'intake-head' }, h('span', { class: 'bot-badge', text: 'bot' }), ` Case data from ${botName(c)}`,
+      e.at ? h('time', { class: 'muted small', datetime: e.at, text: ` ${clock(e.at)}` }) : null),
+    rows.length ? h('dl', { class: 'intake-list' }, rows) : null,
+    e.summary ? h('p', { class: 'intake-summary', t: 'intake-summary' }, h('strong', { text: 'Summary: ' }), h('span', { text: e.summary })) : null);
+}
+/** The side panel's case data: the latest intake of the chat, if any. */
+function drawCaseData(c) {
+  const d = c.dom;
+  if (!d) return;
+  d.caseHead.hidden = d.caseData.hidden = !c.intake;
+  d.caseData.replaceChildren(...(c.intake ? [intakeCard(c, c.intake, 'case-data')] : []));
+}
+
 function sysLine(c, e, text, t) {
   return h('li', { class: 'sys', t: t || 'system', 'data-seq': e.seq },
     h('time', { datetime: e.at, text: clock(e.at) }), ' ', h('span', { text }));
@@ -1515,6 +1572,15 @@ function appendEvent(c, e) {
       break;
     case 'message': {
       const fromCustomer = e.author?.role === 'customer';
+      if (e.author?.role === 'bot') {
+        // The org's bot (bot-first chats): its name and a badge, on the customer's side.
+        let text = null;
+        if (e.text) { text = h('div', { class: 'text' }); renderText(text, e.text); }
+        li = h('li', { class: 'msg bot', t: 'msg-bot', 'data-seq': e.seq, 'data-author': e.author.id },
+          h('div', { class: 'who' }, h('span', { text: e.author.name || botName(c) }), ' ', h('span', { class: 'bot-badge', t: 'bot-badge', text: 'bot' })),
+          text, h('div', { class: 'meta' }, h('time', { datetime: e.at, text: clock(e.at) })));
+        break;
+      }
       // Between agents: the other agent's messages on the left, mine (with receipts) on the right.
       const fromPeer = !fromCustomer && incoming(c, e);
       let text = null;
@@ -1585,6 +1651,18 @@ function appendEvent(c, e) {
     }
     case 'survey':
       li = sysLine(c, e, `Customer survey: ${e.rating}/10${e.comment ? ` – “${e.comment}”` : ''}`, 'sys-survey');
+      break;
+    case 'bot_engaged':
+      li = sysLine(c, e, `${e.name ? botLabel(e.name) : 'The bot'} took the chat`, 'sys-bot-engaged');
+      break;
+    case 'handed_over':
+      li = sysLine(c, e, handedOverText(c, e), 'sys-handed-over');
+      break;
+    case 'handover_failed':
+      li = sysLine(c, e, `Handover failed (${(e.reason || 'refused').replace(/_/g, ' ')}${HANDOVER_BY[e.by] ? `, ${HANDOVER_BY[e.by]}` : ''})${e.message ? `: ${e.message}` : ''} · the chat stays with ${botLabel(c.bot?.name)}`, 'sys-handover-failed');
+      break;
+    case 'intake':
+      li = h('li', { class: 'intake-item', 'data-seq': e.seq }, intakeCard(c, e, 'intake'));
       break;
     default:
       li = sysLine(c, e, e.kind.replace(/_/g, ' '));
@@ -1666,6 +1744,7 @@ function refreshChat(c) {
   else if (c.status === 'transferring') banner = `Waiting for ${agentName(c.transfer?.to)} to accept the transfer…`;
   else if (c.status === 'done') banner = c.agentChat ? 'This chat has ended.' : 'Wrapped up.';
   else if (c.status === 'waiting' && !owner && c.owner === null && c.events.length) banner = 'Waiting in the queue.';
+  else if (c.status === 'bot') banner = `${c.bot?.name ? botLabel(c.bot.name) : 'The bot'} is handling this chat.`;
   else if (c.agentChat && live(c) && owner && peerOf(c) && c.invites.has(peerOf(c))) banner = `Waiting for ${peerName(c)} to accept your chat…`;
   else if (c.agentChat && live(c) && owner && peerOf(c) && c.names.has(peerOf(c)) && !c.participants.has(peerOf(c))) banner = `${peerName(c)} is not in this chat any more.`;
   else if (live(c) && owner && c.outbound && !c.customerSpoke) banner = `Chat request sent: ${c.customer.name} sees your message and can accept or decline.`;

@@ -151,7 +151,8 @@
     showLoading();
     loadConfig().then(function (c) {
       if (store.conv) return;
-      if (!c.open_now) showOutsideHours(c); else showPrechat(c);
+      // A bot-first org answers outside hours too (the bot does; "Connect to an agent" waits).
+      if (!c.open_now && !c.bot) showOutsideHours(c); else showPrechat(c);
     }, function () { showError('The chat is not available right now. Please try again later.'); });
   }
 
@@ -289,6 +290,12 @@
   var position = null;
   var busyMessage = null;
   var unseen = 0;
+  // "Connect to an agent": the last refusal's message (shown until the next try), and whether
+  // a handover command is in flight.
+  var handoverError = null;
+  var handingOver = false;
+  var handedOverConv = null; // the conversation whose handover was acked
+
 
   function chatOpen() {
     var ended = store.events.some(function (e) { return e.kind === 'ended'; });
@@ -351,13 +358,16 @@
     });
     input.addEventListener('input', function () { if (input.value) typingOn(); else typingOff(); });
     var requestEl = h('div', { class: 'sb-request', sb: 'chat-request', hidden: true });
-    var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, requestEl, previewNote, trayEl, composer, after);
+    // Bot-first chats (PROTOCOL §9.12): "Connect to an agent" while the bot has the chat.
+    var botEl = h('div', { class: 'sb-botbar', sb: 'bot-bar', hidden: true });
+    var node = h('div', { class: 'sb-chat' }, queueEl, scroller, typing, idle, requestEl, botEl, previewNote, trayEl, composer, after);
     core.dropFiles(node, 'sb-dropping', function () { return !!chat && !chat.composer.hidden && filesOn(); }, function (files) { tray.add(files); scrollDown(); });
     setView('chat', node);
-    chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, request: requestEl, input: input, composer: composer, after: after, previewNote: previewNote, bySeq: {},
+    chat = { list: list, pending: pending, scroller: scroller, queue: queueEl, typing: typing, idle: idle, request: requestEl, bot: botEl, input: input, composer: composer, after: after, previewNote: previewNote, bySeq: {},
       urls: urls, tray: tray, attach: attachBtn, trayEl: trayEl };
     loadConfig().then(function () { refresh(); }, function () { /* no config: no preview */ });
     agentName = null; hadOwner = false; parked = false; people = { conference: {}, names: {} };
+    handoverError = null;
     store.events.forEach(function (e) { drawEvent(e); });
     drawPending();
     refresh();
@@ -393,12 +403,14 @@
     switch (e.kind) {
       case 'message': {
         var mine = e.author && e.author.role === 'customer';
+        var fromBot = !mine && e.author && e.author.role === 'bot';
         var text = null;
         if (e.text) { text = h('div', { class: 'sb-text' }); renderText(text, e.text); }
         var files = null;
         if (e.attachments && e.attachments.length) { files = h('div'); drawFiles(files, e.attachments); files = files.firstChild; }
-        li = h('li', { class: 'sb-msg ' + (mine ? 'sb-mine' : 'sb-theirs'), sb: mine ? 'msg-mine' : 'msg-agent', 'data-seq': e.seq, 'data-client-msg-id': e.client_msg_id },
-          mine ? null : h('div', { class: 'sb-who', text: (e.author && e.author.name) || agentName || 'Agent' }),
+        li = h('li', { class: 'sb-msg ' + (mine ? 'sb-mine' : fromBot ? 'sb-theirs sb-bot' : 'sb-theirs'), sb: mine ? 'msg-mine' : fromBot ? 'msg-bot' : 'msg-agent', 'data-seq': e.seq, 'data-client-msg-id': e.client_msg_id },
+          fromBot ? h('div', { class: 'sb-who' }, h('span', { text: e.author.name || botName() || 'Assistant' }), h('span', { class: 'sb-bot-tag', text: 'bot' }))
+            : mine ? null : h('div', { class: 'sb-who', text: (e.author && e.author.name) || agentName || 'Agent' }),
           files, text,
           h('div', { class: 'sb-meta' }, h('time', { datetime: e.at, text: clock(e.at) }), mine ? h('span', { class: 'sb-receipt', sb: 'receipt' }) : null));
         if (mine) chat.bySeq[e.seq] = li;
@@ -472,6 +484,12 @@
       case 'survey':
         store.surveyDone = true;
         break;
+      case 'bot_engaged':
+        li = systemLine('You\u2019re chatting with ' + (e.name || 'our assistant') + ', our virtual assistant', 'sys-bot');
+        break;
+      case 'handed_over':
+        li = systemLine('Connecting you to an agent\u2026', 'sys-handed-over');
+        break;
       default:
         break;
     }
@@ -512,9 +530,60 @@
     });
   }
 
+  /** The bot (`bot_engaged`: {bot, name}) while the chat is with it, else null. */
+  function botPhase() {
+    var bot = null;
+    store.events.forEach(function (e) {
+      if (e.kind === 'bot_engaged') bot = { id: e.bot, name: e.name || 'Assistant' };
+      if (e.kind === 'handed_over' || e.kind === 'ended') bot = null;
+    });
+    return bot;
+  }
+  function botName() {
+    var name = null;
+    store.events.forEach(function (e) { if (e.kind === 'bot_engaged') name = e.name; });
+    return name || (config && config.bot && config.bot.name) || null;
+  }
+
+  /** "Connect to an agent": disabled, with the org's message, outside opening hours. */
+  function drawBotBar(bot) {
+    var box = chat.bot;
+    if (bot && handedOverConv === store.conv) bot = null;
+    box.hidden = !bot;
+    if (!bot) { clear(box); handoverError = null; return; }
+    var closed = !!config && config.open_now === false;
+    var key = [closed, handingOver, handoverError || ''].join('|');
+    if (box.firstChild && box.getAttribute('data-key') === key) return;
+    box.setAttribute('data-key', key);
+    clear(box);
+    var btn = h('button', { type: 'button', class: 'sb-primary sb-small', sb: 'connect-agent', text: 'Connect to an agent',
+      disabled: closed || handingOver, onclick: connectAgent });
+    box.appendChild(btn);
+    if (closed) {
+      box.appendChild(h('span', { class: 'sb-bot-closed', sb: 'connect-agent-closed', text: (config.messages && config.messages.outside_hours) || 'Our agents are away right now.' }));
+    } else if (handoverError) {
+      box.appendChild(h('span', { class: 'sb-error', sb: 'handover-error', role: 'alert', text: handoverError }));
+    }
+  }
+  function connectAgent() {
+    if (!store.conv || handingOver) return;
+    handingOver = true; handoverError = null; refresh();
+    request({ type: 'handover', conversation: store.conv }).then(function () {
+      // The `handed_over` event (on its way, or here already) takes the bar away.
+      handingOver = false;
+      handedOverConv = store.conv;
+      if (chat) refresh();
+    }, function (e) {
+      handingOver = false;
+      handoverError = (e && e.message) || 'We could not connect you to an agent. Please try again.';
+      if (chat) refresh();
+    });
+  }
+
   /** Status line, queue box, idle prompt, composer or survey: all derived from the events. */
   function refresh() {
     var ended = null, idle = null, joined = false, transferring = false, others = {}, resting = false;
+    var bot = botPhase();
     store.events.forEach(function (e) {
       // Conference participants in the chat: one takes over when the owner leaves.
       if ((e.kind === 'participant_joined' && e.role === 'conference') || (e.kind === 'role_changed' && e.to === 'conference')) others[e.participant] = true;
@@ -534,10 +603,12 @@
     if (!chat) return;
     if (ended) subEl.textContent = 'Chat ended';
     else if (resting) subEl.textContent = 'Write any time \u2014 we\u2019ll get back to you';
+    else if (bot) subEl.textContent = 'Chatting with ' + bot.name;
     else if (joined && !transferring) subEl.textContent = 'Chatting with ' + (agentName || 'an agent');
     else subEl.textContent = 'Waiting for an agent';
+    drawBotBar(bot && !ended ? bot : null);
     // queue
-    var waiting = !ended && !resting && (!joined || transferring);
+    var waiting = !ended && !resting && !bot && (!joined || transferring);
     chat.queue.hidden = !waiting;
     clear(chat.queue);
     if (waiting) {
@@ -805,7 +876,7 @@
       outbox.remove(e.client_msg_id);
     }
     if ((e.kind === 'participant_joined' && e.role === 'owner') || e.kind === 'ownership_changed') { position = null; busyMessage = null; }
-    if ((e.kind === 'message' || e.kind === 'url_pushed') && e.author && e.author.role === 'agent') {
+    if ((e.kind === 'message' || e.kind === 'url_pushed') && e.author && (e.author.role === 'agent' || e.author.role === 'bot')) {
       hideTyping();
       if (!store.open || document.hidden) { unseen++; showBadge(); }
     }

@@ -527,6 +527,7 @@ fn old_conversation(app: &TestApp, org: &str, id: &str, ended: DateTime<Utc>) ->
         messages: 1,
         disposition: None,
         survey_rating: Some(9),
+        bot: None,
     };
     let survey = SurveyRecord {
         id: format!("{id}-nps"),

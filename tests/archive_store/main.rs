@@ -66,6 +66,7 @@ fn finished(org_id: &str, id: &str, created: DateTime<Utc>, queue: &str) -> Arch
         messages: 1,
         disposition: Some("resolved".into()),
         survey_rating: Some(9),
+        bot: None,
     };
     let survey = SurveyRecord {
         id: format!("{id}-nps"),

@@ -98,6 +98,7 @@ fn conversation(
         messages: 0,
         disposition: None,
         survey_rating: None,
+        bot: None,
     };
     ArchivedConversation {
         summary,

@@ -18,6 +18,10 @@ macro_rules! behavioural_suite {
         mod attachments;
         #[path = "../api/bad_input.rs"]
         mod bad_input;
+        #[path = "../api/bot.rs"]
+        mod bot;
+        #[path = "../support/bot.rs"]
+        mod bot_server;
         #[path = "../api/canned.rs"]
         mod canned;
         #[path = "../api/chat.rs"]

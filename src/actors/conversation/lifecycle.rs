@@ -124,6 +124,10 @@ pub struct Create {
     pub case_id: Option<String>,
     pub channel: String,
     pub context: serde_json::Map<String, serde_json::Value>,
+    /// A bot-first chat: it starts with this bot instead of the queue (`queue` is then the
+    /// queue a handover without a skill goes to).
+    #[serde(default)]
+    pub bot: Option<super::BotRef>,
 }
 
 impl Handler<Create> for ConversationActor {
@@ -138,7 +142,7 @@ impl Handler<Create> for ConversationActor {
             id: Some(msg.customer.id.to_string()),
             name: Some(msg.customer.name.clone()),
         };
-        let events = vec![
+        let mut events = vec![
             event(
                 customer.clone(),
                 EventKind::Created {
@@ -161,14 +165,23 @@ impl Handler<Create> for ConversationActor {
                     role: ParticipantRole::Customer,
                 },
             ),
-            event(
+        ];
+        events.push(match msg.bot {
+            Some(bot) => event(
+                Author::system(),
+                EventKind::BotEngaged {
+                    bot: bot.id,
+                    name: bot.name,
+                },
+            ),
+            None => event(
                 Author::system(),
                 EventKind::Queued {
                     queue: msg.queue,
                     priority: msg.priority,
                 },
             ),
-        ];
+        });
         self.mark_created();
         let fut = self.append(events).map(|res, act, _| {
             let appended = res?;

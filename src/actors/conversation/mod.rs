@@ -12,10 +12,13 @@
 //! read receipts, notes), `assignment.rs` (the queue's offers and the agent's acceptance),
 //! `transfer.rs` (to an agent or a queue), `participants.rs` (conference, consultation,
 //! monitoring, the internal discussion), `outbound.rs` (chats an agent starts), `push.rs`
-//! (pushed URLs, the customer's typing preview) and `timers.rs` (what each deadline does).
+//! (pushed URLs, the customer's typing preview), `timers.rs` (what each deadline does), `bot.rs`
+//! (a bot-first chat's bot writes and handover) and `bot_feed.rs` (its webhooks to the bot).
 
 mod access;
 mod assignment;
+mod bot;
+mod bot_feed;
 mod files;
 mod lifecycle;
 mod messaging;
@@ -28,6 +31,7 @@ mod transfer;
 
 pub use access::{Access, Who};
 pub use assignment::{Assign, OfferChanged};
+pub use bot::{BotEnd, BotPost, BotRef, BotTyping, Handover, HandoverOutcome};
 pub use files::MayUpload;
 pub use lifecycle::{Continue, Crash, Create, End, Survey, WrapUp};
 pub use messaging::{message_text, MarkRead, Note, Post, Typing};
@@ -115,6 +119,10 @@ crate::remote_messages!(ConversationActor {
     Monitor => u64, "conv.monitor";
     PostInternal => (u64, bool), "conv.internal";
     PushUrl => (u64, bool), "conv.push_url";
+    BotPost => (u64, bool), "conv.bot_post";
+    BotTyping => (), "conv.bot_typing";
+    BotEnd => u64, "conv.bot_end";
+    Handover => HandoverOutcome, "conv.handover";
     Access => Audience, "conv.access";
     MayUpload => (), "conv.may_upload";
     TimerFired => (), "conv.timer";
@@ -166,6 +174,10 @@ pub struct ConversationActor {
     fenced: bool,
     /// The customer's typing preview on its way to the agents (live only).
     preview: push::PreviewThrottle,
+    /// The bot's typing indicator, turned off by itself when it runs out (live only).
+    bot_typing: Option<SpawnHandle>,
+    /// Bot-phase events not yet acknowledged by the bot.
+    bot_feed: bot_feed::Feed,
 }
 
 impl ConversationActor {
@@ -191,6 +203,8 @@ impl ConversationActor {
             counted: None,
             fenced: false,
             preview: push::PreviewThrottle::default(),
+            bot_typing: None,
+            bot_feed: bot_feed::Feed::default(),
         }
     }
 
@@ -305,6 +319,9 @@ impl ConversationActor {
         }
         let delivery = EventDelivery::new(&self.key.id, &self.epoch, event, prev_public);
         self.rt.hub.publish(&self.key, Arc::new(delivery));
+        if self.state.bot.is_some() {
+            self.feed_bot(before, event, ctx);
+        }
         // A new status or owner is readable through REST once its command is acknowledged.
         if self.status() != before || self.state.owner != owner_before || !self.summary_written {
             self.write_summary_now();
@@ -395,6 +412,7 @@ pub(crate) fn dedup_key(role: &AuthorRole, author: Option<&str>, client_msg_id: 
         AuthorRole::Customer => "c",
         AuthorRole::Agent => "a",
         AuthorRole::System => "s",
+        AuthorRole::Bot => "b",
     };
     format!("{r}:{}:{client_msg_id}", author.unwrap_or(""))
 }
@@ -452,6 +470,7 @@ impl Actor for ConversationActor {
                     act.recount();
                     act.arm_timers();
                     act.after_rebuild();
+                    act.refeed_bot(&events, ctx);
                     if act.rt.placement.clustered() {
                         act.rt.hub.resync(&act.key);
                     }

@@ -40,6 +40,10 @@ impl ConversationActor {
             messages: s.messages,
             disposition: s.disposition.clone(),
             survey_rating: s.survey,
+            bot: s.bot.as_ref().map(|bot| crate::engine::BotPhase {
+                bot: bot.clone(),
+                handed_over_at: s.handed_over_at,
+            }),
         })
     }
 

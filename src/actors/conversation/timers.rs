@@ -75,6 +75,14 @@ impl Handler<TimerFired> for ConversationActor {
                 .end(Author::system(), EndReason::AutoComplete, None)
                 .map(done)
                 .boxed_local(),
+            TimerKind::BotReply => self
+                .handover(super::Handover {
+                    by: Some(crate::protocol::HandoverBy::Timeout),
+                    ..Default::default()
+                })
+                .map(|r, _, _| r.map(|_| 0))
+                .map(done)
+                .boxed_local(),
             TimerKind::TransferExpiry => {
                 let Some(t) = self.state.transfer.clone() else {
                     return nothing();

@@ -103,6 +103,9 @@ pub(super) struct QueueBody {
     priority: i32,
     #[serde(default)]
     owner_leaves: Option<OwnerLeaves>,
+    /// Routing keywords a bot's handover may name.
+    #[serde(default)]
+    skills: Vec<String>,
 }
 
 pub(super) async fn put_queue(
@@ -114,11 +117,21 @@ pub(super) async fn put_queue(
     let staff = who.admin()?;
     let id = parse(QueueId::parse(&path), "queue")?;
     let b = body.into_inner();
+    if b.skills.len() > 50
+        || b.skills
+            .iter()
+            .any(|s| s.trim().is_empty() || s.chars().count() > 64)
+    {
+        return Err(
+            CommandError::bad_request("skills: at most 50, each 1 to 64 characters").into(),
+        );
+    }
     let q = QueueConfig {
         id,
         name: b.name,
         priority: b.priority,
         owner_leaves: b.owner_leaves,
+        skills: b.skills,
     };
     upsert_in(&rt, &staff.org, |o| &mut o.queues, q, |q| &q.id).await
 }

@@ -375,6 +375,7 @@ fn summary(id: &str, customer: &str, agents: &[&str], minutes: i64) -> Conversat
         messages: 0,
         disposition: None,
         survey_rating: None,
+        bot: None,
     }
 }
 
