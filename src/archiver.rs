@@ -79,6 +79,9 @@ struct Inner {
     stored: Counter,
     failures: Counter,
     backlog_gauge: Gauge,
+    /// Offered the whole log of each archived conversation: the webhooks its node may not
+    /// have queued (the outbox ignores the rest).
+    webhooks: crate::webhook::Webhooks,
 }
 
 impl Archiver {
@@ -87,12 +90,14 @@ impl Archiver {
         archive: SharedArchive,
         settings: ArchiveSettings,
         metrics: &Metrics,
+        webhooks: crate::webhook::Webhooks,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 engine,
                 archive,
                 settings,
+                webhooks,
                 backlog: Mutex::new(HashMap::new()),
                 wake: tokio::sync::Notify::new(),
                 last_error: Mutex::new(None),
@@ -248,6 +253,7 @@ impl Inner {
             return Ok(summary.last_seq);
         };
         let (epoch, events) = (whole.epoch.to_string(), whole.events);
+        self.webhooks.offer_all(&key.org, &key.id, &events);
         let last_seq = events.last().map_or(0, |e| e.seq);
         summary.last_seq = summary.last_seq.max(last_seq);
         let survey = survey_of(&summary, &events);

@@ -48,6 +48,9 @@ pub struct Settings {
     /// The SMTP server transcripts are emailed through; none configured: email is off.
     #[serde(default)]
     pub smtp: SmtpSettings,
+    /// Outgoing webhooks: delivery, retries, the circuit breaker (PROTOCOL §9.13).
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
     /// Test hooks; off in every shipped config.
     #[serde(default)]
     pub testing: TestingSettings,
@@ -263,6 +266,53 @@ impl Default for SmtpSettings {
             keep_ms: 2_592_000_000,
             per_minute: 30,
             burst: 10,
+        }
+    }
+}
+
+/// `[webhooks]`: how the outgoing-webhook outbox is delivered. Durations in milliseconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// One attempt's timeout.
+    pub timeout_ms: u64,
+    /// Attempts before a webhook is dead (the backoff doubles from `retry_base_ms` to
+    /// `retry_max_ms`: with the defaults, about 8 hours of trying).
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How often a node looks for due webhooks (a new one wakes it at once).
+    pub poll_ms: u64,
+    /// How long a claimed webhook is a node's before another may take it over.
+    pub lease_ms: u64,
+    /// Most webhooks one node sends at a time.
+    pub batch: usize,
+    /// Delivered, dead and pull rows are purged after this long.
+    pub keep_ms: u64,
+    /// Consecutive failures of one subscription that open its circuit on a node, and for how
+    /// long it stays open (then one attempt decides).
+    pub breaker_failures: u32,
+    pub breaker_open_ms: u64,
+    /// After a conversation is rebuilt (a restart, a failover), its events of this last while
+    /// are offered again (the outbox ignores the ones it has): what a node that died between
+    /// logging an event and writing its webhook leaves behind.
+    pub replay_window_ms: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 10_000,
+            max_attempts: 16,
+            retry_base_ms: 1_000,
+            retry_max_ms: 3_600_000,
+            poll_ms: 1_000,
+            lease_ms: 60_000,
+            batch: 50,
+            keep_ms: 7 * 24 * 3_600_000,
+            breaker_failures: 5,
+            breaker_open_ms: 30_000,
+            replay_window_ms: 600_000,
         }
     }
 }

@@ -92,6 +92,14 @@ pub struct Metrics {
     pub email_failures: Counter,
     /// Emails in the outbox not yet sent nor failed (every node's view of the shared outbox).
     pub email_backlog: Gauge,
+    /// Outgoing webhooks acknowledged, attempts that failed, and webhooks given up (dead).
+    pub webhooks_delivered: Counter,
+    pub webhooks_failed: Counter,
+    pub webhooks_dead: Counter,
+    /// Webhooks in the shared outbox not yet delivered nor dead.
+    pub webhooks_backlog: Gauge,
+    /// Subscriptions whose circuit is open on this node.
+    pub webhook_circuits_open: Gauge,
     pub slow_consumers: Counter,
     /// Enqueued → an offer for the conversation accepted (the queue actor).
     pub queue_wait: Histogram,
@@ -199,6 +207,35 @@ impl Default for Metrics {
             "Emails in the outbox not yet sent nor failed",
             email_backlog.clone(),
         );
+        let webhooks_backlog = Gauge::default();
+        registry.register(
+            "webhooks_backlog",
+            "Outgoing webhooks in the outbox not yet delivered nor dead",
+            webhooks_backlog.clone(),
+        );
+        let webhook_circuits_open = Gauge::default();
+        registry.register(
+            "webhook_circuits_open",
+            "Webhook subscriptions whose circuit is open on this node",
+            webhook_circuits_open.clone(),
+        );
+        let mut counter = |name: &str, help: &str| {
+            let c = Counter::default();
+            registry.register(name, help, c.clone());
+            c
+        };
+        let webhooks_delivered = counter(
+            "webhooks_delivered",
+            "Outgoing webhooks acknowledged with a 2xx",
+        );
+        let webhooks_failed = counter(
+            "webhooks_failed",
+            "Outgoing webhook attempts that failed (retried with backoff)",
+        );
+        let webhooks_dead = counter(
+            "webhooks_dead",
+            "Outgoing webhooks given up after their last attempt (dead-lettered)",
+        );
 
         let offers = Family::<OutcomeLabel, Counter>::default();
         registry.register("offers", "Assignment offers by outcome", offers.clone());
@@ -298,6 +335,11 @@ impl Default for Metrics {
             email_sent,
             email_failures,
             email_backlog,
+            webhooks_delivered,
+            webhooks_failed,
+            webhooks_dead,
+            webhooks_backlog,
+            webhook_circuits_open,
             slow_consumers,
             queue_wait,
             offer_accept,

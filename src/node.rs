@@ -21,7 +21,7 @@ pub struct Node {
     pub settings: Settings,
     pub node_id: String,
     pub engine: SharedEngine,
-    pub orgs: Orgs,
+    pub orgs: Arc<Orgs>,
     pub auth: Authenticator,
     pub hub: Hub,
     pub metrics: Metrics,
@@ -33,6 +33,8 @@ pub struct Node {
     pub privacy: crate::privacy::Privacy,
     /// Transcripts emailed through SMTP, via the outbox in the archive database.
     pub mailer: Mailer,
+    /// Outgoing webhooks, via their outbox in the archive database.
+    pub webhooks: crate::webhook::Webhooks,
     /// Where actors live: this process alone, or a cluster.
     pub placement: Arc<dyn Placement>,
     /// One shared rate limiter per org (DESIGN invariant 8).
@@ -54,12 +56,26 @@ impl Node {
     ) -> Self {
         let metrics = Metrics::default();
         let mailer = Mailer::new(archive.clone(), settings.smtp.clone(), &metrics);
-        let archiver = Archiver::new(engine.clone(), archive, settings.archive.clone(), &metrics);
+        let orgs = Arc::new(Orgs::new(engine.clone()));
+        let webhooks = crate::webhook::Webhooks::new(
+            archive.clone(),
+            orgs.clone(),
+            settings.webhooks.clone(),
+            &metrics,
+        );
+        let archiver = Archiver::new(
+            engine.clone(),
+            archive,
+            settings.archive.clone(),
+            &metrics,
+            webhooks.clone(),
+        );
         Self {
             archiver,
             mailer,
+            webhooks,
             auth: Authenticator::new(&settings.auth),
-            orgs: Orgs::new(engine.clone()),
+            orgs,
             blobs: crate::attachments::from_settings(&settings.attachments),
             org_limiters: OrgLimiters::new(&settings.limits),
             connections: Arc::new(tokio::sync::Semaphore::new(settings.limits.max_connections)),

@@ -100,6 +100,7 @@ pub async fn build_runtime(settings: &Settings) -> anyhow::Result<Rt> {
     let node = Node::new(settings.clone(), engine, placement.clone(), archive);
     node.archiver.start();
     node.mailer.start();
+    node.webhooks.start();
     if let Some(bus) = node.engine.cluster() {
         node.hub.connect_bus(bus);
     }

@@ -15,6 +15,7 @@ mod privacy;
 mod public;
 mod reports;
 mod transcripts;
+mod webhooks;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -167,4 +168,5 @@ pub fn routes(cfg: &mut web::ServiceConfig, fault_injection: bool) {
     privacy::routes(cfg);
     reports::routes(cfg);
     bot::routes(cfg);
+    webhooks::routes(cfg);
 }

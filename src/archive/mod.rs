@@ -18,6 +18,7 @@ mod report_sql;
 mod runtime;
 mod sql;
 mod sqlite;
+pub mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -136,6 +137,9 @@ pub trait Archive: privacy::PrivacyArchive + Send + Sync + 'static {
 
     /// The email outbox in the same database.
     fn outbox(&self) -> &dyn outbox::Outbox;
+
+    /// The outgoing-webhook outbox in the same database.
+    fn webhooks(&self) -> &dyn webhooks::WebhookOutbox;
 }
 
 /// Opens the archive named by `url` (`sqlite://path` or `postgres://…`), creating a SQLite

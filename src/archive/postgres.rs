@@ -10,6 +10,7 @@ use super::outbox::outbox_impl;
 use super::privacy::*;
 use super::runtime::DbRuntime;
 use super::sql::{archive_impl, select_find, store_report};
+use super::webhooks::webhooks_impl;
 use super::ArchiveError;
 
 /// A query waits this long for a connection: a database that is down fails fast, and the
@@ -54,3 +55,4 @@ impl PostgresArchive {
 privacy_impl!(PostgresArchive);
 archive_impl!(PostgresArchive, sqlx::Postgres, "postgres");
 outbox_impl!(PostgresArchive);
+webhooks_impl!(PostgresArchive);

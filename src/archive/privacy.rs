@@ -364,11 +364,13 @@ macro_rules! privacy_impl {
                             .rows_affected();
                     }
                     // Its report figures (a survey rating among them) go with it, and so do
-                    // its emailed transcripts not yet sent (the customer's words and address).
+                    // its emailed transcripts not yet sent (the customer's words and address),
+                    // and its webhooks, sent or not.
                     for sql in [
                         $crate::archive::report_sql::DELETE_OWNERS,
                         $crate::archive::report_sql::DELETE_CONVERSATION,
                         "DELETE FROM email_outbox WHERE org = $1 AND conversation = $2",
+                        "DELETE FROM webhook_outbox WHERE org = $1 AND conversation = $2",
                     ] {
                         sqlx::query(sql)
                             .bind(key.org.as_str())

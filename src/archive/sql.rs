@@ -351,6 +351,10 @@ macro_rules! archive_impl {
                 self
             }
 
+            fn webhooks(&self) -> &dyn $crate::archive::webhooks::WebhookOutbox {
+                self
+            }
+
             fn report(
                 &self,
                 org: &$crate::ids::OrgId,

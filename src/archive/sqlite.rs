@@ -11,6 +11,7 @@ use super::outbox::outbox_impl;
 use super::privacy::*;
 use super::runtime::DbRuntime;
 use super::sql::{archive_impl, select_find, store_report};
+use super::webhooks::webhooks_impl;
 use super::ArchiveError;
 
 /// A writer waits this long for another connection's write lock before giving up.
@@ -88,3 +89,4 @@ impl SqliteArchive {
 privacy_impl!(SqliteArchive);
 archive_impl!(SqliteArchive, sqlx::Sqlite, "sqlite");
 outbox_impl!(SqliteArchive);
+webhooks_impl!(SqliteArchive);

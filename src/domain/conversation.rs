@@ -181,6 +181,11 @@ pub struct ConversationState {
     pub bot_awaited_since: Option<DateTime<Utc>>,
     /// When the chat left the bot for a person.
     pub handed_over_at: Option<DateTime<Utc>>,
+    /// The tickets the chat is recorded on (seeds 001, 002).
+    pub tickets: Vec<String>,
+    /// Ticket requests made, and the seq of each one's answer.
+    pub ticket_requests: Vec<String>,
+    pub ticket_links: std::collections::HashMap<String, u64>,
 }
 
 impl Default for ConversationState {
@@ -220,6 +225,9 @@ impl Default for ConversationState {
             bot: None,
             bot_awaited_since: None,
             handed_over_at: None,
+            tickets: Vec::new(),
+            ticket_requests: Vec::new(),
+            ticket_links: std::collections::HashMap::new(),
         }
     }
 }
@@ -419,6 +427,17 @@ impl ConversationState {
             | EventKind::Note { .. }
             | EventKind::Internal { .. }
             | EventKind::Intake { .. } => {}
+            EventKind::TicketRequested { request, .. } => {
+                self.ticket_requests.push(request.clone());
+            }
+            EventKind::TicketLinked {
+                request, ticket, ..
+            } => {
+                self.ticket_links.insert(request.clone(), event.seq);
+                if !self.tickets.contains(ticket) {
+                    self.tickets.push(ticket.clone());
+                }
+            }
         }
     }
 

@@ -169,6 +169,14 @@ pub fn event_text(kind: &EventKind) -> String {
         } => {
             format!("handover failed ({reason}): {message}")
         }
+        EventKind::TicketRequested { ticket, .. } => match ticket {
+            Some(t) => format!("asked to append the chat to ticket {t}"),
+            None => "asked for a ticket from the chat".to_string(),
+        },
+        EventKind::TicketLinked { ticket, url, .. } => format!(
+            "ticket {ticket}{}",
+            url.as_ref().map_or(String::new(), |u| format!(" ({u})"))
+        ),
     }
 }
 

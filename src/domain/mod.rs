@@ -21,3 +21,4 @@ pub mod report;
 pub mod sniff;
 pub mod start;
 pub mod text;
+pub mod webhooks;

@@ -287,6 +287,9 @@ pub struct OrgConfig {
     /// Org-wide and per-queue canned responses (personal ones live with each agent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub canned: Vec<super::canned::CannedResponse>,
+    /// Outgoing webhook subscriptions (PROTOCOL §9.13).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<super::webhooks::Subscription>,
 }
 
 fn default_hours() -> HoursProfile {
@@ -305,6 +308,7 @@ impl OrgConfig {
             dispositions: Vec::new(),
             blocklist: Vec::new(),
             canned: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 
@@ -351,6 +355,22 @@ impl OrgConfig {
     /// Checks the whole document; every REST write goes through this before it is stored.
     pub fn validate(&self) -> Result<(), CommandError> {
         self.settings.validate()?;
+        if self.webhooks.len() > super::webhooks::MAX_SUBSCRIPTIONS {
+            return Err(CommandError::bad_request(format!(
+                "at most {} webhook subscriptions",
+                super::webhooks::MAX_SUBSCRIPTIONS
+            )));
+        }
+        for (i, w) in self.webhooks.iter().enumerate() {
+            w.validate()
+                .map_err(|e| CommandError::bad_request(format!("webhook {}: {e}", w.id)))?;
+            if self.webhooks[..i].iter().any(|o| o.id == w.id) {
+                return Err(CommandError::bad_request(format!(
+                    "two webhook subscriptions are called {}",
+                    w.id
+                )));
+            }
+        }
         self.hours
             .validate()
             .map_err(|e| CommandError::bad_request(format!("hours: {e}")))?;

@@ -515,6 +515,7 @@ mod tests {
             disposition: None,
             survey_rating: None,
             bot: None,
+            tickets: Vec::new(),
         }
     }
 

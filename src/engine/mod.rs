@@ -166,6 +166,9 @@ pub struct ConversationSummary {
     /// A bot-first chat: its bot, and when it went to a person (PROTOCOL §9.12).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bot: Option<BotPhase>,
+    /// The tickets the chat is recorded on (PROTOCOL §9.13).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<String>,
 }
 
 /// The bot part of a bot-first chat, as its summary shows it.

@@ -46,6 +46,8 @@ pub(crate) struct StoredSummary {
     pub(crate) survey_rating: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) bot: Option<crate::engine::BotPhase>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) tickets: Vec<String>,
 }
 
 impl From<&ConversationSummary> for StoredSummary {
@@ -72,6 +74,7 @@ impl From<&ConversationSummary> for StoredSummary {
             disposition: s.disposition.clone(),
             survey_rating: s.survey_rating,
             bot: s.bot.clone(),
+            tickets: s.tickets.clone(),
         }
     }
 }
@@ -100,6 +103,7 @@ impl StoredSummary {
             disposition: self.disposition,
             survey_rating: self.survey_rating,
             bot: self.bot,
+            tickets: self.tickets,
         })
     }
 }

@@ -96,6 +96,15 @@ pub async fn run_pending(node: &Node) {
                 continue;
             }
             Ok(Some(removed)) => {
+                // The systems around the contact center forget the customer too.
+                if let Some(customer) = &record.customer {
+                    node.webhooks.offer_org_event(
+                        &record.org,
+                        "customer.erased",
+                        &format!("erasure.{}", record.id),
+                        serde_json::json!({ "customer": customer, "erasure": record.id }),
+                    );
+                }
                 record.status = ErasureStatus::Done;
                 record.removed = removed;
                 record.error = None;

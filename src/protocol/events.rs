@@ -285,6 +285,20 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         skill: Option<String>,
     },
+    /// An agent asked the subscribed integration for a ticket from this chat (seeds 001, 002):
+    /// a new one (`ticket` absent) or to append to `ticket`. Its webhook carries the transcript.
+    TicketRequested {
+        request: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<String>,
+    },
+    /// The integration answered with the ticket the chat is recorded on.
+    TicketLinked {
+        request: String,
+        ticket: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
     /// A handover that could not complete: the customer stays with the bot, which is told why.
     HandoverFailed {
         by: HandoverBy,
@@ -310,7 +324,9 @@ impl EventKind {
             | EventKind::InviteEnded { .. }
             | EventKind::Internal { .. }
             | EventKind::Intake { .. }
-            | EventKind::HandoverFailed { .. } => Visibility::Agents,
+            | EventKind::HandoverFailed { .. }
+            | EventKind::TicketRequested { .. }
+            | EventKind::TicketLinked { .. } => Visibility::Agents,
             EventKind::ParticipantJoined { role, .. } | EventKind::ParticipantLeft { role, .. } => {
                 role.visibility()
             }
@@ -355,6 +371,8 @@ impl EventKind {
             EventKind::HandedOver { .. } => "handed_over",
             EventKind::Intake { .. } => "intake",
             EventKind::HandoverFailed { .. } => "handover_failed",
+            EventKind::TicketRequested { .. } => "ticket_requested",
+            EventKind::TicketLinked { .. } => "ticket_linked",
         }
     }
 }

@@ -528,6 +528,7 @@ fn old_conversation(app: &TestApp, org: &str, id: &str, ended: DateTime<Utc>) ->
         disposition: None,
         survey_rating: Some(9),
         bot: None,
+        tickets: Vec::new(),
     };
     let survey = SurveyRecord {
         id: format!("{id}-nps"),

@@ -67,6 +67,7 @@ fn finished(org_id: &str, id: &str, created: DateTime<Utc>, queue: &str) -> Arch
         disposition: Some("resolved".into()),
         survey_rating: Some(9),
         bot: None,
+        tickets: Vec::new(),
     };
     let survey = SurveyRecord {
         id: format!("{id}-nps"),

@@ -99,6 +99,7 @@ fn conversation(
         disposition: None,
         survey_rating: None,
         bot: None,
+        tickets: Vec::new(),
     };
     ArchivedConversation {
         summary,

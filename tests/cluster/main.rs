@@ -12,6 +12,8 @@
 pub const ENGINE: &str = "redis";
 
 mod archive;
+#[path = "../support/bot.rs"]
+mod bot_server;
 mod clients;
 mod failover;
 mod files;
@@ -30,3 +32,4 @@ mod routing;
 mod s3_server;
 #[path = "../support/smtp.rs"]
 mod smtp_server;
+mod webhooks;

@@ -26,6 +26,8 @@ pub struct Hook {
     /// The signature checked out against `SECRET` and the raw body.
     pub valid: bool,
     pub body: Value,
+    /// Whether this attempt was answered with a 2xx (else a 500 was asked for).
+    pub acknowledged: bool,
 }
 
 impl Hook {
@@ -89,20 +91,22 @@ impl BotServer {
                                             .unwrap_or_default()
                                             .to_string()
                                     };
-                                    let (id, ts) = (header("webhook-id"), header("webhook-timestamp"));
+                                    let (id, ts) =
+                                        (header("webhook-id"), header("webhook-timestamp"));
                                     let valid =
                                         verify(&id, &ts, &body, &header("webhook-signature"));
-                                    let hook = Hook {
-                                        id,
-                                        timestamp: ts.parse().unwrap_or_default(),
-                                        valid,
-                                        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                                    };
                                     let (fail, delay) = {
                                         let mut s = st.lock();
-                                        s.hooks.push(hook);
                                         let fail = s.fail_next > 0;
                                         s.fail_next = s.fail_next.saturating_sub(1);
+                                        s.hooks.push(Hook {
+                                            id,
+                                            timestamp: ts.parse().unwrap_or_default(),
+                                            valid,
+                                            body: serde_json::from_slice(&body)
+                                                .unwrap_or(Value::Null),
+                                            acknowledged: !fail,
+                                        });
                                         (fail, s.delay)
                                     };
                                     if !delay.is_zero() {

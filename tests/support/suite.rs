@@ -68,6 +68,8 @@ macro_rules! behavioural_suite {
         mod timers;
         #[path = "../api/web.rs"]
         mod web;
+        #[path = "../api/webhooks.rs"]
+        mod webhooks;
 
         /// Every `tests/api/*.rs` file (but `main.rs`) is a module of the suite above.
         #[test]

@@ -26,6 +26,7 @@ mod outbound;
 mod participants;
 mod push;
 mod summary;
+mod tickets;
 mod timers;
 mod transfer;
 
@@ -40,6 +41,7 @@ pub use participants::{
     AnswerInvite, ConvertConsult, Invite, InviteTarget, Leave, Monitor, PostInternal, Remove,
 };
 pub use push::PushUrl;
+pub use tickets::{LinkTicket, RequestTicket};
 pub use timers::TimerFired;
 pub use transfer::{AnswerTransfer, RequestTransfer, TransferToQueue};
 
@@ -123,6 +125,8 @@ crate::remote_messages!(ConversationActor {
     BotTyping => (), "conv.bot_typing";
     BotEnd => u64, "conv.bot_end";
     Handover => HandoverOutcome, "conv.handover";
+    RequestTicket => u64, "conv.request_ticket";
+    LinkTicket => (u64, bool), "conv.link_ticket";
     Access => Audience, "conv.access";
     MayUpload => (), "conv.may_upload";
     TimerFired => (), "conv.timer";
@@ -322,8 +326,21 @@ impl ConversationActor {
         if self.state.bot.is_some() {
             self.feed_bot(before, event, ctx);
         }
-        // A new status or owner is readable through REST once its command is acknowledged.
-        if self.status() != before || self.state.owner != owner_before || !self.summary_written {
+        if !self.fenced {
+            if let Some(org) = self.org() {
+                self.rt
+                    .webhooks
+                    .offer(&org, &self.key.id, std::slice::from_ref(event));
+            }
+        }
+        // A new status, owner or ticket is readable through REST once its command is
+        // acknowledged.
+        let linked = matches!(event.kind, EventKind::TicketLinked { .. });
+        if self.status() != before
+            || self.state.owner != owner_before
+            || !self.summary_written
+            || linked
+        {
             self.write_summary_now();
         } else {
             self.summary_dirty = true;
@@ -407,6 +424,21 @@ impl ConversationActor {
     }
 }
 
+impl ConversationActor {
+    /// After a rebuild: the events of the last `webhooks.replay_window_ms` are offered to the
+    /// org's webhooks again — the previous activation's node may have died between an append
+    /// and its webhook rows (the outbox ignores what it already has).
+    fn replay_webhooks(&self, events: &[Arc<LogEvent>]) {
+        let Some(org) = self.org() else { return };
+        let window = chrono::Duration::milliseconds(
+            i64::try_from(self.rt.webhooks.settings().replay_window_ms).unwrap_or(i64::MAX),
+        );
+        let since = Utc::now() - window;
+        let start = events.partition_point(|e| e.at < since);
+        self.rt.webhooks.offer(&org, &self.key.id, &events[start..]);
+    }
+}
+
 pub(crate) fn dedup_key(role: &AuthorRole, author: Option<&str>, client_msg_id: &str) -> String {
     let r = match role {
         AuthorRole::Customer => "c",
@@ -471,6 +503,7 @@ impl Actor for ConversationActor {
                     act.arm_timers();
                     act.after_rebuild();
                     act.refeed_bot(&events, ctx);
+                    act.replay_webhooks(&events);
                     if act.rt.placement.clustered() {
                         act.rt.hub.resync(&act.key);
                     }

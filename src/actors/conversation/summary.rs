@@ -44,6 +44,7 @@ impl ConversationActor {
                 bot: bot.clone(),
                 handed_over_at: s.handed_over_at,
             }),
+            tickets: s.tickets.clone(),
         })
     }
 

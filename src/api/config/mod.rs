@@ -79,7 +79,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The caller's org document as stored now.
-fn org(rt: &Rt, id: &OrgId) -> Result<Arc<OrgConfig>, ApiError> {
+pub(in crate::api) fn org(rt: &Rt, id: &OrgId) -> Result<Arc<OrgConfig>, ApiError> {
     rt.orgs
         .get(id)
         .ok_or_else(|| ApiError(CommandError::not_found("org")))

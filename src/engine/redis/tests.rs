@@ -376,6 +376,7 @@ fn summary(id: &str, customer: &str, agents: &[&str], minutes: i64) -> Conversat
         disposition: None,
         survey_rating: None,
         bot: None,
+        tickets: Vec::new(),
     }
 }
 

@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+pub mod dispatcher;
+pub use dispatcher::Webhooks;
+
 use crate::domain::bot::{check_target, is_private_ip, signature};
 
 thread_local! {

@@ -1,0 +1,387 @@
+//! Outgoing webhooks (issue 15, PROTOCOL §9.13): the node's side of the outbox
+//! (`archive/webhooks.rs`).
+//!
+//! **Offering.** Every logged event an org's subscriptions want becomes one outbox row per
+//! subscription. The conversation offers each event as it applies it, again its recent events
+//! when it is rebuilt (a node died between the append and the row: `replay_window_ms`), and its
+//! whole log when it is archived; the outbox keeps the first row of each id, so offering twice
+//! queues nothing twice. Writing a row never holds up the conversation (a background task,
+//! retried).
+//!
+//! **Sending.** Each node's dispatcher claims due rows with a lease — only the oldest unfinished
+//! of each (subscription, conversation) — sends them concurrently, one per line, and records the
+//! outcome fenced by the attempt. A failure is retried after a backoff doubling from
+//! `retry_base_ms` to `retry_max_ms`, up to `max_attempts`; then the row is dead (listed and
+//! redeliverable through the API) and the conversation's later events flow again. A subscription
+//! failing `breaker_failures` times in a row is skipped by this node for `breaker_open_ms` (its
+//! circuit is open), so a dead target costs one attempt per period, not one per event.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+
+use crate::archive::webhooks::{ClaimedWebhook, NewWebhook};
+use crate::archive::SharedArchive;
+use crate::config::WebhookSettings;
+use crate::domain::org::OrgConfig;
+use crate::domain::webhooks::{self as rules, Mode};
+use crate::ids::{ConversationId, OrgId};
+use crate::metrics::Metrics;
+use crate::orgs::Orgs;
+use crate::protocol::{EventKind, LogEvent};
+
+/// Attempts at writing rows into the outbox before they are given up (logged).
+const ENQUEUE_ATTEMPTS: u32 = 5;
+
+#[derive(Clone)]
+pub struct Webhooks {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    archive: SharedArchive,
+    orgs: Arc<Orgs>,
+    settings: WebhookSettings,
+    wake: tokio::sync::Notify,
+    /// `org/subscription` → its circuit on this node.
+    breakers: Mutex<HashMap<String, Breaker>>,
+    last_error: Mutex<Option<String>>,
+    delivered: Counter,
+    failures: Counter,
+    dead: Counter,
+    backlog: Gauge,
+    open_circuits: Gauge,
+}
+
+#[derive(Default)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+impl Webhooks {
+    pub fn new(
+        archive: SharedArchive,
+        orgs: Arc<Orgs>,
+        settings: WebhookSettings,
+        metrics: &Metrics,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                archive,
+                orgs,
+                settings,
+                wake: tokio::sync::Notify::new(),
+                breakers: Mutex::new(HashMap::new()),
+                last_error: Mutex::new(None),
+                delivered: metrics.webhooks_delivered.clone(),
+                failures: metrics.webhooks_failed.clone(),
+                dead: metrics.webhooks_dead.clone(),
+                backlog: metrics.webhooks_backlog.clone(),
+                open_circuits: metrics.webhook_circuits_open.clone(),
+            }),
+        }
+    }
+
+    /// Starts this node's dispatcher (on the current actix system: the HTTP client is not
+    /// `Send`).
+    pub fn start(&self) {
+        actix_rt::spawn(self.inner.clone().run());
+    }
+
+    pub fn settings(&self) -> &WebhookSettings {
+        &self.inner.settings
+    }
+
+    /// Offers a conversation's logged events to the org's subscriptions (see the module
+    /// documentation); ticket requests are queued by their route, with the transcript.
+    pub fn offer(&self, org: &OrgConfig, conversation: &ConversationId, events: &[Arc<LogEvent>]) {
+        if org.webhooks.is_empty() {
+            return;
+        }
+        let now = now_us();
+        let mut rows = Vec::new();
+        for event in events {
+            if matches!(event.kind, EventKind::TicketRequested { .. }) {
+                continue;
+            }
+            for sub in &org.webhooks {
+                let Some(kind) = rules::event_type(event, sub.include_agents_only) else {
+                    continue;
+                };
+                if !sub.wants(kind) {
+                    continue;
+                }
+                let body = rules::body(org.id.as_str(), conversation.as_str(), kind, event, None);
+                rows.push(NewWebhook {
+                    org: org.id.clone(),
+                    subscription: sub.id.clone(),
+                    id: rules::event_id(conversation.as_str(), event.seq),
+                    conversation: conversation.to_string(),
+                    seq: i64::try_from(event.seq).unwrap_or(i64::MAX),
+                    event_type: kind.to_string(),
+                    body: body.to_string(),
+                    pull: sub.mode == Mode::Pull,
+                    created_us: now,
+                });
+            }
+        }
+        self.enqueue_in_background(rows);
+    }
+
+    /// Offers the events of a conversation of org `org` (by id).
+    pub fn offer_all(&self, org: &OrgId, conversation: &ConversationId, events: &[Arc<LogEvent>]) {
+        if let Some(config) = self.inner.orgs.get(org) {
+            self.offer(&config, conversation, events);
+        }
+    }
+
+    /// One event outside any conversation (`customer.erased`), to every subscription wanting it.
+    pub fn offer_org_event(&self, org: &OrgId, kind: &str, id: &str, data: serde_json::Value) {
+        let Some(org) = self.inner.orgs.get(org) else {
+            return;
+        };
+        let body = serde_json::json!({
+            "id": id,
+            "type": kind,
+            "org": org.id,
+            "at": chrono::Utc::now(),
+            "data": data,
+        });
+        let rows = org
+            .webhooks
+            .iter()
+            .filter(|s| s.wants(kind))
+            .map(|s| NewWebhook {
+                org: org.id.clone(),
+                subscription: s.id.clone(),
+                id: id.to_string(),
+                conversation: String::new(),
+                seq: 0,
+                event_type: kind.to_string(),
+                body: body.to_string(),
+                pull: s.mode == Mode::Pull,
+                created_us: now_us(),
+            })
+            .collect();
+        self.enqueue_in_background(rows);
+    }
+
+    /// Queues rows now (the caller waits: a ticket request is answered once it is durable).
+    pub async fn enqueue(&self, rows: Vec<NewWebhook>) -> Result<(), crate::archive::ArchiveError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.inner.archive.webhooks().enqueue_webhooks(rows).await?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    fn enqueue_in_background(&self, rows: Vec<NewWebhook>) {
+        if rows.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut pause = Duration::from_millis(100);
+            for attempt in 1..=ENQUEUE_ATTEMPTS {
+                match this.enqueue(rows.clone()).await {
+                    Ok(()) => return,
+                    Err(e) if attempt == ENQUEUE_ATTEMPTS => {
+                        // The conversation offers them again when it is rebuilt or archived.
+                        tracing::error!(error = %e, rows = rows.len(), "Could not queue webhooks; they are offered again when the conversation is archived.");
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, attempt, "Queueing webhooks failed; retrying.");
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Whether this node has the subscription's circuit open now.
+    pub fn circuit_open(&self, org: &OrgId, subscription: &str) -> bool {
+        let key = format!("{org}/{subscription}");
+        self.inner
+            .breakers
+            .lock()
+            .get(&key)
+            .and_then(|b| b.open_until)
+            .is_some_and(|t| t > Instant::now())
+    }
+
+    /// What `/readyz` shows: `ok`, `backlog N` or `error …`.
+    pub async fn health(&self) -> String {
+        if let Some(e) = self.inner.last_error.lock().clone() {
+            return format!("error {e}");
+        }
+        match self.inner.archive.webhooks().webhook_backlog().await {
+            Ok(0) => "ok".into(),
+            Ok(n) => format!("backlog {n}"),
+            Err(e) => format!("error {e}"),
+        }
+    }
+}
+
+impl Inner {
+    async fn run(self: Arc<Self>) {
+        let poll = Duration::from_millis(self.settings.poll_ms.max(10));
+        let mut last_purge = Instant::now();
+        loop {
+            // A full batch means more may be due: go again at once.
+            while self.round().await >= self.settings.batch.max(1) {}
+            if let Ok(n) = self.archive.webhooks().webhook_backlog().await {
+                self.backlog.set(n);
+            }
+            if last_purge.elapsed() > Duration::from_secs(60) {
+                last_purge = Instant::now();
+                let before = now_us().saturating_sub(millis_us(self.settings.keep_ms));
+                if let Err(e) = self.archive.webhooks().purge_webhooks(before).await {
+                    tracing::warn!(error = %e, "Purging old webhooks failed; retrying.");
+                }
+            }
+            let _ = tokio::time::timeout(poll, self.wake.notified()).await;
+        }
+    }
+
+    /// The subscriptions whose circuit is open on this node (`org/subscription`).
+    fn open(&self) -> Vec<String> {
+        let now = Instant::now();
+        let open: Vec<String> = self
+            .breakers
+            .lock()
+            .iter()
+            .filter(|(_, b)| b.open_until.is_some_and(|t| t > now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        self.open_circuits
+            .set(i64::try_from(open.len()).unwrap_or(i64::MAX));
+        open
+    }
+
+    /// Claims and sends what is due; the number claimed.
+    async fn round(self: &Arc<Self>) -> usize {
+        let now = now_us();
+        let lease = now.saturating_add(millis_us(self.settings.lease_ms));
+        let outbox = self.archive.webhooks();
+        let claimed = match outbox
+            .claim_webhooks(now, lease, self.settings.batch.max(1), self.open())
+            .await
+        {
+            Ok(c) => {
+                *self.last_error.lock() = None;
+                c
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Webhook outbox unavailable; retrying.");
+                *self.last_error.lock() = Some(e.to_string());
+                return 0;
+            }
+        };
+        let n = claimed.len();
+        let sends = claimed.into_iter().map(|c| {
+            let this = self.clone();
+            async move { this.deliver(c).await }
+        });
+        futures_util::future::join_all(sends).await;
+        n
+    }
+
+    async fn deliver(&self, c: ClaimedWebhook) {
+        let key = format!("{}/{}", c.org, c.subscription);
+        let sub = OrgId::parse(&c.org)
+            .ok()
+            .and_then(|org| self.orgs.get(&org))
+            .and_then(|o| o.webhooks.iter().find(|s| s.id == c.subscription).cloned());
+        let outcome = match &sub {
+            None => Err("the subscription was removed".to_string()),
+            Some(s) if !s.enabled => Err("the subscription is disabled".to_string()),
+            Some(s) => {
+                let delivery = super::Delivery {
+                    url: s.url.clone(),
+                    secret: s.secret.clone().unwrap_or_default(),
+                    id: c.id.clone(),
+                    body: c.body.clone().into_bytes(),
+                    timeout: Duration::from_millis(self.settings.timeout_ms),
+                    allow_private: s.allow_private_network,
+                };
+                super::send(delivery).await
+            }
+        };
+        let outbox = self.archive.webhooks();
+        let recorded = match outcome {
+            Ok(()) => {
+                self.delivered.inc();
+                self.breakers.lock().remove(&key);
+                outbox.webhook_delivered(&c, now_us()).await
+            }
+            Err(error) => {
+                self.failures.inc();
+                self.trip(&key);
+                // A removed subscription has nowhere to go: dead at once.
+                let retry = (sub.is_some() && c.attempt < i64::from(self.settings.max_attempts))
+                    .then(|| now_us().saturating_add(backoff(&self.settings, c.attempt)));
+                if retry.is_none() {
+                    self.dead.inc();
+                }
+                tracing::warn!(webhook = %c.id, subscription = %key, attempt = c.attempt, %error,
+                    dead = retry.is_none(), "A webhook attempt failed.");
+                outbox.webhook_failed(&c, &error, retry).await
+            }
+        };
+        if let Err(e) = recorded {
+            // The claim's lease runs out and the webhook is sent again: at least once.
+            tracing::warn!(webhook = %c.id, error = %e, "Recording a webhook's outcome failed.");
+        }
+    }
+
+    /// Counts a failure of the subscription; opens its circuit at the threshold.
+    fn trip(&self, key: &str) {
+        let mut breakers = self.breakers.lock();
+        let b = breakers.entry(key.to_string()).or_default();
+        b.failures += 1;
+        if b.failures >= self.settings.breaker_failures.max(1) {
+            b.open_until =
+                Some(Instant::now() + Duration::from_millis(self.settings.breaker_open_ms));
+        }
+    }
+}
+
+/// The pause after failed attempt `attempt` (1-based), in microseconds.
+fn backoff(settings: &WebhookSettings, attempt: i64) -> i64 {
+    let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let ms = settings
+        .retry_base_ms
+        .saturating_mul(1u64 << doublings)
+        .min(settings.retry_max_ms);
+    millis_us(ms)
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+fn millis_us(ms: u64) -> i64 {
+    i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_backoff_spends_hours_before_a_webhook_is_dead() {
+        let s = WebhookSettings::default();
+        let total: i64 = (1..i64::from(s.max_attempts)).map(|a| backoff(&s, a)).sum();
+        let hours = total as f64 / 3.6e9;
+        assert!((4.0..12.0).contains(&hours), "{hours} h");
+        assert_eq!(backoff(&s, 1), 1_000_000);
+        assert_eq!(backoff(&s, 40), 3_600_000_000, "capped, no overflow");
+    }
+}
