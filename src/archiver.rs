@@ -115,7 +115,8 @@ impl Archiver {
     /// Starts the task (on the current runtime): a sweep at once, then writes and sweeps.
     pub fn start(&self) {
         tokio::spawn(self.inner.clone().run());
-        // Conversations archived before the reports existed get their report rows, once.
+        // Conversations archived before the reports existed get their report rows, once; so do
+        // bot chats archived before the reports knew the bot (migration 0005 removed theirs).
         let archive = self.inner.archive.clone();
         tokio::spawn(async move {
             match archive.backfill_reports(REPORT_BACKFILL_BATCH).await {

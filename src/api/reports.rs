@@ -1,6 +1,7 @@
 //! Reports (issue 14): per queue and per agent, for a date range, from the archive — chats
 //! handled and abandoned, wait (average and p90), first response, handle time, transfers,
-//! surveys and NPS — as JSON or CSV. Supervisors and admins of the org only. The figures are
+//! surveys and NPS, and the bot's share (chats it handled alone, handed over, its time: issue
+//! 15) — as JSON or CSV. Supervisors and admins of the org only. The figures are
 //! defined in docs/PROTOCOL.md §9.10 and computed in `domain::report` (per conversation, when
 //! archived) and `domain::figures` (the aggregation).
 
@@ -100,6 +101,9 @@ fn figures_json(f: &Figures) -> serde_json::Map<String, Value> {
         json!(f.transfers),
         json!(f.surveys),
         json!(f.nps),
+        json!(f.bot_only),
+        json!(f.handed_over),
+        json!(f.bot_avg_ms),
     ];
     figures::COLUMNS
         .iter()

@@ -1,4 +1,5 @@
-//! The report rows of the archive (issue 14, "Reports"; migration `0002_reports.sql`): each
+//! The report rows of the archive (issue 14, "Reports"; migrations `0002_reports.sql` and
+//! `0005_bot_reports.sql`, who handled it: issue 15): each
 //! finished customer conversation's metrics (`domain::report`), written in the transaction that
 //! stores the conversation and read back for a date range, row by row, into a report's tally
 //! (`domain::figures`). The SQL is the same in both dialects; the `Archive` implementation that
@@ -6,7 +7,7 @@
 
 use super::sql::micros;
 use crate::domain::figures::Sample;
-use crate::domain::report::ConversationMetrics;
+use crate::domain::report::{ConversationMetrics, Handling};
 
 // A conversation's rows are replaced by a delete and inserts in the transaction that stores it
 // (serialized with any other store of it by the conversation row's upsert). The inserts do
@@ -22,8 +23,8 @@ pub(super) const DELETE_OWNERS: &str =
 pub(super) const INSERT_CONVERSATION: &str = "\
 INSERT INTO report_conversations
     (org, conversation, queue, ended_us, wait_ms, first_response_ms, handle_ms, transfers,
-     abandoned, rating)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     abandoned, rating, handling, bot_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (org, conversation) DO NOTHING";
 
 pub(super) const INSERT_OWNER: &str = "\
@@ -35,7 +36,7 @@ ON CONFLICT (org, conversation, agent) DO NOTHING";
 /// The org's conversations that ended in `[$2, $3)`.
 pub(super) const SELECT_CONVERSATIONS: &str = "\
 SELECT conversation, queue, ended_us, wait_ms, first_response_ms, handle_ms, transfers,
-       abandoned, rating
+       abandoned, rating, handling, bot_ms
 FROM report_conversations
 WHERE org = $1 AND ended_us >= $2 AND ended_us < $3";
 
@@ -70,6 +71,9 @@ pub(super) struct ConversationRow {
     pub transfers: i32,
     pub abandoned: bool,
     pub rating: Option<i32>,
+    /// `human`, `bot` or `bot_then_human` ([`Handling`]).
+    pub handling: String,
+    pub bot_ms: Option<i64>,
 }
 
 /// A row of `report_owners`, as written and as read back.
@@ -117,6 +121,8 @@ pub(super) fn rows_of(m: &ConversationMetrics) -> (ConversationRow, Vec<OwnerRow
         transfers: int(m.transfers),
         abandoned: m.abandoned,
         rating: m.rating.map(i32::from),
+        handling: m.handling.as_str().to_string(),
+        bot_ms: m.bot_ms,
     };
     (row, owners)
 }
@@ -139,6 +145,8 @@ impl ConversationRow {
             handle_ms: self.handle_ms,
             transfers: count(self.transfers),
             rating: rating(self.rating),
+            handling: Handling::parse(&self.handling),
+            bot_ms: self.bot_ms,
         }
     }
 }
@@ -153,6 +161,8 @@ impl OwnerRow {
             handle_ms: Some(self.handle_ms),
             transfers: count(self.transfers),
             rating: rating(self.rating),
+            handling: Handling::Human,
+            bot_ms: None,
         }
     }
 }

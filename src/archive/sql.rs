@@ -106,6 +106,8 @@ macro_rules! store_report {
                 .bind(c.transfers)
                 .bind(c.abandoned)
                 .bind(c.rating)
+                .bind(c.handling)
+                .bind(c.bot_ms)
                 .execute(&mut *$tx)
                 .await?;
             for o in owners {

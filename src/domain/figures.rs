@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::export::{csv_cells, csv_row, Cell};
+use super::report::Handling;
 
 /// Which report: a row per queue, or a row per agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,9 @@ impl ReportBy {
 /// `None` where there was nothing to measure.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Figures {
+    /// Chats that had an agent (a chat the bot handed over included once an agent took it).
     pub handled: u64,
+    /// Chats that ended before an agent took them (not those the bot handled alone).
     pub abandoned: u64,
     pub wait_avg_ms: Option<i64>,
     pub wait_p90_ms: Option<i64>,
@@ -40,6 +43,12 @@ pub struct Figures {
     pub surveys: u64,
     /// % promoters (9–10) − % detractors (0–6) of the survey answers, rounded: −100 to 100.
     pub nps: Option<i64>,
+    /// Chats the bot handled alone (issue 15): neither handled by a person nor abandoned.
+    pub bot_only: u64,
+    /// Chats the bot handed over to a person.
+    pub handed_over: u64,
+    /// The mean time with the bot of both.
+    pub bot_avg_ms: Option<i64>,
 }
 
 /// A report: one row per queue or agent (sorted by id), and the org's total, where every
@@ -59,6 +68,9 @@ pub struct Sample {
     pub handle_ms: Option<i64>,
     pub transfers: u32,
     pub rating: Option<u8>,
+    /// An owner's share is always `Human`: the agent rows count people's handling only.
+    pub handling: Handling,
+    pub bot_ms: Option<i64>,
 }
 
 /// A running mean.
@@ -97,15 +109,20 @@ struct Samples {
     surveys: u64,
     promoters: u64,
     detractors: u64,
+    bot_only: u64,
+    handed_over: u64,
+    bot: Mean,
 }
 
 impl Samples {
     fn add(&mut self, s: &Sample) {
-        if s.abandoned {
-            self.abandoned += 1;
-        } else {
-            self.handled += 1;
+        match (s.handling, s.abandoned) {
+            (Handling::Bot, _) => self.bot_only += 1,
+            (_, true) => self.abandoned += 1,
+            (_, false) => self.handled += 1,
         }
+        self.handed_over += u64::from(s.handling == Handling::BotThenHuman);
+        self.bot.add(s.bot_ms);
         self.waits.extend(s.wait_ms);
         self.wait.add(s.wait_ms);
         self.first_response.add(s.first_response_ms);
@@ -130,6 +147,9 @@ impl Samples {
             transfers: self.transfers,
             surveys: self.surveys,
             nps: nps(self.promoters, self.detractors, self.surveys),
+            bot_only: self.bot_only,
+            handed_over: self.handed_over,
+            bot_avg_ms: self.bot.value(),
         }
     }
 }
@@ -195,8 +215,9 @@ impl Tally {
     }
 }
 
-/// The figure columns, after the queue or agent column, in the JSON's names.
-pub const COLUMNS: [&str; 9] = [
+/// The figure columns, after the queue or agent column, in the JSON's names (the bot's last:
+/// added after the others, so that a CSV reader by position keeps working).
+pub const COLUMNS: [&str; 12] = [
     "handled",
     "abandoned",
     "wait_avg_ms",
@@ -206,6 +227,9 @@ pub const COLUMNS: [&str; 9] = [
     "transfers",
     "surveys",
     "nps",
+    "bot_only",
+    "handed_over",
+    "bot_avg_ms",
 ];
 
 /// A report as CSV: a header (the key — `queue` or `agent` — then [`COLUMNS`]), a row per
@@ -228,6 +252,9 @@ pub fn report_csv(by: ReportBy, report: &Report) -> String {
             count(f.transfers),
             count(f.surveys),
             Cell::Number(f.nps),
+            count(f.bot_only),
+            count(f.handed_over),
+            Cell::Number(f.bot_avg_ms),
         ]));
     }
     out
@@ -253,6 +280,8 @@ mod tests {
                 handle_ms: None,
                 transfers: 0,
                 rating: Some(*r),
+                handling: Handling::Human,
+                bot_ms: None,
             });
         }
         s.figures().nps
@@ -297,6 +326,8 @@ mod tests {
             handle_ms: Some(1_000),
             transfers: 1,
             rating,
+            handling: Handling::Human,
+            bot_ms: None,
         };
         let (a, b) = (chat(false, Some(4), Some(10)), chat(true, None, None));
         let mut queues = Tally::new(ReportBy::Queue);
@@ -331,6 +362,45 @@ mod tests {
             (report.total.handled, report.total.nps),
             (1, Some(100)),
             "the total once"
+        );
+    }
+
+    #[test]
+    fn bot_chats_are_split_from_human_handling() {
+        let chat = |handling, abandoned, bot_ms| Sample {
+            abandoned,
+            wait_ms: None,
+            first_response_ms: None,
+            handle_ms: None,
+            transfers: 0,
+            rating: None,
+            handling,
+            bot_ms,
+        };
+        let mut queues = Tally::new(ReportBy::Queue);
+        queues.conversation("general", &chat(Handling::Bot, false, Some(30_000)));
+        queues.conversation(
+            "general",
+            &chat(Handling::BotThenHuman, false, Some(10_000)),
+        );
+        queues.conversation("general", &chat(Handling::BotThenHuman, true, Some(5_000)));
+        queues.conversation("general", &chat(Handling::Human, false, None));
+        queues.conversation("general", &chat(Handling::Human, true, None));
+        let report = queues.finish();
+        let f = &report.rows[0].1;
+        assert_eq!(
+            (f.handled, f.abandoned, f.bot_only, f.handed_over, f.bot_avg_ms),
+            (2, 2, 1, 2, Some(15_000)),
+            "handled: the handed-over chat an agent took and the human one; bot time over the three bot chats"
+        );
+        assert_eq!(report.total, *f);
+        let csv = report_csv(ReportBy::Queue, &report);
+        assert_eq!(
+            csv.split("\r\n").take(2).collect::<Vec<_>>(),
+            [
+                "queue,handled,abandoned,wait_avg_ms,wait_p90_ms,first_response_avg_ms,handle_avg_ms,transfers,surveys,nps,bot_only,handed_over,bot_avg_ms",
+                "general,2,2,,,,,0,0,,1,2,15000"
+            ]
         );
     }
 }

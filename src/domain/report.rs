@@ -7,7 +7,10 @@
 //! - **handle time**: the first `assigned` → `ended`.
 //! - **transfers**: accepted transfers to an agent, transfers to a queue, and consultations
 //!   turned into a transfer (ownership passing to a consultant).
-//! - **abandoned**: the chat ended before any agent was assigned.
+//! - **abandoned**: the chat ended before any agent was assigned — except a chat the bot handled
+//!   alone (issue 15): it was handled, by the bot.
+//! - **handling**: `bot` (started with the bot, ended without a handover), `bot_then_human`
+//!   (handed over), `human` (no bot); **bot time**: `bot_engaged` → `handed_over` or `ended`.
 //!
 //! Every agent who owned the chat — by assignment, an accepted transfer or ownership passing to
 //! it — handled it, with its own figures over its own time as owner ([`OwnerMetrics`]).
@@ -19,21 +22,54 @@ use chrono::{DateTime, Utc};
 use crate::ids::{AgentId, ConversationId, QueueId};
 use crate::protocol::{AuthorRole, EventKind, LogEvent, ParticipantRole, Visibility};
 
+/// Who handled a conversation: the bot alone, the bot and then people, or people only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Handling {
+    #[default]
+    Human,
+    Bot,
+    BotThenHuman,
+}
+
+impl Handling {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handling::Human => "human",
+            Handling::Bot => "bot",
+            Handling::BotThenHuman => "bot_then_human",
+        }
+    }
+
+    /// The stored name back; anything else (rows written before the bot existed) is `human`.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "bot" => Handling::Bot,
+            "bot_then_human" => Handling::BotThenHuman,
+            _ => Handling::Human,
+        }
+    }
+}
+
 /// One conversation's contribution to the reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationMetrics {
     pub conversation: ConversationId,
-    /// The queue the customer entered (the one its wait is measured in).
+    /// The queue its row is in: the one the customer entered (its `created` event's; a chat
+    /// the bot handled alone too), or for a chat the bot handed over, the handover's queue —
+    /// where it waited for a person.
     pub queue: QueueId,
     pub ended_at: DateTime<Utc>,
     pub wait_ms: Option<i64>,
     pub first_response_ms: Option<i64>,
     pub handle_ms: Option<i64>,
     pub transfers: u32,
-    /// Ended before any agent was assigned.
+    /// Ended before any agent was assigned (and not handled by the bot alone).
     pub abandoned: bool,
     /// The customer's survey answer (0–10).
     pub rating: Option<u8>,
+    pub handling: Handling,
+    /// Its time with the bot: `bot_engaged` → `handed_over`, or → `ended` without a handover.
+    pub bot_ms: Option<i64>,
     /// Each agent who owned it, in the order they first did.
     pub owners: Vec<OwnerMetrics>,
 }
@@ -85,6 +121,11 @@ struct Walk {
     /// The last `queued` not yet followed by an assignment.
     queued_at: Option<DateTime<Utc>>,
     first_queued: Option<DateTime<Utc>>,
+    /// The queue of the first `queued` after the bot's handover.
+    handover_queue: Option<QueueId>,
+    /// When the bot took the chat (`bot_engaged`), and when it handed it over.
+    bot_engaged: Option<DateTime<Utc>>,
+    handed_over: Option<DateTime<Utc>>,
     first_assigned: Option<DateTime<Utc>>,
     first_reply: Option<DateTime<Utc>>,
     ended: Option<DateTime<Utc>>,
@@ -156,8 +197,11 @@ impl Walk {
 
     fn event(&mut self, e: &LogEvent) {
         match &e.kind {
-            EventKind::Queued { .. } => {
+            EventKind::Queued { queue, .. } => {
                 self.first_queued.get_or_insert(e.at);
+                if self.handed_over.is_some() {
+                    self.handover_queue.get_or_insert_with(|| queue.clone());
+                }
                 self.queued_at = Some(e.at);
             }
             EventKind::Assigned { agent, .. } => {
@@ -200,6 +244,12 @@ impl Walk {
                 self.close(e.at);
             }
             EventKind::Survey { rating, .. } => self.rating = Some(*rating),
+            EventKind::BotEngaged { .. } => {
+                self.bot_engaged.get_or_insert(e.at);
+            }
+            EventKind::HandedOver { .. } => {
+                self.handed_over.get_or_insert(e.at);
+            }
             _ => {}
         }
     }
@@ -208,7 +258,7 @@ impl Walk {
 /// The figures of one finished conversation, or `None` for a chat between agents (no customer:
 /// not in the reports) and a log without its `created` event.
 pub fn conversation_metrics(known: Known, events: &[&LogEvent]) -> Option<ConversationMetrics> {
-    let queue = events.iter().find_map(|e| match &e.kind {
+    let entry_queue = events.iter().find_map(|e| match &e.kind {
         EventKind::Created {
             customer: Some(_),
             queue,
@@ -232,16 +282,26 @@ pub fn conversation_metrics(known: Known, events: &[&LogEvent]) -> Option<Conver
         }
     }
     let first_assigned = walk.first_assigned;
+    let handling = match (walk.bot_engaged, walk.handed_over) {
+        (None, _) => Handling::Human,
+        (Some(_), None) => Handling::Bot,
+        (Some(_), Some(_)) => Handling::BotThenHuman,
+    };
+    let bot_ms = walk
+        .bot_engaged
+        .map(|b| ms(b, walk.handed_over.unwrap_or(ended_at)));
     Some(ConversationMetrics {
         conversation: known.conversation.clone(),
-        queue,
+        queue: walk.handover_queue.unwrap_or(entry_queue),
         ended_at,
         wait_ms: walk.first_queued.zip(first_assigned).map(|(q, a)| ms(q, a)),
         first_response_ms: first_assigned.zip(walk.first_reply).map(|(a, r)| ms(a, r)),
         handle_ms: first_assigned.map(|a| ms(a, ended_at)),
         transfers: walk.transfers,
-        abandoned: first_assigned.is_none(),
+        abandoned: first_assigned.is_none() && handling != Handling::Bot,
         rating,
+        handling,
+        bot_ms,
         owners: walk.owners,
     })
 }
@@ -576,6 +636,151 @@ mod tests {
             (12_000, Some(1_000), Some(10)),
             "4 s + 8 s as owner; the wait of its first assignment"
         );
+    }
+
+    fn bot_engaged() -> (i64, &'static str, &'static str, Value) {
+        (
+            0,
+            "system",
+            "",
+            json!({"kind": "bot_engaged", "bot": "ava", "name": "Ava (bot)"}),
+        )
+    }
+
+    /// A handover at `sec` (by the bot) to `queue`: `handed_over`, `intake`, `queued` in one
+    /// append.
+    fn handover(sec: i64, queue: &str) -> Vec<(i64, &'static str, &'static str, Value)> {
+        vec![
+            (
+                sec,
+                "bot",
+                "ava",
+                json!({"kind": "handed_over", "by": "bot"}),
+            ),
+            (
+                sec,
+                "bot",
+                "ava",
+                json!({"kind": "intake", "summary": "wants a refund", "skill": "refund"}),
+            ),
+            queued(sec, queue),
+        ]
+    }
+
+    #[test]
+    fn a_chat_the_bot_handled_alone_is_bot_handled_not_abandoned() {
+        let m = metrics(&[
+            created("general"),
+            bot_engaged(),
+            say(1, "bot", "ava"),
+            say(5, "customer", "cu"),
+            say(6, "bot", "ava"),
+            (
+                8,
+                "customer",
+                "cu",
+                json!({"kind": "handover_failed", "by": "customer", "reason": "outside_hours",
+                       "message": "closed"}),
+            ),
+            (30, "bot", "ava", json!({"kind": "ended", "reason": "bot"})),
+        ])
+        .expect("a customer chat");
+        assert_eq!(m.handling, Handling::Bot);
+        assert!(!m.abandoned, "the bot handled it");
+        assert_eq!(m.bot_ms, Some(30_000), "bot_engaged → ended");
+        assert_eq!(m.queue.as_str(), "general", "its entry queue");
+        assert_eq!(
+            (m.wait_ms, m.first_response_ms, m.handle_ms, m.transfers),
+            (None, None, None, 0),
+            "the bot's messages are no agent's first response"
+        );
+        assert!(m.owners.is_empty());
+    }
+
+    #[test]
+    fn a_bot_chat_ended_by_the_idle_timer_or_the_customer_is_still_the_bots() {
+        for reason in ["idle_timeout", "customer"] {
+            let m = metrics(&[
+                created("general"),
+                bot_engaged(),
+                say(2, "bot", "ava"),
+                (90, "system", "", json!({"kind": "ended", "reason": reason})),
+            ])
+            .expect("a customer chat");
+            assert_eq!(
+                (m.handling, m.abandoned, m.bot_ms),
+                (Handling::Bot, false, Some(90_000)),
+                "{reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_handed_over_chat_waits_from_its_queued_and_counts_in_the_handovers_queue() {
+        let mut entries = vec![
+            created("general"),
+            bot_engaged(),
+            say(1, "bot", "ava"),
+            say(4, "customer", "cu"),
+        ];
+        entries.extend(handover(20, "returns"));
+        entries.extend([
+            assigned(35, "al"),
+            say(37, "bot", "ava"), // refused in practice; never an agent's reply
+            say(40, "agent", "al"),
+            ended(100),
+            (
+                101,
+                "customer",
+                "cu",
+                json!({"kind": "survey", "rating": 10}),
+            ),
+        ]);
+        let m = metrics(&entries).expect("a customer chat");
+        assert_eq!(m.handling, Handling::BotThenHuman);
+        assert_eq!(m.bot_ms, Some(20_000), "bot_engaged → handed_over");
+        assert_eq!(m.queue.as_str(), "returns", "where it waited for a person");
+        assert_eq!(
+            (m.wait_ms, m.first_response_ms, m.handle_ms),
+            (Some(15_000), Some(5_000), Some(65_000)),
+            "the wait counts from the handover's queued, not from the start"
+        );
+        assert!(!m.abandoned);
+        assert_eq!(
+            m.owners
+                .iter()
+                .map(|o| (o.agent.as_str(), o.wait_ms, o.handle_ms, o.rating))
+                .collect::<Vec<_>>(),
+            [("al", Some(15_000), 65_000, Some(10))]
+        );
+    }
+
+    #[test]
+    fn a_handed_over_chat_that_ends_before_an_agent_is_abandoned() {
+        let mut entries = vec![created("general"), bot_engaged()];
+        entries.extend(handover(10, "general"));
+        entries.push(ended(70));
+        let m = metrics(&entries).expect("a customer chat");
+        assert_eq!(
+            (m.handling, m.abandoned, m.bot_ms, m.wait_ms),
+            (Handling::BotThenHuman, true, Some(10_000), None)
+        );
+    }
+
+    #[test]
+    fn a_chat_without_the_bot_is_human_handled_and_has_no_bot_time() {
+        let m = metrics(&[
+            created("general"),
+            queued(0, "general"),
+            assigned(3, "al"),
+            ended(9),
+        ])
+        .expect("a customer chat");
+        assert_eq!((m.handling, m.bot_ms), (Handling::Human, None));
+        for h in [Handling::Human, Handling::Bot, Handling::BotThenHuman] {
+            assert_eq!(Handling::parse(h.as_str()), h);
+        }
+        assert_eq!(Handling::parse(""), Handling::Human);
     }
 
     #[test]

@@ -2620,6 +2620,9 @@ const REPORTS = {
     ['handled', 'Handled'], ['abandoned', 'Abandoned'], ['wait_avg_ms', 'Avg wait', 'time'],
     ['wait_p90_ms', 'p90 wait', 'time'], ['first_response_avg_ms', 'Avg first response', 'time'],
     ['handle_avg_ms', 'Avg handle time', 'time'], ['transfers', 'Transfers'], ['surveys', 'Surveys'], ['nps', 'NPS'],
+    // The bot's share (issue 15): per queue and in the total only — an agent's row counts people's handling.
+    ['bot_only', 'Bot only', 'count', 'queues'], ['handed_over', 'Handed over', 'count', 'queues'],
+    ['bot_avg_ms', 'Avg bot time', 'time', 'queues'],
   ],
   gen: 0, // bumped on every load and on sign-out: older answers are dropped
   loads: 0,
@@ -2643,12 +2646,13 @@ function reportQuery() {
 }
 
 function drawReport({ kind, key, label, name }, data) {
-  const cells = (f) => REPORTS.columns.map(([col, , type]) => h('td', { 'data-col': col, text: reportFigure(f[col], type) }));
+  const columns = REPORTS.columns.filter(([, , , only]) => !only || only === kind);
+  const cells = (f) => columns.map(([col, , type]) => h('td', { 'data-col': col, text: reportFigure(f[col], type) }));
   const rows = (data?.rows || []).map((r) => h('tr', { t: `report-${key}-row`, 'data-id': r[key] },
     h('td', { title: r[key], text: name(r[key]) }), cells(r)));
   $(`report-${kind}`).replaceChildren(
-    h('thead', {}, h('tr', {}, h('th', { text: label }), REPORTS.columns.map(([, title]) => h('th', { text: title })))),
-    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { class: 'muted', colspan: String(REPORTS.columns.length + 1), text: 'No finished chats in these days.' }))),
+    h('thead', {}, h('tr', {}, h('th', { text: label }), columns.map(([, title]) => h('th', { text: title })))),
+    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { class: 'muted', colspan: String(columns.length + 1), text: 'No finished chats in these days.' }))),
     data ? h('tfoot', {}, h('tr', { t: 'report-total' }, h('td', { text: 'Total' }), cells(data.total))) : null);
 }
 

@@ -7,7 +7,7 @@ use crate::bot_server::{BotServer, SECRET};
 use crate::helpers::*;
 use switchboard::auth::Role;
 
-fn bot_settings(url: &str, extra: Value) -> Value {
+pub(crate) fn bot_settings(url: &str, extra: Value) -> Value {
     let mut bot = json!({
         "id": "ava",
         "name": "Ava (bot)",
@@ -51,7 +51,7 @@ fn closed_all_week() -> Value {
     })
 }
 
-async fn bot_token(app: &TestApp) -> String {
+pub(crate) async fn bot_token(app: &TestApp) -> String {
     let (status, body) = app
         .http("POST", "/v1/bot/token", Some(&app.admin_token("t1")), None)
         .await;

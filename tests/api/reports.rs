@@ -1,11 +1,14 @@
 //! Reports (issue 14): real chats — one abandoned, one transferred, surveys — finished and
 //! archived, then read per queue and per agent as JSON and CSV, by supervisors and admins of the
-//! org only, for a valid date range.
+//! org only, for a valid date range; and bot-first chats (issue 15) split into the bot's alone
+//! and those it handed over.
 
 use serde_json::{json, Value};
 
 use switchboard::auth::Role;
 
+use crate::bot::{bot_settings, bot_token};
+use crate::bot_server::BotServer;
 use crate::helpers::*;
 
 /// The figures of `report`'s row whose `key` field is `id`.
@@ -122,7 +125,8 @@ async fn reports_count_finished_chats_per_queue_and_per_agent() {
         lines[0],
         [
             "agent", "handled", "abandoned", "wait_avg_ms", "wait_p90_ms",
-            "first_response_avg_ms", "handle_avg_ms", "transfers", "surveys", "nps"
+            "first_response_avg_ms", "handle_avg_ms", "transfers", "surveys", "nps",
+            "bot_only", "handed_over", "bot_avg_ms"
         ]
     );
     assert_eq!(lines.len(), 4, "{csv}");
@@ -198,4 +202,84 @@ async fn reports_are_for_supervisors_of_the_org_and_refuse_bad_ranges() {
         .http("GET", "/v1/reports/agents?from=2026-01-01&to=2026-12-31", Some(&admin), None)
         .await;
     assert_eq!(status, 200, "a year is allowed: {body}");
+}
+
+#[actix_web::test]
+async fn reports_split_the_bots_chats_from_those_it_handed_over_to_a_person() {
+    let bot = BotServer::start();
+    let settings = bot_settings(&bot.url(), json!({}));
+    let app = spawn_app_with(move |orgs| {
+        set(orgs, 0, "wrapup_timeout_ms", json!(200));
+        orgs[0]["settings"]["bot"] = settings;
+    })
+    .await;
+    let token = bot_token(&app).await;
+    let mut al = app.agent("al", &["general"]).await;
+    let bot_post = |conv: &str, action: &str, body: Value| {
+        let (app, token, path) = (&app, &token, format!("/v1/bot/conversations/{conv}/{action}"));
+        async move { app.http("POST", &path, Some(token), Some(body)).await }
+    };
+
+    // The bot answers Ada and ends the chat itself: the bot's alone.
+    let (mut ada, alone) = app.customer_chat("ada").await;
+    ada.event(&alone, "bot_engaged").await;
+    let (status, body) = bot_post(&alone, "messages", json!({ "client_msg_id": "b1", "text": "Opening hours are 9–5." })).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = bot_post(&alone, "end", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The bot hands Bea over; Al takes and answers her; she rates 9.
+    let (mut bea, handed) = app.customer_chat("bea").await;
+    bea.event(&handed, "bot_engaged").await;
+    let (status, body) = bot_post(&handed, "handover", json!({ "summary": "Wants a person." })).await;
+    assert_eq!((status, &body["queue"]), (200, &json!("general")), "{body}");
+    assert_eq!(accept_next(&mut al).await, handed);
+    al.ok(json!({ "type": "send", "conversation": handed, "client_msg_id": "a1", "text": "Hi Bea" }))
+        .await;
+    end_with_survey(&mut bea, &handed, 9).await;
+
+    let supervisor = app.staff_token("t1", "sue", &[Role::Agent, Role::Supervisor], &[]);
+    let queues = eventually("both bot chats in the queue report", || async {
+        let (status, body) = app.http("GET", "/v1/reports/queues", Some(&supervisor), None).await;
+        assert_eq!(status, 200, "{body}");
+        (body["total"]["bot_only"] == 1 && body["total"]["handed_over"] == 1 && body["total"]["surveys"] == 1)
+            .then_some(body)
+    })
+    .await;
+    let general = row(&queues, "queue", "general");
+    let bot_counts = |f: &Value| {
+        json!({
+            "handled": f["handled"], "abandoned": f["abandoned"], "bot_only": f["bot_only"],
+            "handed_over": f["handed_over"], "surveys": f["surveys"], "nps": f["nps"],
+        })
+    };
+    // Handled by a person: Bea's chat only; Ada's is the bot's, not abandoned.
+    assert_eq!(
+        bot_counts(general),
+        json!({ "handled": 1, "abandoned": 0, "bot_only": 1, "handed_over": 1, "surveys": 1, "nps": 100 })
+    );
+    assert_eq!(bot_counts(&queues["total"]), bot_counts(general));
+    assert!(general["bot_avg_ms"].as_i64().is_some_and(|ms| ms >= 0), "{general}");
+    assert!(general["wait_avg_ms"].as_i64().is_some(), "Bea waited from her handover: {general}");
+    assert!(general["first_response_avg_ms"].as_i64().is_some(), "{general}");
+
+    // Al's row counts his handling of Bea's chat, nothing of the bot's.
+    let (status, agents) = app.http("GET", "/v1/reports/agents", Some(&supervisor), None).await;
+    assert_eq!(status, 200, "{agents}");
+    assert_eq!(agents["rows"].as_array().map(Vec::len), Some(1), "{agents}");
+    let al_row = row(&agents, "agent", "al");
+    assert_eq!(
+        bot_counts(al_row),
+        json!({ "handled": 1, "abandoned": 0, "bot_only": 0, "handed_over": 0, "surveys": 1, "nps": 100 })
+    );
+    assert_eq!(al_row["bot_avg_ms"], Value::Null);
+    assert_eq!(bot_counts(&agents["total"]), bot_counts(general), "the org's total in both");
+
+    // The CSV has the bot's columns last.
+    let d = download(&app, &supervisor, "/v1/reports/queues?format=csv").await;
+    assert_eq!(d.status, 200);
+    let csv = String::from_utf8(d.body).expect("utf-8");
+    let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(lines[0][10..], ["bot_only", "handed_over", "bot_avg_ms"], "{csv}");
+    assert_eq!((lines[1][0], lines[1][1], lines[1][2], lines[1][10], lines[1][11]), ("general", "1", "0", "1", "1"), "{csv}");
 }

@@ -13,6 +13,11 @@
 //! | c5   | general | a chat between agents: not in the reports                       |        |
 //! | c6   | general | ends at 2026-12-02 00:00:00, just outside the day               | 0      |
 //! | c7   | general | org `t2`                                                        | 0      |
+//! | b1   | general | bot-first: the bot answers, ends it at 45 s (bot only)          |        |
+//! | b2   | general → billing | bot-first: handed over at 15 s to billing, waits 20 s for bo, who answers 5 s later; ends at 95 s | 10 |
+//! | b3   | general | bot-first: handed over at 25 s, the customer leaves at 55 s (abandoned) |  |
+//!
+//! b2 counts in billing, the queue it was handed over to; b1 in its entry queue.
 
 use std::sync::Arc;
 
@@ -22,7 +27,7 @@ use serde_json::{json, Value};
 use switchboard::archive::{self, ArchivedConversation, SharedArchive};
 use switchboard::domain::conversation::Status;
 use switchboard::domain::figures::{Figures, Report, ReportBy};
-use switchboard::engine::ConversationSummary;
+use switchboard::engine::{BotPhase, ConversationSummary};
 use switchboard::ids::{AgentId, ConversationId, OrgId, QueueId};
 use switchboard::protocol::LogEvent;
 
@@ -77,6 +82,16 @@ fn conversation(
         .iter()
         .find(|e| e.kind.name() == "ended")
         .map(|e| e.at);
+    let bot = events
+        .iter()
+        .any(|e| e.kind.name() == "bot_engaged")
+        .then(|| BotPhase {
+            bot: "ava".into(),
+            handed_over_at: events
+                .iter()
+                .find(|e| e.kind.name() == "handed_over")
+                .map(|e| e.at),
+        });
     let summary = ConversationSummary {
         id: ConversationId::parse(id).expect("id"),
         org: OrgId::parse(org).expect("org"),
@@ -98,7 +113,7 @@ fn conversation(
         messages: 0,
         disposition: None,
         survey_rating: None,
-        bot: None,
+        bot,
         tickets: Vec::new(),
     };
     ArchivedConversation {
@@ -154,6 +169,48 @@ fn ended(sec: i64) -> Entry {
         "cu",
         json!({"kind": "ended", "reason": "customer"}),
     )
+}
+
+fn bot_engaged() -> Entry {
+    (
+        0,
+        "system",
+        "",
+        json!({"kind": "bot_engaged", "bot": "ava", "name": "Ava (bot)"}),
+    )
+}
+
+fn bot_says(sec: i64) -> Entry {
+    (
+        sec,
+        "bot",
+        "ava",
+        json!({"kind": "message", "text": "I can help", "client_msg_id": format!("b{sec}")}),
+    )
+}
+
+/// The handover's one append: `handed_over`, `intake`, `queued`.
+fn handover(sec: i64, queue: &str) -> [Entry; 3] {
+    [
+        (
+            sec,
+            "customer",
+            "cu",
+            json!({"kind": "handed_over", "by": "customer"}),
+        ),
+        (
+            sec,
+            "system",
+            "",
+            json!({"kind": "intake", "summary": "Return of order 1001"}),
+        ),
+        (
+            sec,
+            "system",
+            "",
+            json!({"kind": "queued", "queue": queue, "priority": 0}),
+        ),
+    ]
 }
 
 fn survey(sec: i64, rating: u8) -> Entry {
@@ -276,6 +333,40 @@ fn data_set() -> Vec<ArchivedConversation> {
                 survey(31, 0),
             ],
         ),
+        conversation(
+            "t1",
+            "b1",
+            at(14),
+            &[
+                created("general"),
+                bot_engaged(),
+                bot_says(2),
+                (
+                    5,
+                    "customer",
+                    "cu",
+                    json!({"kind": "message", "text": "thanks", "client_msg_id": "t"}),
+                ),
+                (45, "bot", "ava", json!({"kind": "ended", "reason": "bot"})),
+            ],
+        ),
+        conversation("t1", "b2", at(15), &{
+            let mut log = vec![created("general"), bot_engaged(), bot_says(1)];
+            log.extend(handover(15, "billing"));
+            log.extend([
+                assigned(35, "bo"),
+                says(40, "bo"),
+                ended(95),
+                survey(96, 10),
+            ]);
+            log
+        }),
+        conversation("t1", "b3", at(16), &{
+            let mut log = vec![created("general"), bot_engaged(), bot_says(1)];
+            log.extend(handover(25, "general"));
+            log.push(ended(55));
+            log
+        }),
     ]
 }
 
@@ -298,21 +389,39 @@ fn figures(row: (u64, u64, [Option<i64>; 4], u64, u64, Option<i64>)) -> Figures 
         transfers,
         surveys,
         nps,
+        ..Figures::default()
+    }
+}
+
+/// `f` with the bot's share: chats it handled alone, handed over, its mean time.
+fn with_bot(f: Figures, bot_only: u64, handed_over: u64, bot_avg_ms: Option<i64>) -> Figures {
+    Figures {
+        bot_only,
+        handed_over,
+        bot_avg_ms,
+        ..f
     }
 }
 
 /// The org's figures for the day: every conversation once.
 fn total() -> Figures {
-    // waits 10, 20, 40 s: p90 is rank ⌈2.7⌉ = 3; first responses 5 and 30 s; handle times 60,
-    // 180 and 60 s; surveys 10, 6, 9: (2 − 1) / 3 = 33.
-    figures((
-        3,
+    // Handled by people: c1, c2, c4, b2; abandoned: c3, b3 (b1 is the bot's alone). Waits 10,
+    // 20, 40, 20 s (b2's from its handover): p90 is rank ⌈3.6⌉ = 4; first responses 5, 30 and
+    // 5 s; handle times 60, 180, 60 and 60 s; surveys 10, 6, 9, 10: (3 − 1) / 4 = 50. With the
+    // bot: b1 45 s, b2 15 s, b3 25 s.
+    with_bot(
+        figures((
+            4,
+            2,
+            [Some(22_500), Some(40_000), Some(13_333), Some(90_000)],
+            1,
+            4,
+            Some(50),
+        )),
         1,
-        [Some(23_333), Some(40_000), Some(17_500), Some(100_000)],
-        1,
-        3,
-        Some(33),
-    ))
+        2,
+        Some(28_333),
+    )
 }
 
 /// The report of org `org` for the day `offset` days after 2026-12-01.
@@ -354,26 +463,38 @@ async fn report_figures_match_the_hand_built_data_set(archive: SharedArchive) {
             rows: vec![
                 (
                     "billing".into(),
-                    figures((
-                        1,
+                    // c4 and b2, handed over to it: waits 40 and 20 s; b2's answer after 5 s.
+                    with_bot(
+                        figures((
+                            2,
+                            0,
+                            [Some(30_000), Some(40_000), Some(5_000), Some(60_000)],
+                            0,
+                            2,
+                            Some(100)
+                        )),
                         0,
-                        [Some(40_000), Some(40_000), None, Some(60_000)],
-                        0,
                         1,
-                        Some(100)
-                    )),
+                        Some(15_000)
+                    ),
                 ),
                 (
                     "general".into(),
-                    // waits 10 and 20 s (p90: rank ⌈1.8⌉ = 2); surveys 10 and 6.
-                    figures((
-                        2,
+                    // waits 10 and 20 s (p90: rank ⌈1.8⌉ = 2); surveys 10 and 6; c3 and b3
+                    // abandoned; b1 the bot's alone (45 s), b3 handed over (after 25 s).
+                    with_bot(
+                        figures((
+                            2,
+                            2,
+                            [Some(15_000), Some(20_000), Some(17_500), Some(120_000)],
+                            1,
+                            2,
+                            Some(0)
+                        )),
                         1,
-                        [Some(15_000), Some(20_000), Some(17_500), Some(120_000)],
                         1,
-                        2,
-                        Some(0)
-                    )),
+                        Some(35_000)
+                    ),
                 ),
             ],
             total: total(),
@@ -400,14 +521,15 @@ async fn report_figures_match_the_hand_built_data_set(archive: SharedArchive) {
                 ),
                 (
                     "bo".into(),
-                    // c2 by transfer (no wait; answered after 10 s; 120 s as owner) and c4.
+                    // c2 by transfer (no wait; answered after 10 s; 120 s as owner), c4, and b2
+                    // from the bot: people's handling only, so no bot figures in its row.
                     figures((
-                        2,
+                        3,
                         0,
-                        [Some(40_000), Some(40_000), Some(10_000), Some(90_000)],
+                        [Some(30_000), Some(40_000), Some(7_500), Some(80_000)],
                         0,
-                        2,
-                        Some(0)
+                        3,
+                        Some(33)
                     )),
                 ),
             ],
@@ -420,10 +542,13 @@ async fn report_figures_match_the_hand_built_data_set(archive: SharedArchive) {
     let lines: Vec<&str> = csv.split("\r\n").collect();
     assert_eq!(
         lines[0],
-        "agent,handled,abandoned,wait_avg_ms,wait_p90_ms,first_response_avg_ms,handle_avg_ms,transfers,surveys,nps"
+        "agent,handled,abandoned,wait_avg_ms,wait_p90_ms,first_response_avg_ms,handle_avg_ms,transfers,surveys,nps,bot_only,handed_over,bot_avg_ms"
     );
-    assert_eq!(lines[1], "al,2,0,15000,20000,17500,60000,1,1,100");
-    assert_eq!(lines[3], "total,3,1,23333,40000,17500,100000,1,3,33");
+    assert_eq!(lines[1], "al,2,0,15000,20000,17500,60000,1,1,100,0,0,");
+    assert_eq!(
+        lines[3],
+        "total,4,2,22500,40000,13333,90000,1,4,50,1,2,28333"
+    );
 
     // The range is by end time, `until` excluded: c6 is the next day's; another org sees only
     // its own.
@@ -447,6 +572,36 @@ async fn report_figures_match_the_hand_built_data_set(archive: SharedArchive) {
     assert_eq!((none.rows.len(), none.total), (0, Figures::default()));
 }
 
+/// The archive as a node from before migration 0005 left it: no `handling` or `bot_ms`, and the
+/// bot chats measured as if they had no bot (b1 abandoned, b2 in its entry queue).
+const BEFORE_0005: [&str; 5] = [
+    "UPDATE report_conversations SET abandoned = TRUE WHERE conversation = 'b1'",
+    "UPDATE report_conversations SET queue = 'general' WHERE conversation = 'b2'",
+    "ALTER TABLE report_conversations DROP COLUMN handling",
+    "ALTER TABLE report_conversations DROP COLUMN bot_ms",
+    "DELETE FROM _sqlx_migrations WHERE version = 5",
+];
+
+/// Migration 0005 on an archive that has bot chats measured the old way (`archive`, just
+/// opened on it): their rows go, and the backfill at start measures them again.
+async fn bot_chats_measured_before_0005_are_measured_again(archive: SharedArchive) {
+    let before = report(&archive, "t1", 0, ReportBy::Queue).await;
+    assert_eq!(
+        (
+            before.total.handled,
+            before.total.abandoned,
+            before.total.bot_only
+        ),
+        (3, 1, 0),
+        "b1–b3 are out until the backfill; c3 the only abandoned chat"
+    );
+    assert_eq!(archive.backfill_reports(2).await.expect("backfill"), 3);
+    assert_eq!(
+        report(&archive, "t1", 0, ReportBy::Queue).await.total,
+        total()
+    );
+}
+
 /// The archive as it was before the reports existed: every report row gone.
 const WIPE: [&str; 2] = [
     "DELETE FROM report_owners",
@@ -458,8 +613,8 @@ const WIPE: [&str; 2] = [
 async fn the_backfill_writes_the_rows_of_conversations_archived_before(archive: SharedArchive) {
     let before = report(&archive, "t1", 0, ReportBy::Queue).await;
     assert_eq!((before.rows.len(), before.total.handled), (0, 0));
-    // Pages of two: c1, c2, c3, c4, c6 of t1 and c7 of t2 (c5, between agents, has none).
-    assert_eq!(archive.backfill_reports(2).await.expect("backfill"), 6);
+    // Pages of two: b1–b3, c1, c2, c3, c4, c6 of t1 and c7 of t2 (c5, between agents, has none).
+    assert_eq!(archive.backfill_reports(2).await.expect("backfill"), 9);
     assert_eq!(
         report(&archive, "t1", 0, ReportBy::Queue).await.total,
         total()
@@ -481,7 +636,16 @@ async fn sqlite_report_figures_match_the_hand_built_data_set() {
     let url = format!("sqlite://{}", dir.join("switchboard.db").display());
     let archive = archive::open(&url).await.expect("open sqlite");
     report_figures_match_the_hand_built_data_set(archive.clone()).await;
+    drop(archive);
     let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+    for statement in BEFORE_0005 {
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .expect(statement);
+    }
+    let archive = archive::open(&url).await.expect("reopen sqlite");
+    bot_chats_measured_before_0005_are_measured_again(archive.clone()).await;
     for wipe in WIPE {
         sqlx::query(wipe).execute(&pool).await.expect("wipe");
     }
@@ -494,7 +658,16 @@ async fn postgres_report_figures_match_the_hand_built_data_set() {
     let pg = PostgresServer::start();
     let archive = archive::open(&pg.url()).await.expect("open postgres");
     report_figures_match_the_hand_built_data_set(archive.clone()).await;
+    drop(archive);
     let pool = sqlx::PgPool::connect(&pg.url()).await.expect("connect");
+    for statement in BEFORE_0005 {
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .expect(statement);
+    }
+    let archive = archive::open(&pg.url()).await.expect("reopen postgres");
+    bot_chats_measured_before_0005_are_measured_again(archive.clone()).await;
     for wipe in WIPE {
         sqlx::query(wipe).execute(&pool).await.expect("wipe");
     }

@@ -57,14 +57,19 @@ test('a supervisor sees a finished chat in the queue and agent reports and downl
     const mine = alice.locator('[data-t=report-agent-row][data-id=alice]');
     assert.equal(await mine.locator('td').first().textContent(), 'Alice Agent');
     assert.equal(await cell(mine, 'handled'), '1');
+    // The bot's share is per queue only (no bot here): an agent's row counts people's handling.
+    assert.equal(await cell(general, 'bot_only'), '0');
+    assert.equal(await cell(general, 'handed_over'), '0');
+    assert.equal(await cell(general, 'bot_avg_ms'), '–');
+    assert.equal(await mine.locator('td[data-col=bot_only]').count(), 0);
     assert.equal(await c(c(alice, 'report-queues'), 'report-total').locator('td[data-col=handled]').textContent(), '1');
 
     // Each table downloads as CSV.
     const [queues] = await Promise.all([alice.waitForEvent('download'), c(alice, 'reports-csv-queues').click()]);
     assert.match(queues.suggestedFilename(), /^report-queues-\d{4}-\d\d-\d\d-\d{4}-\d\d-\d\d\.csv$/);
     const table = await readFile(await queues.path(), 'utf8');
-    assert.ok(table.startsWith('queue,handled,abandoned,wait_avg_ms,wait_p90_ms,first_response_avg_ms,handle_avg_ms,transfers,surveys,nps\r\n'), table);
-    assert.match(table, /\r\ngeneral,1,0,\d+,\d+,\d+,\d+,0,1,100\r\ntotal,1,0,/);
+    assert.ok(table.startsWith('queue,handled,abandoned,wait_avg_ms,wait_p90_ms,first_response_avg_ms,handle_avg_ms,transfers,surveys,nps,bot_only,handed_over,bot_avg_ms\r\n'), table);
+    assert.match(table, /\r\ngeneral,1,0,\d+,\d+,\d+,\d+,0,1,100,0,0,\r\ntotal,1,0,/);
     const [agents] = await Promise.all([alice.waitForEvent('download'), c(alice, 'reports-csv-agents').click()]);
     assert.match(await readFile(await agents.path(), 'utf8'), /\r\nalice,1,0,/);
 
