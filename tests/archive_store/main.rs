@@ -4,6 +4,7 @@
 #[path = "../support/postgres.rs"]
 mod postgres_server;
 mod reports;
+mod webhooks;
 
 mod outbox;
 
@@ -561,4 +562,20 @@ async fn postgres_email_outbox_claims_once_and_retries() {
     let pg = PostgresServer::start();
     let archive = archive::open(&pg.url()).await.expect("open postgres");
     outbox::claims_once_fences_stale_outcomes_and_retries(archive).await;
+}
+
+#[tokio::test]
+async fn sqlite_webhook_outbox_keeps_each_line_in_order() {
+    let dir = std::env::temp_dir().join(format!("sb-webhooks-{}", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}", dir.join("switchboard.db").display());
+    let archive = archive::open(&url).await.expect("open sqlite");
+    webhooks::one_line_at_a_time_dead_rows_step_aside_and_pull_reads_after_a_cursor(archive).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn postgres_webhook_outbox_keeps_each_line_in_order() {
+    let pg = PostgresServer::start();
+    let archive = archive::open(&pg.url()).await.expect("open postgres");
+    webhooks::one_line_at_a_time_dead_rows_step_aside_and_pull_reads_after_a_cursor(archive).await;
 }
