@@ -277,7 +277,7 @@ pub struct WebhookSettings {
     /// One attempt's timeout.
     pub timeout_ms: u64,
     /// Attempts before a webhook is dead (the backoff doubles from `retry_base_ms` to
-    /// `retry_max_ms`: with the defaults, about 8 hours of trying).
+    /// `retry_max_ms`: with the defaults, about 4 hours of trying).
     pub max_attempts: u32,
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,

@@ -78,14 +78,18 @@ async fn readyz(rt: web::Data<Rt>) -> HttpResponse {
     let email = tokio::time::timeout(ARCHIVE_CHECK, rt.mailer.health())
         .await
         .unwrap_or_else(|_| "error outbox check timed out".to_string());
+    // And the webhook outbox: `ok`, `backlog N` or `error …`.
+    let webhooks = tokio::time::timeout(ARCHIVE_CHECK, rt.webhooks.health())
+        .await
+        .unwrap_or_else(|_| "error outbox check timed out".to_string());
     match ready {
         Ok(()) => HttpResponse::Ok().json(json!({
             "ready": true, "engine": rt.engine.kind(), "node": rt.node_id, "archive": archive,
-            "email": email
+            "email": email, "webhooks": webhooks
         })),
         Err(e) => HttpResponse::ServiceUnavailable().json(json!({
             "ready": false, "engine": rt.engine.kind(), "node": rt.node_id, "archive": archive,
-            "email": email, "error": e.to_string()
+            "email": email, "webhooks": webhooks, "error": e.to_string()
         })),
     }
 }
