@@ -8,7 +8,8 @@
 //! that reached one and is over is `ended` (wrap-up included). `assigning` (an offer out) is a
 //! live state only: the log does not record offers, so it shows in an open interaction's
 //! status, never as a past step. Consultations are not steps: a consulted agent never owns the
-//! interaction (seed 004).
+//! interaction (seed 004). A bot-first chat starts with a `bot` step (its `agent` is the bot's
+//! id); one the bot handled alone and that is over is `ended` — it was served, by the bot.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -20,7 +21,7 @@ use crate::protocol::{EventKind, LogEvent};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
     pub at: DateTime<Utc>,
-    /// `waiting`, `assigned`, `transferring`, `parked`, `ended`, `failed`.
+    /// `bot`, `waiting`, `assigned`, `transferring`, `parked`, `ended`, `failed`.
     pub status: &'static str,
     /// The agent it is with (assigned) or going to (transferring).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,6 +61,13 @@ pub fn steps(events: &[&LogEvent]) -> Vec<Step> {
                 queue: Some(queue.to_string()),
                 ..step(e.at, "waiting")
             },
+            EventKind::BotEngaged { bot, .. } => {
+                reached_agent = true;
+                Step {
+                    agent: Some(bot.clone()),
+                    ..step(e.at, "bot")
+                }
+            }
             EventKind::Assigned { agent, .. } => {
                 reached_agent = true;
                 Step {
@@ -103,7 +111,9 @@ pub fn steps(events: &[&LogEvent]) -> Vec<Step> {
 /// An interaction's status in seed 001's words (see the module docs), from its conversation's
 /// status and its steps.
 pub fn status(conversation: Status, steps: &[Step]) -> &'static str {
-    let reached_agent = steps.iter().any(|s| s.status == "assigned");
+    let reached_agent = steps
+        .iter()
+        .any(|s| s.status == "assigned" || s.status == "bot");
     match conversation {
         Status::Ended | Status::Done | Status::Failed if !reached_agent => "failed",
         Status::Ended | Status::Done | Status::Failed => "ended",
@@ -197,6 +207,39 @@ mod tests {
                 ("ended", None),
             ]
         );
+    }
+
+    #[test]
+    fn a_bot_first_chat_starts_with_the_bot_and_one_it_handled_alone_ended() {
+        let bot = || EventKind::BotEngaged {
+            bot: "ava".into(),
+            name: "Ava".into(),
+        };
+        let ended = || EventKind::Ended {
+            reason: EndReason::Bot,
+            message: None,
+        };
+        let alone = [ev(1, bot()), ev(2, ended())];
+        let refs: Vec<&LogEvent> = alone.iter().collect();
+        let s = steps(&refs);
+        let got: Vec<(&str, Option<&str>)> =
+            s.iter().map(|s| (s.status, s.agent.as_deref())).collect();
+        assert_eq!(got, [("bot", Some("ava")), ("ended", None)]);
+        assert_eq!(status(Status::Done, &s), "ended");
+        assert_eq!(status(Status::Bot, &s[..1]), "bot");
+        let handed = [
+            ev(1, bot()),
+            ev(
+                2,
+                EventKind::Queued {
+                    queue: QueueId::parse("returns").expect("queue"),
+                    priority: 0,
+                },
+            ),
+        ];
+        let refs: Vec<&LogEvent> = handed.iter().collect();
+        let got: Vec<&str> = steps(&refs).iter().map(|s| s.status).collect();
+        assert_eq!(got, ["bot", "waiting"]);
     }
 
     #[test]
