@@ -429,3 +429,34 @@ async fn the_reference_bot_answers_a_faq_and_hands_over_on_request_to_the_skills
     assert!(intake["summary"].as_str().is_some_and(|s| s.contains("return")), "{intake}");
     drop(child);
 }
+
+/// A chat with the bot holds no agent's capacity and keeps the customer's idle timers.
+#[actix_web::test]
+async fn a_chat_with_the_bot_holds_no_seat_and_keeps_the_idle_timers() {
+    let bot = BotServer::start();
+    let bot_json = bot_settings(&bot.url(), json!({ "channels": ["chat"] }));
+    let app = spawn_app_with(move |orgs| {
+        orgs[0]["settings"]["bot"] = bot_json;
+        orgs[0]["settings"]["max_chats"] = json!(1);
+        orgs[0]["settings"]["idle_prompt_ms"] = json!(600);
+        orgs[0]["settings"]["idle_end_ms"] = json!(600);
+    })
+    .await;
+    let mut agent = app.agent("gina", &["general"]).await;
+    let (mut customer, conv) = app.customer_chat("Ada").await;
+    customer.event(&conv, "bot_engaged").await;
+    // While Ada is with the bot, the agent's one seat is free: a chat on a channel the bot
+    // does not serve is offered to it.
+    let token = app.visitor_token("t1", "Bea").await;
+    let mut bea = app.connect(&token).await;
+    let other = bea.ok(json!({ "type": "start", "channel": "sms" })).await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(accept_next(&mut agent).await, other);
+    // The idle prompt, then the idle end, while with the bot; the bot hears of the end.
+    customer.event(&conv, "idle_warning").await;
+    let ended = customer.event(&conv, "ended").await;
+    assert_eq!(ended["event"]["reason"], "idle_timeout");
+    hook(&bot, "conversation.ended", |h| h.kind() == "conversation.ended").await;
+}
