@@ -401,7 +401,10 @@ impl Customer {
         let Some(k) = bot::answered(id) else {
             return;
         };
-        let Some(sent) = self.bot_sent_at.get(k as usize - 1).copied() else {
+        let sent = (k as usize)
+            .checked_sub(1)
+            .and_then(|i| self.bot_sent_at.get(i).copied());
+        let Some(sent) = sent else {
             return;
         };
         if !self.bot_answered.insert(k) {
