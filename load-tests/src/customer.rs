@@ -2,6 +2,12 @@
 //! the chat) messages at the configured pace, waiting for the agent's replies; then `end` and
 //! the survey. In idle mode: pre-chat form and hello, then the connection just stays open.
 //!
+//! With `[bot]` the chat starts with the generator's bot: the customer waits for its greeting,
+//! writes `handover_after_messages` messages (each after the bot answered the one before), and
+//! waits for `handed_over`; then it waits for an agent as above. Timed on the way: start →
+//! greeting, each message → the bot's answer, the last one → `handed_over`, and
+//! `handed_over` → `assigned`.
+//!
 //! Everything the customer observes is checked on the way: each event's seq and prev (gaps,
 //! disorder), each agent message (duplicates, delivery latency, the ledger).
 
@@ -13,6 +19,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use crate::audience::{self, Party};
+use crate::bot;
 use crate::client::{ids_in, Conn, Recv};
 use crate::clock;
 use crate::http;
@@ -142,6 +149,8 @@ async fn idle(shared: Arc<Shared>, mut conn: Conn) {
 enum Phase {
     /// `start` sent.
     Starting,
+    /// `[bot]`: with the bot (greeting, messages to it, until `handed_over`).
+    WithBot,
     /// Conversation created; no agent yet.
     Waiting,
     /// An agent accepted: messages flow.
@@ -158,6 +167,8 @@ enum Req {
     Send {
         num: u64,
     },
+    /// `[bot]`: message `k` to the bot.
+    BotSend,
     End,
     Survey,
     /// Its chat, after a reconnect whose hello ack did not list it (it ended meanwhile).
@@ -168,7 +179,7 @@ impl Request for Req {
     fn name(&self) -> &'static str {
         match self {
             Req::Start => "start",
-            Req::Send { .. } => "send",
+            Req::Send { .. } | Req::BotSend => "send",
             Req::End => "end",
             Req::Survey => "survey",
             Req::Resume => "resume",
@@ -176,12 +187,16 @@ impl Request for Req {
     }
 
     fn is_message(&self) -> bool {
-        matches!(self, Req::Send { .. })
+        matches!(self, Req::Send { .. } | Req::BotSend)
     }
 }
 
 enum Action {
     SendNext,
+    /// `[bot]`: the next message to the bot.
+    BotNext,
+    /// `[bot]`: still with the bot after `assign_timeout_ms`.
+    BotTimeout,
     AssignTimeout,
     ReplyTimeout,
     ChatTimeout,
@@ -209,6 +224,12 @@ struct Customer {
     barged: HashSet<String>,
     /// The hello ack after a reconnect did not list its chat: read the rest with `resume`.
     unlisted: bool,
+    /// `[bot]`: the greeting arrived; when each message to the bot was sent (index k-1);
+    /// the messages it answered; when `handed_over` arrived.
+    greeted: bool,
+    bot_sent_at: Vec<Instant>,
+    bot_answered: HashSet<u32>,
+    handed_over_at: Option<Instant>,
 }
 
 impl Customer {
@@ -230,6 +251,10 @@ impl Customer {
             replies: HashSet::new(),
             barged: HashSet::new(),
             unlisted: false,
+            greeted: false,
+            bot_sent_at: Vec::new(),
+            bot_answered: HashSet::new(),
+            handed_over_at: None,
         }
     }
 
@@ -305,7 +330,10 @@ impl Customer {
 
     /// The chat is over (our `end`, or ended by the agent or a timer): survey, or done.
     async fn after_end(&mut self) {
-        if !matches!(self.phase, Phase::Waiting | Phase::Chatting | Phase::Ending) {
+        if !matches!(
+            self.phase,
+            Phase::WithBot | Phase::Waiting | Phase::Chatting | Phase::Ending
+        ) {
             return;
         }
         match self.conversation.clone() {
@@ -320,6 +348,105 @@ impl Customer {
                 self.completed = self.assigned;
                 self.phase = Phase::Done;
             }
+        }
+    }
+
+    /// `[bot]`: messages to the bot, one at a time.
+    async fn bot_next(&mut self) {
+        let Some(cfg) = &self.p.shared.scenario.bot else {
+            return;
+        };
+        let k = self.bot_sent_at.len() as u32 + 1;
+        if self.phase != Phase::WithBot || k > cfg.handover_after_messages {
+            return;
+        }
+        let Some(conversation) = self.conversation.clone() else {
+            return;
+        };
+        let size = self.p.shared.scenario.customers.message_bytes;
+        let text = payload::compose_tagged("b", size);
+        let command = protocol::send(&conversation, &bot::customer_msg_id(k), &text);
+        self.bot_sent_at.push(Instant::now());
+        self.p.request(Req::BotSend, command).await;
+    }
+
+    /// `[bot]`: the next message to the bot, after the usual pause.
+    fn schedule_bot_next(&mut self) {
+        let s = &self.p.shared.scenario.customers;
+        let interval = s.message_interval_ms.pick(&mut self.p.rng);
+        self.p.after(interval, Action::BotNext);
+    }
+
+    /// `[bot]`: a message of the bot's: its greeting, or its answer to message `k`.
+    fn on_bot_message(&mut self, event: &Event) {
+        let Some(cfg) = self.p.shared.scenario.bot.clone() else {
+            return;
+        };
+        let stats = &self.p.shared.stats;
+        let id = event.client_msg_id.as_deref().unwrap_or_default();
+        if id == bot::GREETING_ID {
+            if std::mem::replace(&mut self.greeted, true) {
+                return;
+            }
+            inc(&stats.c.chats_greeted);
+            record(
+                &stats.lat.start_to_greeting,
+                clock::since(self.start_sent_nanos),
+            );
+            if self.phase == Phase::WithBot && self.bot_sent_at.is_empty() {
+                self.schedule_bot_next();
+            }
+            return;
+        }
+        let Some(k) = bot::answered(id) else {
+            return;
+        };
+        let sent = (k as usize)
+            .checked_sub(1)
+            .and_then(|i| self.bot_sent_at.get(i).copied());
+        let Some(sent) = sent else {
+            return;
+        };
+        if !self.bot_answered.insert(k) {
+            return;
+        }
+        record(&stats.lat.bot_reply, sent.elapsed());
+        let last = self.bot_sent_at.len() as u32;
+        if self.phase == Phase::WithBot && k == last && last < cfg.handover_after_messages {
+            self.schedule_bot_next();
+        }
+    }
+
+    /// `[bot]`: the chat went to a person: now wait for the agent.
+    fn on_handed_over(&mut self, event: &Event) {
+        if self.handed_over_at.is_some() {
+            return;
+        }
+        let shared = self.p.shared.clone();
+        let stats = &shared.stats;
+        self.handed_over_at = Some(Instant::now());
+        inc(&stats.c.chats_handed_over);
+        let trigger = shared
+            .scenario
+            .bot
+            .as_ref()
+            .map_or(0, |b| b.handover_after_messages as usize);
+        if event.by.as_deref() == Some("bot") {
+            if let Some(sent) = self.bot_sent_at.get(trigger.wrapping_sub(1)) {
+                record(&stats.lat.handover, sent.elapsed());
+            }
+        } else {
+            inc(&stats.c.handovers_not_by_bot);
+            stats.note(format!(
+                "customer {}'s chat was handed over by {}",
+                self.idx,
+                event.by.as_deref().unwrap_or("?")
+            ));
+        }
+        if self.phase == Phase::WithBot {
+            self.phase = Phase::Waiting;
+            let timeout = Duration::from_millis(shared.scenario.customers.assign_timeout_ms);
+            self.p.after(timeout, Action::AssignTimeout);
         }
     }
 
@@ -405,6 +532,19 @@ impl Role for Customer {
         let stats = &self.p.shared.stats;
         match action {
             Action::SendNext => self.send_next().await,
+            Action::BotNext => self.bot_next().await,
+            Action::BotTimeout if self.phase == Phase::WithBot => {
+                inc(&stats.c.bot_timeouts);
+                stats.note(format!(
+                    "customer {} gave up waiting for the bot (greeted {}, answers {} of {}, handed over {})",
+                    self.idx,
+                    self.greeted,
+                    self.bot_answered.len(),
+                    self.bot_sent_at.len(),
+                    self.handed_over_at.is_some()
+                ));
+                self.end().await;
+            }
             Action::AssignTimeout if self.phase == Phase::Waiting => {
                 inc(&stats.c.assign_timeouts);
                 stats.note("a customer gave up waiting for an agent".to_string());
@@ -417,13 +557,13 @@ impl Role for Customer {
             }
             Action::ChatTimeout => match self.phase {
                 Phase::Starting | Phase::Done => self.phase = Phase::Done,
-                Phase::Waiting | Phase::Chatting => {
+                Phase::WithBot | Phase::Waiting | Phase::Chatting => {
                     inc(&stats.c.chat_timeouts);
                     self.end().await;
                 }
                 Phase::Ending | Phase::Surveying => self.phase = Phase::Done,
             },
-            Action::AssignTimeout | Action::ReplyTimeout => {}
+            Action::AssignTimeout | Action::ReplyTimeout | Action::BotTimeout => {}
         }
     }
 
@@ -438,14 +578,26 @@ impl Role for Customer {
                 };
                 self.conversation = Some(c.to_string());
                 inc(&stats.c.chats_started);
-                if self.phase == Phase::Starting {
+                let scenario = &self.p.shared.scenario;
+                let timeout = Duration::from_millis(scenario.customers.assign_timeout_ms);
+                if self.phase == Phase::Starting
+                    && scenario.bot.is_some()
+                    && !self.assigned
+                    && self.handed_over_at.is_none()
+                {
+                    // With the bot until `handed_over`; then the assign timeout starts.
+                    let greeting = scenario.bot.as_ref().is_some_and(|b| b.greeting);
+                    self.phase = Phase::WithBot;
+                    self.p.after(timeout, Action::BotTimeout);
+                    if self.greeted || !greeting {
+                        self.schedule_bot_next();
+                    }
+                } else if self.phase == Phase::Starting {
                     self.phase = if self.assigned {
                         Phase::Chatting
                     } else {
                         Phase::Waiting
                     };
-                    let timeout =
-                        Duration::from_millis(self.p.shared.scenario.customers.assign_timeout_ms);
                     self.p.after(timeout, Action::AssignTimeout);
                     if self.phase == Phase::Chatting {
                         self.schedule_first_message();
@@ -482,7 +634,7 @@ impl Role for Customer {
                 self.completed = true;
                 self.phase = Phase::Done;
             }
-            Req::Resume => {}
+            Req::BotSend | Req::Resume => {}
         }
     }
 
@@ -503,7 +655,8 @@ impl Role for Customer {
                 self.after_end().await
             }
             Req::End | Req::Survey => self.phase = Phase::Done,
-            Req::Resume => {}
+            // Not answered: the bot phase's timeout ends the chat.
+            Req::BotSend | Req::Resume => {}
         }
     }
 
@@ -514,7 +667,7 @@ impl Role for Customer {
                 self.maybe_end().await;
             }
             Req::Start | Req::End | Req::Survey => self.phase = Phase::Done,
-            Req::Resume => {}
+            Req::BotSend | Req::Resume => {}
         }
     }
 
@@ -569,6 +722,9 @@ impl Role for Customer {
                         &stats.lat.start_to_assigned,
                         clock::since(self.start_sent_nanos),
                     );
+                    if let Some(at) = self.handed_over_at {
+                        record(&stats.lat.handover_to_assigned, at.elapsed());
+                    }
                 }
                 self.owned = true;
                 self.p.shared.live.add(&conversation);
@@ -593,13 +749,18 @@ impl Role for Customer {
             // The owner left a conference: a conference participant owns the chat now.
             "ownership_changed" => self.owned = true,
             "message" if event.author.role == "agent" => self.on_agent_message(&event).await,
+            "message" if event.author.role == "bot" => self.on_bot_message(&event),
+            "handed_over" => self.on_handed_over(&event),
             "ended" => {
                 self.p.shared.live.remove(&conversation);
                 if !self.ended_seen {
                     self.ended_seen = true;
                     inc(&stats.c.chats_ended);
                 }
-                if matches!(self.phase, Phase::Waiting | Phase::Chatting) {
+                if matches!(
+                    self.phase,
+                    Phase::WithBot | Phase::Waiting | Phase::Chatting
+                ) {
                     self.after_end().await;
                 }
             }

@@ -11,6 +11,7 @@
 mod agent;
 mod archive;
 mod audience;
+mod bot;
 mod client;
 mod clock;
 mod customer;

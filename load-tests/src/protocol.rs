@@ -86,6 +86,9 @@ pub struct Event {
     /// `invite_ended`.
     #[serde(default)]
     pub outcome: Option<String>,
+    /// `handed_over`: `bot`, `customer` or `timeout`.
+    #[serde(default)]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -22,6 +22,7 @@ pub struct Latency {
     pub count: u64,
     pub p50_ms: f64,
     pub p90_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub p99_9_ms: f64,
     pub max_ms: f64,
@@ -35,6 +36,7 @@ impl Latency {
             count: h.len(),
             p50_ms: ms(h.value_at_quantile(0.50)),
             p90_ms: ms(h.value_at_quantile(0.90)),
+            p95_ms: ms(h.value_at_quantile(0.95)),
             p99_ms: ms(h.value_at_quantile(0.99)),
             p99_9_ms: ms(h.value_at_quantile(0.999)),
             max_ms: ms(h.max()),
@@ -131,6 +133,8 @@ pub struct Report {
     /// Of the customers that arrived: share whose chat an agent accepted / that ended.
     pub assigned_ratio: Option<f64>,
     pub ended_ratio: Option<f64>,
+    /// `[bot]`: of the customers that arrived, the share that saw their chat handed over.
+    pub handed_over_ratio: Option<f64>,
     pub peak_connections: u64,
     pub latency: Vec<Latency>,
     pub throughput: Throughput,
@@ -176,6 +180,11 @@ impl Report {
             lost: messages.lost(),
             assigned_ratio: ratio(counters.chats_assigned),
             ended_ratio: ratio(counters.chats_ended),
+            handed_over_ratio: shared
+                .scenario
+                .bot
+                .as_ref()
+                .and_then(|_| ratio(counters.chats_handed_over)),
             counters,
             messages,
             peak_connections: stats.peak_connections(),
@@ -288,6 +297,9 @@ impl Report {
         if let Some(a) = &self.audience {
             self.render_participants(&mut o, a);
         }
+        if self.handed_over_ratio.is_some() {
+            self.render_bot(&mut o);
+        }
         let t = &self.throughput;
         let _ = writeln!(
             o,
@@ -399,6 +411,51 @@ impl Report {
 }
 
 impl Report {
+    /// The `[bot]` lines: what the bot received and did, what customers saw, and the bot
+    /// phase's latencies.
+    fn render_bot(&self, o: &mut String) {
+        let c = &self.counters;
+        let pct =
+            |r: Option<f64>| r.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0));
+        let _ = writeln!(
+            o,
+            "bot webhooks received {} (started {}, message {}, handed_over {}, ended {}, other {}), DUPLICATES {}, SIGNATURE FAILURES {}, OUT OF ORDER {}, bad requests {}",
+            c.bot_webhooks, c.bot_webhooks_started, c.bot_webhooks_message, c.bot_webhooks_handed_over,
+            c.bot_webhooks_ended, c.bot_webhooks_other, c.bot_duplicate_webhooks, c.bot_signature_failures,
+            c.bot_out_of_order, c.bot_bad_requests
+        );
+        let _ = writeln!(
+            o,
+            "             greetings {}, answers {}, REST calls failed {}; handovers {}, HANDOVERS FAILED {}",
+            c.bot_greetings, c.bot_replies, c.bot_requests_failed, c.handovers, c.handovers_failed
+        );
+        let _ = writeln!(
+            o,
+            "             customers greeted {}, handed over {} ({}), not by the bot {}, gave up on the bot {}; assigned {} ({})",
+            c.chats_greeted, c.chats_handed_over, pct(self.handed_over_ratio), c.handovers_not_by_bot,
+            c.bot_timeouts, c.chats_assigned, pct(self.assigned_ratio)
+        );
+        let _ = writeln!(
+            o,
+            "  bot phase (ms)                  count       p50       p95       p99       max"
+        );
+        for name in [
+            "start_to_greeting",
+            "bot_reply",
+            "handover",
+            "handover_to_assigned",
+        ] {
+            let Some(l) = self.latency.iter().find(|l| l.name == name) else {
+                continue;
+            };
+            let _ = writeln!(
+                o,
+                "  {:<28} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                l.name, l.count, l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms
+            );
+        }
+    }
+
     /// The `[conference]` lines: invitations, participants, per-party deliveries, capacity.
     fn render_participants(&self, o: &mut String, a: &AudienceSummary) {
         let c = &self.counters;

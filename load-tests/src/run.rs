@@ -69,6 +69,16 @@ pub async fn run(
     let archive_start = crate::archive::read(&shared)
         .await
         .map(|c| (c, Instant::now()));
+    // The bot first: `prepare_org` then reads (and puts back) the settings with it.
+    let bot_restore = match &shared.scenario.bot {
+        Some(cfg) => {
+            let (listener, addr) = crate::bot::bind(&cfg.listen).await?;
+            let sh = shared.clone();
+            background.spawn(async move { crate::bot::serve(sh, listener).await });
+            Some(crate::bot::configure(&shared, addr).await?)
+        }
+        None => None,
+    };
     let restore = prepare_org(&shared).await?;
     let mut agents = JoinSet::new();
     sign_in_agents(&shared, &mut agents, deadline).await;
@@ -158,7 +168,7 @@ pub async fn run(
     })
     .await;
     agents.abort_all();
-    if let Some((token, settings)) = restore {
+    for (token, settings) in [restore, bot_restore].into_iter().flatten() {
         if let Err(e) = put_settings(&shared, &token, &settings).await {
             eprintln!("warning: could not restore the org's settings: {e:#}");
         }
@@ -221,28 +231,7 @@ async fn prepare_org(shared: &Shared) -> anyhow::Result<Option<(String, Value)>>
         &shared.scenario.target,
         shared.scenario.run.timeout_secs + 3600,
     )?;
-    let got = http::request_as(
-        &shared.dialer,
-        shared.dialer.endpoint(0),
-        "GET",
-        "/v1/settings",
-        None,
-        Some(&token),
-        shared.request_timeout(),
-    )
-    .await;
-    let settings = match got {
-        Ok(r) if r.status == 200 => serde_json::from_str::<Value>(&r.body)
-            .ok()
-            .and_then(|v| v.get("settings").cloned())
-            .context("GET /v1/settings: no settings in the answer"),
-        Ok(r) => Err(anyhow::anyhow!(
-            "GET /v1/settings: HTTP {}: {}",
-            r.status,
-            r.body.trim()
-        )),
-        Err(e) => Err(e),
-    };
+    let settings = get_settings(shared, &token).await;
     let mut settings = match settings {
         Ok(s) => s,
         Err(e) if conf.invite_expiry_ms.is_some() => {
@@ -267,7 +256,28 @@ async fn prepare_org(shared: &Shared) -> anyhow::Result<Option<(String, Value)>>
     Ok(Some((token, original)))
 }
 
-async fn put_settings(shared: &Shared, token: &str, settings: &Value) -> anyhow::Result<()> {
+/// `GET /v1/settings` (admin): the org's settings, secrets left out.
+pub async fn get_settings(shared: &Shared, token: &str) -> anyhow::Result<Value> {
+    let r = http::request_as(
+        &shared.dialer,
+        shared.dialer.endpoint(0),
+        "GET",
+        "/v1/settings",
+        None,
+        Some(token),
+        shared.request_timeout(),
+    )
+    .await?;
+    if r.status != 200 {
+        bail!("GET /v1/settings: HTTP {}: {}", r.status, r.body.trim());
+    }
+    serde_json::from_str::<Value>(&r.body)
+        .ok()
+        .and_then(|v| v.get("settings").cloned())
+        .context("GET /v1/settings: no settings in the answer")
+}
+
+pub async fn put_settings(shared: &Shared, token: &str, settings: &Value) -> anyhow::Result<()> {
     let r = http::request_as(
         &shared.dialer,
         shared.dialer.endpoint(0),

@@ -66,6 +66,9 @@ pub struct Scenario {
     pub conference: Option<Conference>,
     /// Supervisors monitoring live chats (needs `[conference]`); none without the section.
     pub supervisors: Option<Supervisors>,
+    /// Bot-first chats: the generator runs a bot and makes it the org's for the run; none
+    /// without the section.
+    pub bot: Option<Bot>,
     pub client: Client,
     pub thresholds: Thresholds,
 }
@@ -83,6 +86,7 @@ impl Default for Scenario {
             reconnect: None,
             conference: None,
             supervisors: None,
+            bot: None,
             client: Client::default(),
             thresholds: Thresholds::default(),
         }
@@ -421,6 +425,50 @@ impl Default for Supervisors {
     }
 }
 
+/// The built-in bot (PROTOCOL §9.12): an HTTP server in the generator receives the org's
+/// signed webhooks, greets each new chat, answers each customer message and hands the chat over
+/// after `handover_after_messages` of them. Customers talk to it before they wait for an agent.
+/// The org's `settings.bot` points at it for the run (put back afterwards).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Bot {
+    /// Greet on `conversation.started`; customers wait for the greeting before writing.
+    pub greeting: bool,
+    /// Customer messages the bot answers before it hands over (at the last one's webhook).
+    pub handover_after_messages: u32,
+    /// The handover's `skill` (a queue's skill or id); none: the chat's entry queue.
+    pub skill: Option<String>,
+    /// The bot's pause before each answer (and before the handover).
+    pub think_ms: Span,
+    /// The bot's id and name in the org's settings.
+    pub id: String,
+    pub name: String,
+    /// The org's `bot.reply_timeout_ms`: a bot silent this long is handed over by the server
+    /// (counted as a handover not by the bot).
+    pub reply_timeout_ms: u64,
+    /// Where the webhook server listens; port 0 picks one.
+    pub listen: String,
+    /// The url the org's settings get (default `http://<listen address>/webhook`), for a server
+    /// on another machine.
+    pub url: Option<String>,
+}
+
+impl Default for Bot {
+    fn default() -> Self {
+        Self {
+            greeting: true,
+            handover_after_messages: 1,
+            skill: None,
+            think_ms: Span::ms(0, 0),
+            id: "loadbot".to_string(),
+            name: "Load Bot".to_string(),
+            reply_timeout_ms: 30_000,
+            listen: "127.0.0.1:0".to_string(),
+            url: None,
+        }
+    }
+}
+
 /// Client socket settings: small buffers so that one box can hold many connections.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -483,6 +531,18 @@ pub struct Thresholds {
     pub min_mid_chat_resumes: Option<u64>,
     /// Reconnected agents that did not get back a chat they were in (see the README).
     pub max_roles_lost: Option<u64>,
+    /// `[bot]`: at least this share of the customers that arrived saw their chat handed over.
+    pub min_handed_over_ratio: Option<f64>,
+    /// `[bot]`: handovers the bot asked for and the server refused (or that failed).
+    pub max_handovers_failed: Option<u64>,
+    /// `[bot]`: webhooks whose signature (or timestamp) did not verify.
+    pub max_bot_signature_failures: Option<u64>,
+    /// `[bot]`: webhooks received twice (same `webhook-id`).
+    pub max_bot_duplicate_webhooks: Option<u64>,
+    /// `[bot]`: webhooks whose seq did not increase for their conversation.
+    pub max_bot_out_of_order: Option<u64>,
+    /// `[bot]`: p99 of the customer's triggering message → `handed_over`.
+    pub max_p99_handover_ms: Option<f64>,
 }
 
 impl Scenario {
@@ -576,6 +636,20 @@ impl Scenario {
             if !(0.0..=1.0).contains(&r.customers) || !(0.0..=1.0).contains(&r.agents) {
                 bail!("reconnect.customers and reconnect.agents are shares between 0 and 1");
             }
+        }
+        if let Some(b) = &self.bot {
+            if self.customers.mode != Mode::Chat {
+                bail!("[bot] needs customers.mode = \"chat\"");
+            }
+            if !(1..=50).contains(&b.handover_after_messages) {
+                bail!("bot.handover_after_messages must be 1 to 50");
+            }
+            if !(100..=86_400_000).contains(&b.reply_timeout_ms) {
+                bail!("bot.reply_timeout_ms must be 100 to 86400000 (the server's bounds)");
+            }
+            b.listen
+                .parse::<std::net::SocketAddr>()
+                .with_context(|| format!("bot.listen {:?} is not an address:port", b.listen))?;
         }
         if self.customers.count == 0 && self.arrival.is_empty() {
             bail!("give customers.count, [[arrival]] stages, or both");
@@ -709,6 +783,39 @@ mod tests {
             toml::from_str("queue_invite_share = 0.3\nconvert_ratio = 0.5").expect("conference");
         assert_eq!(c.convert_transfer_share, 0.5);
         assert!(toml::from_str::<Supervisors>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn bot_section_parses_and_validates() {
+        let mut s: Scenario = toml::from_str(
+            "[customers]\ncount = 2\n[bot]\nhandover_after_messages = 2\nskill = \"billing\"",
+        )
+        .expect("parses");
+        s.validate().expect("valid");
+        let b = s.bot.as_mut().expect("section");
+        assert!(b.greeting, "greets by default");
+        assert_eq!(
+            (b.handover_after_messages, b.skill.as_deref()),
+            (2, Some("billing"))
+        );
+        assert_eq!(b.listen, "127.0.0.1:0");
+        b.handover_after_messages = 0;
+        assert!(
+            s.validate().is_err(),
+            "at least one message before the handover"
+        );
+        let mut idle: Scenario =
+            toml::from_str("[customers]\ncount = 2\nmode = \"idle\"\n[bot]").expect("parses");
+        assert!(
+            idle.validate().is_err(),
+            "idle customers never meet the bot"
+        );
+        idle.customers.mode = Mode::Chat;
+        idle.bot.as_mut().expect("section").listen = "nowhere".to_string();
+        assert!(idle.validate().is_err(), "listen is an address");
+        assert!(toml::from_str::<Bot>("bogus = 1").is_err());
+        let none: Scenario = toml::from_str("[customers]\ncount = 2").expect("parses");
+        assert!(none.bot.is_none());
     }
 
     #[test]

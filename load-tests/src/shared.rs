@@ -43,6 +43,8 @@ pub struct Shared {
     pub release_idle: watch::Sender<bool>,
     /// Chats agents still have to wrap up (the drain waits for them).
     pub agent_work: AtomicI64,
+    /// `[bot]`: the built-in bot's state.
+    pub bot: Option<crate::bot::BotState>,
 }
 
 impl Shared {
@@ -59,6 +61,10 @@ impl Shared {
             .max_message_size(Some(scenario.client.max_message_bytes))
             .max_frame_size(Some(scenario.client.max_message_bytes));
         let audience = scenario.conference.as_ref().map(|_| Audience::default());
+        let bot = scenario
+            .bot
+            .as_ref()
+            .map(|_| crate::bot::BotState::new(scenario.seed));
         Self {
             scenario,
             dialer,
@@ -76,6 +82,7 @@ impl Shared {
             storm: watch::channel(false).0,
             release_idle: watch::channel(false).0,
             agent_work: AtomicI64::new(0),
+            bot,
         }
     }
 

@@ -188,6 +188,36 @@ counters! {
     /// … and those it had been taken out of meanwhile (`resume` → not_found, or the replay
     /// says so): fine.
     out_while_away,
+    /// `[bot]`: webhooks the bot received (every attempt, verified or not), and of the
+    /// verified first deliveries, by type.
+    bot_webhooks,
+    bot_webhooks_started,
+    bot_webhooks_message,
+    bot_webhooks_handed_over,
+    bot_webhooks_ended,
+    bot_webhooks_other,
+    /// `[bot]`: webhooks whose `webhook-id` the bot had already had.
+    bot_duplicate_webhooks,
+    /// `[bot]`: webhooks whose signature or timestamp did not verify (answered 401).
+    bot_signature_failures,
+    /// `[bot]`: webhooks whose seq was not above the last one of their conversation.
+    bot_out_of_order,
+    /// `[bot]`: requests the bot's server could not read (bad HTTP, bad JSON).
+    bot_bad_requests,
+    /// `[bot]`: the bot's greetings and answers acked (201), and its REST calls that failed.
+    bot_greetings,
+    bot_replies,
+    bot_requests_failed,
+    /// `[bot]`: the bot's handovers acked (200), and those refused (409) or failed.
+    handovers,
+    handovers_failed,
+    /// `[bot]`: customers that saw the bot's greeting; saw `handed_over`; of those, by
+    /// someone other than the bot (the server's reply timeout, the customer).
+    chats_greeted,
+    chats_handed_over,
+    handovers_not_by_bot,
+    /// `[bot]`: customers that gave up waiting for the greeting, an answer or the handover.
+    bot_timeouts,
 }
 
 macro_rules! latencies {
@@ -228,6 +258,14 @@ latencies! {
     send_to_ack,
     /// Socket dropped → every conversation replayed after reconnecting.
     resume,
+    /// `[bot]`: customer sends `start` → the bot's greeting arrives.
+    start_to_greeting,
+    /// `[bot]`: customer message sent → the bot's answer to it arrives.
+    bot_reply,
+    /// `[bot]`: the customer message that triggers the handover sent → `handed_over` arrives.
+    handover,
+    /// `[bot]`: `handed_over` arrives → the `assigned` event arrives.
+    handover_to_assigned,
 }
 
 /// Microsecond resolution from 1 µs to one hour, 3 significant digits.

@@ -264,5 +264,47 @@ pub fn evaluate(t: &Thresholds, r: &Report) -> Vec<Verdict> {
         Bound::Max,
         count(c.roles_lost),
     );
+    check(
+        &mut v,
+        "min_handed_over_ratio",
+        t.min_handed_over_ratio,
+        Bound::Min,
+        r.handed_over_ratio,
+    );
+    check(
+        &mut v,
+        "max_handovers_failed",
+        max_u(t.max_handovers_failed),
+        Bound::Max,
+        count(c.handovers_failed),
+    );
+    check(
+        &mut v,
+        "max_bot_signature_failures",
+        max_u(t.max_bot_signature_failures),
+        Bound::Max,
+        count(c.bot_signature_failures),
+    );
+    check(
+        &mut v,
+        "max_bot_duplicate_webhooks",
+        max_u(t.max_bot_duplicate_webhooks),
+        Bound::Max,
+        count(c.bot_duplicate_webhooks),
+    );
+    check(
+        &mut v,
+        "max_bot_out_of_order",
+        max_u(t.max_bot_out_of_order),
+        Bound::Max,
+        count(c.bot_out_of_order),
+    );
+    check(
+        &mut v,
+        "max_p99_handover_ms",
+        t.max_p99_handover_ms,
+        Bound::Max,
+        r.p99_ms("handover"),
+    );
     v
 }
