@@ -248,12 +248,14 @@ impl Inner {
 /// The pause after failed attempt `attempt` (1-based), in microseconds: `retry_base_ms`
 /// doubled per earlier failure, at most `retry_max_ms`.
 fn backoff(settings: &SmtpSettings, attempt: i64) -> i64 {
+    doubling_backoff_us(settings.retry_base_ms, settings.retry_max_ms, attempt)
+}
+
+/// `base_ms` doubled per failure before attempt `attempt` (1-based), at most `max_ms`, in
+/// microseconds: the outboxes' retry pause (emails, webhooks).
+pub(crate) fn doubling_backoff_us(base_ms: u64, max_ms: u64, attempt: i64) -> i64 {
     let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-    let ms = settings
-        .retry_base_ms
-        .saturating_mul(1u64 << doublings)
-        .min(settings.retry_max_ms);
-    millis_us(ms)
+    millis_us(base_ms.saturating_mul(1u64 << doublings).min(max_ms))
 }
 
 /// Now, in microseconds since the epoch.
@@ -261,7 +263,7 @@ pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-fn millis_us(ms: u64) -> i64 {
+pub(crate) fn millis_us(ms: u64) -> i64 {
     i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 

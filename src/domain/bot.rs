@@ -69,15 +69,7 @@ impl Default for BotSettings {
 
 impl BotSettings {
     pub fn validate(&self) -> Result<(), String> {
-        if self.id.is_empty()
-            || self.id.len() > 64
-            || !self
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err("bot.id must be 1 to 64 letters, digits, '-' or '_'".into());
-        }
+        check_id(&self.id, "bot.id")?;
         if self.name.trim().is_empty() || self.name.chars().count() > 100 {
             return Err("bot.name must be 1 to 100 characters".into());
         }
@@ -104,6 +96,22 @@ impl BotSettings {
     /// Whether a new chat on `channel` starts with the bot.
     pub fn serves(&self, channel: &str) -> bool {
         self.channels.is_empty() || self.channels.iter().any(|c| c == channel)
+    }
+}
+
+/// An id an admin gives a bot or a webhook subscription: 1 to 64 letters, digits, `-` or `_`.
+pub fn check_id(id: &str, what: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} must be 1 to 64 letters, digits, '-' or '_'"
+        ))
     }
 }
 

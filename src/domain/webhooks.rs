@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::bot::check_target;
+
 use crate::protocol::{EventKind, LogEvent, Visibility};
 
 /// Every event type a subscription may ask for.
@@ -74,15 +75,7 @@ impl Default for Subscription {
 
 impl Subscription {
     pub fn validate(&self) -> Result<(), String> {
-        if self.id.is_empty()
-            || self.id.len() > 64
-            || !self
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err("a subscription id is 1 to 64 letters, digits, '-' or '_'".into());
-        }
+        super::bot::check_id(&self.id, "a subscription id")?;
         if let Some(t) = self
             .events
             .iter()

@@ -30,6 +30,7 @@ use crate::config::WebhookSettings;
 use crate::domain::org::OrgConfig;
 use crate::domain::webhooks::{self as rules, Mode};
 use crate::ids::{ConversationId, OrgId};
+use crate::mailer::{doubling_backoff_us, millis_us, now_us};
 use crate::metrics::Metrics;
 use crate::orgs::Orgs;
 use crate::protocol::{EventKind, LogEvent};
@@ -355,20 +356,7 @@ impl Inner {
 
 /// The pause after failed attempt `attempt` (1-based), in microseconds.
 fn backoff(settings: &WebhookSettings, attempt: i64) -> i64 {
-    let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-    let ms = settings
-        .retry_base_ms
-        .saturating_mul(1u64 << doublings)
-        .min(settings.retry_max_ms);
-    millis_us(ms)
-}
-
-fn now_us() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
-fn millis_us(ms: u64) -> i64 {
-    i64::try_from(ms.saturating_mul(1000)).unwrap_or(i64::MAX)
+    doubling_backoff_us(settings.retry_base_ms, settings.retry_max_ms, attempt)
 }
 
 #[cfg(test)]
