@@ -287,6 +287,12 @@ function chatFor(id) {
       // Bot-first chats (PROTOCOL §9.12): the bot ({ id, name }), who handed the chat over, and
       // what the bot gathered (the `intake` event: answers, summary, skill).
       bot: null, handedOverBy: null, intake: null,
+      // Tickets from chats (PROTOCOL §9.13): the tickets the integration linked (id -> url or
+      // null), and the requests asked for (request id -> { ticket, by, seq, linked }).
+      tickets: new Map(), ticketRequests: new Map(),
+      // The ticket controls' own state: my requests the server took (202) whose event has not
+      // come yet, the last refusal, and whether the append form is open.
+      ticketAsked: new Map(), ticketError: '', ticketAppendOpen: false, ticketBusy: false,
     };
     // Replies not acked yet, retried under their client_msg_id (chatcore's Outbox); one that
     // the server refused for good stays, marked failed.
@@ -461,6 +467,20 @@ function apply(c, e) {
     // The bot phase is over: `queued` follows; the chat waits for an agent like any other.
     case 'handed_over': c.handedOverBy = e.by; if (c.status === 'bot') c.status = 'waiting'; break;
     case 'intake': c.intake = e; if (c.dom) drawCaseData(c); break;
+    case 'ticket_requested':
+      c.ticketRequests.set(e.request, { request: e.request, ticket: e.ticket || null, by: e.author, seq: e.seq, linked: null });
+      c.ticketAsked.delete(e.request);
+      break;
+    case 'ticket_linked': {
+      const r = c.ticketRequests.get(e.request);
+      if (r) r.linked = e.ticket;
+      c.ticketAsked.delete(e.request);
+      // The same ticket linked again (an append): a url learnt now is kept, a known one stays.
+      const url = safeUrl(e.url);
+      if (!c.tickets.has(e.ticket) || url) c.tickets.set(e.ticket, url || c.tickets.get(e.ticket) || null);
+      if (c.dom) drawCaseData(c);
+      break;
+    }
     default: break;
   }
 }
@@ -596,7 +616,7 @@ function onSignal(f) {
       }
       if (c && !f.recovered) {
         // The log was reset: the server replays it from the start.
-        Object.assign(c, { events: [], lastSeq: 0, epoch: f.epoch, pendingSince: null, customerRead: 0, participants: new Map(), invites: new Map(), customerSpoke: false, bot: null, handedOverBy: null, intake: null });
+        Object.assign(c, { events: [], lastSeq: 0, epoch: f.epoch, pendingSince: null, customerRead: 0, participants: new Map(), invites: new Map(), customerSpoke: false, bot: null, handedOverBy: null, intake: null, tickets: new Map(), ticketRequests: new Map() });
         redrawChat(c);
       }
       break;
@@ -720,6 +740,8 @@ function shouldNotify(c, e) {
   if (!S.me || !(e.seq > c.notifyAfter) || c.status === 'closed') return false;
   if (QUIET_KINDS.includes(e.kind) || ownEvent(e)) return false;
   if (c.agentChat && e.kind === 'wrap_up') return false; // the server's own close of a chat between agents
+  // The internal message announcing a linked ticket: its `ticket_linked` event notified already.
+  if (e.kind === 'internal' && e.author?.role === 'system' && String(e.client_msg_id || '').startsWith('ticket:')) return false;
   const level = effectiveLevel(c);
   if (level === 'none') return false;
   if (level === 'customer' && !(e.author?.role === 'customer' && CUSTOMER_ACTIVITY.includes(e.kind))) return false;
@@ -729,7 +751,7 @@ function shouldNotify(c, e) {
 
 /** One line for a notification: "Grace Hopper: Any news?", "Bob Agent joined the conference", … */
 function describe(c, e) {
-  const who = e.author?.role === 'customer' ? c.customer.name : (e.author?.name || memberName(c, e.author?.id));
+  const who = e.author?.role === 'customer' ? c.customer.name : authorName(c, e);
   const one = (t) => (t || '').replace(/\s+/g, ' ').trim().slice(0, 200);
   switch (e.kind) {
     case 'message': return `${who}: ${one(e.text)}`;
@@ -754,6 +776,8 @@ function describe(c, e) {
     case 'wrap_up': return `${who} wrapped up the chat`;
     case 'handed_over': return handedOverText(c, e);
     case 'handover_failed': return `Handover failed: ${e.message || e.reason}`;
+    case 'ticket_requested': return ticketRequestedText(c, e);
+    case 'ticket_linked': return `Ticket ${e.ticket} is linked to this chat`;
     default: return `${e.kind.replace(/_/g, ' ')}`;
   }
 }
@@ -1370,12 +1394,13 @@ function buildChat(c) {
     root: null, title, sub, pend, earlier, list, outbox, scroll, typing, banner, composer, noteLabel, input, actions, tools, bySeq: new Map(), toolsFor: null,
     people, peopleErr, peopleKey: null, internalList, internalOutbox, internalScroll, internalComposer, internalClosed, internalHead,
     pickers: [picker, internalPicker], caseHead, caseData,
+    ...buildTicketBar(c),
   };
   const main = h('div', { class: 'chat-main' }, scroll, typing, composer);
   dropFiles(main, 'dropping', () => !composer.hidden && !attach.hidden, (files) => tray.add(files));
   c.dom.root = h('section', { class: 'chat', t: 'chat', 'data-conversation': c.id },
     h('header', { class: 'chat-head' }, h('div', { class: 'chat-head-main' }, title, sub, monitoring), pend, actions),
-    tools, banner,
+    tools, c.dom.ticketBar, banner,
     h('div', { class: 'chat-body' }, main, side));
   for (const e of c.events) appendEvent(c, e);
   drawInternalOutbox(c);
@@ -1398,10 +1423,11 @@ function appendInternal(c, e) {
   const d = c.dom;
   const text = h('div', { class: 'text', t: 'internal-text' });
   renderText(text, e.text);
-  const me = S.me && e.author?.id === S.me.agent;
+  const system = e.author?.role === 'system';
+  const me = S.me && !system && e.author?.id === S.me.agent;
   const stick = d.internalScroll.scrollTop + d.internalScroll.clientHeight >= d.internalScroll.scrollHeight - 40;
-  d.internalList.append(h('li', { class: 'internal-msg' + (me ? ' mine' : ''), t: 'internal-msg', 'data-seq': e.seq, 'data-author': e.author?.id },
-    h('div', { class: 'who', t: 'internal-author', text: e.author?.name || memberName(c, e.author?.id) }),
+  d.internalList.append(h('li', { class: 'internal-msg' + (me ? ' mine' : '') + (system ? ' system' : ''), t: 'internal-msg', 'data-seq': e.seq, 'data-author': e.author?.id, 'data-author-role': e.author?.role },
+    h('div', { class: 'who', t: 'internal-author', text: authorName(c, e) }),
     text, h('div', { class: 'meta' }, h('time', { datetime: e.at, text: clock(e.at) }))));
   if (stick) d.internalScroll.scrollTop = d.internalScroll.scrollHeight;
 }
@@ -1501,8 +1527,106 @@ function intakeCard(c, e, t) {
 function drawCaseData(c) {
   const d = c.dom;
   if (!d) return;
-  d.caseHead.hidden = d.caseData.hidden = !c.intake;
-  d.caseData.replaceChildren(...(c.intake ? [intakeCard(c, c.intake, 'case-data')] : []));
+  const tickets = c.tickets?.size ? ticketChips(c) : null;
+  d.caseHead.hidden = d.caseData.hidden = !c.intake && !tickets;
+  d.caseData.replaceChildren(...[c.intake ? intakeCard(c, c.intake, 'case-data') : null, tickets].filter(Boolean));
+}
+
+// ------------------------------------------------------------------ tickets from chats
+// PROTOCOL §9.13: an agent who has held the chat (or a supervisor) asks the org's ticket
+// integration for a ticket (POST /v1/conversations/{id}/tickets: a new one, or to append the
+// chat to one); the integration answers later, and the chat logs `ticket_linked` (and, while
+// open, a system message in the internal discussion). All of it is agents only.
+
+/** Who wrote an event, as the console names them: "System" for the server's own messages. */
+function authorName(c, e) {
+  if (e.author?.role === 'system') return 'System';
+  return e.author?.name || memberName(c, e.author?.id);
+}
+/** An address that may become a link: http(s) only, else null (ticket urls are untrusted). */
+function safeUrl(url) {
+  if (typeof url !== 'string' || !url) return null;
+  try { return /^https?:$/.test(new URL(url).protocol) ? url : null; } catch { return null; }
+}
+/** A link to a ticket, opened in a new tab; `url` must have passed safeUrl. */
+function ticketAnchor(url, text, t, extra = {}) {
+  return h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', t, title: url, ...extra, text });
+}
+function ticketRequestedText(c, e) {
+  const who = authorName(c, e);
+  return e.ticket ? `${who} asked to append this chat to ticket ${e.ticket}` : `${who} asked for a ticket`;
+}
+/** The case data's tickets: one chip per ticket, a link when its url is known. */
+function ticketChips(c) {
+  return h('div', { class: 'tickets', t: 'tickets' },
+    h('span', { class: 'tickets-head muted small', text: 'Tickets' }),
+    [...c.tickets].map(([id, url]) => (url
+      ? ticketAnchor(url, id, 'ticket-chip', { class: 'ticket-chip', 'data-ticket': id })
+      : h('span', { class: 'ticket-chip', t: 'ticket-chip', 'data-ticket': id, text: id }))));
+}
+/** May I ask for a ticket from this chat: I am (or was, now it has ended) in it, or supervise. */
+function ticketable(c) {
+  if (!S.me || c.agentChat || !c.events.length || c.status === 'closed' || c.status === 'left') return false;
+  return !!myRole(c) || (viewer(c) && supervisor());
+}
+/** Asks for a ticket (`ticket`: append to it); true once the server took the request. */
+async function requestTicket(c, ticket) {
+  if (c.ticketBusy) return false;
+  c.ticketBusy = true;
+  c.ticketError = '';
+  drawTickets(c);
+  try {
+    const r = await api(`/v1/conversations/${encodeURIComponent(c.id)}/tickets`, { method: 'POST', body: ticket ? { ticket } : {} });
+    // Its event may have come first (then the chat's log says it is pending, or linked already).
+    if (r.request && !c.ticketRequests.has(r.request)) c.ticketAsked.set(r.request, { request: r.request, ticket: ticket || null });
+    return true;
+  } catch (e) {
+    c.ticketError = `Could not request a ticket: ${e.message}`;
+    return false;
+  } finally {
+    c.ticketBusy = false;
+    drawTickets(c);
+  }
+}
+/** The ticket bar under the chat's header: the append form, the pending requests, the last error. */
+function drawTickets(c) {
+  const d = c.dom;
+  if (!d) return;
+  const allowed = ticketable(c);
+  if (!allowed) c.ticketAppendOpen = false;
+  d.ticketForm.hidden = !c.ticketAppendOpen;
+  d.ticketGo.disabled = c.ticketBusy;
+  const pending = [...c.ticketRequests.values()].filter((r) => !r.linked)
+    .map((r) => ({ request: r.request, ticket: r.ticket, by: r.by?.role === 'agent' && r.by.id !== S.me?.agent ? authorName(c, { author: r.by }) : null }))
+    .concat([...c.ticketAsked.values()].map((r) => ({ request: r.request, ticket: r.ticket, by: null })));
+  const key = JSON.stringify([pending, c.ticketBusy]);
+  if (d.ticketKey !== key) {
+    d.ticketKey = key;
+    d.ticketPending.replaceChildren(...pending.map((r) => h('div', { class: 'ticket-pending', t: 'ticket-pending', 'data-request': r.request, role: 'status' },
+      h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+      `Ticket requested…${r.ticket ? ` (append to ${r.ticket})` : ''}${r.by ? ` by ${r.by}` : ''} · waiting for the ticket system`)));
+    if (c.ticketBusy) d.ticketPending.append(h('div', { class: 'ticket-pending muted', t: 'ticket-sending', text: 'Requesting a ticket…' }));
+  }
+  d.ticketError.hidden = !c.ticketError;
+  if (d.ticketError.textContent !== c.ticketError) d.ticketError.textContent = c.ticketError;
+  d.ticketBar.hidden = d.ticketForm.hidden && !d.ticketPending.childElementCount && !c.ticketError;
+}
+/** The ticket bar's elements (into c.dom). */
+function buildTicketBar(c) {
+  const input = h('input', { type: 'text', t: 'ticket-id', placeholder: 'Ticket id, e.g. T-77', maxlength: '100', spellcheck: 'false', 'aria-label': 'The ticket to append this chat to' });
+  const go = h('button', { type: 'submit', class: 'primary', t: 'ticket-append-go', text: 'Append' });
+  const form = h('form', { class: 'tool-row', t: 'ticket-append-form', hidden: true }, h('strong', { text: 'Append this chat to ticket' }), input, go,
+    h('button', { type: 'button', class: 'ghost', t: 'ticket-append-cancel', text: 'Cancel', onclick: () => { c.ticketAppendOpen = false; c.ticketError = ''; drawTickets(c); } }));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const ticket = input.value.trim();
+    if (!ticket) { c.ticketError = 'Enter the ticket to append this chat to.'; drawTickets(c); input.focus(); return; }
+    if (await requestTicket(c, ticket)) { input.value = ''; c.ticketAppendOpen = false; drawTickets(c); }
+  });
+  const pending = h('div', { class: 'ticket-pending-list' });
+  const error = h('div', { class: 'error small', t: 'ticket-error', role: 'alert', hidden: true });
+  const bar = h('div', { class: 'ticket-bar', t: 'ticket-bar', hidden: true }, form, pending, error);
+  return { ticketBar: bar, ticketForm: form, ticketInput: input, ticketGo: go, ticketPending: pending, ticketError: error, ticketKey: null };
 }
 
 function sysLine(c, e, text, t) {
@@ -1514,7 +1638,7 @@ function appendEvent(c, e) {
   const d = c.dom;
   if (!d) return;
   let li = null;
-  const who = e.author?.name || agentName(e.author?.id);
+  const who = e.author?.role === 'system' ? 'System' : e.author?.name || agentName(e.author?.id);
   switch (e.kind) {
     case 'created': {
       if (e.channel === 'internal') {
@@ -1664,6 +1788,17 @@ function appendEvent(c, e) {
     case 'intake':
       li = h('li', { class: 'intake-item', 'data-seq': e.seq }, intakeCard(c, e, 'intake'));
       break;
+    case 'ticket_requested':
+      li = sysLine(c, e, ticketRequestedText(c, e), 'sys-ticket-requested');
+      break;
+    case 'ticket_linked': {
+      const url = safeUrl(e.url);
+      li = h('li', { class: 'sys ticket-linked', t: 'sys-ticket-linked', 'data-seq': e.seq, 'data-ticket': e.ticket },
+        h('time', { datetime: e.at, text: clock(e.at) }), ' ',
+        h('span', { text: `Ticket ${e.ticket} is linked to this chat${url ? ': ' : ''}` }),
+        url ? ticketAnchor(url, url, 'ticket-link') : null);
+      break;
+    }
     default:
       li = sysLine(c, e, e.kind.replace(/_/g, ' '));
   }
@@ -1753,10 +1888,12 @@ function refreshChat(c) {
   else if (live(c) && role === 'observer') banner = 'You are observing silently: the customer does not see you.';
   d.banner.hidden = !banner;
   d.banner.textContent = banner || '';
+  drawTickets(c);
   // Actions
   // (Nothing to monitor in a chat between agents.)
   const monitors = supervisor() && !owner && !c.agentChat && (live(c) || c.status === 'waiting');
-  const key = `${c.status}|${owner}|${role}|${monitors}|${c.agentChat}|${viewing}`;
+  const tickets = ticketable(c);
+  const key = `${c.status}|${owner}|${role}|${monitors}|${c.agentChat}|${viewing}|${tickets}`;
   if (d.actionsKey !== key) {
     d.actionsKey = key;
     d.actions.replaceChildren();
@@ -1789,6 +1926,19 @@ function refreshChat(c) {
     if (!c.agentChat) {
       d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'export', text: 'Export', onclick: () => toggleTools(c, 'export') }));
       if (c.customer.id) d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'journey', text: 'Journey', onclick: () => toggleTools(c, 'journey') }));
+    }
+    // Tickets from chats: whoever is (or was, once it ended) in the chat, and supervisors.
+    if (tickets) {
+      d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'ticket-create', text: 'Create ticket', title: 'Ask the ticket system for a new ticket with this chat',
+        onclick: () => { c.ticketAppendOpen = false; requestTicket(c, null); } }));
+      d.actions.append(h('button', { type: 'button', class: 'ghost', t: 'ticket-append', text: 'Append to ticket', title: 'Add this chat to an existing ticket',
+        'aria-expanded': String(c.ticketAppendOpen), onclick: (ev) => {
+          c.ticketAppendOpen = !c.ticketAppendOpen;
+          c.ticketError = '';
+          ev.currentTarget.setAttribute('aria-expanded', String(c.ticketAppendOpen));
+          drawTickets(c);
+          if (c.ticketAppendOpen) d.ticketInput.focus();
+        } }));
     }
     // Push a link to the customer (seed 004): whoever talks to the customer.
     if ((open || (role === 'conference' && live(c))) && !c.agentChat) {

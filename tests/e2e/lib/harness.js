@@ -4,6 +4,7 @@
 // tests/e2e/artifacts/ when a test fails.
 
 import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -344,4 +345,38 @@ export async function startChatForm(page, { customer, name, queue, text }) {
   if (queue !== undefined) await c(page, 'start-queue').selectOption(queue);
   await c(page, 'start-text').fill(text);
   await c(page, 'start-go').click();
+}
+
+/**
+ * A real webhook receiver (a bot, a help desk) for a test: a node:http server that checks each
+ * POST's Standard Webhooks signature against `secret` and its timestamp (within 5 minutes),
+ * answers 401/400 to a bad one (noting it in `errors`) and 204 to a good one, then hands the
+ * parsed body to `onHook` (its failures are noted in `errors` too). Listen on it with
+ * `.listen(0, '127.0.0.1')`.
+ */
+export function webhookReceiver(secret, errors, onHook) {
+  return createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const id = req.headers['webhook-id'];
+      const ts = req.headers['webhook-timestamp'];
+      const sigs = String(req.headers['webhook-signature'] || '').split(' ');
+      const want = `v1,${createHmac('sha256', secret).update(`${id}.${ts}.${raw}`).digest('base64')}`;
+      const fresh = Math.abs(Date.now() / 1000 - Number(ts)) < 300;
+      if (req.method !== 'POST' || !id || !fresh || !sigs.includes(want)) {
+        errors.push(`bad webhook: ${req.method} id=${id} ts=${ts} sig=${sigs.join(' ')} body=${raw.slice(0, 200)}`);
+        res.writeHead(401).end();
+        return;
+      }
+      let hook;
+      try { hook = JSON.parse(raw); } catch { errors.push(`webhook body is not JSON: ${raw.slice(0, 200)}`); res.writeHead(400).end(); return; }
+      if (hook.id !== id) errors.push(`webhook id header ${id} ≠ body id ${hook.id}`);
+      res.writeHead(204).end();
+      Promise.resolve()
+        .then(() => onHook(hook))
+        .catch((e) => errors.push(`${hook.type}: ${e.message}`));
+    });
+  });
 }

@@ -2,11 +2,9 @@
 // new chats first; the customer's "Connect to an agent" or the bot's own handover brings a person.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { createHmac } from 'node:crypto';
 import {
   launchBrowser, scenario, token, demoUrl, w, c, fillPrechat, customerSays, signInAgent,
-  acceptOffer, agentSays, testOrg, restSend, until, texts,
+  acceptOffer, agentSays, testOrg, restSend, until, texts, webhookReceiver,
 } from '../lib/harness.js';
 
 let browser;
@@ -80,28 +78,9 @@ async function startBot() {
       default: break; // handover.failed, conversation.handed_over, conversation.ended: noted only
     }
   };
-  const http = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const id = req.headers['webhook-id'];
-      const ts = req.headers['webhook-timestamp'];
-      const sigs = String(req.headers['webhook-signature'] || '').split(' ');
-      const want = `v1,${createHmac('sha256', BOT_SECRET).update(`${id}.${ts}.${raw}`).digest('base64')}`;
-      const fresh = Math.abs(Date.now() / 1000 - Number(ts)) < 300;
-      if (req.method !== 'POST' || !id || !fresh || !sigs.includes(want)) {
-        bot.errors.push(`bad webhook: ${req.method} id=${id} ts=${ts} sig=${sigs.join(' ')} body=${raw.slice(0, 200)}`);
-        res.writeHead(401).end();
-        return;
-      }
-      let hook;
-      try { hook = JSON.parse(raw); } catch { bot.errors.push(`webhook body is not JSON: ${raw.slice(0, 200)}`); res.writeHead(400).end(); return; }
-      if (hook.id !== id) bot.errors.push(`webhook id header ${id} ≠ body id ${hook.id}`);
-      bot.received.push(hook.type);
-      res.writeHead(204).end();
-      act(hook).catch((e) => bot.errors.push(`${hook.type}: ${e.message}`));
-    });
+  const http = webhookReceiver(BOT_SECRET, bot.errors, (hook) => {
+    bot.received.push(hook.type);
+    return act(hook);
   });
   await new Promise((r) => http.listen(0, '127.0.0.1', r));
   bot.port = http.address().port;
