@@ -5,8 +5,10 @@
 //! subscription. The conversation offers each event as it applies it, again its recent events
 //! when it is rebuilt (a node died between the append and the row: `replay_window_ms`), and its
 //! whole log when it is archived; the outbox keeps the first row of each id, so offering twice
-//! queues nothing twice. Writing a row never holds up the conversation (a background task,
-//! retried).
+//! queues nothing twice. Writing rows never holds up the conversation: one writer task per node
+//! takes the offers **in order** and writes them a batch per transaction, so a conversation's
+//! earlier rows are always in the outbox before its later ones (the claim, which only takes the
+//! oldest unfinished row of a line, then cannot overtake one not yet written).
 //!
 //! **Sending.** Each node's dispatcher claims due rows with a lease — only the oldest unfinished
 //! of each (subscription, conversation) — sends them concurrently, one per line, and records the
@@ -35,8 +37,16 @@ use crate::metrics::Metrics;
 use crate::orgs::Orgs;
 use crate::protocol::{EventKind, LogEvent};
 
-/// Attempts at writing rows into the outbox before they are given up (logged).
-const ENQUEUE_ATTEMPTS: u32 = 5;
+/// Offers waiting for the writer (DESIGN invariant 8).
+const WRITE_QUEUE: usize = 65_536;
+/// Most offers the writer puts in one transaction.
+const WRITE_BATCH: usize = 256;
+
+/// Rows to write, and who waits for them to be written.
+type Write = (
+    Vec<NewWebhook>,
+    Option<tokio::sync::oneshot::Sender<Result<(), crate::archive::ArchiveError>>>,
+);
 
 #[derive(Clone)]
 pub struct Webhooks {
@@ -48,6 +58,10 @@ struct Inner {
     orgs: Arc<Orgs>,
     settings: WebhookSettings,
     wake: tokio::sync::Notify,
+    /// Offers on their way to the outbox, written one batch at a time in order.
+    writes: tokio::sync::mpsc::Sender<Write>,
+    /// The writer's end, until `start` takes it.
+    pending_writes: Mutex<Option<tokio::sync::mpsc::Receiver<Write>>>,
     /// `org/subscription` → its circuit on this node.
     breakers: Mutex<HashMap<String, Breaker>>,
     last_error: Mutex<Option<String>>,
@@ -71,12 +85,15 @@ impl Webhooks {
         settings: WebhookSettings,
         metrics: &Metrics,
     ) -> Self {
+        let (writes, pending) = tokio::sync::mpsc::channel(WRITE_QUEUE);
         Self {
             inner: Arc::new(Inner {
                 archive,
                 orgs,
                 settings,
                 wake: tokio::sync::Notify::new(),
+                writes,
+                pending_writes: Mutex::new(Some(pending)),
                 breakers: Mutex::new(HashMap::new()),
                 last_error: Mutex::new(None),
                 delivered: metrics.webhooks_delivered.clone(),
@@ -91,6 +108,9 @@ impl Webhooks {
     /// Starts this node's dispatcher (on the current actix system: the HTTP client is not
     /// `Send`).
     pub fn start(&self) {
+        if let Some(writes) = self.inner.pending_writes.lock().take() {
+            tokio::spawn(self.inner.clone().write(writes));
+        }
         actix_rt::spawn(self.inner.clone().run());
     }
 
@@ -172,38 +192,35 @@ impl Webhooks {
         self.enqueue_in_background(rows);
     }
 
-    /// Queues rows now (the caller waits: a ticket request is answered once it is durable).
+    /// Queues rows and waits until they are in the outbox (a ticket request is answered once
+    /// its webhook is durable). Through the same ordered writer as every offer.
     pub async fn enqueue(&self, rows: Vec<NewWebhook>) -> Result<(), crate::archive::ArchiveError> {
         if rows.is_empty() {
             return Ok(());
         }
-        self.inner.archive.webhooks().enqueue_webhooks(rows).await?;
-        self.inner.wake.notify_one();
-        Ok(())
+        let (done, written) = tokio::sync::oneshot::channel();
+        self.inner
+            .writes
+            .try_send((rows, Some(done)))
+            .map_err(|_| {
+                crate::archive::ArchiveError::Other("the webhook writer is full".into())
+            })?;
+        written
+            .await
+            .map_err(|_| crate::archive::ArchiveError::Other("the webhook writer stopped".into()))?
     }
 
+    /// Hands rows to this node's writer, which writes them in the order offered: a line's
+    /// earlier rows are in the outbox before its later ones, so a claim never overtakes them.
     fn enqueue_in_background(&self, rows: Vec<NewWebhook>) {
         if rows.is_empty() {
             return;
         }
-        let this = self.clone();
-        tokio::spawn(async move {
-            let mut pause = Duration::from_millis(100);
-            for attempt in 1..=ENQUEUE_ATTEMPTS {
-                match this.enqueue(rows.clone()).await {
-                    Ok(()) => return,
-                    Err(e) if attempt == ENQUEUE_ATTEMPTS => {
-                        // The conversation offers them again when it is rebuilt or archived.
-                        tracing::error!(error = %e, rows = rows.len(), "Could not queue webhooks; they are offered again when the conversation is archived.");
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, attempt, "Queueing webhooks failed; retrying.");
-                        tokio::time::sleep(pause).await;
-                        pause *= 2;
-                    }
-                }
-            }
-        });
+        if let Err(e) = self.inner.writes.try_send((rows, None)) {
+            // Bounded (DESIGN invariant 8): the conversation offers them again when it is
+            // rebuilt or archived.
+            tracing::error!(error = %e, "The webhook writer is full; these webhooks are offered again when their conversation is archived.");
+        }
     }
 
     /// Whether this node has the subscription's circuit open now.
@@ -231,6 +248,40 @@ impl Webhooks {
 }
 
 impl Inner {
+    /// The writer: takes offers in order, a batch at a time, and writes each batch in one
+    /// transaction, retrying (later offers wait: order first) until the database takes it.
+    async fn write(self: Arc<Self>, mut writes: tokio::sync::mpsc::Receiver<Write>) {
+        let mut batch = Vec::new();
+        while writes.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+            let rows: Vec<NewWebhook> = batch.iter().flat_map(|(r, _)| r.clone()).collect();
+            let mut pause = Duration::from_millis(50);
+            let outcome = loop {
+                match self.archive.webhooks().enqueue_webhooks(rows.clone()).await {
+                    Ok(()) => break Ok(()),
+                    Err(e) if pause > Duration::from_secs(5) => break Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, rows = rows.len(), "Writing webhooks failed; retrying.");
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
+                }
+            };
+            if let Err(e) = &outcome {
+                // They are offered again when their conversation is archived.
+                tracing::error!(error = %e, rows = rows.len(), "Could not write webhooks; they are offered again when their conversation is archived.");
+            }
+            for (_, done) in batch.drain(..) {
+                if let Some(done) = done {
+                    let _ = done.send(match &outcome {
+                        Ok(()) => Ok(()),
+                        Err(e) => Err(crate::archive::ArchiveError::Other(e.to_string())),
+                    });
+                }
+            }
+            self.wake.notify_one();
+        }
+    }
+
     async fn run(self: Arc<Self>) {
         let poll = Duration::from_millis(self.settings.poll_ms.max(10));
         let mut last_purge = Instant::now();
