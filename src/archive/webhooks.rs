@@ -30,6 +30,8 @@ pub struct NewWebhook {
 /// A row a dispatcher claimed.
 #[derive(Debug, Clone)]
 pub struct ClaimedWebhook {
+    /// The row's number (its key in the outcome updates).
+    pub n: i64,
     pub org: String,
     pub subscription: String,
     pub id: String,
@@ -70,8 +72,8 @@ pub trait WebhookOutbox: Send + Sync + 'static {
         skip: Vec<String>,
     ) -> ArchiveFuture<Vec<ClaimedWebhook>>;
 
-    /// The claimed attempt was acknowledged.
-    fn webhook_delivered(&self, c: &ClaimedWebhook, now_us: i64) -> ArchiveFuture<()>;
+    /// The claimed attempts were acknowledged (one statement for all of them).
+    fn webhooks_delivered(&self, claimed: Vec<ClaimedWebhook>, now_us: i64) -> ArchiveFuture<()>;
 
     /// The claimed attempt failed: due again at `retry_us`, or dead when `None`.
     fn webhook_failed(
@@ -122,9 +124,10 @@ INSERT INTO webhook_outbox (org, subscription, id, conversation, seq, event_type
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)
 ON CONFLICT (org, subscription, id) DO NOTHING";
 
-/// Candidates; each is then taken with [`TAKE`], which only one node wins.
+/// Candidates; they are then taken with one [`take`] statement, whose condition only one node's
+/// update meets for each row.
 pub(super) const DUE: &str = "\
-SELECT o.org, o.subscription, o.id FROM webhook_outbox o
+SELECT o.n, o.org, o.subscription FROM webhook_outbox o
 WHERE ((o.status = 'pending' AND o.due_us <= $1) OR (o.status = 'sending' AND o.claimed_until_us < $1))
   AND NOT EXISTS (
     SELECT 1 FROM webhook_outbox p
@@ -132,18 +135,33 @@ WHERE ((o.status = 'pending' AND o.due_us <= $1) OR (o.status = 'sending' AND o.
       AND p.status IN ('pending', 'sending') AND p.seq < o.seq)
 ORDER BY o.due_us LIMIT $2";
 
-pub(super) const TAKE: &str = "\
-UPDATE webhook_outbox SET status = 'sending', claimed_until_us = $4, attempts = attempts + 1
-WHERE org = $1 AND subscription = $2 AND id = $3
-  AND ((status = 'pending' AND due_us <= $5) OR (status = 'sending' AND claimed_until_us < $5))";
+/// Takes the rows numbered `ns` that are still due: `$1` the lease, `$2` now. The numbers are
+/// integers written into the statement (never text from outside).
+pub(super) fn take(ns: &[i64]) -> String {
+    let list: Vec<String> = ns.iter().map(i64::to_string).collect();
+    format!(
+        "UPDATE webhook_outbox SET status = 'sending', claimed_until_us = $1, attempts = attempts + 1 \
+         WHERE n IN ({}) \
+           AND ((status = 'pending' AND due_us <= $2) OR (status = 'sending' AND claimed_until_us < $2)) \
+         RETURNING n, org, subscription, id, body, attempts",
+        list.join(", ")
+    )
+}
 
-pub(super) const CLAIMED: &str = "\
-SELECT body, attempts FROM webhook_outbox WHERE org = $1 AND subscription = $2 AND id = $3";
-
-pub(super) const DELIVERED: &str = "\
-UPDATE webhook_outbox SET status = 'delivered', delivered_us = $5, claimed_until_us = NULL,
-    last_error = NULL
-WHERE org = $1 AND subscription = $2 AND id = $3 AND status = 'sending' AND attempts = $4";
+/// Marks the given attempts delivered (`$1`: now); an attempt whose lease was taken over in
+/// the meantime is left alone (the row's attempt count moved on).
+pub(super) fn delivered(claimed: &[ClaimedWebhook]) -> String {
+    let rows: Vec<String> = claimed
+        .iter()
+        .map(|c| format!("(n = {} AND attempts = {})", c.n, c.attempt))
+        .collect();
+    format!(
+        "UPDATE webhook_outbox SET status = 'delivered', delivered_us = $1, claimed_until_us = NULL, \
+             last_error = NULL \
+         WHERE status = 'sending' AND ({})",
+        rows.join(" OR ")
+    )
+}
 
 pub(super) const FAILED: &str = "\
 UPDATE webhook_outbox SET status = CASE WHEN $6 IS NULL THEN 'dead' ELSE 'pending' END,
@@ -243,65 +261,55 @@ macro_rules! webhooks_impl {
                 use $crate::archive::webhooks::*;
                 let pool = self.pool.clone();
                 Box::pin(self.rt.run(async move {
-                    // Open circuits are skipped after the read: fetch a little more.
+                    // Open circuits are skipped: fetch a little more.
                     let fetch = limit.saturating_add(skip.len().saturating_mul(4));
-                    let due: Vec<(String, String, String)> = sqlx::query_as(DUE)
+                    let due: Vec<(i64, String, String)> = sqlx::query_as(DUE)
                         .bind(now_us)
                         .bind(i64::try_from(fetch).unwrap_or(i64::MAX))
                         .fetch_all(&pool)
                         .await?;
-                    let mut claimed = Vec::new();
-                    for (org, subscription, id) in due {
-                        if claimed.len() >= limit
-                            || skip.iter().any(|s| *s == format!("{org}/{subscription}"))
-                        {
-                            continue;
-                        }
-                        let taken = sqlx::query(TAKE)
-                            .bind(&org)
-                            .bind(&subscription)
-                            .bind(&id)
+                    let ns: Vec<i64> = due
+                        .into_iter()
+                        .filter(|(_, org, sub)| !skip.iter().any(|s| *s == format!("{org}/{sub}")))
+                        .map(|(n, _, _)| n)
+                        .take(limit)
+                        .collect();
+                    if ns.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    // One statement: a row another node took meanwhile no longer matches.
+                    let rows: Vec<(i64, String, String, String, String, i64)> =
+                        sqlx::query_as(&take(&ns))
                             .bind(lease_until_us)
                             .bind(now_us)
-                            .execute(&pool)
-                            .await?
-                            .rows_affected();
-                        if taken == 0 {
-                            continue; // another node's
-                        }
-                        let row: Option<(String, i64)> = sqlx::query_as(CLAIMED)
-                            .bind(&org)
-                            .bind(&subscription)
-                            .bind(&id)
-                            .fetch_optional(&pool)
+                            .fetch_all(&pool)
                             .await?;
-                        if let Some((body, attempt)) = row {
-                            claimed.push(ClaimedWebhook {
-                                org,
-                                subscription,
-                                id,
-                                body,
-                                attempt,
-                            });
-                        }
-                    }
+                    let claimed = rows
+                        .into_iter()
+                        .map(|(n, org, subscription, id, body, attempt)| ClaimedWebhook {
+                            n,
+                            org,
+                            subscription,
+                            id,
+                            body,
+                            attempt,
+                        })
+                        .collect::<Vec<_>>();
                     Ok(claimed)
                 }))
             }
 
-            fn webhook_delivered(
+            fn webhooks_delivered(
                 &self,
-                c: &$crate::archive::webhooks::ClaimedWebhook,
+                claimed: Vec<$crate::archive::webhooks::ClaimedWebhook>,
                 now_us: i64,
             ) -> $crate::archive::ArchiveFuture<()> {
                 let pool = self.pool.clone();
-                let c = c.clone();
                 Box::pin(self.rt.run(async move {
-                    sqlx::query($crate::archive::webhooks::DELIVERED)
-                        .bind(c.org)
-                        .bind(c.subscription)
-                        .bind(c.id)
-                        .bind(c.attempt)
+                    if claimed.is_empty() {
+                        return Ok(());
+                    }
+                    sqlx::query(&$crate::archive::webhooks::delivered(&claimed))
                         .bind(now_us)
                         .execute(&pool)
                         .await?;

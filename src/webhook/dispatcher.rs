@@ -286,8 +286,9 @@ impl Inner {
         let poll = Duration::from_millis(self.settings.poll_ms.max(10));
         let mut last_purge = Instant::now();
         loop {
-            // A full batch means more may be due: go again at once.
-            while self.round().await >= self.settings.batch.max(1) {}
+            // Go again at once while anything was claimed: each delivery lets its line's next
+            // webhook go, and a full batch means more may be due.
+            while self.round().await > 0 {}
             if let Ok(n) = self.archive.webhooks().webhook_backlog().await {
                 self.backlog.set(n);
             }
@@ -341,11 +342,22 @@ impl Inner {
             let this = self.clone();
             async move { this.deliver(c).await }
         });
-        futures_util::future::join_all(sends).await;
+        // The acknowledged ones are recorded together, in one statement.
+        let delivered: Vec<ClaimedWebhook> = futures_util::future::join_all(sends)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Err(e) = outbox.webhooks_delivered(delivered, now_us()).await {
+            // Their leases run out and they are sent again: at least once.
+            tracing::warn!(error = %e, "Recording delivered webhooks failed.");
+        }
         n
     }
 
-    async fn deliver(&self, c: ClaimedWebhook) {
+    /// One attempt; the claim back when it was acknowledged (recorded by the round), else its
+    /// failure is recorded here.
+    async fn deliver(&self, c: ClaimedWebhook) -> Option<ClaimedWebhook> {
         let key = format!("{}/{}", c.org, c.subscription);
         let sub = OrgId::parse(&c.org)
             .ok()
@@ -371,7 +383,7 @@ impl Inner {
             Ok(()) => {
                 self.delivered.inc();
                 self.breakers.lock().remove(&key);
-                outbox.webhook_delivered(&c, now_us()).await
+                return Some(c);
             }
             Err(error) => {
                 self.failures.inc();
@@ -391,6 +403,7 @@ impl Inner {
             // The claim's lease runs out and the webhook is sent again: at least once.
             tracing::warn!(webhook = %c.id, error = %e, "Recording a webhook's outcome failed.");
         }
+        None
     }
 
     /// Counts a failure of the subscription; opens its circuit at the threshold.

@@ -58,9 +58,16 @@ pub async fn one_line_at_a_time_dead_rows_step_aside_and_pull_reads_after_a_curs
         .find(|c| c.id == "c1.1")
         .expect("c1.1")
         .clone();
-    w.webhook_delivered(claimed.iter().find(|c| c.id == "c2.1").expect("c2.1"), now)
-        .await
-        .expect("delivered");
+    w.webhooks_delivered(
+        vec![claimed
+            .iter()
+            .find(|c| c.id == "c2.1")
+            .expect("c2.1")
+            .clone()],
+        now,
+    )
+    .await
+    .expect("delivered");
     // c1.1 fails for good (its last attempt): dead, and c1.2 is free to go.
     w.webhook_failed(&first, "answered 500", None)
         .await
@@ -87,7 +94,7 @@ pub async fn one_line_at_a_time_dead_rows_step_aside_and_pull_reads_after_a_curs
         .expect("reclaim");
     assert_eq!(retaken.len(), 1);
     assert_eq!(retaken[0].attempt, 2);
-    w.webhook_delivered(&next[0], later)
+    w.webhooks_delivered(vec![next[0].clone()], later)
         .await
         .expect("stale outcome");
     assert_eq!(
@@ -95,7 +102,7 @@ pub async fn one_line_at_a_time_dead_rows_step_aside_and_pull_reads_after_a_curs
         1,
         "the stale outcome changed nothing"
     );
-    w.webhook_delivered(&retaken[0], later)
+    w.webhooks_delivered(vec![retaken[0].clone()], later)
         .await
         .expect("delivered");
     assert_eq!(w.webhook_backlog().await.expect("backlog"), 0);
