@@ -20,7 +20,7 @@ use crate::domain::bot::{handover_queue, MAX_INTAKE_BYTES, MAX_SUMMARY_CHARS};
 use crate::domain::org::OrgConfig;
 use crate::domain::start::DEFAULT_CHANNEL;
 use crate::ids::{ConvKey, ConversationId, QueueId, QueueKey};
-use crate::protocol::{CommandError, ErrorCode, HandoverBy};
+use crate::protocol::{CommandError, ErrorCode};
 
 /// How long a minted bot token lasts.
 const BOT_TOKEN_TTL_SECS: u64 = 365 * 24 * 3600;
@@ -233,7 +233,6 @@ async fn handover(
         return Err(CommandError::bad_request("skill is limited to 64 characters").into());
     }
     let msg = Handover {
-        by: Some(HandoverBy::Bot),
         bot: Some(bot.bot.clone()),
         customer: None,
         queue: body.queue,

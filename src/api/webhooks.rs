@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::conversations::find;
-use super::{ApiResult, Authed};
+use super::{ApiError, ApiResult, Authed};
 use crate::actors::conversation::{ConversationActor, LinkTicket, RequestTicket, Who};
 use crate::actors::route::ask;
 use crate::actors::Rt;
@@ -122,20 +122,13 @@ async fn delete(
 }
 
 /// The subscription, which must exist.
-fn subscription(
-    rt: &Rt,
-    staff: &crate::auth::Staff,
-    id: &str,
-) -> Result<Subscription, CommandError> {
-    let org = rt
-        .orgs
-        .get(&staff.org)
-        .ok_or_else(|| CommandError::not_found("org"))?;
-    org.webhooks
+fn subscription(rt: &Rt, staff: &crate::auth::Staff, id: &str) -> Result<Subscription, ApiError> {
+    super::config::org(rt, &staff.org)?
+        .webhooks
         .iter()
         .find(|s| s.id == id)
         .cloned()
-        .ok_or_else(|| CommandError::not_found("webhook subscription"))
+        .ok_or_else(|| CommandError::not_found("webhook subscription").into())
 }
 
 #[derive(Deserialize)]

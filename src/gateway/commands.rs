@@ -24,7 +24,7 @@ use crate::hub::Audience;
 use crate::ids::{AgentId, AgentKey, ConversationId, QueueKey};
 use crate::protocol::client::Command;
 use crate::protocol::server::AckData;
-use crate::protocol::{CommandError, ErrorCode, HandoverBy};
+use crate::protocol::{CommandError, ErrorCode};
 
 impl Session {
     fn customer(&self) -> Result<Customer, CommandError> {
@@ -157,7 +157,6 @@ impl Session {
             Command::Handover { conversation } => {
                 let customer = self.customer()?.id;
                 let asked = Handover {
-                    by: Some(HandoverBy::Customer),
                     customer: Some(customer),
                     ..Default::default()
                 };

@@ -51,11 +51,10 @@ pub struct BotEnd {
 }
 
 /// The chat goes from the bot to a person: asked by the bot, by the customer ("Connect to an
-/// agent") or by the reply timeout.
+/// agent") or — neither named — by the reply timeout.
 #[derive(Message, Clone, Serialize, Deserialize, Default)]
 #[rtype(result = "Result<HandoverOutcome, CommandError>")]
 pub struct Handover {
-    pub by: Option<HandoverBy>,
     /// The bot asking (checked against the chat's bot).
     pub bot: Option<String>,
     /// The customer asking (checked against the chat's customer).
@@ -132,7 +131,11 @@ impl ConversationActor {
         &mut self,
         msg: Handover,
     ) -> fut::LocalBoxActorFuture<Self, Result<HandoverOutcome, CommandError>> {
-        let by = msg.by.unwrap_or(HandoverBy::Bot);
+        let by = match (&msg.bot, &msg.customer) {
+            (Some(_), _) => HandoverBy::Bot,
+            (None, Some(_)) => HandoverBy::Customer,
+            (None, None) => HandoverBy::Timeout,
+        };
         let Some(org) = self.org() else {
             return Box::pin(fut::ready(Err(CommandError::not_found("org"))));
         };

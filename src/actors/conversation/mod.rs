@@ -326,12 +326,12 @@ impl ConversationActor {
         if self.state.bot.is_some() {
             self.feed_bot(before, event, ctx);
         }
-        if !self.fenced {
-            if let Some(org) = self.org() {
-                self.rt
-                    .webhooks
-                    .offer(&org, &self.key.id, std::slice::from_ref(event));
-            }
+        // The org's document, read once for the webhooks and the timers.
+        let org = self.org();
+        if let (false, Some(org)) = (self.fenced, &org) {
+            self.rt
+                .webhooks
+                .offer(org, &self.key.id, std::slice::from_ref(event));
         }
         // A new status, owner or ticket is readable through REST once its command is
         // acknowledged.
@@ -354,7 +354,9 @@ impl ConversationActor {
             }
         }
         self.recount();
-        self.arm_timers();
+        if let Some(org) = &org {
+            self.arm_timers_for(org);
+        }
         self.schedule_passivation(ctx);
     }
 
@@ -368,7 +370,12 @@ impl ConversationActor {
     /// Asks the timer supervisor for the earliest deadline of each kind, if it is earlier than
     /// what is already asked for. A later deadline needs no message: the early wake-up re-checks.
     pub(crate) fn arm_timers(&mut self) {
-        let Some(org) = self.org() else { return };
+        if let Some(org) = self.org() {
+            self.arm_timers_for(&org);
+        }
+    }
+
+    fn arm_timers_for(&mut self, org: &OrgConfig) {
         for kind in TimerKind::ALL {
             let Some(at) = self.state.deadline(kind, &org.settings) else {
                 // No deadline any more (the chat moved on, or is done): an armed wake-up would

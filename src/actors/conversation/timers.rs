@@ -76,10 +76,7 @@ impl Handler<TimerFired> for ConversationActor {
                 .map(done)
                 .boxed_local(),
             TimerKind::BotReply => self
-                .handover(super::Handover {
-                    by: Some(crate::protocol::HandoverBy::Timeout),
-                    ..Default::default()
-                })
+                .handover(super::Handover::default())
                 .map(|r, _, _| r.map(|_| 0))
                 .map(done)
                 .boxed_local(),
