@@ -91,7 +91,7 @@ fn append(c: &mut Criterion) {
                     n += 1;
                     let (key, fence) = &convs[n as usize % CONVERSATIONS];
                     let out = engine
-                        .append(key, *fence, vec![message(n)])
+                        .append(key, *fence, 0, vec![message(n)])
                         .await
                         .expect("append");
                     assert!(!out[0].duplicate);
@@ -112,7 +112,7 @@ fn append(c: &mut Criterion) {
                     let appends = (0..IN_FLIGHT).map(|i| {
                         n += 1;
                         let (key, fence) = &convs[i % CONVERSATIONS];
-                        engine.append(key, *fence, vec![message(n)])
+                        engine.append(key, *fence, 0, vec![message(n)])
                     });
                     for out in join_all(appends.collect::<Vec<_>>()).await {
                         out.expect("append");
@@ -127,8 +127,8 @@ fn append(c: &mut Criterion) {
     // What the figures stand for: a retry is deduplicated and a stale epoch is fenced.
     system.block_on(async {
         let (key, fence) = &convs[0];
-        let first = engine.append(key, *fence, vec![message(0)]).await;
-        let again = engine.append(key, *fence, vec![message(0)]).await;
+        let first = engine.append(key, *fence, 0, vec![message(0)]).await;
+        let again = engine.append(key, *fence, 0, vec![message(0)]).await;
         let (first, again) = (first.expect("append"), again.expect("retry"));
         assert!(
             again[0].duplicate,
@@ -142,7 +142,7 @@ fn append(c: &mut Criterion) {
             .await
             .expect("release");
         cluster.claim(&actor, None).await.expect("re-claim");
-        let stale = engine.append(key, *fence, vec![message(1 << 40)]).await;
+        let stale = engine.append(key, *fence, 0, vec![message(1 << 40)]).await;
         assert!(
             matches!(stale, Err(EngineError::Fenced { .. })),
             "a stale epoch must be refused: {stale:?}"

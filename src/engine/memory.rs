@@ -266,6 +266,7 @@ impl Engine for MemoryEngine {
         &self,
         conv: &ConvKey,
         _fence: Fence,
+        _prev_public: u64,
         events: Vec<NewEvent>,
     ) -> EngineFuture<Vec<Appended>> {
         if self.forgotten.lock().contains(conv) {

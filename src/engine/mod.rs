@@ -297,11 +297,14 @@ pub trait Engine: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
 
     /// Appends events in order, assigning consecutive seqs. Deduplicated events return the
-    /// original. The whole batch is written or nothing is.
+    /// original. The whole batch is written or nothing is. `prev_public` is the conversation's
+    /// last public seq before the batch: a cluster engine tells the other nodes of each new
+    /// event in the same step (the customers' frames carry the previous public seq).
     fn append(
         &self,
         conv: &ConvKey,
         fence: Fence,
+        prev_public: u64,
         events: Vec<NewEvent>,
     ) -> EngineFuture<Vec<Appended>>;
 

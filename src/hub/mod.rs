@@ -25,6 +25,7 @@ use crate::engine::Topic;
 mod relay;
 
 use crate::ids::{AgentKey, ConvKey, ConversationId, CustomerKey, OrgId};
+use crate::protocol::server::event_frame;
 use crate::protocol::{LogEvent, ServerFrame, Signal, Visibility};
 use relay::{Bus, Relay};
 
@@ -54,40 +55,57 @@ pub struct EventDelivery {
 }
 
 impl EventDelivery {
+    /// The delivery of an event logged on this node: the event is serialized once and spliced
+    /// into each audience's frame.
     pub fn new(
         conversation: &ConversationId,
         epoch: &str,
         event: &LogEvent,
         prev_public: u64,
     ) -> Self {
-        let agent_frame = ServerFrame::Event {
+        let json = serde_json::to_string(event).unwrap_or_else(|err| {
+            tracing::error!(%err, seq = event.seq, "Failed to serialize an event.");
+            "null".to_string()
+        });
+        let mut d = Self::from_json(
             conversation,
-            seq: event.seq,
-            prev: event.seq.saturating_sub(1),
             epoch,
-            event,
-        }
-        .to_json();
-        let customer_frame = (event.visibility == Visibility::Public).then(|| {
-            ByteString::from(
-                ServerFrame::Event {
-                    conversation,
-                    seq: event.seq,
-                    prev: prev_public,
-                    epoch,
-                    event,
-                }
-                .to_json(),
-            )
+            event.seq,
+            prev_public,
+            event.visibility,
+            &json,
+        );
+        d.applied_at = Some(Instant::now());
+        d
+    }
+
+    /// The delivery of an event given as its log JSON (an event another node logged).
+    pub fn from_json(
+        conversation: &ConversationId,
+        epoch: &str,
+        seq: u64,
+        prev_public: u64,
+        visibility: Visibility,
+        event_json: &str,
+    ) -> Self {
+        let agent_frame = event_frame(conversation, seq, seq.saturating_sub(1), epoch, event_json);
+        let customer_frame = (visibility == Visibility::Public).then(|| {
+            ByteString::from(event_frame(
+                conversation,
+                seq,
+                prev_public,
+                epoch,
+                event_json,
+            ))
         });
         Self {
             conversation: conversation.clone(),
-            seq: event.seq,
+            seq,
             prev_public,
-            visibility: event.visibility,
+            visibility,
             agent_frame: ByteString::from(agent_frame),
             customer_frame,
-            applied_at: Some(Instant::now()),
+            applied_at: None,
         }
     }
 }
@@ -287,17 +305,11 @@ impl Hub {
         }
     }
 
-    /// Delivers a logged event to every follower allowed to see it, on every node.
+    /// Delivers a logged event to every follower on this node allowed to see it. The other
+    /// nodes hear of it from the engine: the cluster engine's append publishes each new event
+    /// on the conversation's topic in the same script (one round trip, DESIGN §4), and
+    /// [`Hub::deliver_remote`] hands it to their followers.
     pub fn publish(&self, key: &ConvKey, delivery: Arc<EventDelivery>) {
-        self.relay(Topic::Conversation(key.clone()), |o| Relay::Event {
-            o,
-            c: delivery.conversation.clone(),
-            seq: delivery.seq,
-            pp: delivery.prev_public,
-            vis: delivery.visibility,
-            af: delivery.agent_frame.to_string(),
-            cf: delivery.customer_frame.as_ref().map(|f| f.to_string()),
-        });
         self.publish_local(key, delivery);
     }
 

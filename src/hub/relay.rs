@@ -1,5 +1,8 @@
 //! The hub's cross-node half (cluster mode): live notifications published on conversation and
 //! agent topics for the other nodes, and the ones they publish handed to the local fan-out.
+//! Logged events are not published here: the engine's append script publishes each one in the
+//! same round trip as the append ([`EventRelay`]); this node's publisher carries the rest
+//! (signals, controls, resyncs).
 //! Notifications are at most once (DESIGN §4): a lost one is a gap that the receiving sessions
 //! fill from the log, so the outgoing queue is bounded and drops rather than grows.
 
@@ -14,21 +17,12 @@ use crate::engine::{SharedCluster, Topic};
 use crate::ids::{ConversationId, CustomerId, CustomerKey};
 use crate::protocol::Visibility;
 
-/// What crosses nodes on conversation and agent topics: frames already serialized by the
-/// node that produced them, so that receivers only hand them on. `o` is the sending instance
-/// (which delivered to its own sockets already).
+/// What crosses nodes on conversation and agent topics besides logged events (see
+/// [`EventRelay`]): frames already serialized by the node that produced them, so that receivers
+/// only hand them on. `o` is the sending instance (which delivered to its own sockets already).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub(super) enum Relay {
-    Event {
-        o: String,
-        c: ConversationId,
-        seq: u64,
-        pp: u64,
-        vis: Visibility,
-        af: String,
-        cf: Option<String>,
-    },
     Signal {
         o: String,
         customer: bool,
@@ -56,6 +50,38 @@ pub(super) enum Relay {
         o: String,
         c: ConversationId,
     },
+}
+
+/// A logged event as the cluster engine's append script publishes it on the conversation's
+/// topic (`append.lua`): a head `{"t":"event","o":…,"c":…,"g":…,"seq":…,"pp":…,"vis":…}`, a
+/// newline, and the event as the log's own JSON. Receivers parse the short head and splice the
+/// event into their followers' frames without parsing it.
+#[derive(Debug, Deserialize)]
+struct EventRelay<'a> {
+    /// The instance that logged it (and delivered it to its own sockets).
+    #[serde(borrow)]
+    o: &'a str,
+    c: ConversationId,
+    /// The log's generation: the frames' `epoch`.
+    #[serde(borrow)]
+    g: &'a str,
+    seq: u64,
+    /// The previous public seq.
+    pp: u64,
+    vis: Visibility,
+}
+
+/// How every event notification starts (no other relay message does: their tags differ).
+const EVENT_RELAY_PREFIX: &str = r#"{"t":"event","#;
+
+/// An event notification's head and the event's JSON. JSON text written by serde or by the
+/// script never holds a raw newline, so the first one ends the head.
+fn parse_event_relay(payload: &str) -> Result<(EventRelay<'_>, &str), String> {
+    let (head, event) = payload
+        .split_once('\n')
+        .ok_or_else(|| "no event after the head".to_string())?;
+    let head = serde_json::from_str(head).map_err(|e| e.to_string())?;
+    Ok((head, event))
 }
 
 /// Most notifications sent in one pipeline.
@@ -142,6 +168,21 @@ impl Hub {
     /// Handles a message another node published on a conversation or agent topic.
     pub fn deliver_remote(&self, topic: &Topic, payload: &str) {
         let Some(bus) = self.bus.get() else { return };
+        if payload.starts_with(EVENT_RELAY_PREFIX) {
+            let Topic::Conversation(key) = topic else {
+                return;
+            };
+            match parse_event_relay(payload) {
+                Ok((ev, event)) if ev.o != bus.instance => {
+                    let delivery =
+                        EventDelivery::from_json(&ev.c, ev.g, ev.seq, ev.pp, ev.vis, event);
+                    self.publish_local(key, Arc::new(delivery));
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "Unreadable event notification."),
+            }
+            return;
+        }
         let relay = match serde_json::from_str::<Relay>(payload) {
             Ok(r) => r,
             Err(err) => {
@@ -150,29 +191,6 @@ impl Hub {
             }
         };
         match (topic, relay) {
-            (
-                Topic::Conversation(key),
-                Relay::Event {
-                    o,
-                    c,
-                    seq,
-                    pp,
-                    vis,
-                    af,
-                    cf,
-                },
-            ) if o != bus.instance => {
-                let delivery = EventDelivery {
-                    conversation: c,
-                    seq,
-                    prev_public: pp,
-                    visibility: vis,
-                    agent_frame: ByteString::from(af),
-                    customer_frame: cf.map(ByteString::from),
-                    applied_at: None,
-                };
-                self.publish_local(key, Arc::new(delivery));
-            }
             (
                 Topic::Conversation(key),
                 Relay::Signal {

@@ -207,6 +207,40 @@ pub enum ServerFrame<'a> {
     },
 }
 
+/// The `event` frame of an event that is already JSON (`event_json`, a serialized
+/// [`LogEvent`]): byte for byte what [`ServerFrame::Event`] serializes to, without serializing
+/// the event again. The hub serializes each event once and splices it into the agents' and the
+/// customers' frames; nodes that receive an event from the cluster's log splice the stored text.
+pub fn event_frame(
+    conversation: &ConversationId,
+    seq: u64,
+    prev: u64,
+    epoch: &str,
+    event_json: &str,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(event_json.len() + epoch.len() + 96);
+    out.push_str(r#"{"type":"event","conversation":"#);
+    push_json_str(&mut out, conversation.as_str());
+    let _ = write!(out, r#","seq":{seq},"prev":{prev},"epoch":"#);
+    push_json_str(&mut out, epoch);
+    out.push_str(r#","event":"#);
+    out.push_str(event_json);
+    out.push('}');
+    out
+}
+
+/// Appends `s` as a JSON string (quoted; escaped the way serde_json escapes).
+fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::Value::from(s).to_string());
+    }
+}
+
 impl ServerFrame<'_> {
     /// Serializes to JSON text. Serializing these types cannot fail: they hold no maps with
     /// non-string keys and no user-defined `Serialize` impls that error.
@@ -215,5 +249,46 @@ impl ServerFrame<'_> {
             tracing::error!(%err, "Failed to serialize a server frame.");
             r#"{"type":"error","code":"internal","message":"serialization failed"}"#.to_string()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::protocol::{Author, AuthorRole, EventKind, Visibility};
+
+    #[test]
+    fn a_spliced_event_frame_is_the_serialized_one() {
+        let conversation = ConversationId::parse("c-1").expect("id");
+        let event = LogEvent {
+            seq: 7,
+            at: chrono::Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap(),
+            visibility: Visibility::Public,
+            author: Author {
+                role: AuthorRole::Customer,
+                id: Some("v1".into()),
+                name: Some("Zoë \"Z\" \\ Ünal\n".into()),
+            },
+            kind: EventKind::Message {
+                text: "où est ma commande ? \u{1F600} </script>".into(),
+                client_msg_id: "m1".into(),
+                attachments: Vec::new(),
+            },
+            redacted: false,
+        };
+        let json = serde_json::to_string(&event).expect("json");
+        for epoch in ["r0a1b2c3d4e5f", "odd \"epoch\"\t"] {
+            let whole = ServerFrame::Event {
+                conversation: &conversation,
+                seq: 7,
+                prev: 3,
+                epoch,
+                event: &event,
+            }
+            .to_json();
+            assert_eq!(event_frame(&conversation, 7, 3, epoch, &json), whole);
+        }
     }
 }

@@ -261,14 +261,20 @@ impl ConversationActor {
         &mut self,
         events: Vec<NewEvent>,
     ) -> impl ActorFuture<Self, Output = Result<Vec<Appended>, CommandError>> {
+        // The handlers that append are atomic (see the module's notes), so no other append
+        // lands between this one and its apply: the batch follows this public seq.
+        let prev_public = self.state.last_public_seq;
         self.rt
             .engine
-            .append(&self.key, self.fence, events)
+            .append(&self.key, self.fence, prev_public, events)
             .into_actor(self)
-            .then(|res, act, ctx| {
+            .then(move |res, act, ctx| {
                 let summary_before = act.summary_version;
                 let result = match res {
                     Ok(appended) => {
+                        if act.state.last_public_seq != prev_public {
+                            tracing::warn!(conversation = %act.key.id, "An append overlapped another; other nodes' customers may resume to fill a gap.");
+                        }
                         if let Some(first) = appended.first() {
                             act.epoch = first.epoch.clone();
                         }

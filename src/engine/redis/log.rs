@@ -7,6 +7,11 @@
 //! load, so throughput is bounded by the batch size per round trip, not by one round trip per
 //! event. One pipeline at a time on one connection also keeps a conversation's appends in the
 //! order they were made.
+//!
+//! The script also publishes each new event on the conversation's topic for the other nodes
+//! (the head `{"t":"event",…}`, a newline, the event as logged; see `append.lua` and
+//! `hub::relay`): a message crosses Redis once, and followers elsewhere hear of it only once it
+//! is durable.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,11 +21,11 @@ use redis::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::conn::{array, fenced_reply, int, text, ScriptCall};
-use super::keys::ConvKeys;
+use super::keys::{self, ConvKeys};
 use super::Shared;
-use crate::engine::{Appended, EngineError, LogSlice, NewEvent};
+use crate::engine::{Appended, EngineError, LogSlice, NewEvent, Topic};
 use crate::ids::ConvKey;
-use crate::protocol::LogEvent;
+use crate::protocol::{LogEvent, Visibility};
 
 /// What serde_json writes first for a [`LogEvent`] whose seq is 0 (seq is its first field).
 /// The script replaces it with the seq it assigns.
@@ -46,6 +51,15 @@ struct Pending {
     reply: oneshot::Sender<Result<Vec<Appended>, EngineError>>,
 }
 
+/// Who is told of the new events: the script publishes each on the conversation's topic, for
+/// the other nodes (src/hub/relay.rs), in the same round trip as the append.
+pub(super) struct Notify<'a> {
+    /// This node's instance id (its own notifications are ignored when they come back).
+    pub instance: &'a str,
+    /// The conversation's last public seq before the batch.
+    pub prev_public: u64,
+}
+
 impl AppendReq {
     /// Stamps and serializes a batch. Fails only if an event cannot be serialized.
     pub fn prepare(
@@ -53,11 +67,24 @@ impl AppendReq {
         fence: u64,
         events: Vec<NewEvent>,
         at: DateTime<Utc>,
+        notify: Option<Notify<'_>>,
     ) -> Result<(Self, AppendReply), EngineError> {
         let keys = ConvKeys::new(conv);
-        let mut args = Vec::with_capacity(2 + events.len() * 2);
+        let mut args = Vec::with_capacity(5 + events.len() * 3);
         args.push(fence.to_string());
         args.push(new_generation());
+        match notify {
+            Some(n) => {
+                args.push(keys::channel(&Topic::Conversation(conv.clone())));
+                args.push(format!(
+                    r#"{{"t":"event","o":{},"c":{}"#,
+                    serde_json::Value::from(n.instance),
+                    serde_json::Value::from(conv.id.as_str())
+                ));
+                args.push(n.prev_public.to_string());
+            }
+            None => args.extend([String::new(), String::new(), "0".to_string()]),
+        }
         let mut logged = Vec::with_capacity(events.len());
         for e in events {
             let event = LogEvent {
@@ -76,6 +103,13 @@ impl AppendReq {
                 )));
             };
             args.push(e.dedup_key.map(|k| format!("k{k}")).unwrap_or_default());
+            args.push(
+                match event.visibility {
+                    Visibility::Public => "public",
+                    Visibility::Agents => "agents",
+                }
+                .to_string(),
+            );
             args.push(tail.to_string());
             logged.push(event);
         }

@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 use self::bus::Bus;
 use self::conn::{array, fenced_reply, int, text, Conns, Lua, ScriptCall};
 use self::keys::ActorKeys;
-use self::log::AppendReq;
+use self::log::{AppendReq, Notify};
 use super::*;
 use crate::config::RedisSettings;
 
@@ -185,12 +185,17 @@ impl Engine for RedisEngine {
         &self,
         conv: &ConvKey,
         fence: Fence,
+        prev_public: u64,
         events: Vec<NewEvent>,
     ) -> EngineFuture<Vec<Appended>> {
         // Queued now, not when the future is first polled: appends are committed in the order
         // they were made.
-        let queued =
-            AppendReq::prepare(conv, fence.epoch, events, Utc::now()).and_then(|(req, rx)| {
+        let notify = Notify {
+            instance: &self.shared.instance,
+            prev_public,
+        };
+        let queued = AppendReq::prepare(conv, fence.epoch, events, Utc::now(), Some(notify))
+            .and_then(|(req, rx)| {
                 let s = &self.shared;
                 if s.queued.fetch_add(1, Ordering::AcqRel) >= s.max_queued {
                     s.queued.fetch_sub(1, Ordering::AcqRel);

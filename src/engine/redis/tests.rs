@@ -111,6 +111,7 @@ async fn appends_assign_seqs_in_order_and_deduplicate() {
         .append(
             &k,
             fence,
+            0,
             vec![msg("one", Some("m1")), msg("two", Some("m2"))],
         )
         .await
@@ -130,6 +131,7 @@ async fn appends_assign_seqs_in_order_and_deduplicate() {
         .append(
             &k,
             fence,
+            0,
             vec![msg("one (retry)", Some("m1")), msg("three", None), note],
         )
         .await
@@ -146,6 +148,7 @@ async fn appends_assign_seqs_in_order_and_deduplicate() {
         .append(
             &k,
             fence,
+            0,
             vec![msg("five", Some("m5")), msg("five!", Some("m5"))],
         )
         .await
@@ -183,7 +186,7 @@ async fn a_bad_stream_entry_is_skipped_not_fatal() {
     let server = Server::start();
     let e = server.engine("n1").await;
     let k = conv("c1");
-    e.append(&k, Fence { epoch: 0 }, vec![msg("one", None)])
+    e.append(&k, Fence { epoch: 0 }, 0, vec![msg("one", None)])
         .await
         .expect("append");
     e.shared
@@ -238,7 +241,7 @@ async fn claims_leases_and_fencing() {
         std::slice::from_ref(&actor)
     );
 
-    a.append(&k, Fence { epoch: 1 }, vec![msg("one", None)])
+    a.append(&k, Fence { epoch: 1 }, 0, vec![msg("one", None)])
         .await
         .expect("append at the current epoch");
     a.put_state(&actor, 1, "s1".into()).await.expect("state");
@@ -249,7 +252,7 @@ async fn claims_leases_and_fencing() {
         Claim::Mine { epoch: 2 }
     );
     assert_eq!(
-        a.append(&k, Fence { epoch: 1 }, vec![msg("late", None)])
+        a.append(&k, Fence { epoch: 1 }, 0, vec![msg("late", None)])
             .await
             .expect_err("stale epoch"),
         EngineError::Fenced { ours: 1 }
@@ -268,7 +271,7 @@ async fn claims_leases_and_fencing() {
         Some("s2")
     );
     let a2 = b
-        .append(&k, Fence { epoch: 2 }, vec![msg("two", None)])
+        .append(&k, Fence { epoch: 2 }, 0, vec![msg("two", None)])
         .await
         .expect("append");
     assert_eq!(seqs(&a2), [2], "the fenced append wrote nothing");
@@ -724,6 +727,7 @@ async fn group_commit_of_concurrent_appends_is_gap_free() {
             e.append(
                 &convs[c],
                 Fence { epoch: fences[c] },
+                0,
                 vec![msg(&format!("m{i}"), Some(&format!("d{i}")))],
             ),
         ));
@@ -779,13 +783,13 @@ async fn an_unreachable_redis_is_unavailable() {
     let mut server = Server::start();
     let e = server.engine("n1").await;
     let k = conv("c1");
-    e.append(&k, Fence { epoch: 0 }, vec![msg("one", None)])
+    e.append(&k, Fence { epoch: 0 }, 0, vec![msg("one", None)])
         .await
         .expect("append");
     let _ = server.child.kill();
     let _ = server.child.wait();
     assert!(matches!(
-        e.append(&k, Fence { epoch: 0 }, vec![msg("two", None)])
+        e.append(&k, Fence { epoch: 0 }, 0, vec![msg("two", None)])
             .await,
         Err(EngineError::Unavailable(_))
     ));
@@ -802,7 +806,7 @@ async fn survives_lost_scripts_and_killed_connections() {
     let k = conv("c1");
     let actor = ActorRef::Conversation(k.clone());
     let epoch = claim_epoch(&e, &actor).await;
-    e.append(&k, Fence { epoch }, vec![msg("one", Some("m1"))])
+    e.append(&k, Fence { epoch }, 0, vec![msg("one", Some("m1"))])
         .await
         .expect("append");
     // Redis forgot the scripts (a restart, SCRIPT FLUSH): EVALSHA gets NOSCRIPT, EVAL follows.
@@ -812,7 +816,7 @@ async fn survives_lost_scripts_and_killed_connections() {
         .await
         .expect("flush");
     let a = e
-        .append(&k, Fence { epoch }, vec![msg("two", Some("m2"))])
+        .append(&k, Fence { epoch }, 0, vec![msg("two", Some("m2"))])
         .await
         .expect("append after SCRIPT FLUSH");
     assert_eq!(seqs(&a), [2]);
@@ -843,7 +847,7 @@ async fn survives_lost_scripts_and_killed_connections() {
     let mut written = None;
     for _ in 0..10 {
         match e
-            .append(&k, Fence { epoch }, vec![msg("three", Some("m3"))])
+            .append(&k, Fence { epoch }, 0, vec![msg("three", Some("m3"))])
             .await
         {
             Ok(a) => {
@@ -856,10 +860,101 @@ async fn survives_lost_scripts_and_killed_connections() {
     }
     assert_eq!(seqs(&written.expect("reconnected")), [3]);
     let again = e
-        .append(&k, Fence { epoch }, vec![msg("three", Some("m3"))])
+        .append(&k, Fence { epoch }, 0, vec![msg("three", Some("m3"))])
         .await
         .expect("append");
     assert!(again[0].duplicate);
     let slice = e.read_log(&k, 0, 10).await.expect("read").expect("log");
     assert_eq!(slice.last_seq, 3);
+}
+
+/// The append script tells the other nodes of each new event in the same round trip: one
+/// notification per new event on the conversation's topic, after the head the event exactly
+/// as logged, with the previous public seq; nothing for a duplicate or a fenced append.
+#[tokio::test(flavor = "current_thread")]
+async fn appends_publish_each_new_event_for_the_other_nodes() {
+    let server = Server::start();
+    let follower = server.engine("n1").await;
+    let owner = server.engine("n2").await;
+    let mut incoming = follower.take_incoming().expect("incoming");
+    let k = conv("c-notify");
+    let topic = Topic::Conversation(k.clone());
+    follower.subscribe(&topic).await.expect("subscribe");
+    let epoch = claim_epoch(&owner, &ActorRef::Conversation(k.clone())).await;
+    let fence = Fence { epoch };
+    let note = || NewEvent {
+        author: Author::system(),
+        kind: EventKind::Note {
+            text: "internal".into(),
+        },
+        dedup_key: None,
+    };
+    let first = owner
+        .append(&k, fence, 0, vec![msg("one", Some("m1")), note()])
+        .await
+        .expect("append");
+    let second = owner
+        .append(
+            &k,
+            fence,
+            1,
+            vec![msg("one again", Some("m1")), msg("two", Some("m2"))],
+        )
+        .await
+        .expect("append");
+    assert!(second[0].duplicate);
+    let stale = owner
+        .append(&k, Fence { epoch: epoch + 7 }, 3, vec![msg("no", None)])
+        .await;
+    assert!(
+        matches!(stale, Err(EngineError::Fenced { .. })),
+        "{stale:?}"
+    );
+    owner
+        .publish(&topic, "marker".into())
+        .await
+        .expect("publish");
+
+    let logged = [&first[0], &first[1], &second[1]];
+    let mut notes = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), incoming.recv())
+            .await
+            .expect("a notification within 5 s")
+            .expect("open");
+        match next {
+            BusEvent::Message { payload, .. } if payload == "marker" => break,
+            BusEvent::Message { topic: t, payload } => {
+                assert_eq!(t, topic);
+                notes.push(payload);
+            }
+            BusEvent::Reconnected => panic!("unexpected reconnect"),
+        }
+    }
+    assert_eq!(
+        notes.len(),
+        3,
+        "one per new event, none for the duplicate or the fenced one: {notes:?}"
+    );
+    for ((payload, appended), (vis, pp)) in
+        notes
+            .iter()
+            .zip(logged)
+            .zip([("public", 0), ("agents", 1), ("public", 1)])
+    {
+        let (head, event) = payload.split_once('\n').expect("head, newline, event");
+        let head: serde_json::Value = serde_json::from_str(head).expect("head is JSON");
+        assert_eq!(head["t"], "event");
+        assert_eq!(head["o"], owner.instance());
+        assert_eq!(head["c"], "c-notify");
+        assert_eq!(head["g"], &*appended.epoch);
+        assert_eq!(head["seq"], appended.event.seq);
+        assert_eq!(head["pp"], pp);
+        assert_eq!(head["vis"], vis);
+        assert_eq!(
+            event,
+            serde_json::to_string(&*appended.event).expect("json"),
+            "as logged"
+        );
+    }
 }

@@ -7,7 +7,16 @@
 -- KEYS[5] = gen     the log's generation
 -- ARGV[1] = the writer's epoch
 -- ARGV[2] = a fresh generation, used when the log has none yet
--- ARGV[3..] = pairs: dedup ('' = none, else 'k' .. key), event JSON without its leading '{"seq":0,'
+-- ARGV[3] = the conversation's pub/sub channel ('' = publish nothing)
+-- ARGV[4] = the notification's head up to its generation: '{"t":"event","o":…,"c":…'
+-- ARGV[5] = the conversation's last public seq before this batch
+-- ARGV[6..] = triples: dedup ('' = none, else 'k' .. key), visibility ('public' or 'agents'),
+--             event JSON without its leading '{"seq":0,'
+-- Each new event is published on the channel as the head completed with
+-- ',"g":gen,"seq":seq,"pp":previous public seq,"vis":visibility}', a newline, and the event's
+-- JSON as logged (src/hub/relay.rs reads it): the other nodes hear of it in the same round
+-- trip as the append, and (with appendfsync always) only once it is durable, as the
+-- subscribers' output is written after the AOF's fsync like every reply.
 -- Returns {'FENCED', current_epoch} (nothing written) or
 --         {'OK', gen, seq1, dup1, json1, seq2, dup2, json2, ...}
 --         where dup = 1 for an event already in the log (json = the stored event), else 0 and ''.
@@ -21,8 +30,10 @@ if not gen then
   gen = ARGV[2]
   redis.call('SET', KEYS[5], gen)
 end
+local channel = ARGV[3]
+local pp = tonumber(ARGV[5])
 local out = {'OK', gen}
-for i = 3, #ARGV, 2 do
+for i = 6, #ARGV, 3 do
   local d = ARGV[i]
   local key = false
   if #d > 0 then
@@ -51,9 +62,18 @@ for i = 3, #ARGV, 2 do
   end
   if not done then
     local seq = redis.call('INCR', KEYS[2])
-    redis.call('XADD', KEYS[3], seq .. '-1', 'e', '{"seq":' .. seq .. ',' .. ARGV[i + 1])
+    local vis = ARGV[i + 1]
+    local json = '{"seq":' .. seq .. ',' .. ARGV[i + 2]
+    redis.call('XADD', KEYS[3], seq .. '-1', 'e', json)
     if key then
       redis.call('HSET', KEYS[4], key, seq)
+    end
+    if #channel > 0 then
+      redis.call('PUBLISH', channel, ARGV[4] .. ',"g":"' .. gen .. '","seq":' .. seq
+        .. ',"pp":' .. pp .. ',"vis":"' .. vis .. '"}\n' .. json)
+    end
+    if vis == 'public' then
+      pp = seq
     end
     out[#out + 1] = seq
     out[#out + 1] = 0
