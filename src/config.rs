@@ -72,6 +72,14 @@ pub struct ServerSettings {
     pub actor_threads: usize,
     /// How long a draining node waits for clients to leave before exiting.
     pub drain_timeout_ms: u64,
+    /// The listening socket's accept queue (the kernel caps it at `net.core.somaxconn`): room
+    /// for a reconnect storm, when every client of a restarted node comes back at once.
+    #[serde(default = "default_backlog")]
+    pub backlog: u32,
+}
+
+fn default_backlog() -> u32 {
+    4096
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -33,6 +33,29 @@ pub struct Application {
     rt: Rt,
 }
 
+/// The listening socket, with the configured accept queue (std's `TcpListener::bind` asks
+/// for 128, which a reconnect storm of thousands of clients overflows: their SYNs are dropped
+/// and retried only after a second or more).
+fn listen(server: &crate::config::ServerSettings) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::ToSocketAddrs;
+    let mut last = None;
+    for addr in (server.host.as_str(), server.port).to_socket_addrs()? {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        let bound = socket
+            .bind(&addr.into())
+            .and_then(|()| socket.listen(i32::try_from(server.backlog).unwrap_or(i32::MAX)));
+        match bound {
+            Ok(()) => return Ok(socket.into()),
+            Err(err) => last = Some(err),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to bind")
+    }))
+}
+
 fn threads(configured: usize) -> usize {
     if configured > 0 {
         configured
@@ -140,10 +163,9 @@ impl Application {
     /// Builds the node. Must run inside an actix `System`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let rt = build_runtime(&settings).await?;
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .with_context(|| {
-                format!("binding {}:{}", settings.server.host, settings.server.port)
-            })?;
+        let listener = listen(&settings.server).with_context(|| {
+            format!("binding {}:{}", settings.server.host, settings.server.port)
+        })?;
         let port = listener.local_addr()?.port();
         let app_rt = rt.clone();
         let limits = settings.limits.clone();
@@ -163,6 +185,11 @@ impl Application {
                 }))
         })
         .workers(threads(settings.server.workers))
+        // actix-server stops accepting at 25,600 connections per worker by default, which would
+        // cap a node with one worker below its own limit, silently (connections wait in the
+        // accept queue). The node's own limit (`limits.max_connections`, a clear 503) binds
+        // first; REST calls get the headroom.
+        .max_connections(settings.limits.max_connections.saturating_add(1024))
         // Chat frames are small and latency-bound: without this, Nagle's algorithm and delayed
         // ACKs hold frames back for up to ~40 ms under load (measured: delivery p90 38 ms at
         // 10k msg/s before, see docs/PERFORMANCE.md).
