@@ -42,7 +42,7 @@ fn routing(c: &mut Criterion) {
                 org: org.clone(),
                 id: id.clone(),
             };
-            let (handle, mut inbox) = SessionHandle::new(i as u64, Audience::Agent, 1024);
+            let (handle, inbox) = SessionHandle::new(i as u64, Audience::Agent, 1024);
             rt.hub.attach_agent(&key, handle).await;
             let addr = AgentActor::activate(&rt, &key, 1, false);
             let staff = Staff {
@@ -64,7 +64,8 @@ fn routing(c: &mut Criterion) {
                 .expect("available");
             // The agent's "session": accept every offer at once.
             actix::spawn(async move {
-                while let Some(item) = inbox.rx.recv().await {
+                loop {
+                    let item = inbox.recv().await;
                     let Outbound::Text(text) = item else { continue };
                     let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
                         continue;

@@ -11,14 +11,14 @@
 //! This file is the local fan-out (sessions, who follows what); `relay.rs` is the cross-node
 //! half (cluster mode).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytestring::ByteString;
-use parking_lot::RwLock;
-use tokio::sync::{mpsc, Notify};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
 
 use crate::engine::Topic;
 
@@ -133,67 +133,125 @@ pub enum Outbound {
     ResyncOne(ConversationId),
 }
 
+/// A session's mailbox: a bounded queue that holds no allocation while empty (an idle socket
+/// is most sockets; a channel would keep a 32-slot block for each), with the overflow flag.
+struct Mailbox {
+    queue: Mutex<VecDeque<Outbound>>,
+    capacity: usize,
+    /// Wakes the session when an item arrives (a permit is kept if it is not waiting).
+    ready: Notify,
+    /// Set when the buffer overflowed; the session closes itself and the client resumes.
+    overflowed: AtomicBool,
+    /// Wakes the session (and a write it is stuck in) when the buffer overflowed.
+    kick: Notify,
+    /// The session's end dropped its inbox: the hub prunes this handle.
+    closed: AtomicBool,
+}
+
+/// A queue that grew past this during a burst gives the memory back once drained.
+const MAILBOX_KEEP: usize = 16;
+
 /// A session's mailbox as seen by the hub.
 #[derive(Clone)]
 pub struct SessionHandle {
     pub id: SessionId,
     pub audience: Audience,
-    tx: mpsc::Sender<Outbound>,
-    /// Set when the buffer overflowed; the session closes itself and the client resumes.
-    overflowed: Arc<AtomicBool>,
-    kick: Arc<Notify>,
+    mailbox: Arc<Mailbox>,
 }
 
 /// The receiving half, owned by the session task.
 pub struct SessionInbox {
-    pub rx: mpsc::Receiver<Outbound>,
-    pub overflowed: Arc<AtomicBool>,
-    pub kick: Arc<Notify>,
+    mailbox: Arc<Mailbox>,
 }
 
 impl SessionHandle {
     pub fn new(id: SessionId, audience: Audience, buffer: usize) -> (Self, SessionInbox) {
-        let (tx, rx) = mpsc::channel(buffer.max(1));
-        let overflowed = Arc::new(AtomicBool::new(false));
-        let kick = Arc::new(Notify::new());
+        let mailbox = Arc::new(Mailbox {
+            queue: Mutex::new(VecDeque::new()),
+            capacity: buffer.max(1),
+            ready: Notify::new(),
+            overflowed: AtomicBool::new(false),
+            kick: Notify::new(),
+            closed: AtomicBool::new(false),
+        });
         (
             Self {
                 id,
                 audience,
-                tx,
-                overflowed: overflowed.clone(),
-                kick: kick.clone(),
+                mailbox: mailbox.clone(),
             },
-            SessionInbox {
-                rx,
-                overflowed,
-                kick,
-            },
+            SessionInbox { mailbox },
         )
     }
 
     /// Queues a frame without waiting. A full buffer marks the session as a slow consumer.
     pub fn push(&self, item: Outbound) {
-        match self.tx.try_send(item) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                if !self.overflowed.swap(true, Ordering::Relaxed) {
-                    self.kick.notify_one();
-                }
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        let m = &self.mailbox;
+        if m.closed.load(Ordering::Relaxed) {
+            return;
         }
+        {
+            let mut queue = m.queue.lock();
+            if queue.len() >= m.capacity {
+                drop(queue);
+                if !m.overflowed.swap(true, Ordering::Relaxed) {
+                    m.kick.notify_one();
+                }
+                return;
+            }
+            queue.push_back(item);
+        }
+        m.ready.notify_one();
     }
 
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.mailbox.closed.load(Ordering::Relaxed)
     }
 
     /// Resolves once the buffer has overflowed (for a session stuck writing to its socket).
     pub async fn overflow(&self) {
-        while !self.overflowed.load(Ordering::Relaxed) {
-            self.kick.notified().await;
+        while !self.mailbox.overflowed.load(Ordering::Relaxed) {
+            self.mailbox.kick.notified().await;
         }
+    }
+}
+
+impl SessionInbox {
+    /// The next queued item, in order. Cancel-safe: an item is taken only when it is returned.
+    pub async fn recv(&self) -> Outbound {
+        loop {
+            if let Some(item) = self.try_recv() {
+                return item;
+            }
+            self.mailbox.ready.notified().await;
+        }
+    }
+
+    /// The next queued item, if there is one.
+    pub fn try_recv(&self) -> Option<Outbound> {
+        let mut queue = self.mailbox.queue.lock();
+        let item = queue.pop_front();
+        if queue.is_empty() && queue.capacity() > MAILBOX_KEEP {
+            *queue = VecDeque::new();
+        }
+        item
+    }
+
+    /// Resolves when the hub marks the mailbox as overflowed (or may have: check
+    /// [`SessionInbox::overflowed`]).
+    pub async fn kicked(&self) {
+        self.mailbox.kick.notified().await;
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.mailbox.overflowed.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for SessionInbox {
+    fn drop(&mut self) {
+        self.mailbox.closed.store(true, Ordering::Relaxed);
+        self.mailbox.queue.lock().clear();
     }
 }
 
@@ -497,5 +555,103 @@ impl Hub {
         for s in self.agent_sessions(key) {
             s.push(Outbound::Control(control.clone()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn text(i: usize) -> Outbound {
+        Outbound::Text(ByteString::from(format!("{i}")))
+    }
+
+    fn number(item: Outbound) -> usize {
+        item.into_number()
+    }
+
+    impl Outbound {
+        fn into_number(self) -> usize {
+            match self {
+                Outbound::Text(t) => t.parse().expect("a number"),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_mailbox_delivers_in_order_and_overflows_past_its_capacity() {
+        let (handle, inbox) = SessionHandle::new(1, Audience::Customer, 3);
+        for i in 0..3 {
+            handle.push(text(i));
+        }
+        assert!(!inbox.overflowed());
+        handle.push(text(3));
+        assert!(
+            inbox.overflowed(),
+            "the fourth item overflows a 3-item mailbox"
+        );
+        tokio::time::timeout(Duration::from_secs(5), inbox.kicked())
+            .await
+            .expect("the session is kicked");
+        tokio::time::timeout(Duration::from_secs(5), handle.overflow())
+            .await
+            .expect("a stuck write sees the overflow");
+        let got: Vec<usize> = std::iter::from_fn(|| inbox.try_recv().map(number)).collect();
+        assert_eq!(
+            got,
+            [0, 1, 2],
+            "in order; the overflowing item is not queued"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_waiting_session_wakes_for_each_item_and_a_drained_mailbox_gives_memory_back() {
+        let (handle, inbox) = SessionHandle::new(1, Audience::Agent, 1024);
+        for i in 0..100 {
+            handle.push(text(i));
+        }
+        assert!(inbox.mailbox.queue.lock().capacity() >= 100);
+        assert_eq!(inbox.recv().await.into_number(), 0);
+        while inbox.try_recv().is_some() {}
+        assert_eq!(
+            inbox.mailbox.queue.lock().capacity(),
+            0,
+            "a drained burst is given back"
+        );
+        let waiter = tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..200 {
+                got.push(number(inbox.recv().await));
+            }
+            let capacity = inbox.mailbox.queue.lock().capacity();
+            (got, capacity, inbox)
+        });
+        for i in 0..200 {
+            handle.push(text(i));
+            if i % 7 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        let (got, capacity, inbox) = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("every item within 5 s")
+            .expect("task");
+        assert_eq!(got, (0..200).collect::<Vec<_>>());
+        assert!(capacity <= MAILBOX_KEEP, "capacity {capacity}");
+        assert!(!handle.is_closed());
+        drop(inbox);
+        assert!(
+            handle.is_closed(),
+            "the hub prunes a handle whose session ended"
+        );
+        handle.push(text(0));
+        assert_eq!(
+            handle.mailbox.queue.lock().len(),
+            0,
+            "nothing queued for nobody"
+        );
     }
 }

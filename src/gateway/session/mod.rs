@@ -71,9 +71,26 @@ fn close_reason(code: u16, reason: &str) -> Option<CloseReason> {
     })
 }
 
-/// Runs the connection until it closes.
-pub async fn run(rt: Rt, mut ws: actix_ws::Session, stream: MessageStream, origin: Option<String>) {
-    let limits = rt.settings.limits.clone();
+/// Runs the connection until it closes. Between frames only the session, its message stream
+/// and the boxed loop live in this task: the hello and the close run in boxed futures of their
+/// own, so an idle socket (most sockets) does not carry their state.
+pub async fn run(rt: Rt, ws: actix_ws::Session, stream: MessageStream, origin: Option<String>) {
+    let Some((mut session, inbox, mut stream)) = Box::pin(open(rt, ws, stream, origin)).await
+    else {
+        return;
+    };
+    let stop = Box::pin(session.serve(&mut stream, &inbox)).await;
+    Box::pin(close(session, stop)).await;
+}
+
+/// The hello: `None` when the socket was closed instead.
+async fn open(
+    rt: Rt,
+    mut ws: actix_ws::Session,
+    stream: MessageStream,
+    origin: Option<String>,
+) -> Option<(Session, SessionInbox, AggregatedMessageStream)> {
+    let limits = &rt.settings.limits;
     // The codec accepts frames up to 4x our limit so that a too-large frame gets a polite
     // `too_large` error instead of a protocol failure; beyond that the socket is closed.
     let hard_limit = limits.max_frame_bytes.saturating_mul(4).max(4096);
@@ -81,9 +98,6 @@ pub async fn run(rt: Rt, mut ws: actix_ws::Session, stream: MessageStream, origi
         .max_frame_size(hard_limit)
         .aggregate_continuations()
         .max_continuation_size(hard_limit);
-
-    // Boxed sub-futures keep the resident (idle) size of this task small: an idle socket only
-    // holds the `serve` loop's state, not the largest state any command ever needs.
     let hello = tokio::time::timeout(
         limits.hello_timeout(),
         Box::pin(first_text(&mut stream, &mut ws)),
@@ -91,25 +105,27 @@ pub async fn run(rt: Rt, mut ws: actix_ws::Session, stream: MessageStream, origi
     .await;
     let text = match hello {
         Ok(Some(text)) => text,
-        Ok(None) => return,
+        Ok(None) => return None,
         Err(_) => {
             let _ = ws
                 .close(close_reason(close_codes::POLICY, "no hello in time"))
                 .await;
-            return;
+            return None;
         }
     };
-    let (mut session, mut inbox) =
-        match Box::pin(hello_frame(&rt, &mut ws, &text, origin.as_deref())).await {
-            Some(s) => s,
-            None => {
-                let _ = ws
-                    .close(close_reason(close_codes::POLICY, "authentication failed"))
-                    .await;
-                return;
-            }
-        };
-    let stop = Box::pin(session.serve(&mut stream, &mut inbox)).await;
+    match Box::pin(hello_frame(&rt, &mut ws, &text, origin.as_deref())).await {
+        Some((session, inbox)) => Some((session, inbox, stream)),
+        None => {
+            let _ = ws
+                .close(close_reason(close_codes::POLICY, "authentication failed"))
+                .await;
+            None
+        }
+    }
+}
+
+/// Leaves the hub and the actors, then closes the socket with the loop's reason.
+async fn close(mut session: Session, stop: Stop) {
     session.cleanup();
     if let Stop::Close(code, reason) = stop {
         let close = session.ws.close(close_reason(code, reason));
@@ -137,11 +153,7 @@ impl Session {
         self.last_heard + self.rt.settings.limits.heartbeat() * 2
     }
 
-    async fn serve(
-        &mut self,
-        stream: &mut AggregatedMessageStream,
-        inbox: &mut SessionInbox,
-    ) -> Stop {
+    async fn serve(&mut self, stream: &mut AggregatedMessageStream, inbox: &SessionInbox) -> Stop {
         let beat = self.rt.settings.limits.heartbeat();
         let mut heartbeat = tokio::time::interval(beat);
         heartbeat.tick().await;
@@ -155,8 +167,8 @@ impl Session {
                     let _ = self.send(bye.to_json()).await;
                     return Stop::Close(close_codes::RESTART, "server restarting; reconnect and resume");
                 }
-                _ = inbox.kick.notified() => {
-                    if inbox.overflowed.load(std::sync::atomic::Ordering::Relaxed) {
+                () = inbox.kicked() => {
+                    if inbox.overflowed() {
                         crate::metrics::Metrics::inc(&self.rt.metrics.slow_consumers);
                         let bye = ServerFrame::Goodbye { reason: "slow_consumer", retry_after_ms: Some(1000) };
                         // Not `send`: the buffer's overflow would refuse it at once.
@@ -164,8 +176,7 @@ impl Session {
                         return Stop::Close(close_codes::TRY_AGAIN_LATER, "send buffer full; resume");
                     }
                 }
-                item = inbox.rx.recv() => {
-                    let Some(item) = item else { return Stop::Gone };
+                item = inbox.recv() => {
                     if let Err(stop) = Box::pin(self.outbound(item)).await {
                         return stop;
                     }
