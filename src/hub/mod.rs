@@ -368,10 +368,6 @@ impl Hub {
     /// on the conversation's topic in the same script (one round trip, DESIGN §4), and
     /// [`Hub::deliver_remote`] hands it to their followers.
     pub fn publish(&self, key: &ConvKey, delivery: Arc<EventDelivery>) {
-        self.publish_local(key, delivery);
-    }
-
-    fn publish_local(&self, key: &ConvKey, delivery: Arc<EventDelivery>) {
         let map = self.conversations[shard_of(key)].read();
         let Some(subs) = map.get(key) else { return };
         for s in subs {

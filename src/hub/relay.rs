@@ -176,7 +176,7 @@ impl Hub {
                 Ok((ev, event)) if ev.o != bus.instance => {
                     let delivery =
                         EventDelivery::from_json(&ev.c, ev.g, ev.seq, ev.pp, ev.vis, event);
-                    self.publish_local(key, Arc::new(delivery));
+                    self.publish(key, Arc::new(delivery));
                 }
                 Ok(_) => {}
                 Err(err) => tracing::warn!(%err, "Unreadable event notification."),

@@ -67,24 +67,19 @@ impl AppendReq {
         fence: u64,
         events: Vec<NewEvent>,
         at: DateTime<Utc>,
-        notify: Option<Notify<'_>>,
+        notify: Notify<'_>,
     ) -> Result<(Self, AppendReply), EngineError> {
         let keys = ConvKeys::new(conv);
         let mut args = Vec::with_capacity(5 + events.len() * 3);
         args.push(fence.to_string());
         args.push(new_generation());
-        match notify {
-            Some(n) => {
-                args.push(keys::channel(&Topic::Conversation(conv.clone())));
-                args.push(format!(
-                    r#"{{"t":"event","o":{},"c":{}"#,
-                    serde_json::Value::from(n.instance),
-                    serde_json::Value::from(conv.id.as_str())
-                ));
-                args.push(n.prev_public.to_string());
-            }
-            None => args.extend([String::new(), String::new(), "0".to_string()]),
-        }
+        args.push(keys::channel(&Topic::Conversation(conv.clone())));
+        args.push(format!(
+            r#"{{"t":"event","o":{},"c":{}"#,
+            serde_json::Value::from(notify.instance),
+            serde_json::Value::from(conv.id.as_str())
+        ));
+        args.push(notify.prev_public.to_string());
         let mut logged = Vec::with_capacity(events.len());
         for e in events {
             let event = LogEvent {

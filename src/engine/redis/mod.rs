@@ -194,8 +194,8 @@ impl Engine for RedisEngine {
             instance: &self.shared.instance,
             prev_public,
         };
-        let queued = AppendReq::prepare(conv, fence.epoch, events, Utc::now(), Some(notify))
-            .and_then(|(req, rx)| {
+        let queued = AppendReq::prepare(conv, fence.epoch, events, Utc::now(), notify).and_then(
+            |(req, rx)| {
                 let s = &self.shared;
                 if s.queued.fetch_add(1, Ordering::AcqRel) >= s.max_queued {
                     s.queued.fetch_sub(1, Ordering::AcqRel);
@@ -208,7 +208,8 @@ impl Engine for RedisEngine {
                     EngineError::Unavailable("the log appender has stopped".into())
                 })?;
                 Ok(rx)
-            });
+            },
+        );
         Box::pin(async move {
             queued?
                 .await

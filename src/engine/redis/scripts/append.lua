@@ -7,7 +7,7 @@
 -- KEYS[5] = gen     the log's generation
 -- ARGV[1] = the writer's epoch
 -- ARGV[2] = a fresh generation, used when the log has none yet
--- ARGV[3] = the conversation's pub/sub channel ('' = publish nothing)
+-- ARGV[3] = the conversation's pub/sub channel
 -- ARGV[4] = the notification's head up to its generation: '{"t":"event","o":…,"c":…'
 -- ARGV[5] = the conversation's last public seq before this batch
 -- ARGV[6..] = triples: dedup ('' = none, else 'k' .. key), visibility ('public' or 'agents'),
@@ -68,10 +68,8 @@ for i = 6, #ARGV, 3 do
     if key then
       redis.call('HSET', KEYS[4], key, seq)
     end
-    if #channel > 0 then
-      redis.call('PUBLISH', channel, ARGV[4] .. ',"g":"' .. gen .. '","seq":' .. seq
-        .. ',"pp":' .. pp .. ',"vis":"' .. vis .. '"}\n' .. json)
-    end
+    redis.call('PUBLISH', channel, ARGV[4] .. ',"g":"' .. gen .. '","seq":' .. seq
+      .. ',"pp":' .. pp .. ',"vis":"' .. vis .. '"}\n' .. json)
     if vis == 'public' then
       pp = seq
     end
