@@ -6,6 +6,7 @@
 
 mod commands;
 mod session;
+pub mod ws;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -49,7 +50,18 @@ pub async fn upgrade(
         .get(actix_web::http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let (response, ws, stream) = actix_ws::handle(&req, body)?;
+    // Frames up to 4x our limit are read so that a too-large one gets a polite `too_large`
+    // error instead of a protocol failure; beyond that the socket is closed.
+    let hard_limit = rt
+        .settings
+        .limits
+        .max_frame_bytes
+        .saturating_mul(4)
+        .max(4096);
+    let (response, ws, stream) = match ws::handle(&req, body.into_inner(), hard_limit) {
+        Ok(upgraded) => upgraded,
+        Err(refused) => return Ok(crate::http_error::error_response(&refused)),
+    };
     let open = OpenConnection::new(rt.clone(), permit);
     actix_web::rt::spawn(async move {
         let _open = open;

@@ -89,6 +89,29 @@ async fn an_oversized_frame_is_refused_and_nothing_is_lost() {
 }
 
 #[actix_web::test]
+async fn a_fragmented_message_is_put_together_and_a_plain_get_of_the_socket_is_refused() {
+    let app = spawn_app().await;
+    let mut al = app.agent("al", &["general"]).await;
+    let (mut c, conv) = app.customer_chat("frag").await;
+    accept_next(&mut al).await;
+    let text = "ünïcode split across fragments, ".repeat(8);
+    let send = json!({ "type": "send", "id": "f1", "conversation": conv, "client_msg_id": "frag-1", "text": text });
+    c.send_fragmented(&send.to_string(), 5).await;
+    let ack = c
+        .wait_for("the ack of the fragmented send", |f| {
+            f["type"] == "ack" && f["id"] == "f1"
+        })
+        .await;
+    let got = al.event(&conv, "message").await;
+    assert_eq!(got["seq"], ack["data"]["seq"]);
+    assert_eq!(got["event"]["text"], text);
+    // An ordinary GET of the websocket's path is not an upgrade: a JSON error, not a hang.
+    let (status, body) = app.http("GET", "/v1/ws", None, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request");
+}
+
+#[actix_web::test]
 async fn commands_in_the_wrong_state_are_refused() {
     let app = spawn_app_with(|orgs| set(orgs, 0, "offer_expiry_ms", json!(200))).await;
     let mut al = app.agent("al", &["general"]).await;

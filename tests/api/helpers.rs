@@ -373,6 +373,24 @@ impl Client {
             .expect("send");
     }
 
+    /// Sends one text message as `parts` websocket fragments (a first frame and continuations).
+    pub async fn send_fragmented(&mut self, text: &str, parts: usize) {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        let bytes = text.as_bytes();
+        let size = bytes.len().div_ceil(parts.max(1));
+        let chunks: Vec<&[u8]> = bytes.chunks(size.max(1)).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let op = if i == 0 { Data::Text } else { Data::Continue };
+            let last = i + 1 == chunks.len();
+            let frame = Frame::message(chunk.to_vec(), OpCode::Data(op), last);
+            self.ws
+                .send(Message::Frame(frame))
+                .await
+                .expect("send fragment");
+        }
+    }
+
     /// Reads one frame from the socket (not the inbox). `None` when the socket closed.
     async fn read(&mut self) -> Option<Value> {
         loop {

@@ -17,10 +17,10 @@ use signin::{first_text, hello_frame};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, MessageStream};
 use bytestring::ByteString;
 
 use super::close_codes;
+use super::ws::{self, CloseCode, CloseReason, Incoming};
 use crate::actors::agent::{AgentActor, Disconnect};
 use crate::actors::conversation::Who;
 use crate::actors::route::tell;
@@ -49,7 +49,7 @@ pub(super) enum Stop {
 
 pub(super) struct Session {
     pub rt: Rt,
-    pub ws: actix_ws::Session,
+    pub ws: ws::Sink,
     pub principal: Principal,
     pub who: Who,
     pub handle: SessionHandle,
@@ -74,7 +74,7 @@ fn close_reason(code: u16, reason: &str) -> Option<CloseReason> {
 /// Runs the connection until it closes. Between frames only the session, its message stream
 /// and the boxed loop live in this task: the hello and the close run in boxed futures of their
 /// own, so an idle socket (most sockets) does not carry their state.
-pub async fn run(rt: Rt, ws: actix_ws::Session, stream: MessageStream, origin: Option<String>) {
+pub async fn run(rt: Rt, ws: ws::Sink, stream: ws::Stream, origin: Option<String>) {
     let Some((mut session, inbox, mut stream)) = Box::pin(open(rt, ws, stream, origin)).await
     else {
         return;
@@ -86,20 +86,12 @@ pub async fn run(rt: Rt, ws: actix_ws::Session, stream: MessageStream, origin: O
 /// The hello: `None` when the socket was closed instead.
 async fn open(
     rt: Rt,
-    mut ws: actix_ws::Session,
-    stream: MessageStream,
+    mut ws: ws::Sink,
+    mut stream: ws::Stream,
     origin: Option<String>,
-) -> Option<(Session, SessionInbox, AggregatedMessageStream)> {
-    let limits = &rt.settings.limits;
-    // The codec accepts frames up to 4x our limit so that a too-large frame gets a polite
-    // `too_large` error instead of a protocol failure; beyond that the socket is closed.
-    let hard_limit = limits.max_frame_bytes.saturating_mul(4).max(4096);
-    let mut stream = stream
-        .max_frame_size(hard_limit)
-        .aggregate_continuations()
-        .max_continuation_size(hard_limit);
+) -> Option<(Session, SessionInbox, ws::Stream)> {
     let hello = tokio::time::timeout(
-        limits.hello_timeout(),
+        rt.settings.limits.hello_timeout(),
         Box::pin(first_text(&mut stream, &mut ws)),
     )
     .await;
@@ -153,7 +145,7 @@ impl Session {
         self.last_heard + self.rt.settings.limits.heartbeat() * 2
     }
 
-    async fn serve(&mut self, stream: &mut AggregatedMessageStream, inbox: &SessionInbox) -> Stop {
+    async fn serve(&mut self, stream: &mut ws::Stream, inbox: &SessionInbox) -> Stop {
         let beat = self.rt.settings.limits.heartbeat();
         let mut heartbeat = tokio::time::interval(beat);
         heartbeat.tick().await;
@@ -192,16 +184,16 @@ impl Session {
                             let _ = self.send(frame.to_json()).await;
                             return Stop::Close(close_codes::POLICY, "protocol error");
                         }
-                        Some(Ok(AggregatedMessage::Text(text))) => Box::pin(self.on_text(&text)).await,
-                        Some(Ok(AggregatedMessage::Binary(_))) => {
+                        Some(Ok(Incoming::Text(text))) => Box::pin(self.on_text(&text)).await,
+                        Some(Ok(Incoming::Binary(_))) => {
                             self.reply_error(None, &CommandError::bad_request("frames are JSON text")).await
                         }
-                        Some(Ok(AggregatedMessage::Ping(p))) => {
+                        Some(Ok(Incoming::Ping(p))) => {
                             let deadline = self.write_deadline();
                             bounded_write(&self.rt, &self.handle, deadline, self.ws.pong(&p)).await
                         }
-                        Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
-                        Some(Ok(AggregatedMessage::Close(_))) => return Stop::Close(1000, "bye"),
+                        Some(Ok(Incoming::Pong(_))) => Ok(()),
+                        Some(Ok(Incoming::Close(_))) => return Stop::Close(1000, "bye"),
                     };
                     if let Err(stop) = result {
                         return stop;
@@ -252,13 +244,13 @@ impl Session {
 /// applied here too: the slow-consumer rule (the hub filled this session's buffer of
 /// `limits.send_buffer` items: 1013, PROTOCOL §1.6) and the heartbeat rule (nothing heard
 /// until `deadline`: 1008). What a stuck session holds is thereby bounded in items (its hub
-/// buffer plus actix-ws's 32 frames) and in time. (The `goodbye` cannot go out on a full
+/// buffer plus the socket's queue of `ws::QUEUE_FRAMES` frames) and in time. (The `goodbye` cannot go out on a full
 /// socket, so the close comes without it.)
 async fn bounded_write(
     rt: &Rt,
     handle: &SessionHandle,
     deadline: Instant,
-    write: impl std::future::Future<Output = Result<(), actix_ws::Closed>>,
+    write: impl std::future::Future<Output = Result<(), ws::Closed>>,
 ) -> Result<(), Stop> {
     tokio::select! {
         biased;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream};
+use crate::gateway::ws::{self, Incoming};
 
 use super::close_codes;
 use crate::actors::agent::{AgentActor, Connect};
@@ -20,20 +20,17 @@ use crate::protocol::{CommandError, ErrorCode, ServerFrame};
 use super::{close_reason, Session};
 
 /// Waits for the first text frame, answering pings meanwhile.
-pub(super) async fn first_text(
-    stream: &mut AggregatedMessageStream,
-    ws: &mut actix_ws::Session,
-) -> Option<String> {
+pub(super) async fn first_text(stream: &mut ws::Stream, ws: &mut ws::Sink) -> Option<String> {
     while let Some(msg) = stream.recv().await {
         match msg {
-            Ok(AggregatedMessage::Text(t)) => return Some(t.to_string()),
-            Ok(AggregatedMessage::Ping(p)) => {
+            Ok(Incoming::Text(t)) => return Some(t.to_string()),
+            Ok(Incoming::Ping(p)) => {
                 if ws.pong(&p).await.is_err() {
                     return None;
                 }
             }
-            Ok(AggregatedMessage::Pong(_)) => {}
-            Ok(AggregatedMessage::Binary(_)) => {
+            Ok(Incoming::Pong(_)) => {}
+            Ok(Incoming::Binary(_)) => {
                 let e = ServerFrame::Error {
                     id: None,
                     code: ErrorCode::BadRequest,
@@ -43,7 +40,7 @@ pub(super) async fn first_text(
                     return None;
                 }
             }
-            Ok(AggregatedMessage::Close(_)) | Err(_) => return None,
+            Ok(Incoming::Close(_)) | Err(_) => return None,
         }
     }
     None
@@ -52,7 +49,7 @@ pub(super) async fn first_text(
 /// Authenticates the `hello` frame. On failure sends the error and returns `None`.
 pub(super) async fn hello_frame(
     rt: &Rt,
-    ws: &mut actix_ws::Session,
+    ws: &mut ws::Sink,
     text: &str,
     origin: Option<&str>,
 ) -> Option<(Session, SessionInbox)> {
