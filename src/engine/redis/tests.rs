@@ -205,6 +205,45 @@ async fn a_bad_stream_entry_is_skipped_not_fatal() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_dedup_key_whose_entry_is_gone_writes_the_event_anew() {
+    let server = Server::start();
+    let e = server.engine("n1").await;
+    let k = conv("c1");
+    let fence = Fence { epoch: 0 };
+    let first = e
+        .append(&k, fence, 0, vec![msg("one", Some("m1"))])
+        .await
+        .expect("append");
+    assert_eq!(seqs(&first), [1]);
+    e.shared
+        .conns
+        .cmd::<i64>(::redis::cmd("XDEL").arg("sb:{demo:c:c1}:log").arg("1-1"))
+        .await
+        .expect("xdel");
+    // The retry finds its key taken but the entry gone: written again, under the next seq,
+    // and the key now points at it; no seq is skipped.
+    let again = e
+        .append(
+            &k,
+            fence,
+            0,
+            vec![msg("one", Some("m1")), msg("two", Some("m2"))],
+        )
+        .await
+        .expect("append");
+    assert_eq!(seqs(&again), [2, 3]);
+    assert!(!again[0].duplicate && !again[1].duplicate);
+    let third = e
+        .append(&k, fence, 0, vec![msg("one", Some("m1"))])
+        .await
+        .expect("append");
+    assert_eq!(seqs(&third), [2]);
+    assert!(third[0].duplicate);
+    let slice = e.read_log(&k, 0, 10).await.expect("read").expect("log");
+    assert_eq!(slice.last_seq, 3);
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn claims_leases_and_fencing() {
     let server = Server::start();
     let a = server.engine("n1").await;
