@@ -54,7 +54,10 @@ pub fn handle(
 ) -> Result<(HttpResponse, Sink, Stream), CommandError> {
     let mut response = actix_http::ws::handshake(req.head())
         .map_err(|e| CommandError::bad_request(format!("not a websocket upgrade: {e}")))?;
-    let queue = Rc::new(RefCell::new(Queue::default()));
+    let queue = Rc::new(RefCell::new(Queue {
+        sinks: 1,
+        ..Queue::default()
+    }));
     let out = Body {
         queue: queue.clone(),
     };
@@ -64,7 +67,6 @@ pub fn handle(
     let sink = Sink {
         queue: queue.clone(),
     };
-    queue.borrow_mut().sinks = 1;
     let stream = Stream {
         payload: body,
         buf: BytesMut::new(),
@@ -109,7 +111,8 @@ impl Queue {
 }
 
 /// The session's way out: frames written here reach the client in order. Cloning gives another
-/// handle to the same socket.
+/// handle to the same socket. Writes come from one task (the session's), so a full queue keeps
+/// one waiting writer's waker.
 pub struct Sink {
     queue: Rc<RefCell<Queue>>,
 }
@@ -304,7 +307,13 @@ impl Stream {
                     self.eof = true;
                     continue;
                 }
-                q.reader_waker = Some(cx.waker().clone());
+                if !q
+                    .reader_waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    q.reader_waker = Some(cx.waker().clone());
+                }
             }
             match Pin::new(&mut self.payload).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
@@ -359,32 +368,24 @@ impl Stream {
             Item::Continue(b) => (None, false, b),
             Item::Last(b) => (None, true, b),
         };
-        match (first, self.partial.as_mut()) {
+        let mut p = match (first, self.partial.take()) {
             (Some(_), Some(_)) => return Err(ProtocolError::ContinuationStarted),
             (None, None) => return Err(ProtocolError::ContinuationNotStarted),
-            (Some(text), None) => {
-                self.partial = Some(Partial {
-                    text,
-                    buf: BytesMut::new(),
-                })
-            }
-            (None, Some(_)) => {}
-        }
-        let Some(p) = self.partial.as_mut() else {
-            return Err(ProtocolError::ContinuationNotStarted);
+            (Some(text), None) => Partial {
+                text,
+                buf: BytesMut::new(),
+            },
+            (None, Some(p)) => p,
         };
         if p.buf.len() + bytes.len() > self.max_size {
-            self.partial = None;
             return Err(ProtocolError::Overflow);
         }
         p.buf.extend_from_slice(&bytes);
-        if !last {
-            return Ok(None);
+        if last {
+            return finish(p.text, p.buf.freeze()).map(Some);
         }
-        let Some(p) = self.partial.take() else {
-            return Err(ProtocolError::ContinuationNotStarted);
-        };
-        finish(p.text, p.buf.freeze()).map(Some)
+        self.partial = Some(p);
+        Ok(None)
     }
 }
 
